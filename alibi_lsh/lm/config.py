@@ -1,0 +1,76 @@
+"""Configuration dataclasses for the small ALiBi language model, its training and its attention."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+AttentionKind = Literal["exact", "lsh", "window"]
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Shape of the byte-level causal ALiBi transformer (nanoGPT layout, no positional embeddings).
+
+    ``block_size`` is the training context length in bytes; ALiBi lets the model run on longer
+    inputs, which is what the evaluation at 4x and 8x this length measures.
+    """
+
+    vocab_size: int = 256  # byte-level tokens
+    block_size: int = 128  # training context length (bytes)
+    n_layer: int = 4
+    n_head: int = 8  # a power of two, so the standard ALiBi slopes are 2^(-8h/H), h = 1..H
+    n_embd: int = 192
+    dropout: float = 0.0
+
+    @property
+    def head_dim(self) -> int:
+        return self.n_embd // self.n_head
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimiser and schedule for ``python -m alibi_lsh.lm train`` (sized for a 2-core CPU)."""
+
+    steps: int = 1000
+    batch_size: int = 32
+    lr: float = 2e-3
+    min_lr: float = 2e-4
+    warmup_steps: int = 50
+    weight_decay: float = 0.1
+    grad_clip: float = 1.0
+    seed: int = 1234
+    eval_every: int = 200
+    eval_windows: int = 64
+
+
+@dataclass(frozen=True)
+class AttentionSpec:
+    """Which attention every layer of the model uses.
+
+    - ``exact``: dense ALiBi (reference; also used for training).
+    - ``lsh``: ``lsh_alibi_attention`` with ``num_samples`` (R) partitions from ``scheme``; each layer
+      gets its own seed derived from ``seed`` so layers do not share partitions.
+    - ``window``: ALiBi truncated to |i-j| < ``window`` (an int, or one window per head).
+    """
+
+    kind: AttentionKind = "exact"
+    scheme: str = "binning"
+    num_samples: int = 8
+    seed: int | None = 0
+    window: int | Sequence[int] = field(default=64)
+
+    def label(self) -> str:
+        """Short human-readable name, e.g. ``lsh-binning R=8`` (used in tables and charts)."""
+        if self.kind == "lsh":
+            return f"lsh-{self.scheme} R={self.num_samples}"
+        if self.kind == "window":
+            return f"window w={self.window}"
+        return "exact"
+
+
+EXACT = AttentionSpec("exact")
