@@ -11,32 +11,40 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
+R_TICKS = [1, 2, 4, 8, 16, 32, 64, 128, 256]
 SCHEME_COLORS = alt.Scale(domain=["binning", "cuts", "qmc"], range=["#1f77b4", "#ff7f0e", "#2ca02c"])
 
 
 def perplexity_chart(summary: pd.DataFrame) -> alt.Chart:
     """Held-out perplexity against R (log axis), one line per scheme with a band for the spread
     over seeds (min to max), one panel per context length; exact ALiBi as a solid black rule,
-    window truncation as dashed grey rules."""
-    lsh = summary[summary.method == "lsh"]
-    base = alt.Chart(lsh).encode(
-        x=alt.X("R:Q", scale=alt.Scale(type="log", base=2), title="samples R"),
-        color=alt.Color("scheme:N", scale=SCHEME_COLORS, title="scheme"),
+    window truncation as dashed grey rules. ``summary`` is ``evaluate.summarize``'s table."""
+    frame = summary.assign(
+        label=summary.apply(lambda r: f"window w={r.window}" if r.method == "window" else r.method, axis=1)
     )
-    lines = base.mark_line(point=True).encode(
-        y=alt.Y("ppl_mean:Q", scale=alt.Scale(zero=False), title="perplexity (per byte)"),
-        tooltip=["length", "scheme", "R", alt.Tooltip("ppl_mean:Q", format=".3f"),
-                 alt.Tooltip("ppl_std:Q", format=".3f"), alt.Tooltip("gap_pct:Q", format="+.2f")],
+    x = alt.X("R:Q", scale=alt.Scale(type="log", base=2), axis=alt.Axis(values=R_TICKS), title="samples R")
+    color = alt.Color("scheme:N", scale=SCHEME_COLORS, title="scheme")
+    ppl = alt.Y("ppl_mean:Q", scale=alt.Scale(zero=False), title="perplexity (per byte)")
+    lsh = alt.datum.method == "lsh"
+    band = alt.Chart().mark_area(opacity=0.2).encode(x=x, y="ppl_min:Q", y2="ppl_max:Q", color=color)
+    lines = alt.Chart().mark_line(point=True).encode(
+        x=x, y=ppl, color=color,
+        tooltip=["length", "scheme", "R", alt.Tooltip("ppl_mean:Q", format=".4f"),
+                 alt.Tooltip("ppl_std:Q", format=".4f"), alt.Tooltip("gap_pct:Q", format="+.2f", title="gap %")],
     )
-    band = base.mark_area(opacity=0.2).encode(y="ppl_min:Q", y2="ppl_max:Q")
-    exact = alt.Chart(summary[summary.method == "exact"]).mark_rule(color="black").encode(
-        y="ppl_mean:Q", tooltip=[alt.Tooltip("ppl_mean:Q", title="exact", format=".3f")]
+    exact = alt.Chart().mark_rule(color="black").encode(
+        y=ppl, tooltip=["label", alt.Tooltip("ppl_mean:Q", format=".4f")]
     )
-    windows = summary[summary.method == "window"].assign(label=lambda d: "window w=" + d.window.astype(str))
-    window_rules = alt.Chart(windows).mark_rule(color="grey", strokeDash=[4, 4]).encode(
-        y="ppl_mean:Q", tooltip=["label", alt.Tooltip("ppl_mean:Q", format=".3f")]
+    windows = alt.Chart().mark_rule(color="grey", strokeDash=[4, 4]).encode(
+        y=ppl, tooltip=["label", alt.Tooltip("ppl_mean:Q", format=".4f"), alt.Tooltip("gap_pct:Q", format="+.2f")]
     )
-    layered = alt.layer(band, lines, exact, window_rules, data=summary).properties(width=220, height=220)
+    layered = alt.layer(
+        band.transform_filter(lsh),
+        lines.transform_filter(lsh),
+        exact.transform_filter(alt.datum.method == "exact"),
+        windows.transform_filter(alt.datum.method == "window"),
+        data=frame,
+    ).properties(width=230, height=230)
     return layered.facet(column=alt.Column("length:O", title="context length (bytes)")).resolve_scale(y="independent")
 
 
@@ -44,7 +52,7 @@ def attention_error_chart(errors: pd.DataFrame) -> alt.Chart:
     """Relative error of each layer's attention output against R (log-log), per scheme and length."""
     frame = errors.assign(layer=errors.layer.astype(str))
     chart = alt.Chart(frame).mark_line(point=True).encode(
-        x=alt.X("R:Q", scale=alt.Scale(type="log", base=2), title="samples R"),
+        x=alt.X("R:Q", scale=alt.Scale(type="log", base=2), axis=alt.Axis(values=R_TICKS), title="samples R"),
         y=alt.Y("err_mean:Q", scale=alt.Scale(type="log"), title="relative error of attention output"),
         color=alt.Color("layer:N", title="layer"),
         strokeDash=alt.StrokeDash("scheme:N", title="scheme"),
