@@ -1,0 +1,93 @@
+"""Dense views of sampled partitions: binary masks and their running mean (for teaching and tests).
+
+These build n x n matrices, so they refuse sizes above ``MAX_DENSE_ELEMENTS``. Attention never
+calls them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from ._checks import check_dense_size, check_int
+from .kernels import KernelFn, PositionalKernel, resolve_kernel
+from .partition import Partition
+from .samplers import make_sampler
+
+
+def sample_partitions(
+    n: int,
+    slope: float,
+    num_samples: int,
+    scheme: str = "binning",
+    seed: int | torch.Generator | None = None,
+    kernel: PositionalKernel | str | KernelFn | None = None,
+) -> list[Partition]:
+    """R partitions of n positions for one head (``slope`` = m; the exponent a if kernel='power')."""
+    return make_sampler(scheme, resolve_kernel(kernel, slope)).sample(n, num_samples, seed)
+
+
+def sample_masks(
+    n: int,
+    slope: float,
+    num_samples: int,
+    scheme: str = "binning",
+    seed: int | torch.Generator | None = None,
+    kernel: PositionalKernel | str | KernelFn | None = None,
+) -> torch.Tensor:
+    """R sampled block-diagonal masks, bool (R, n, n); their mean converges to the kernel.
+
+    Same arguments as :func:`sample_partitions`; the same seed gives the same partitions.
+    """
+    n = check_int("n", n)
+    num_samples = check_int("num_samples", num_samples)
+    check_dense_size("n", num_samples * n * n, f"R*n*n = {num_samples}*{n}*{n}")
+    partitions = sample_partitions(n, slope, num_samples, scheme, seed, kernel)
+    return torch.stack([partition.mask() for partition in partitions])
+
+
+def mask_running_mean(
+    n: int,
+    slope: float,
+    num_samples: int,
+    scheme: str = "binning",
+    seed: int | torch.Generator | None = None,
+    checkpoints: Sequence[int] | torch.Tensor | None = None,
+    kernel: PositionalKernel | str | KernelFn | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Means of the first r sampled masks at each checkpoint r.
+
+    Returns ``(means, checkpoints)``: float32 (C, n, n) and int64 (C,). ``checkpoints`` defaults
+    to every r = 1..R; given values must lie in 1..R. The masks are those of
+    :func:`sample_masks` with the same arguments.
+    """
+    n = check_int("n", n)
+    num_samples = check_int("num_samples", num_samples)
+    if checkpoints is None:
+        checkpoints = torch.arange(1, num_samples + 1)
+    checkpoints = torch.as_tensor(checkpoints, dtype=torch.int64).reshape(-1)
+    if checkpoints.numel() == 0 or (checkpoints < 1).any() or (checkpoints > num_samples).any():
+        raise ValueError(f"checkpoints must be non-empty with values in 1..num_samples = 1..{num_samples}")
+    checkpoints = torch.unique(checkpoints)  # sorted, no repeats
+    check_dense_size("n", checkpoints.numel() * n * n, f"checkpoints*n*n = {checkpoints.numel()}*{n}*{n}")
+
+    partitions = sample_partitions(n, slope, num_samples, scheme, seed, kernel)
+    # Count masks with a 2-D difference array: block [a, b) adds +1 at (a, a) and (b, b) and -1 at
+    # (a, b) and (b, a); two cumulative sums give the counts. O(blocks) per sample, O(n^2) only
+    # at checkpoints, instead of O(n^2) per sample.
+    corners = torch.zeros(n + 1, n + 1, dtype=torch.int32)
+    means = torch.empty(checkpoints.numel(), n, n, dtype=torch.float32)
+    done = 0
+    for index, upto in enumerate(checkpoints.tolist()):
+        starts = torch.cat([p.starts for p in partitions[done:upto]])
+        ends = torch.cat([p.starts + p.lengths() for p in partitions[done:upto]])
+        ones = torch.ones_like(starts, dtype=torch.int32)
+        corners.index_put_((starts, starts), ones, accumulate=True)
+        corners.index_put_((ends, ends), ones, accumulate=True)
+        corners.index_put_((starts, ends), -ones, accumulate=True)
+        corners.index_put_((ends, starts), -ones, accumulate=True)
+        counts = corners.cumsum(0).cumsum(1)[:n, :n]
+        means[index] = counts / upto
+        done = upto
+    return means, checkpoints

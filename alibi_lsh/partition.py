@@ -1,0 +1,77 @@
+"""A contiguous partition of positions 0..n-1 into blocks: the output of one positional LSH.
+
+A partition is stored by its block starts (never as an n x n matrix). Its mask
+M[i, j] = [block(i) == block(j)] is binary, symmetric, block-diagonal and PSD.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ._checks import check_dense_size, check_int
+
+
+@dataclass(frozen=True, eq=False)
+class Partition:
+    """Blocks [starts[b], starts[b+1]) of the positions 0..n-1.
+
+    ``starts`` is an int64 tensor (num_blocks,), strictly increasing with ``starts[0] == 0``.
+    For the binning schemes ``width`` and ``shift`` record the draw that made it:
+    block(i) = floor((i + shift) / width).
+    """
+
+    n: int
+    starts: torch.Tensor
+    width: int | None = None
+    shift: int | None = None
+
+    @staticmethod
+    def from_binning(n: int, width: int, shift: int) -> Partition:
+        """Blocks of one width W, offset by a shift s in {0..W-1}: block(i) = floor((i + s) / W)."""
+        n = check_int("n", n)
+        width = check_int("width", width)
+        shift = check_int("shift", shift, minimum=0, maximum=width - 1)
+        first_boundary = (width - shift) % width  # first i > 0 with (i + s) % W == 0, or 0 if s == 0
+        boundaries = torch.arange(first_boundary, n, width, dtype=torch.int64) if first_boundary < n else torch.empty(0, dtype=torch.int64)
+        if first_boundary != 0:
+            boundaries = torch.cat([torch.zeros(1, dtype=torch.int64), boundaries])
+        return Partition(n, boundaries, width, shift)
+
+    @staticmethod
+    def from_cuts(n: int, cuts: torch.Tensor) -> Partition:
+        """Blocks split before each position in ``cuts`` (int64 in 1..n-1, increasing)."""
+        cuts = torch.as_tensor(cuts, dtype=torch.int64).reshape(-1)
+        return Partition(n, torch.cat([torch.zeros(1, dtype=torch.int64), cuts]))
+
+    @staticmethod
+    def single_block(n: int) -> Partition:
+        """All positions in one block: the partition of slope 0 (plain attention)."""
+        return Partition(n, torch.zeros(1, dtype=torch.int64))
+
+    @property
+    def num_blocks(self) -> int:
+        return int(self.starts.numel())
+
+    def lengths(self) -> torch.Tensor:
+        """Block lengths, int64 (num_blocks,), summing to n."""
+        return torch.diff(self.starts, append=torch.tensor([self.n], dtype=torch.int64))
+
+    def block_ids(self) -> torch.Tensor:
+        """block(i) for every position, int64 (n,), non-decreasing from 0."""
+        marks = torch.zeros(self.n, dtype=torch.int64)
+        marks[self.starts] = 1
+        return marks.cumsum(0) - 1
+
+    def mask(self) -> torch.Tensor:
+        """The block-diagonal mask M[i, j] = [block(i) == block(j)], bool (n, n)."""
+        check_dense_size("n", self.n * self.n, f"the mask n*n = {self.n}*{self.n}")
+        ids = self.block_ids()
+        return ids[:, None] == ids[None, :]
+
+    def describe(self) -> str:
+        """A one-line human summary, e.g. 'W=12, s=5, 86 blocks' or '37 cuts, longest block 61'."""
+        if self.width is not None:
+            return f"W={self.width}, s={self.shift}, {self.num_blocks} blocks"
+        return f"{self.num_blocks - 1} cuts, longest block {int(self.lengths().max())}"

@@ -1,0 +1,136 @@
+"""Sampled partitions and masks: structure, determinism, and Monte-Carlo agreement with the kernel."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from alibi_lsh import (
+    SCHEMES,
+    Partition,
+    alibi_kernel,
+    mask_running_mean,
+    max_norm_error,
+    sample_masks,
+    sample_partitions,
+    spectral_norm_error,
+)
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+@pytest.mark.parametrize("slope", [1.0, 1 / 8, 1 / 64])
+def test_masks_are_binary_symmetric_contiguous_blocks(scheme, slope):
+    n = 97
+    masks = sample_masks(n, slope, 6, scheme, seed=3)
+    assert masks.dtype == torch.bool and masks.shape == (6, n, n)
+    assert torch.equal(masks, masks.transpose(1, 2))
+    assert masks.diagonal(dim1=1, dim2=2).all()
+    for mask in masks:
+        for row in mask:
+            ones = row.nonzero().reshape(-1)
+            assert torch.equal(ones, torch.arange(ones[0], ones[-1] + 1))  # one contiguous run
+
+
+def test_binning_partition_layout():
+    partition = Partition.from_binning(10, 4, 1)  # block(i) = floor((i + 1) / 4)
+    assert partition.starts.tolist() == [0, 3, 7]
+    assert partition.lengths().tolist() == [3, 4, 3]
+    assert partition.block_ids().tolist() == [(i + 1) // 4 for i in range(10)]
+    assert Partition.from_binning(10, 64, 5).starts.tolist() == [0]
+    assert Partition.from_binning(8, 4, 0).starts.tolist() == [0, 4]
+    with pytest.raises(ValueError, match="shift"):
+        Partition.from_binning(10, 4, 4)
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_same_seed_same_partitions(scheme):
+    first = sample_partitions(200, 0.1, 8, scheme, seed=11)
+    again = sample_partitions(200, 0.1, 8, scheme, seed=11)
+    other = sample_partitions(200, 0.1, 8, scheme, seed=12)
+    assert all(torch.equal(a.starts, b.starts) for a, b in zip(first, again))
+    assert not all(torch.equal(a.starts, b.starts) for a, b in zip(first, other))
+    generator = torch.Generator().manual_seed(11)
+    from_generator = sample_partitions(200, 0.1, 8, scheme, seed=generator)
+    assert all(torch.equal(a.starts, b.starts) for a, b in zip(first, from_generator))
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+@pytest.mark.parametrize("slope", [0.3, 1 / 32])
+def test_monte_carlo_mean_matches_the_kernel_within_five_sigma(scheme, slope):
+    # Each entry of the mean of R masks has standard deviation sqrt(K (1 - K) / R) for independent
+    # samples. Pairs at distance d share one K, so we average the R x (n - d) indicators per d
+    # (positively correlated along a diagonal, which only shrinks the effective count: we use R as
+    # the count, a conservative sigma) and demand every distance within 5 sigma.
+    n, samples = 64, 4000
+    masks = sample_masks(n, slope, samples, scheme, seed=2024).double()
+    d = torch.arange(n)
+    per_distance = torch.stack([masks.diagonal(offset=int(k), dim1=1, dim2=2).mean() for k in d])
+    kernel = torch.exp(-slope * d.double())
+    sigma = torch.sqrt(kernel * (1 - kernel) / samples).clamp_min(1e-12)
+    assert ((per_distance - kernel).abs() <= 5 * sigma + 1e-12).all()
+
+
+def test_running_mean_matches_cumulative_mean_of_masks():
+    masks = sample_masks(50, 0.2, 20, "cuts", seed=5).float()
+    means, checkpoints = mask_running_mean(50, 0.2, 20, "cuts", seed=5, checkpoints=[20, 1, 7, 7])
+    assert checkpoints.tolist() == [1, 7, 20]
+    expected = masks.cumsum(0)[checkpoints - 1] / checkpoints[:, None, None]
+    torch.testing.assert_close(means, expected, rtol=0, atol=1e-6)
+    everything, all_r = mask_running_mean(50, 0.2, 20, "cuts", seed=5)
+    assert all_r.tolist() == list(range(1, 21)) and everything.shape == (20, 50, 50)
+
+
+def test_slope_zero_is_one_block():
+    masks = sample_masks(30, 0.0, 3, "binning", seed=0)
+    assert masks.all()
+
+
+@pytest.mark.parametrize("scheme", ["binning", "cuts"])
+def test_error_falls_like_one_over_sqrt_r(scheme):
+    # Max-norm and spectral errors at R = 256 should be about sqrt(256/4) = 8 times below those at
+    # R = 4. Averaged over 4 seeds the measured ratio lies in [4, 16] (2x either way).
+    n, slope = 256, 1 / 16
+    kernel = alibi_kernel(n, [slope])[0]
+    ratios_max, ratios_spectral = [], []
+    for seed in range(4):
+        means, _ = mask_running_mean(n, slope, 256, scheme, seed=seed, checkpoints=[4, 256])
+        errors_max = max_norm_error(means, kernel)
+        errors_spectral = spectral_norm_error(means, kernel)
+        ratios_max.append(errors_max[0] / errors_max[1])
+        ratios_spectral.append(errors_spectral[0] / errors_spectral[1])
+    for ratios in (ratios_max, ratios_spectral):
+        mean_ratio = torch.stack(ratios).mean().item()
+        assert 4.0 <= mean_ratio <= 16.0, mean_ratio
+
+
+def test_qmc_beats_binning_on_spectral_error():
+    n, slope, samples = 256, 1 / 16, 64
+    kernel = alibi_kernel(n, [slope])[0]
+    errors = {}
+    for scheme in ("binning", "qmc"):
+        values = []
+        for seed in range(6):
+            means, _ = mask_running_mean(n, slope, samples, scheme, seed=seed, checkpoints=[samples])
+            values.append(spectral_norm_error(means, kernel)[0])
+        errors[scheme] = torch.stack(values).mean().item()
+    assert errors["qmc"] < 0.8 * errors["binning"], errors
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: sample_masks(0, 0.1, 2), "n must be"),
+        (lambda: sample_masks(10, -0.1, 2), "slope must be a finite number >= 0"),
+        (lambda: sample_masks(10, math.inf, 2), "slope must be a finite number >= 0"),
+        (lambda: sample_masks(10, 0.1, 0), "num_samples must be"),
+        (lambda: sample_masks(10, 0.1, 2, scheme="lsh"), "scheme must be one of"),
+        (lambda: sample_masks(4096, 0.1, 16), "MAX_DENSE_ELEMENTS"),
+        (lambda: mask_running_mean(10, 0.1, 4, checkpoints=[5]), "checkpoints"),
+        (lambda: sample_masks(10, 0.1, 2, seed=-1), "seed"),
+    ],
+)
+def test_bad_arguments_raise(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
