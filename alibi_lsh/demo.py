@@ -27,7 +27,7 @@ def _int_list(text: str) -> list[int]:
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("demo", help="print mask-mean and attention errors for a few R")
-    parser.add_argument("--n", type=int, default=512, help="context length (default 512; dense mask work, at most 4096)")
+    parser.add_argument("--n", type=int, default=512, help="context length (default 512; dense work, at most 4096)")
     parser.add_argument("--slope", type=float, default=1 / 16, help="slope m of the mask demo (default 1/16)")
     parser.add_argument("--samples", type=_int_list, default=[1, 4, 16, 64, 256], help="comma-separated R values")
     parser.add_argument("--scheme", choices=SCHEMES, default="binning")

@@ -78,7 +78,9 @@ class PositionalKernel:
         d = torch.arange(num_distances + 2, dtype=torch.float64)
         values = self(d)
         if values.shape != d.shape or not torch.isfinite(values).all():
-            raise ValueError(f"kernel {self.name!r} must map a float64 tensor of distances to finite values of the same shape")
+            raise ValueError(
+                f"kernel {self.name!r} must map a float64 tensor of distances to finite values of the same shape"
+            )
         if abs(values[0].item() - 1.0) > 1e-12:
             raise ValueError(f"kernel {self.name!r} must have k(0) = 1, got k(0) = {values[0].item():.6g}")
         tol = 1e-12

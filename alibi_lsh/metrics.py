@@ -23,7 +23,10 @@ MAX_LANCZOS_STEPS = 64
 
 def _difference(estimate: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     if estimate.shape[-2:] != target.shape[-2:] or estimate.shape[-1] != estimate.shape[-2]:
-        raise ValueError(f"estimate and target must be square (..., n, n) of one n, got {tuple(estimate.shape)} and {tuple(target.shape)}")
+        raise ValueError(
+            "estimate and target must be square (..., n, n) of one n, "
+            f"got {tuple(estimate.shape)} and {tuple(target.shape)}"
+        )
     return estimate.to(torch.float64) - target.to(torch.float64)
 
 

@@ -34,7 +34,7 @@ class Partition:
         width = check_int("width", width)
         shift = check_int("shift", shift, minimum=0, maximum=width - 1)
         first_boundary = (width - shift) % width  # first i > 0 with (i + s) % W == 0, or 0 if s == 0
-        boundaries = torch.arange(first_boundary, n, width, dtype=torch.int64) if first_boundary < n else torch.empty(0, dtype=torch.int64)
+        boundaries = torch.arange(min(first_boundary, n), n, width, dtype=torch.int64)  # empty if W - s >= n
         if first_boundary != 0:
             boundaries = torch.cat([torch.zeros(1, dtype=torch.int64), boundaries])
         return Partition(n, boundaries, width, shift)
