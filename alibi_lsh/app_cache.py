@@ -1,0 +1,112 @@
+"""Streamlit glue for the pages: cached wrappers around ``app_data`` and small rendering helpers.
+
+``st.cache_data`` returns a fresh copy of the cached value to every caller, so sessions never share
+mutable objects; ``max_entries`` bounds the memory each function may hold.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+
+import pandas as pd
+import streamlit as st
+
+from . import app_data
+
+# --- cached computations (keys are the plain arguments) -------------------------------------
+
+claim_data = st.cache_data(max_entries=16, show_spinner=False)(app_data.claim_data)
+mask_samples = st.cache_data(max_entries=16, show_spinner=False)(app_data.mask_samples)
+block_width_law = st.cache_data(max_entries=16, show_spinner=False)(app_data.block_width_law)
+running_mean_frames = st.cache_data(max_entries=8, show_spinner=False)(app_data.running_mean_frames)
+error_curves = st.cache_data(max_entries=16, show_spinner="Measuring errors over R and seeds (spectral norms by Lanczos)...")(
+    app_data.error_curves)
+per_head_data = st.cache_data(max_entries=8, show_spinner=False)(app_data.per_head_data)
+distance_profile = st.cache_data(max_entries=16, show_spinner=False)(app_data.distance_profile)
+width_law_check = st.cache_data(max_entries=16, show_spinner=False)(app_data.width_law_check)
+bounds_table = st.cache_data(max_entries=16, show_spinner=False)(app_data.bounds_table)
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def attention_setup(n: int, heads: int, samples: int, scheme: str, seed: int, score_scale: float, causal: bool) -> dict:
+    """Cached :func:`app_data.attention_setup` (few entries: it holds H n^2 floats)."""
+    return app_data.attention_setup(n, heads, samples, scheme, seed, score_scale, causal)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def head_output_errors(n: int, heads: int, samples: int, scheme: str, seed: int, score_scale: float, causal: bool,
+                       window: int) -> pd.DataFrame:
+    setup = attention_setup(n, heads, samples, scheme, seed, score_scale, causal)
+    return app_data.head_output_errors(setup, window, causal)
+
+
+@st.cache_data(max_entries=16, show_spinner="Running the block algorithm (lsh_alibi_attention)...")
+def block_algorithm_check(n: int, heads: int, samples: int, scheme: str, seed: int, score_scale: float,
+                          causal: bool) -> float:
+    setup = attention_setup(n, heads, samples, scheme, seed, score_scale, causal)
+    return app_data.block_algorithm_check(setup, samples, scheme, seed, causal)
+
+
+# --- rendering helpers ----------------------------------------------------------------------
+
+PLOTLY_CONFIG = {
+    "displaylogo": False,
+    # The camera icon saves a PNG; SVG is offered through the same menu via toImageButtonOptions.
+    "toImageButtonOptions": {"format": "png", "scale": 2},
+    "modeBarButtonsToAdd": ["toImage"],
+}
+
+
+def csv_download(table: pd.DataFrame | Callable[[], pd.DataFrame], name: str, label: str = "Download the data (CSV)") -> None:
+    """A download button for a figure's data; a callable is only evaluated when clicked."""
+    if callable(table):
+        def data() -> str:
+            return table().to_csv(index=False)
+    else:
+        data = table.to_csv(index=False)
+    st.download_button(label, data, file_name=f"{name}.csv", mime="text/csv", key=f"csv_{name}", icon=":material/download:")
+
+
+def matrix_table(**matrices) -> pd.DataFrame:
+    """Square matrices (same shape) as a long table i, j, one column per matrix (for CSV export)."""
+    first = next(iter(matrices.values()))
+    size = first.shape[-1]
+    rows, cols = divmod(pd.RangeIndex(size * size).to_numpy(), size)
+    return pd.DataFrame({"i": rows, "j": cols, **{k: v.reshape(-1) for k, v in matrices.items()}})
+
+
+def show_plotly(figure, name: str, data: pd.DataFrame | Callable[[], pd.DataFrame] | None = None, key: str | None = None) -> None:
+    """A plotly figure (PNG from the toolbar camera) with a CSV button for its data."""
+    st.plotly_chart(figure, width="stretch", theme=None, config=PLOTLY_CONFIG, key=key or f"fig_{name}")
+    if data is not None:
+        csv_download(data, name)
+
+
+def show_altair(chart, name: str, data: pd.DataFrame | None = None) -> None:
+    """An altair chart (PNG/SVG from the chart's ... menu) with a CSV button for its data."""
+    st.altair_chart(chart, width="stretch", key=f"chart_{name}")
+    if data is not None:
+        csv_download(data, name)
+
+
+def show_code(*functions: Callable, lecture: bool = False) -> None:
+    """A "Show the code" expander with the source of the alibi_lsh functions behind a figure."""
+    if lecture:
+        return
+    with st.expander("Show the code"):
+        for function in functions:
+            st.caption(f"`{function.__module__}.{function.__qualname__}`")
+            st.code(inspect.getsource(function), language="python")
+
+
+def figure_font(lecture: bool) -> int:
+    """Figure font size: bigger in lecture mode (read from the back of a room)."""
+    from .figures import FONT_SIZE, LECTURE_FONT_SIZE
+
+    return LECTURE_FONT_SIZE if lecture else FONT_SIZE
+
+
+def error_box(error: ValueError) -> None:
+    """Show a library ValueError as a readable message instead of a traceback."""
+    st.error(f"Cannot draw this figure: {error}")

@@ -1,0 +1,329 @@
+"""The app's shared controls: one immutable value object, parsed from the URL and kept per session.
+
+The sidebar of ``app.py`` edits a :class:`Controls` (preset, head count or custom slope, context
+length n, samples R, scheme, seed, lecture mode). Its values live in ``st.session_state`` (one copy
+per browser session, never module-level state) and are mirrored into ``st.query_params`` so that
+a URL reproduces the exact state. Values that arrive out of range are clamped, and every clamp
+produces a message that names the value actually used.
+
+The parsing and clamping functions are pure and testable without Streamlit; only
+:func:`current`, :func:`render_sidebar` and :func:`sync_url` touch ``st``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields, replace
+
+from .samplers import SCHEMES
+from .slopes import alibi_slopes
+
+# Caps. Dense pages build n x n matrices (masks, kernels, running means), so n stops at 1024;
+# R stops at 1024 so that sampling and per-sample plots stay interactive.
+N_MIN, N_MAX = 8, 1024
+R_MIN, R_MAX = 1, 1024
+HEADS_MIN, HEADS_MAX = 1, 64
+SEED_MAX = 2**31 - 1
+# Slope 0 is a single block (plain attention) and a huge slope is the identity; neither teaches
+# anything, and slope 0 has an infinite mean width, so custom slopes are kept in this range.
+SLOPE_MIN, SLOPE_MAX = 1e-3, 8.0
+
+
+@dataclass(frozen=True)
+class Controls:
+    """Values of the shared sidebar controls.
+
+    ``head`` is 1-based (head 1 has the steepest slope). ``custom_slope`` is used when
+    ``slope_mode == "custom"``; otherwise the slope is ALiBi's slope of ``head`` among ``heads``.
+    """
+
+    preset: str = "lecture"
+    heads: int = 8
+    head: int = 4
+    slope_mode: str = "alibi"  # "alibi" or "custom"
+    custom_slope: float = 0.0625
+    n: int = 256
+    samples: int = 64
+    scheme: str = "binning"
+    seed: int = 0
+    lecture: bool = False
+
+    @property
+    def slope(self) -> float:
+        """The slope m of the head shown on single-head figures."""
+        if self.slope_mode == "custom":
+            return self.custom_slope
+        return float(alibi_slopes(self.heads)[self.head - 1])
+
+    @property
+    def head_slopes(self) -> list[float]:
+        """ALiBi's slopes of all ``heads`` heads (multi-head figures), steepest first."""
+        return [float(s) for s in alibi_slopes(self.heads)]
+
+    def slope_label(self) -> str:
+        """E.g. 'm = 0.0625 (head 4 of 8)' or 'm = 0.3 (custom)'."""
+        where = "custom" if self.slope_mode == "custom" else f"head {self.head} of {self.heads}"
+        return f"m = {self.slope:.4g} ({where})"
+
+
+# Presets fill in every field but lecture mode (which is about the room, not the maths).
+PRESETS: dict[str, dict[str, object]] = {
+    "lecture": {"heads": 8, "head": 4, "slope_mode": "alibi", "n": 256, "samples": 64, "scheme": "binning", "seed": 0},
+    "small blocks": {"heads": 8, "head": 2, "slope_mode": "alibi", "n": 64, "samples": 16, "scheme": "binning", "seed": 0},
+    "long context": {"heads": 8, "head": 6, "slope_mode": "alibi", "n": 1024, "samples": 256, "scheme": "qmc", "seed": 0},
+}
+PRESET_NAMES = (*PRESETS, "custom")
+
+# URL parameter for each field (short names keep shared links readable).
+URL_KEYS = {
+    "preset": "preset",
+    "heads": "heads",
+    "head": "head",
+    "custom_slope": "slope",
+    "n": "n",
+    "samples": "R",
+    "scheme": "scheme",
+    "seed": "seed",
+    "lecture": "lecture",
+}
+
+
+def clamp_int(name: str, raw: object, lo: int, hi: int, default: int, why: str = "") -> tuple[int, str | None]:
+    """Parse ``raw`` as an integer in [lo, hi]; return (value used, message or None)."""
+    try:
+        value = float(raw)  # accepts "256" and "256.0"; rejects "abc"
+        if not math.isfinite(value) or value != int(value):
+            raise ValueError
+        value = int(value)
+    except (TypeError, ValueError):
+        return default, f"{name}={raw!r} is not a whole number; using {name}={default}."
+    if value < lo:
+        return lo, f"{name}={value} is below the minimum {lo}; using {name}={lo}."
+    if value > hi:
+        cap = f"the cap {hi}" + (f" ({why})" if why else "")
+        return hi, f"{name}={value} is above {cap}; using {name}={hi}."
+    return value, None
+
+
+def clamp_slope(raw: object, default: float = Controls.custom_slope) -> tuple[float, str | None]:
+    """A custom slope in [SLOPE_MIN, SLOPE_MAX]; 0, negative or non-numbers are replaced, with a message."""
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        return default, f"slope={raw!r} is not a number; using slope={default:g}."
+    if not math.isfinite(value):
+        return default, f"slope={raw!r} is not a finite number; using slope={default:g}."
+    if value <= 0:
+        return SLOPE_MIN, (
+            f"slope={value:g} is not allowed: ALiBi slopes must be > 0 (slope 0 is one block, plain "
+            f"attention); using slope={SLOPE_MIN:g}."
+        )
+    if value < SLOPE_MIN:
+        return SLOPE_MIN, f"slope={value:g} is below the minimum {SLOPE_MIN:g}; using slope={SLOPE_MIN:g}."
+    if value > SLOPE_MAX:
+        return SLOPE_MAX, f"slope={value:g} is above the maximum {SLOPE_MAX:g}; using slope={SLOPE_MAX:g}."
+    return value, None
+
+
+def clamp_choice(name: str, raw: object, choices: tuple[str, ...], default: str) -> tuple[str, str | None]:
+    """``raw`` if it is one of ``choices``, else ``default`` with a message listing the choices."""
+    if raw in choices:
+        return str(raw), None
+    return default, f"{name}={raw!r} is not one of {', '.join(choices)}; using {name}={default}."
+
+
+def parse_controls(params: Mapping[str, object]) -> tuple[Controls, list[str]]:
+    """Controls from URL parameters (missing ones take the preset's or the default values).
+
+    Returns the clamped controls and one message per value that was changed.
+    """
+    messages: list[str] = []
+
+    def note(pair):
+        value, message = pair
+        if message:
+            messages.append(message)
+        return value
+
+    def get(field: str):
+        raw = params.get(URL_KEYS[field])
+        return raw[-1] if isinstance(raw, list) else raw  # a repeated parameter: the last one wins
+
+    base = Controls()
+    if get("preset") is not None:
+        preset = note(clamp_choice("preset", get("preset"), PRESET_NAMES, base.preset))
+        base = replace(base, preset=preset, **PRESETS.get(preset, {}))
+    values = asdict(base)
+    if get("heads") is not None:
+        values["heads"] = note(clamp_int("heads", get("heads"), HEADS_MIN, HEADS_MAX, base.heads))
+    if get("head") is not None:
+        values["head"] = note(clamp_int("head", get("head"), 1, values["heads"], min(base.head, values["heads"]),
+                                        why="the number of heads"))
+    elif values["head"] > values["heads"]:
+        values["head"] = values["heads"]
+    if get("custom_slope") is not None:
+        values["custom_slope"] = note(clamp_slope(get("custom_slope")))
+        values["slope_mode"] = "custom"
+    if get("n") is not None:
+        values["n"] = note(clamp_int("n", get("n"), N_MIN, N_MAX, base.n, why="dense n x n pages"))
+    if get("samples") is not None:
+        values["samples"] = note(clamp_int("R", get("samples"), R_MIN, R_MAX, base.samples, why="samples per figure"))
+    if get("scheme") is not None:
+        values["scheme"] = note(clamp_choice("scheme", get("scheme"), SCHEMES, base.scheme))
+    if get("seed") is not None:
+        values["seed"] = note(clamp_int("seed", get("seed"), 0, SEED_MAX, base.seed))
+    if get("lecture") is not None:
+        values["lecture"] = str(get("lecture")).lower() in ("1", "true", "yes", "on")
+    return Controls(**values), messages
+
+
+def to_query_params(controls: Controls) -> dict[str, str]:
+    """The URL parameters that reproduce ``controls`` (the custom slope only in custom mode)."""
+    params = {URL_KEYS[f.name]: getattr(controls, f.name) for f in fields(Controls) if f.name in URL_KEYS}
+    if controls.slope_mode != "custom":
+        del params["slope"]
+    else:
+        params.pop("heads"), params.pop("head")
+    params["lecture"] = int(controls.lecture)
+    return {key: (f"{value:g}" if isinstance(value, float) else str(value)) for key, value in params.items()}
+
+
+def apply_preset(controls: Controls, preset: str) -> Controls:
+    """``controls`` with the preset's values (``"custom"`` keeps the current values)."""
+    return replace(controls, preset=preset, **PRESETS.get(preset, {}))
+
+
+# ---------------------------------------------------------------------------------------------
+# Streamlit side. Imported lazily so that the pure functions above work without a server.
+
+STATE_KEY = "controls"
+MESSAGES_KEY = "control_messages"
+
+
+def current() -> Controls:
+    """This session's controls; on a session's first run they are parsed from the URL."""
+    import streamlit as st
+
+    if STATE_KEY not in st.session_state:
+        controls, messages = parse_controls(st.query_params.to_dict())
+        st.session_state[STATE_KEY] = controls
+        st.session_state[MESSAGES_KEY] = messages
+    return st.session_state[STATE_KEY]
+
+
+def messages() -> list[str]:
+    """Messages about clamped values, kept until the next control change."""
+    import streamlit as st
+
+    return list(st.session_state.get(MESSAGES_KEY, []))
+
+
+def _set(**changes) -> None:
+    import streamlit as st
+
+    st.session_state[STATE_KEY] = replace(current(), **changes)
+
+
+def _on_widget(field: str, widget_key: str) -> None:
+    """Copy a widget's value into the controls; any edit turns the preset into 'custom'."""
+    import streamlit as st
+
+    value = st.session_state[widget_key]
+    notes: list[str] = []
+    changes: dict[str, object] = {field: value}
+    if field == "custom_slope":
+        value, message = clamp_slope(value)
+        changes[field] = value
+        st.session_state[widget_key] = value  # show the value used in the field itself
+        if message:
+            notes.append(message)
+    if field == "heads":
+        changes["head"] = min(current().head, int(value))
+    if field not in ("lecture", "seed"):
+        changes["preset"] = "custom"
+    _set(**changes)
+    st.session_state[MESSAGES_KEY] = notes
+
+
+def _on_preset() -> None:
+    import streamlit as st
+
+    st.session_state[STATE_KEY] = apply_preset(current(), st.session_state["w_preset"])
+    st.session_state[MESSAGES_KEY] = []
+
+
+def resample() -> None:
+    """Button callback: the next seed (a fresh set of random partitions)."""
+    _set(seed=min(SEED_MAX, current().seed + 1))
+
+
+def render_sidebar() -> Controls:
+    """Draw the shared controls in the sidebar and return their values.
+
+    Widgets are given their values through ``st.session_state`` before they are created, so the
+    values survive page switches and hidden widgets (lecture mode hides the secondary ones).
+    """
+    import streamlit as st
+
+    controls = current()
+    widgets = {
+        "w_preset": controls.preset,
+        "w_lecture": controls.lecture,
+        "w_slope_mode": controls.slope_mode,
+        "w_heads": controls.heads,
+        "w_head": controls.head,
+        "w_custom_slope": controls.custom_slope,
+        "w_n": controls.n,
+        "w_samples": controls.samples,
+        "w_scheme": controls.scheme,
+        "w_seed": controls.seed,
+    }
+    for key, value in widgets.items():
+        st.session_state[key] = value
+
+    def callback(field: str) -> dict:
+        return {"on_change": _on_widget, "args": (field, f"w_{field}")}
+
+    with st.sidebar:
+        st.toggle("Lecture mode", key="w_lecture", help="Larger text; hides secondary controls.", **callback("lecture"))
+        st.selectbox("Preset", PRESET_NAMES, key="w_preset", on_change=_on_preset,
+                     help="A starting point; editing any control below switches to 'custom'.")
+        st.slider("Context length n", N_MIN, N_MAX, key="w_n", help=f"Positions 0..n-1; capped at {N_MAX} because "
+                  "these pages draw n x n matrices.", **callback("n"))
+        st.slider("Samples R", R_MIN, R_MAX, key="w_samples", help=f"Number of random partitions averaged; capped at {R_MAX}.",
+                  **callback("samples"))
+        if not controls.lecture:
+            st.radio("Slope", ["alibi", "custom"], key="w_slope_mode", horizontal=True,
+                     format_func={"alibi": "ALiBi head", "custom": "custom m"}.get, **callback("slope_mode"))
+            if controls.slope_mode == "alibi":
+                left, right = st.columns(2)
+                left.number_input("Heads H", HEADS_MIN, HEADS_MAX, key="w_heads", **callback("heads"))
+                right.number_input("Head", 1, controls.heads, key="w_head", help="Head 1 has the steepest slope.",
+                                   **callback("head"))
+            else:
+                st.number_input("Custom slope m", key="w_custom_slope", format="%.4g", step=0.01,
+                                help=f"Any m in [{SLOPE_MIN:g}, {SLOPE_MAX:g}]; kernel exp(-m|i-j|).",
+                                **callback("custom_slope"))
+            st.selectbox("Scheme", SCHEMES, key="w_scheme", help="binning: random width W and shift s; "
+                         "cuts: independent cuts; qmc: binning driven by Sobol points.", **callback("scheme"))
+            st.number_input("Seed", 0, SEED_MAX, key="w_seed", help="Same seed, same partitions.", **callback("seed"))
+        controls = current()
+        st.caption(f"{controls.slope_label()}, mean block width {mean_width_label(controls.slope)}; "
+                   f"scheme {controls.scheme}, seed {controls.seed}.")
+    return controls
+
+
+def mean_width_label(slope: float) -> str:
+    """E[W] = (1 + q)/(1 - q) with q = exp(-m), formatted for captions."""
+    q = math.exp(-slope)
+    return f"{(1 + q) / -math.expm1(-slope):.1f}"
+
+
+def sync_url(controls: Controls) -> None:
+    """Mirror the controls into the URL (only when they changed, to avoid needless messages)."""
+    import streamlit as st
+
+    wanted = to_query_params(controls)
+    if st.query_params.to_dict() != wanted:
+        st.query_params.from_dict(wanted)

@@ -1,0 +1,67 @@
+"""Attention: exact ALiBi attention against the mean-of-masks approximation and a window."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from alibi_lsh import app_cache, app_data, app_state, figures
+from alibi_lsh.exact import alibi_attention, window_alibi_attention
+from alibi_lsh.kernels import PositionalKernel
+from alibi_lsh.lsh_attention import lsh_alibi_attention
+
+MAX_HEADS = 16  # this page keeps H n^2 scores and mask means in memory
+
+controls = app_state.current()
+font = app_cache.figure_font(controls.lecture)
+
+st.title("Attention: exact, approximate, window")
+st.markdown(
+    "Random queries, keys and values stand in for a model. Exact ALiBi attention weighs every key by "
+    "exp(score) x exp(-m|i-j|); the approximation replaces exp(-m|i-j|) by the mean of R block masks, which is the "
+    "same as R ordinary attentions inside short blocks. The window baseline keeps exact ALiBi but drops keys w or "
+    "more positions away."
+)
+
+heads = min(controls.heads, MAX_HEADS)
+if controls.heads > MAX_HEADS:
+    st.warning(f"H = {controls.heads} heads requested; this page uses H = {MAX_HEADS}.")
+head_default = min(controls.head, heads) if controls.slope_mode == "alibi" else 1
+if controls.slope_mode == "custom":
+    st.info("This page uses the standard ALiBi slopes of H heads; the custom slope applies to the other pages.")
+
+c1, c2, c3, c4 = st.columns(4)
+score_scale = c1.slider("Score scale", 0.0, 6.0, 1.0, 0.25, key="att_scale",
+                        help="Standard deviation of the scores q.k/sqrt(d): 0 = only ALiBi, large = peaked attention.")
+causal = c2.toggle("Causal (decoder)", value=True, key="att_causal", help="Off: bidirectional (encoder).")
+head = c3.selectbox("Head", list(range(1, heads + 1)), index=head_default - 1, key="att_head")
+slope = float(app_state.Controls(heads=heads, head=head).slope)
+default_window = min(controls.n, max(1, round(PositionalKernel.alibi(slope).mean_width())))
+window = c4.number_input("Window w", 1, controls.n, value=default_window, key=f"att_window_{head}_{controls.n}",
+                         help="Keys with |i-j| >= w are dropped. Default: the mean block width E[W] of this head.")
+query = st.slider("Query position i", 0, controls.n - 1, value=controls.n // 2, key=f"att_query_{controls.n}")
+
+try:
+    setup = app_cache.attention_setup(controls.n, heads, controls.samples, controls.scheme, controls.seed, score_scale, causal)
+    errors = app_cache.head_output_errors(controls.n, heads, controls.samples, controls.scheme, controls.seed,
+                                          score_scale, causal, int(window))
+except ValueError as error:
+    app_cache.error_box(error)
+else:
+    row = app_data.attention_row(setup, head - 1, query, int(window))
+    st.subheader(f"Head {head} (m = {slope:.4g}), query i = {query}: weight on each key")
+    app_cache.show_altair(figures.attention_row_chart(row, query, font), "attention_row", row)
+    st.subheader(f"Relative output error of every head (R = {controls.samples}, {controls.scheme}, window w = {window})")
+    st.markdown("Steep heads (small head number) are easy for the window, flat heads need keys far away: there the "
+                "window fails and the random blocks, which sometimes reach far, do better.")
+    app_cache.show_altair(figures.output_error_chart(errors, font), "output_error", errors)
+    if st.button("Check with the block algorithm", key="att_check", icon=":material/fact_check:"):
+        difference = app_cache.block_algorithm_check(controls.n, heads, controls.samples, controls.scheme, controls.seed,
+                                                     score_scale, causal)
+        st.success(f"lsh_alibi_attention (R attentions inside blocks, never an n x n matrix) differs from the bars' "
+                   f"dense mean-of-masks computation by at most {difference:.2e}: the same numbers up to float32 rounding.")
+    else:
+        st.caption("The bars compute the approximation densely from the mean of the R masks (the same algebra); "
+                   "the button runs the real block algorithm on the same partitions.")
+
+app_cache.show_code(lsh_alibi_attention, alibi_attention, window_alibi_attention, app_data.head_mask_means,
+                    lecture=controls.lecture)

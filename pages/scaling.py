@@ -1,0 +1,106 @@
+"""Scaling: time and error as the context length grows, exact against approximate against window."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import streamlit as st
+import torch
+
+from alibi_lsh import app_cache, app_state
+
+CPU_CAP = 16384  # largest n offered on a CPU: dense attention at 16k already takes seconds per head
+CUDA_CAP = 65536
+RESULTS_KEY = "scaling_results"  # this session's results, one entry per configuration
+MAX_RESULTS = 8
+
+controls = app_state.current()
+font = app_cache.figure_font(controls.lecture)
+
+st.title("Scaling with the context length")
+st.markdown(
+    "Exact ALiBi attention costs time proportional to n^2; the approximation runs R attentions inside blocks of "
+    "about 2/m positions, so its time grows like n (slope 1 on the log-log chart). Press **Run** to measure on this "
+    "machine: time and error against n, with the fitted log-log slopes."
+)
+
+try:
+    from alibi_lsh.bench import BenchConfig, fit_loglog_slopes, run_benchmark
+    from alibi_lsh.bench import charts as bench_charts
+except ImportError as error:
+    st.error(f"The benchmark module alibi_lsh.bench is not available ({error}); this page needs it.")
+    st.stop()
+
+devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+c1, c2, c3 = st.columns(3)
+device = c1.selectbox("Device", devices, key="scale_device", help="CUDA appears when a GPU is available.")
+cap_max = CUDA_CAP if device == "cuda" else CPU_CAP
+caps = [2**k for k in range(9, 17) if 2**k <= cap_max]
+n_cap = c2.select_slider("Largest n", caps, value=min(CPU_CAP, cap_max), key=f"scale_cap_{device}")
+repeat = c3.select_slider("Repeats (median)", [1, 2, 3, 5], value=2, key="scale_repeat")
+c4, c5, c6 = st.columns(3)
+methods = c4.multiselect("Methods", ["dense", "flex", "window", "lsh"], default=["dense", "window", "lsh"],
+                         key="scale_methods", help="dense = exact ALiBi; flex = torch flex attention (if supported).")
+samples = c5.multiselect("Samples R (lsh)", [1, 4, 16, 64], default=[4, 16], key="scale_samples")
+schemes = c6.multiselect("Schemes (lsh)", ["binning", "cuts", "qmc"], default=["binning"], key="scale_schemes")
+threads = st.slider("CPU threads", 1, os.cpu_count() or 1, os.cpu_count() or 1, key="scale_threads",
+                    help="Threads for this run only; the other pages use one thread per computation.") if device == "cpu" else 1
+
+n_values = tuple(2**k for k in range(8, 17) if 2**k <= n_cap)
+if not methods or ("lsh" in methods and (not samples or not schemes)):
+    st.info("Pick at least one method (and for lsh at least one R and one scheme).")
+    st.stop()
+config = BenchConfig(n_values=n_values, samples=tuple(sorted(samples)) or (4,), schemes=tuple(schemes) or ("binning",),
+                     methods=tuple(methods), heads=controls.heads if controls.slope_mode == "alibi" else 8,
+                     device=device, repeat=repeat, seed=controls.seed)
+key = repr(dataclasses.astuple(config)) + f"|threads={threads}"
+results: dict = st.session_state.setdefault(RESULTS_KEY, {})
+st.caption(f"n = {', '.join(map(str, n_values))}; H = {config.heads} heads, d = {config.dim}, {device}, "
+           f"{repeat} repeat(s), median time.")
+
+if st.button("Run", type="primary", icon=":material/play_arrow:", key="scale_run"):
+    bar = st.progress(0.0, text="Starting...")
+
+    def progress(done: int, total: int, label: str) -> None:
+        bar.progress(min(1.0, done / max(1, total)), text=f"{done}/{total}: {label}")
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        frame = run_benchmark(config, progress=progress)
+    except (ValueError, RuntimeError) as error:
+        app_cache.error_box(error)
+        st.stop()
+    finally:
+        torch.set_num_threads(previous)
+    bar.empty()
+    results[key] = frame
+    while len(results) > MAX_RESULTS:  # keep this session's memory bounded
+        results.pop(next(iter(results)))
+
+if key not in results:
+    st.info("Press **Run** to measure this configuration (results are kept for this session, per configuration).")
+    st.stop()
+
+frame = results[key]
+ok = frame[frame["status"] == "ok"] if "status" in frame else frame
+left, right = st.columns(2)
+with left:
+    st.subheader("Time against n")
+    app_cache.show_altair(bench_charts.time_chart(frame), "scaling_time", frame)
+with right:
+    st.subheader("Error against n")
+    app_cache.show_altair(bench_charts.error_chart(frame), "scaling_error")
+st.subheader("Fitted log-log slopes of time against n")
+st.markdown("Slope 2 means quadratic in n (dense attention), slope 1 linear (blocks, window).")
+slopes = fit_loglog_slopes(ok)
+st.dataframe(slopes, hide_index=True, width="stretch")
+skipped = frame[frame["status"] != "ok"] if "status" in frame else frame.iloc[0:0]
+if len(skipped):
+    st.warning(f"{len(skipped)} measurement(s) skipped; see the status column.")
+st.subheader("All measurements")
+st.dataframe(frame, hide_index=True, width="stretch")
+app_cache.csv_download(frame, "scaling_measurements")
+
+app_cache.show_code(run_benchmark, lecture=controls.lecture)
