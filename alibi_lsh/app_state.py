@@ -327,3 +327,29 @@ def sync_url(controls: Controls) -> None:
     wanted = to_query_params(controls)
     if st.query_params.to_dict() != wanted:
         st.query_params.from_dict(wanted)
+
+
+def ensure_entry_point() -> None:
+    """Make sure a page runs inside the entry script (navigation, sidebar, URL state).
+
+    Streamlit treats a folder named ``pages/`` next to the entry script as the old automatic
+    multipage layout until some session has called ``st.navigation``; the first visitor of a fresh
+    server who opens a bookmarked sub-page (``/masks?n=64``) would get that page alone, without the
+    shared controls (AppTest does the same on every run). Pages call this first: if the old layout
+    is active, switch it off and run the entry script here, which routes to this very page; then
+    stop, since the page has been drawn inside it.
+    """
+    import runpy
+
+    import streamlit as st
+    from streamlit.runtime.pages_manager import PagesManager
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    if not PagesManager.uses_pages_directory:
+        return
+    PagesManager.uses_pages_directory = False
+    context = get_script_run_ctx()
+    if context is None:  # not inside a Streamlit run (e.g. imported by a test): nothing to route
+        return
+    runpy.run_path(str(context.pages_manager.main_script_path), run_name="__main__")
+    st.stop()

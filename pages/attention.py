@@ -11,6 +11,7 @@ from alibi_lsh.lsh_attention import lsh_alibi_attention
 
 MAX_HEADS = 16  # this page keeps H n^2 scores and mask means in memory
 
+app_state.ensure_entry_point()
 controls = app_state.current()
 font = app_cache.figure_font(controls.lecture)
 

@@ -11,6 +11,7 @@ from alibi_lsh.samplers import SCHEMES
 
 MAX_HEADS_SHOWN = 16  # per-head view: H n^2 matrices; more heads would not fit the screen either
 
+app_state.ensure_entry_point()
 controls = app_state.current()
 font = app_cache.figure_font(controls.lecture)
 

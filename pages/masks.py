@@ -9,6 +9,7 @@ from alibi_lsh.kernels import PositionalKernel
 from alibi_lsh.partition import Partition
 from alibi_lsh.samplers import BinningSampler, CutsSampler
 
+app_state.ensure_entry_point()
 controls = app_state.current()
 font = app_cache.figure_font(controls.lecture)
 

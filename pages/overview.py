@@ -10,6 +10,7 @@ from alibi_lsh import app_cache, app_data, app_state, figures
 from alibi_lsh.masks import mask_running_mean
 from alibi_lsh.slopes import alibi_kernel
 
+app_state.ensure_entry_point()
 controls = app_state.current()
 font = app_cache.figure_font(controls.lecture)
 

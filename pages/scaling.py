@@ -15,6 +15,7 @@ CUDA_CAP = 65536
 RESULTS_KEY = "scaling_results"  # this session's results, one entry per configuration
 MAX_RESULTS = 8
 
+app_state.ensure_entry_point()
 controls = app_state.current()
 font = app_cache.figure_font(controls.lecture)
 

@@ -8,6 +8,7 @@ from alibi_lsh import app_cache, app_data, app_state, figures
 from alibi_lsh.kernels import PositionalKernel
 from alibi_lsh.metrics import block_size_bound, max_norm_bound, spectral_norm_bound
 
+app_state.ensure_entry_point()
 controls = app_state.current()
 font = app_cache.figure_font(controls.lecture)
 n, m, R = controls.n, controls.slope, controls.samples

@@ -1,0 +1,205 @@
+"""Every page of the app, run headless with Streamlit's AppTest through the entry point app.py.
+
+Each page is run with its defaults, then with its main controls changed, then with bad URL values;
+the assertions look at what is shown (titles, warnings, number of charts), not only at "no error".
+Small n and R keep the whole file fast.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+APP = Path(__file__).resolve().parent.parent / "app.py"
+SMALL = {"n": "48", "R": "8"}
+
+
+def open_page(page: str | None = None, **params: str) -> AppTest:
+    """Run app.py with URL ``params``, then switch to ``page`` (a path under pages/)."""
+    at = AppTest.from_file(str(APP), default_timeout=90)
+    for key, value in params.items():
+        at.query_params[key] = value
+    at.run()
+    if page:
+        at.switch_page(page).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def plotly(at: AppTest) -> list:
+    return at.get("plotly_chart")
+
+
+def altair(at: AppTest) -> list:
+    return at.get("vega_lite_chart")
+
+
+def heatmap_count(element) -> int:
+    return sum(trace["type"] == "heatmap" for trace in json.loads(element.proto.spec)["data"])
+
+
+def texts(elements) -> str:
+    return " | ".join(e.value for e in elements)
+
+
+# --- entry point and shared controls --------------------------------------------------------
+
+
+def test_overview_default_run():
+    at = open_page(**SMALL)
+    assert at.title[0].value == "ALiBi is an average of random block masks"
+    assert len(at.latex) == 1 and len(plotly(at)) == 1 and heatmap_count(plotly(at)[0]) == 3
+    assert [m.label for m in at.metric][:3] == ["max |mean - kernel|", "spectral-norm error", "relative Frobenius error"]
+    assert len(at.get("page_link")) == 6
+    assert not at.warning and not at.error
+    assert at.query_params["n"] == ["48"] or at.query_params["n"] == "48"
+
+
+def test_sidebar_controls_change_the_figure_and_url():
+    at = open_page(**SMALL)
+    at.slider(key="w_n").set_value(32).run()
+    assert "n = 32 positions" in at.subheader[0].value
+    at.slider(key="w_samples").set_value(4).run()
+    assert "R = 4 binning samples" in at.subheader[0].value
+    at.selectbox(key="w_scheme").set_value("cuts").run()
+    at.number_input(key="w_seed").set_value(5).run()
+    at.number_input(key="w_head").set_value(2).run()
+    assert "m = 0.25 (head 2 of 8), R = 4 cuts samples" in at.subheader[0].value
+    assert at.selectbox(key="w_preset").value == "custom"
+    assert not at.exception and len(plotly(at)) == 1
+
+
+def test_custom_slope_zero_or_negative_is_clamped_with_a_warning():
+    at = open_page(**SMALL)
+    at.radio(key="w_slope_mode").set_value("custom").run()
+    at.number_input(key="w_custom_slope").set_value(-1.0).run()
+    assert "slope=-1 is not allowed" in texts(at.warning) and "using slope=0.001" in texts(at.warning)
+    assert "m = 0.001 (custom)" in at.subheader[0].value
+    assert len(plotly(at)) == 1
+
+
+def test_preset_and_lecture_mode():
+    at = open_page()
+    at.selectbox(key="w_preset").set_value("small blocks").run()
+    assert at.slider(key="w_n").value == 64 and at.slider(key="w_samples").value == 16
+    at.toggle(key="w_lecture").set_value(True).run()
+    assert not at.expander  # "Show the code" is hidden in lecture mode
+    assert not [s for s in at.selectbox if s.key == "w_scheme"]  # secondary controls hidden
+    at.toggle(key="w_lecture").set_value(False).run()
+    assert at.selectbox(key="w_scheme").value == "binning"  # hidden values survived
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"n": "99999", "R": "4"}, "n=99999 is above the cap 1024 (dense n x n pages); using n=1024."),
+        ({"n": "48", "R": "5000"}, "using R=1024"),
+        ({"n": "48", "R": "4", "slope": "0"}, "slope=0 is not allowed"),
+        ({"n": "48", "R": "4", "seed": "-1"}, "using seed=0"),
+        ({"n": "abc", "R": "4"}, "n='abc' is not a whole number; using n=256."),
+    ],
+)
+def test_bad_url_values_are_clamped_and_named(params, message):
+    at = open_page(**params)
+    assert message in texts(at.warning)
+    assert len(plotly(at)) == 1 and not at.error
+
+
+# --- pages ----------------------------------------------------------------------------------
+
+
+def test_masks_page():
+    at = open_page("pages/masks.py", **SMALL)
+    assert at.title[0].value == "Random block masks"
+    assert heatmap_count(plotly(at)[0]) == 8 and len(altair(at)) == 1 and len(at.dataframe) == 1
+    assert len(at.dataframe[0].value) == 8
+    at.select_slider(key="masks_count").set_value(4).run()
+    assert heatmap_count(plotly(at)[0]) == 4
+    at.button(key="masks_resample").click().run()
+    assert "seed **1**" in " ".join(m.value for m in at.markdown)
+    at.selectbox(key="w_scheme").set_value("cuts").run()
+    assert "geometric" in " ".join(m.value for m in at.markdown)
+    assert not at.exception
+
+
+def test_masks_page_bad_url():
+    at = open_page("pages/masks.py", n="4", R="8", scheme="bogus")
+    assert "using n=8" in texts(at.warning) and "using scheme=binning" in texts(at.warning)
+    assert len(plotly(at)) == 1
+
+
+def test_convergence_page():
+    at = open_page("pages/convergence.py", **SMALL)
+    assert at.title[0].value == "Convergence: averaging more masks"
+    assert len(plotly(at)) == 2 and len(altair(at)) == 2  # animation, per-head heatmaps; error curves, head bars
+    spec = json.loads(plotly(at)[0].proto.spec)
+    assert len(spec["frames"]) == 8 and spec["layout"]["updatemenus"][0]["buttons"][0]["label"] == "▶ Play"
+    at.toggle(key="conv_spectral").set_value(False).run()
+    at.multiselect(key="conv_schemes").set_value(["qmc"]).run()
+    assert len(altair(at)) == 2
+    at.multiselect(key="conv_schemes").set_value([]).run()
+    assert "Pick at least one scheme" in texts(at.info)
+    at.slider(key="w_samples").set_value(40).run()
+    assert len(json.loads(plotly(at)[0].proto.spec)["frames"]) == 40
+    assert not at.exception
+
+
+def test_convergence_page_bad_url():
+    at = open_page("pages/convergence.py", n="32", R="0", heads="99")
+    assert "R=0 is below the minimum 1; using R=1." in texts(at.warning)
+    assert "heads=99 is above the cap 64" in texts(at.warning)
+    assert "showing the first 16" in texts(at.warning)  # the per-head view's own cap
+
+
+def test_attention_page():
+    at = open_page("pages/attention.py", **SMALL)
+    assert at.title[0].value == "Attention: exact, approximate, window"
+    assert len(altair(at)) == 2
+    at.slider(key="att_scale").set_value(3.0).run()
+    at.toggle(key="att_causal").set_value(False).run()
+    at.selectbox(key="att_head").set_value(7).run()
+    assert "Head 7 (m = 0.0078" in at.subheader[0].value
+    at.button(key="att_check").click().run()
+    assert "differs from the bars' dense mean-of-masks computation by at most" in at.success[0].value
+    assert not at.exception and len(altair(at)) == 2
+
+
+def test_attention_page_bad_url():
+    at = open_page("pages/attention.py", n="48", R="4", heads="40")
+    assert "this page uses H = 16" in texts(at.warning)
+    assert len(altair(at)) == 2
+
+
+def test_scaling_page():
+    at = open_page("pages/scaling.py", **SMALL)
+    assert at.title[0].value == "Scaling with the context length"
+    try:
+        import alibi_lsh.bench  # noqa: F401
+    except ImportError:
+        assert "alibi_lsh.bench is not available" in at.error[0].value
+        return
+    assert "Press **Run**" in texts(at.info)
+    at.select_slider(key="scale_cap_cpu").set_value(512).run()
+    at.multiselect(key="scale_methods").set_value(["dense", "lsh"]).run()
+    at.multiselect(key="scale_samples").set_value([4]).run()
+    at.select_slider(key="scale_repeat").set_value(1).run()
+    at.button(key="scale_run").click().run()
+    assert not at.exception, at.exception
+    assert len(altair(at)) == 2 and len(at.dataframe) == 2
+
+
+def test_theory_page():
+    at = open_page("pages/theory.py", **SMALL)
+    assert at.title[0].value == "Theory, with live checks"
+    assert len(at.latex) >= 5 and len(altair(at)) == 2 and len(at.dataframe) == 2
+    at.slider(key="theory_power").set_value(2.0).run()
+    assert not at.exception and len(altair(at)) == 2
+    assert len(at.expander) == 1 and "def width_pmf" in at.expander[0].code[0].value
+
+
+def test_theory_page_bad_url():
+    at = open_page("pages/theory.py", n="100000", R="4")
+    assert "using n=1024" in texts(at.warning) and not at.error

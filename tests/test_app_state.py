@@ -1,0 +1,62 @@
+"""Parsing and clamping of the shared controls (pure functions, no Streamlit server)."""
+
+from __future__ import annotations
+
+import pytest
+
+from alibi_lsh import app_state
+from alibi_lsh.app_state import Controls, clamp_slope, parse_controls, to_query_params
+from alibi_lsh.slopes import alibi_slopes
+
+
+def test_defaults_without_parameters():
+    controls, messages = parse_controls({})
+    assert controls == Controls() and messages == []
+    assert controls.slope == pytest.approx(float(alibi_slopes(8)[3]))
+
+
+def test_url_round_trip():
+    controls = Controls(preset="custom", heads=12, head=7, n=100, samples=33, scheme="qmc", seed=9, lecture=True)
+    parsed, messages = parse_controls(to_query_params(controls))
+    assert parsed == controls and messages == []
+    custom = Controls(preset="custom", slope_mode="custom", custom_slope=0.3)
+    parsed, _ = parse_controls(to_query_params(custom))
+    assert parsed.slope == pytest.approx(0.3) and parsed.slope_mode == "custom"
+
+
+@pytest.mark.parametrize(
+    ("params", "field", "used", "text"),
+    [
+        ({"n": "99999"}, "n", app_state.N_MAX, "n=99999 is above the cap 1024 (dense n x n pages); using n=1024."),
+        ({"n": "2"}, "n", app_state.N_MIN, "using n=8"),
+        ({"n": "abc"}, "n", 256, "n='abc' is not a whole number; using n=256."),
+        ({"R": "5000"}, "samples", app_state.R_MAX, "R=5000 is above the cap 1024"),
+        ({"seed": "-3"}, "seed", 0, "seed=-3 is below the minimum 0; using seed=0."),
+        ({"scheme": "magic"}, "scheme", "binning", "using scheme=binning"),
+        ({"heads": "8", "head": "12"}, "head", 8, "using head=8"),
+        ({"slope": "0"}, "custom_slope", app_state.SLOPE_MIN, "slope=0 is not allowed"),
+        ({"slope": "-2"}, "custom_slope", app_state.SLOPE_MIN, "using slope=0.001"),
+        ({"slope": "nan"}, "custom_slope", Controls.custom_slope, "not a finite number"),
+        ({"preset": "nope"}, "preset", "lecture", "using preset=lecture"),
+    ],
+)
+def test_bad_values_are_clamped_with_a_message(params, field, used, text):
+    controls, messages = parse_controls(params)
+    assert getattr(controls, field) == used
+    assert len(messages) == 1 and text in messages[0], messages
+
+
+def test_preset_fills_values_and_explicit_values_win():
+    controls, _ = parse_controls({"preset": "long context", "R": "32"})
+    assert (controls.n, controls.samples, controls.scheme) == (1024, 32, "qmc")
+
+
+def test_clamp_slope_range():
+    assert clamp_slope(0.5) == (0.5, None)
+    assert clamp_slope(100)[0] == app_state.SLOPE_MAX
+    assert clamp_slope("x")[1].startswith("slope='x' is not a number")
+
+
+def test_repeated_parameter_uses_the_last():
+    controls, _ = parse_controls({"n": ["64", "128"]})
+    assert controls.n == 128

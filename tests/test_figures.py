@@ -1,0 +1,128 @@
+"""Figure builders: the data inside each figure equals the library's numbers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from alibi_lsh import app_data, figures
+from alibi_lsh.masks import mask_running_mean, sample_masks, sample_partitions
+from alibi_lsh.metrics import max_norm_bound, max_norm_error
+from alibi_lsh.slopes import alibi_kernel
+
+N, M, R = 48, 0.125, 16
+
+
+def vega_values(chart) -> pd.DataFrame:
+    """All data rows of an altair chart's spec (its named datasets), as one table."""
+    spec = chart.to_dict()
+    return pd.concat([pd.DataFrame(rows) for rows in spec["datasets"].values()], ignore_index=True)
+
+
+def test_claim_figure_holds_kernel_mean_and_difference():
+    data = app_data.claim_data(N, M, R, "binning", 3)
+    kernel = alibi_kernel(N, [M])[0].numpy()
+    mean = mask_running_mean(N, M, R, "binning", 3, checkpoints=[R])[0][0].numpy()
+    figure = figures.claim_figure(data["kernel"], data["mean"], R)
+    z = [np.asarray(trace.z) for trace in figure.data]
+    np.testing.assert_allclose(z[0], kernel, atol=1e-6)
+    np.testing.assert_allclose(z[1], mean, atol=1e-6)
+    np.testing.assert_allclose(z[2], mean - kernel, atol=1e-6)
+    assert data["max"] == pytest.approx(float(max_norm_error(torch.tensor(mean), torch.tensor(kernel))), abs=1e-6)
+    # One shared 0..1 scale for kernel and mean, a symmetric diverging one for the error.
+    assert figure.data[0].coloraxis == figure.data[1].coloraxis == "coloraxis"
+    assert (figure.layout.coloraxis.cmin, figure.layout.coloraxis.cmax) == (0.0, 1.0)
+    assert figure.layout.coloraxis2.cmin == -figure.layout.coloraxis2.cmax
+    assert figure.layout.yaxis.autorange == "reversed" and figure.layout.yaxis.scaleanchor == "x"
+
+
+def test_downsampled_heatmaps_keep_position_axes():
+    data = app_data.claim_data(600, M, 4, "binning", 0)
+    assert data["factor"] == 3 and data["kernel"].shape == (200, 200)
+    figure = figures.claim_figure(data["kernel"], data["mean"], 4, data["factor"])
+    assert figure.data[0].x[-1] == pytest.approx(199 * 3 + 1)
+
+
+def test_mask_grid_shows_the_sampled_masks_and_outlines():
+    sampled = app_data.mask_samples(N, M, 4, "cuts", 1)
+    masks = sample_masks(N, M, 4, "cuts", 1).numpy()
+    figure = figures.mask_grid(sampled["masks"], sampled["starts"], cols=2)
+    heatmaps = [t for t in figure.data if t.type == "heatmap"]
+    outlines = [t for t in figure.data if t.type == "scatter"]
+    assert len(heatmaps) == 4 and len(outlines) == 4
+    for trace, mask in zip(heatmaps, masks):
+        np.testing.assert_array_equal(np.asarray(trace.z), mask.astype(np.float32))
+    starts = sample_partitions(N, M, 4, "cuts", 1)[0].starts.tolist()
+    assert list(outlines[0].x).count(None) == len(starts)  # one closed square per block
+
+
+def test_convergence_animation_frames_are_running_means():
+    anim = app_data.running_mean_frames(N, M, R, "qmc", 2)
+    means, _ = mask_running_mean(N, M, R, "qmc", 2, checkpoints=anim["checkpoints"])
+    figure = figures.convergence_animation(anim["kernel"], anim["frames"], anim["checkpoints"], anim["max_error"])
+    assert [f.name for f in figure.frames] == [str(r) for r in range(1, R + 1)]
+    np.testing.assert_allclose(np.asarray(figure.frames[-1].data[0].z), means[-1].numpy(), atol=1e-6)
+    assert figure.layout.updatemenus[0].buttons[0].method == "animate"
+    assert len(figure.layout.sliders[0].steps) == R
+    assert figure.layout.coloraxis2.cmax == 1.0
+
+
+def test_width_law_chart_data():
+    law = app_data.block_width_law(N, M, "binning", 0, num_samples=200)
+    values = vega_values(figures.width_law_chart(law, "binning"))
+    theory = values[values["series"].str.startswith("theory")]
+    np.testing.assert_allclose(theory["probability"].to_numpy(), law["theory"].to_numpy())
+    assert law["theory"].sum() == pytest.approx(0.995, abs=0.01)
+
+
+def test_error_curves_chart_data_and_bounds():
+    curves = app_data.error_curves(N, M, 8, ("binning", "cuts"), (0, 1), spectral=False)
+    summary = app_data.summarize_errors(curves)
+    refs = app_data.reference_lines(N, M, 8, "binning", summary)
+    chart = figures.error_curves_chart(summary, refs, ("max-norm", "relative Frobenius"))
+    assert len(chart.to_dict()["hconcat"]) == 2
+    means, _ = mask_running_mean(N, M, 8, "cuts", 1, checkpoints=[1, 2, 4, 8])
+    expected = max_norm_error(means, alibi_kernel(N, [M])[0]).tolist()
+    got = curves[(curves.scheme == "cuts") & (curves.seed == 1) & (curves.metric == "max-norm")]["error"].tolist()
+    np.testing.assert_allclose(got, expected)
+    bound = refs[(refs.metric == "max-norm") & (refs.line == "bound (95%)") & (refs.R == 8)]["value"].item()
+    assert bound == pytest.approx(max_norm_bound(N, 8))
+
+
+def test_attention_figures_match_library_attention():
+    setup = app_data.attention_setup(N, 4, R, "binning", 0, 2.0, True)
+    row = app_data.attention_row(setup, 1, 30, 8)
+    assert len(row) == 31 and np.allclose(row[["exact", "approximate", "window"]].sum(), 1.0)
+    values = vega_values(figures.attention_row_chart(row, 30))
+    assert set(values["method"]) == {"exact", "approximate", "window"}
+    # The dense mean-of-masks output equals the block algorithm on the same partitions.
+    assert app_data.block_algorithm_check(setup, R, "binning", 0, True) < 1e-5
+    errors = app_data.head_output_errors(setup, 8, True)
+    chart_values = vega_values(figures.output_error_chart(errors))
+    np.testing.assert_allclose(chart_values["relative error"].to_numpy(), errors["relative error"].to_numpy())
+
+
+def test_distance_profile_triangle_mixture_is_the_kernel():
+    profile = app_data.distance_profile(N, M, R, "binning", 0)
+    np.testing.assert_allclose(profile["triangle mixture"], profile["formula"], atol=1e-9)
+    power = app_data.distance_profile(N, 1.0, R, "binning", 0, kernel="power")
+    np.testing.assert_allclose(power["triangle mixture"], power["formula"], atol=1e-5)  # heavy tail cut at 100 n
+    values = vega_values(figures.distance_profile_chart(profile))
+    assert {"formula exp(-m d)", "triangle mixture", "sampled mean"} <= set(values["curve"])
+
+
+def test_per_head_figure_and_bars():
+    data = app_data.per_head_data(N, 4, R, "binning", 0)
+    figure = figures.per_head_figure(data["kernels"], data["means"], data["table"]["slope"].tolist(), R)
+    assert len(figure.data) == 8
+    np.testing.assert_allclose(np.asarray(figure.data[0].z), alibi_kernel(N, [0.0625 * 2**2])[0].numpy(), atol=1e-6)
+    values = vega_values(figures.head_error_bars(data["table"]))
+    assert len(values) == 8
+
+
+def test_fonts_are_legible():
+    chart = figures.width_law_chart(app_data.block_width_law(N, M, "cuts", 0, num_samples=50), "cuts")
+    config = chart.to_dict()["config"]
+    assert config["axis"]["labelFontSize"] >= 14 and config["axis"]["titleFontSize"] >= 14
