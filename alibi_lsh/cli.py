@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from . import demo
+from .bench import command as bench_command
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     demo.add_parser(commands)
+    bench_command.add_parser(commands)
     return parser
 
 

@@ -1,0 +1,120 @@
+"""``python -m alibi_lsh bench``: time, memory and error of exact, window and LSH ALiBi attention.
+
+Prints the machine, the measured matmul throughput, a table and the fitted log-log slopes;
+writes a CSV (``--out``) and PNG/SVG charts (``--charts``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import pandas as pd
+
+from ..samplers import SCHEMES
+from .methods import METHODS
+from .runner import DTYPES, QKV_SOURCES, BenchConfig, fit_loglog_slopes, run_benchmark
+
+
+def _int_list(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(item) for item in text.split(",") if item)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from error
+
+
+def _name_list(text: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in text.split(",") if item.strip())
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "bench", help="benchmark exact, window and LSH ALiBi attention (time, memory, error)",
+        description="Every method on the same q, k, v; errors against an exact float64 reference.",
+    )  # fmt: skip
+    parser.add_argument("--n", type=_int_list, default=(512, 1024, 2048, 4096), help="context lengths, comma-separated")
+    parser.add_argument("--samples", type=_int_list, default=(1, 4, 16, 64), help="R values of lsh, comma-separated")
+    parser.add_argument("--schemes", type=_name_list, default=("binning",), help=f"lsh schemes from {SCHEMES}")
+    parser.add_argument("--methods", type=_name_list, default=METHODS, help=f"methods from {METHODS}")
+    parser.add_argument("--heads", type=int, default=8, help="heads H (standard ALiBi slopes)")
+    parser.add_argument("--dim", type=int, default=64, help="head dimension d")
+    parser.add_argument("--batch", type=int, default=1)
+    causal = parser.add_mutually_exclusive_group()
+    causal.add_argument("--causal", dest="causal", action="store_true", default=True, help="causal attention (default)")
+    causal.add_argument("--bidirectional", dest="causal", action="store_false", help="attend both ways")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument("--dtype", choices=tuple(DTYPES), default="float32")
+    parser.add_argument("--repeat", type=int, default=3, help="timed calls after the warm-up (median reported)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--qkv", choices=QKV_SOURCES, default="random", help="random q, k, v or the trained model's")
+    parser.add_argument("--score-std", type=float, default=2.0, help="std of the random scores q.k/sqrt(d)")
+    parser.add_argument("--max-dense-gib", type=float, default=10.0, help="largest dense bias to allocate (GiB)")
+    parser.add_argument("--max-call-s", type=float, default=120.0, help="skip calls predicted to take longer (s)")
+    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
+    parser.add_argument("--out", default=None, help="CSV file to write")
+    parser.add_argument("--charts", default=None, help="directory for time/error/pareto charts (PNG and SVG)")
+    parser.add_argument("--pareto-n", type=int, default=None, help="n of the error-vs-time chart (default: largest)")
+    parser.add_argument("--fit-min-n", type=int, default=2048, help="smallest n of the log-log slope fit")
+    parser.set_defaults(run=run)
+
+
+def config_from_args(args: argparse.Namespace) -> BenchConfig:
+    return BenchConfig(
+        n_values=args.n, samples=args.samples, schemes=args.schemes, methods=args.methods, heads=args.heads,
+        dim=args.dim, batch=args.batch, causal=args.causal, device=args.device, dtype=args.dtype,
+        repeat=args.repeat, seed=args.seed, qkv=args.qkv, score_std=args.score_std,
+        max_dense_gib=args.max_dense_gib, max_call_s=args.max_call_s, threads=args.threads,
+    )  # fmt: skip
+
+
+def _progress_bar(total: int):
+    """A tqdm bar on stderr, updated by the runner's progress callback."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, file=sys.stderr, unit="case", dynamic_ncols=True)
+
+    def progress(done: int, total: int, label: str) -> None:
+        bar.update(done - bar.n)
+        bar.set_postfix_str(label[:60])
+
+    return bar, progress
+
+
+def format_table(df: pd.DataFrame) -> str:
+    """The printed table: one line per (n, method case)."""
+    shown = df[["n", "label", "time_ms", "peak_mem_mb", "rel_error", "max_abs_error", "gflops", "efficiency", "status"]]
+    return shown.to_string(
+        index=False,
+        formatters={
+            "time_ms": "{:.1f}".format, "peak_mem_mb": "{:.0f}".format, "rel_error": "{:.2e}".format,
+            "max_abs_error": "{:.2e}".format, "gflops": "{:.1f}".format, "efficiency": "{:.0%}".format,
+        },  # fmt: skip
+        na_rep="-",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    started = time.time()
+    bar, progress = _progress_bar(len(set(config.n_values)) * len(config.cases()))
+    try:
+        df = run_benchmark(config, progress)
+    finally:
+        bar.close()
+    print(f"machine: {df.attrs['machine']}")
+    print(f"fp32 matmul (4096^3): {df.attrs['matmul_gflops']:.1f} GFLOP/s; sweep took {time.time() - started:.0f} s")
+    print(format_table(df))
+    slopes = fit_loglog_slopes(df, n_min=args.fit_min_n)
+    if not slopes.empty:
+        print(f"\nlog-log slope of time against n (n >= {args.fit_min_n}):")
+        print(slopes.to_string(index=False, float_format="{:.2f}".format))
+    if args.out:
+        df.to_csv(args.out, index=False)
+        print(f"wrote {args.out}")
+    if args.charts:
+        from .charts import save_all
+
+        for path in save_all(df, args.charts, args.pareto_n):
+            print(f"wrote {path}")
+    return 0
