@@ -12,7 +12,7 @@ from collections.abc import Callable
 import pandas as pd
 import streamlit as st
 
-from . import app_data
+from . import app_data, figures
 
 # --- cached computations (keys are the plain arguments) -------------------------------------
 
@@ -46,6 +46,76 @@ def block_algorithm_check(n: int, heads: int, samples: int, scheme: str, seed: i
                           causal: bool) -> float:
     setup = attention_setup(n, heads, samples, scheme, seed, score_scale, causal)
     return app_data.block_algorithm_check(setup, samples, scheme, seed, causal)
+
+
+# --- cached figures -------------------------------------------------------------------------
+# Building a plotly figure (its validators) or validating an altair spec costs 50-300 ms, more
+# than the numbers behind it, so each figure is built once per input and shared read-only
+# (``st.cache_resource``): nothing mutates a figure after it is built. Altair charts are kept as
+# validated Vega-Lite dicts, which ``st.vega_lite_chart`` draws without validating them again.
+
+FIGURE_CACHE = dict(max_entries=32, show_spinner=False)
+
+
+def _spec(chart) -> dict:
+    return chart.to_dict()
+
+
+@st.cache_resource(**FIGURE_CACHE)
+def claim_figure(n: int, slope: float, samples: int, scheme: str, seed: int, font: int):
+    data = claim_data(n, slope, samples, scheme, seed)
+    return figures.claim_figure(data["kernel"], data["mean"], samples, data["factor"], font)
+
+
+@st.cache_resource(**FIGURE_CACHE)
+def mask_grid(n: int, slope: float, count: int, scheme: str, seed: int, font: int):
+    sampled = mask_samples(n, slope, count, scheme, seed)
+    titles = [f"{k}: {short}" for k, short in zip(sampled["table"]["sample"], sampled["table"]["short"])]
+    return figures.mask_grid(sampled["masks"], sampled["starts"], cols=4, font_size=font, factor=sampled["factor"],
+                             titles=titles)
+
+
+@st.cache_resource(**FIGURE_CACHE)
+def width_law_spec(n: int, slope: float, scheme: str, seed: int, font: int) -> dict:
+    return _spec(figures.width_law_chart(block_width_law(n, slope, scheme, seed), scheme, font))
+
+
+@st.cache_resource(**FIGURE_CACHE)
+def convergence_figure(n: int, slope: float, samples: int, scheme: str, seed: int, font: int):
+    anim = running_mean_frames(n, slope, samples, scheme, seed)
+    return figures.convergence_animation(anim["kernel"], anim["frames"], anim["checkpoints"], anim["max_error"],
+                                         anim["factor"], font)
+
+
+@st.cache_resource(**FIGURE_CACHE)
+def error_curves_spec(n: int, slope: float, samples: int, schemes: tuple[str, ...], seeds: tuple[int, ...],
+                      spectral: bool, font: int) -> dict:
+    summary = app_data.summarize_errors(error_curves(n, slope, samples, schemes, seeds, spectral))
+    references = app_data.reference_lines(n, slope, samples, schemes[0], summary)
+    metrics = tuple(m for m in app_data.METRICS if m in set(summary["metric"]))
+    return _spec(figures.error_curves_chart(summary, references, metrics, font))
+
+
+@st.cache_resource(**FIGURE_CACHE)
+def per_head_figures(n: int, heads: int, samples: int, scheme: str, seed: int, font: int):
+    data = per_head_data(n, heads, samples, scheme, seed)
+    heatmaps = figures.per_head_figure(data["kernels"], data["means"], data["table"]["slope"].tolist(), samples,
+                                       data["factor"], font)
+    return heatmaps, _spec(figures.head_error_bars(data["table"], font))
+
+
+@st.cache_resource(**FIGURE_CACHE)
+def output_error_spec(n: int, heads: int, samples: int, scheme: str, seed: int, score_scale: float, causal: bool,
+                      window: int, font: int) -> dict:
+    table = head_output_errors(n, heads, samples, scheme, seed, score_scale, causal, window)
+    return _spec(figures.output_error_chart(table, font))
+
+
+@st.cache_resource(**FIGURE_CACHE)
+def distance_profile_spec(n: int, parameter: float, samples: int, scheme: str, seed: int, kernel: str, what: str,
+                          cutoff: float, font: int) -> dict:
+    profile = distance_profile(n, parameter, samples, scheme, seed, kernel)
+    return _spec(figures.distance_profile_chart(profile, what, font, cutoff))
 
 
 # --- rendering helpers ----------------------------------------------------------------------
@@ -84,8 +154,11 @@ def show_plotly(figure, name: str, data: pd.DataFrame | Callable[[], pd.DataFram
 
 
 def show_altair(chart, name: str, data: pd.DataFrame | None = None) -> None:
-    """An altair chart (PNG/SVG from the chart's ... menu) with a CSV button for its data."""
-    st.altair_chart(chart, width="stretch", key=f"chart_{name}")
+    """An altair chart or its Vega-Lite dict (PNG/SVG from the chart's ... menu), with a CSV button."""
+    if isinstance(chart, dict):
+        st.vega_lite_chart(chart, width="stretch", key=f"chart_{name}")
+    else:
+        st.altair_chart(chart, width="stretch", key=f"chart_{name}")
     if data is not None:
         csv_download(data, name)
 

@@ -89,6 +89,8 @@ def partition_table(partitions) -> pd.DataFrame:
             {
                 "sample": index,
                 "draw": partition.describe(),
+                "short": f"W={partition.width}, s={partition.shift}" if partition.width is not None
+                else f"{partition.num_blocks - 1} cuts",
                 "W": partition.width,
                 "s": partition.shift,
                 "blocks": partition.num_blocks,

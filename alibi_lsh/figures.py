@@ -87,17 +87,27 @@ def heatmap_row(
     return figure
 
 
-def _square_axes(figure: go.Figure, rows: int, cols: int, font_size: int, titles: bool = True) -> None:
-    """Matrix orientation (row 0 at the top), equal scales, axis titles in token positions."""
+def _square_axes(figure: go.Figure, rows: int, cols: int, font_size: int, titles: bool = True,
+                 ticks: bool = True) -> None:
+    """Matrix orientation (row 0 at the top), equal scales, axis titles in token positions.
+
+    All axes are set in one ``update_layout`` call: per-axis updates cost plotly's validators
+    ~10 ms each, which adds up on a grid of masks.
+    """
+    axes: dict[str, dict] = {}
+    tick_font = dict(size=font_size - 2)
+    title_font = dict(size=font_size)
     for index in range(1, rows * cols + 1):
         suffix = "" if index == 1 else str(index)
-        figure.layout[f"yaxis{suffix}"].update(autorange="reversed", scaleanchor=f"x{suffix}", constrain="domain",
-                                               tickfont=dict(size=font_size - 2))
-        figure.layout[f"xaxis{suffix}"].update(constrain="domain", tickfont=dict(size=font_size - 2))
-    if titles:
-        for row in range(1, rows + 1):
-            figure.update_yaxes(title_text="query position i", title_font_size=font_size, row=row, col=1)
-        figure.update_xaxes(title_text="key position j", title_font_size=font_size, row=rows)
+        row, col = (index - 1) // cols + 1, (index - 1) % cols + 1
+        axes[f"yaxis{suffix}"] = dict(autorange="reversed", scaleanchor=f"x{suffix}", constrain="domain", tickfont=tick_font,
+                                      showticklabels=ticks)
+        axes[f"xaxis{suffix}"] = dict(constrain="domain", tickfont=tick_font, showticklabels=ticks)
+        if titles and col == 1:
+            axes[f"yaxis{suffix}"]["title"] = dict(text="query position i", font=title_font)
+        if titles and row == rows:
+            axes[f"xaxis{suffix}"]["title"] = dict(text="key position j", font=title_font)
+    figure.update_layout(**axes)
 
 
 def claim_figure(kernel: np.ndarray, mean: np.ndarray, samples: int, factor: int = 1, font_size: int = FONT_SIZE) -> go.Figure:
@@ -122,7 +132,7 @@ def block_outline(starts: list[int], n: int, factor: int = 1) -> tuple[list, lis
 
 
 def mask_grid(masks: np.ndarray, starts: list[list[int]], cols: int = 4, font_size: int = FONT_SIZE,
-              factor: int = 1, max_outlined_blocks: int = 128) -> go.Figure:
+              factor: int = 1, max_outlined_blocks: int = 128, titles: list[str] | None = None) -> go.Figure:
     """Sampled block masks in a grid (bool or 0..1, (c, p, p)), each block outlined in orange.
 
     Outlines are drawn for masks with at most ``max_outlined_blocks`` blocks (beyond that they
@@ -131,8 +141,8 @@ def mask_grid(masks: np.ndarray, starts: list[list[int]], cols: int = 4, font_si
     count = masks.shape[0]
     rows = -(-count // cols)
     n = masks.shape[-1] * factor
-    figure = make_subplots(rows=rows, cols=cols, subplot_titles=[f"mask {k + 1}" for k in range(count)],
-                           horizontal_spacing=0.03, vertical_spacing=0.08)
+    titles = titles or [f"mask {k + 1}" for k in range(count)]
+    figure = make_subplots(rows=rows, cols=cols, subplot_titles=titles, horizontal_spacing=0.05, vertical_spacing=0.1)
     for k in range(count):
         row, col = k // cols + 1, k % cols + 1
         figure.add_trace(_heatmap(masks[k].astype(np.float32), "unit", factor), row=row, col=col)
@@ -141,7 +151,7 @@ def mask_grid(masks: np.ndarray, starts: list[list[int]], cols: int = 4, font_si
             figure.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line=dict(color=EDGE_COLOR, width=1.5),
                                         hoverinfo="skip", showlegend=False), row=row, col=col)
     _square_axes(figure, rows, cols, font_size, titles=False)
-    figure.update_layout(height=300 * rows + 60, font=dict(size=font_size), margin=dict(l=20, r=110, t=50, b=20),
+    figure.update_layout(height=320 * rows + 60, font=dict(size=font_size), margin=dict(l=50, r=110, t=50, b=20),
                          **_colour_axes(None, font_size))
     figure.update_annotations(font_size=font_size)
     return figure
@@ -162,9 +172,9 @@ def convergence_animation(kernel: np.ndarray, frames: np.ndarray, checkpoints: l
     first = heatmap_row(
         [("ALiBi kernel", kernel, "unit"), ("running mean of r masks", frames[0], "unit"),
          ("error (mean - kernel)", frames[0] - kernel, "error")],
-        factor=factor, font_size=font_size, height=470, error_range=1.0,
+        factor=factor, font_size=font_size, height=560, error_range=1.0,
     )
-    first.update_layout(title=dict(text=title(0), font=dict(size=font_size + 2)), margin=dict(t=90, b=150))
+    first.update_layout(title=dict(text=title(0), font=dict(size=font_size + 2)), margin=dict(t=90, b=190))
     first.frames = [
         go.Frame(
             name=str(r),
@@ -176,12 +186,12 @@ def convergence_animation(kernel: np.ndarray, frames: np.ndarray, checkpoints: l
     ]
     play = dict(frame=dict(duration=frame_ms, redraw=True), transition=dict(duration=0), fromcurrent=True, mode="immediate")
     first.update_layout(
-        updatemenus=[dict(type="buttons", direction="left", x=0.0, y=-0.22, xanchor="left", yanchor="top",
+        updatemenus=[dict(type="buttons", direction="left", x=0.0, y=-0.36, xanchor="left", yanchor="top",
                           font=dict(size=font_size), pad=dict(r=10, t=10),
                           buttons=[dict(label="▶ Play", method="animate", args=[None, play]),
                                    dict(label="❚❚ Pause", method="animate",
                                         args=[[None], dict(frame=dict(duration=0, redraw=False), mode="immediate")])])],
-        sliders=[dict(active=0, x=0.16, y=-0.2, len=0.84, pad=dict(t=10),
+        sliders=[dict(active=0, x=0.2, y=-0.3, len=0.8, pad=dict(t=10),
                       currentvalue=dict(prefix="r = ", font=dict(size=font_size)), font=dict(size=font_size - 2),
                       steps=[dict(label=str(r), method="animate",
                                   args=[[str(r)], dict(frame=dict(duration=0, redraw=True), mode="immediate")])
@@ -200,9 +210,7 @@ def per_head_figure(kernels: np.ndarray, means: np.ndarray, slopes: list[float],
     for h in range(heads):
         figure.add_trace(_heatmap(kernels[h], "unit", factor), row=1, col=h + 1)
         figure.add_trace(_heatmap(means[h], "unit", factor), row=2, col=h + 1)
-    _square_axes(figure, 2, heads, font_size, titles=False)
-    figure.update_xaxes(showticklabels=False)
-    figure.update_yaxes(showticklabels=False)
+    _square_axes(figure, 2, heads, font_size, titles=False, ticks=False)
     figure.update_layout(height=max(320, 2 * 1100 // heads + 120), font=dict(size=font_size),
                          margin=dict(l=20, r=110, t=80, b=20), **_colour_axes(None, font_size))
     figure.update_annotations(font_size=font_size - 2)

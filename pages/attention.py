@@ -54,7 +54,9 @@ else:
     st.subheader(f"Relative output error of every head (R = {controls.samples}, {controls.scheme}, window w = {window})")
     st.markdown("Steep heads (small head number) are easy for the window, flat heads need keys far away: there the "
                 "window fails and the random blocks, which sometimes reach far, do better.")
-    app_cache.show_altair(figures.output_error_chart(errors, font), "output_error", errors)
+    spec = app_cache.output_error_spec(controls.n, heads, controls.samples, controls.scheme, controls.seed, score_scale,
+                                       causal, int(window), font)
+    app_cache.show_altair(spec, "output_error", errors)
     if st.button("Check with the block algorithm", key="att_check", icon=":material/fact_check:"):
         difference = app_cache.block_algorithm_check(controls.n, heads, controls.samples, controls.scheme, controls.seed,
                                                      score_scale, causal)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from alibi_lsh import app_cache, app_data, app_state, figures
+from alibi_lsh import app_cache, app_data, app_state
 from alibi_lsh.masks import mask_running_mean
 from alibi_lsh.metrics import max_norm_bound, spectral_norm_bound, spectral_norm_error
 from alibi_lsh.samplers import SCHEMES
@@ -27,8 +27,7 @@ try:
 except ValueError as error:
     app_cache.error_box(error)
 else:
-    figure = figures.convergence_animation(anim["kernel"], anim["frames"], anim["checkpoints"], anim["max_error"],
-                                           anim["factor"], font)
+    figure = app_cache.convergence_figure(controls.n, controls.slope, controls.samples, controls.scheme, controls.seed, font)
     app_cache.show_plotly(
         figure, "convergence_animation",
         lambda: app_cache.matrix_table(kernel=anim["kernel"], **{f"mean_r{r}": f for r, f in zip(anim["checkpoints"], anim["frames"])}),
@@ -43,7 +42,7 @@ else:
 st.subheader("Error against R")
 left, mid, right = st.columns([3, 2, 2])
 schemes = left.multiselect("Schemes", SCHEMES, default=list(SCHEMES), key="conv_schemes")
-num_seeds = mid.select_slider("Seeds per scheme", [2, 3, 4, 6, 8], value=4, key="conv_seeds",
+num_seeds = mid.select_slider("Seeds per scheme", [2, 3, 4, 6, 8], value=3, key="conv_seeds",
                               help="Seeds 0..S-1 (independent of the sidebar seed); line = mean, band = min to max.")
 spectral = right.toggle("Spectral norm", value=True, key="conv_spectral",
                         help="Lanczos on every matrix: the slowest metric; results are cached.")
@@ -57,9 +56,8 @@ else:
         app_cache.error_box(error)
     else:
         summary = app_data.summarize_errors(curves)
-        references = app_data.reference_lines(controls.n, controls.slope, controls.samples, schemes[0], summary)
-        metrics = tuple(m for m in app_data.METRICS if m in set(summary["metric"]))
-        chart = figures.error_curves_chart(summary, references, metrics, font)
+        chart = app_cache.error_curves_spec(controls.n, controls.slope, controls.samples, tuple(schemes),
+                                            tuple(range(num_seeds)), spectral, font)
         app_cache.show_altair(chart, "error_against_R", summary)
         st.caption(f"Dashed: 1/sqrt(R) from the mean error at R = 1. Dotted: the bound that holds with probability 95% "
                    f"for independent samples (scheme {schemes[0]}; qmc samples are not independent, so there it is a "
@@ -76,9 +74,9 @@ try:
 except ValueError as error:
     app_cache.error_box(error)
 else:
-    app_cache.show_plotly(figures.per_head_figure(per_head["kernels"], per_head["means"], per_head["table"]["slope"].tolist(),
-                                                  controls.samples, per_head["factor"], font), "per_head_heatmaps")
-    app_cache.show_altair(figures.head_error_bars(per_head["table"], font), "per_head_errors", per_head["table"])
+    heatmaps, bars = app_cache.per_head_figures(controls.n, heads, controls.samples, controls.scheme, controls.seed, font)
+    app_cache.show_plotly(heatmaps, "per_head_heatmaps")
+    app_cache.show_altair(bars, "per_head_errors", per_head["table"])
 
 app_cache.show_code(mask_running_mean, spectral_norm_error, max_norm_bound, spectral_norm_bound, app_data.error_curves,
                     lecture=controls.lecture)

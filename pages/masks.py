@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from alibi_lsh import app_cache, app_data, app_state, figures
+from alibi_lsh import app_cache, app_data, app_state
 from alibi_lsh.kernels import PositionalKernel
 from alibi_lsh.partition import Partition
 from alibi_lsh.samplers import BinningSampler, CutsSampler
@@ -31,7 +31,7 @@ try:
 except ValueError as error:
     app_cache.error_box(error)
 else:
-    figure = figures.mask_grid(sampled["masks"], sampled["starts"], cols=4, font_size=font, factor=sampled["factor"])
+    figure = app_cache.mask_grid(controls.n, controls.slope, count, controls.scheme, controls.seed, font)
     app_cache.show_plotly(figure, "masks_grid", sampled["table"])
     caption = "Orange squares outline the blocks (drawn for masks with at most 128 blocks)."
     if sampled["factor"] > 1:
@@ -54,7 +54,8 @@ try:
 except ValueError as error:
     app_cache.error_box(error)
 else:
-    app_cache.show_altair(figures.width_law_chart(law, controls.scheme, font), "block_width_law", law)
+    spec = app_cache.width_law_spec(controls.n, controls.slope, controls.scheme, controls.seed, font)
+    app_cache.show_altair(spec, "block_width_law", law)
 
 app_cache.show_code(Partition.from_binning, BinningSampler._sample, CutsSampler._sample, PositionalKernel.width_pmf,
                     app_data.block_width_law, lecture=controls.lecture)

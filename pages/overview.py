@@ -6,7 +6,7 @@ import math
 
 import streamlit as st
 
-from alibi_lsh import app_cache, app_data, app_state, figures
+from alibi_lsh import app_cache, app_data, app_state
 from alibi_lsh.masks import mask_running_mean
 from alibi_lsh.slopes import alibi_kernel
 
@@ -33,7 +33,7 @@ except ValueError as error:
     app_cache.error_box(error)
 else:
     st.subheader(f"n = {controls.n} positions, {controls.slope_label()}, R = {controls.samples} {controls.scheme} samples")
-    figure = figures.claim_figure(data["kernel"], data["mean"], controls.samples, data["factor"], font)
+    figure = app_cache.claim_figure(controls.n, controls.slope, controls.samples, controls.scheme, controls.seed, font)
     app_cache.show_plotly(
         figure, "overview_kernel_mean_difference",
         lambda: app_cache.matrix_table(kernel=data["kernel"], mean=data["mean"], difference=data["mean"] - data["kernel"]),

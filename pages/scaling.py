@@ -14,6 +14,7 @@ CPU_CAP = 16384  # largest n offered on a CPU: dense attention at 16k already ta
 CUDA_CAP = 65536
 RESULTS_KEY = "scaling_results"  # this session's results, one entry per configuration
 MAX_RESULTS = 8
+MAX_CALL_S = 30.0  # a measurement predicted to take longer is skipped (and says so), keeping runs interactive
 
 app_state.ensure_entry_point()
 controls = app_state.current()
@@ -45,8 +46,11 @@ methods = c4.multiselect("Methods", ["dense", "flex", "window", "lsh"], default=
                          key="scale_methods", help="dense = exact ALiBi; flex = torch flex attention (if supported).")
 samples = c5.multiselect("Samples R (lsh)", [1, 4, 16, 64], default=[4, 16], key="scale_samples")
 schemes = c6.multiselect("Schemes (lsh)", ["binning", "cuts", "qmc"], default=["binning"], key="scale_schemes")
-threads = st.slider("CPU threads", 1, os.cpu_count() or 1, os.cpu_count() or 1, key="scale_threads",
-                    help="Threads for this run only; the other pages use one thread per computation.") if device == "cpu" else 1
+c7, c8 = st.columns(2)
+threads = c7.slider("CPU threads", 1, os.cpu_count() or 1, os.cpu_count() or 1, key="scale_threads",
+                    help="Threads for this run only; the other pages use one thread per computation.")
+measure_matmul = c8.toggle("Measure the matmul peak", value=False, key="scale_matmul",
+                           help="Adds the GFLOP/s of a large matmul (and an efficiency column); takes several seconds on a CPU.")
 
 n_values = tuple(2**k for k in range(8, 17) if 2**k <= n_cap)
 if not methods or ("lsh" in methods and (not samples or not schemes)):
@@ -54,8 +58,9 @@ if not methods or ("lsh" in methods and (not samples or not schemes)):
     st.stop()
 config = BenchConfig(n_values=n_values, samples=tuple(sorted(samples)) or (4,), schemes=tuple(schemes) or ("binning",),
                      methods=tuple(methods), heads=controls.heads if controls.slope_mode == "alibi" else 8,
-                     device=device, repeat=repeat, seed=controls.seed)
-key = repr(dataclasses.astuple(config)) + f"|threads={threads}"
+                     device=device, repeat=repeat, seed=controls.seed, threads=threads if device == "cpu" else None,
+                     measure_matmul=measure_matmul, max_call_s=MAX_CALL_S)
+key = repr(dataclasses.astuple(config))
 results: dict = st.session_state.setdefault(RESULTS_KEY, {})
 st.caption(f"n = {', '.join(map(str, n_values))}; H = {config.heads} heads, d = {config.dim}, {device}, "
            f"{repeat} repeat(s), median time.")
@@ -66,15 +71,11 @@ if st.button("Run", type="primary", icon=":material/play_arrow:", key="scale_run
     def progress(done: int, total: int, label: str) -> None:
         bar.progress(min(1.0, done / max(1, total)), text=f"{done}/{total}: {label}")
 
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
     try:
         frame = run_benchmark(config, progress=progress)
     except (ValueError, RuntimeError) as error:
         app_cache.error_box(error)
         st.stop()
-    finally:
-        torch.set_num_threads(previous)
     bar.empty()
     results[key] = frame
     while len(results) > MAX_RESULTS:  # keep this session's memory bounded

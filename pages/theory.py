@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from alibi_lsh import app_cache, app_data, app_state, figures
+from alibi_lsh import app_cache, app_data, app_state
 from alibi_lsh.kernels import PositionalKernel
 from alibi_lsh.metrics import block_size_bound, max_norm_bound, spectral_norm_bound
 
@@ -24,8 +24,8 @@ left, right = st.columns([1, 1])
 with left:
     st.markdown("Blocks of a fixed width W with a uniform shift s in {0..W-1} put two positions d apart in one block "
                 "with probability (1 - d/W)+, a triangle. Mixing triangles with weights pi(W):")
-    st.latex(r"\sum_{W\ge1}\pi(W)\Big(1-\frac{d}{W}\Big)_+ = q^{d}"
-             r"\quad\Longleftrightarrow\quad \pi(W) = W\,\big(k(W-1)-2k(W)+k(W+1)\big) = W q^{W-1}(1-q)^2")
+    st.latex(r"\sum_{W\ge1}\pi(W)\Big(1-\frac{d}{W}\Big)_+ = q^{d}\quad\Longleftrightarrow")
+    st.latex(r"\pi(W) = W\,\big(k(W-1)-2k(W)+k(W+1)\big) = W q^{W-1}(1-q)^2,\quad W = 1, 2, \dots")
     st.markdown("because the second difference of the mixture in d is pi(d+1)/(d+1) and that of q^d is "
                 "q^d (1-q)^2. The mean width is")
     st.latex(r"\mathbb{E}[W] = \frac{1+q}{1-q} \approx \frac{2}{m}, \qquad \Pr[W > w] = q^{w}\,\big(1 + w(1-q)\big).")
@@ -36,7 +36,8 @@ with right:
     except ValueError as error:
         app_cache.error_box(error)
     else:
-        app_cache.show_altair(figures.distance_profile_chart(profile, "exp(-m d)", font), "theory_alibi_profile", profile)
+        spec = app_cache.distance_profile_spec(n, m, R, controls.scheme, controls.seed, "alibi", "exp(-m d)", 1e-3, font)
+        app_cache.show_altair(spec, "theory_alibi_profile", profile)
         st.caption(f"Sampled mean: the mean of R = {R} masks averaged along each diagonal |i-j| = d.")
         st.dataframe(law, hide_index=True, width="stretch")
 
@@ -77,8 +78,9 @@ with right:
     except ValueError as error:
         app_cache.error_box(error)
     else:
-        app_cache.show_altair(figures.distance_profile_chart(power, f"(1+d)^-{exponent:g}", font, cutoff=0.0),
-                              "theory_power_profile", power)
+        spec = app_cache.distance_profile_spec(n, exponent, R, "binning", controls.seed, "power", f"(1+d)^-{exponent:g}",
+                                               0.0, font)
+        app_cache.show_altair(spec, "theory_power_profile", power)
         st.caption(f"Binning with the power law's width distribution, R = {R} samples (cuts only fit the exponential).")
 
 app_cache.show_code(PositionalKernel.width_pmf, PositionalKernel.width_tail, max_norm_bound, spectral_norm_bound,

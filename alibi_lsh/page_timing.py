@@ -1,0 +1,89 @@
+"""Server-side time of the app's pages, measured with Streamlit's AppTest (no browser).
+
+For every page: the first load with empty caches, then full page runs after a slider change at
+n = 256, R = 64. Two kinds of change are timed: to a *new* value (the page's computations are
+redone: the n slider stepping 256 -> 255 -> 254 ...) and back to a value seen before (served
+from ``st.cache_data``). Medians over ``--repeat`` runs; prints a markdown table.
+
+    python -m alibi_lsh.page_timing [--repeat 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+
+PAGES = {
+    "Overview": None,
+    "Masks": "pages/masks.py",
+    "Convergence": "pages/convergence.py",
+    "Attention": "pages/attention.py",
+    "Theory": "pages/theory.py",
+    "Scaling (before Run)": "pages/scaling.py",
+}
+BASE = {"n": "256", "R": "64"}
+
+
+def _timed(action) -> float:
+    start = time.perf_counter()
+    action()
+    return (time.perf_counter() - start) * 1000
+
+
+def time_page(entry: Path, page: str | None, repeat: int) -> dict[str, float]:
+    """First load (cold caches), then median ms per run after a new / a revisited n value."""
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    st.cache_data.clear()
+    at = AppTest.from_file(str(entry), default_timeout=300)
+    for key, value in BASE.items():
+        at.query_params[key] = value
+    if page:
+        at.run()  # the session opens on the home page; switching is what a visitor does
+        st.cache_data.clear()
+        first = _timed(lambda: at.switch_page(page).run())
+    else:
+        first = _timed(at.run)
+    assert not at.exception, at.exception
+    new, cached = [], []
+    for step in range(1, repeat + 1):
+        new.append(_timed(lambda: at.slider(key="w_n").set_value(256 - step).run()))
+        cached.append(_timed(lambda: at.slider(key="w_n").set_value(256).run()))
+        assert not at.exception, at.exception
+    return {"first": first, "new": statistics.median(new), "cached": statistics.median(cached)}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=7, help="slider changes per page (median)")
+    parser.add_argument("--app", type=Path, default=Path("app.py"), help="the app's entry script")
+    args = parser.parse_args(argv)
+    args.app = args.app.resolve()  # AppTest resolves relative paths against the calling file
+
+    import torch
+
+    import_start = time.perf_counter()
+    from streamlit.testing.v1 import AppTest
+
+    warm = AppTest.from_file(str(args.app), default_timeout=300)
+    warm.run()  # imports torch, plotly, altair and the package once, like a server's first session
+    first_session = (time.perf_counter() - import_start) * 1000
+    torch.set_num_threads(1)
+
+    rows = [(name, time_page(args.app, page, args.repeat)) for name, page in PAGES.items()]
+    print(f"Page timings at n = 256, R = 64 (median of {args.repeat}; {os.cpu_count()}-core CPU, "
+          f"{platform.python_implementation()} {platform.python_version()}, torch {torch.__version__})\n")
+    print("| page | first load, empty caches (ms) | slider to a new value (ms) | slider back to a cached value (ms) |")
+    print("|---|---:|---:|---:|")
+    for name, t in rows:
+        print(f"| {name} | {t['first']:.0f} | {t['new']:.0f} | {t['cached']:.0f} |")
+    print(f"\nFirst session after start (imports included): {first_session:.0f} ms.")
+
+
+if __name__ == "__main__":
+    main()
