@@ -20,8 +20,9 @@ claim_data = st.cache_data(max_entries=16, show_spinner=False)(app_data.claim_da
 mask_samples = st.cache_data(max_entries=16, show_spinner=False)(app_data.mask_samples)
 block_width_law = st.cache_data(max_entries=16, show_spinner=False)(app_data.block_width_law)
 running_mean_frames = st.cache_data(max_entries=8, show_spinner=False)(app_data.running_mean_frames)
-error_curves = st.cache_data(max_entries=16, show_spinner="Measuring errors over R and seeds (spectral norms by Lanczos)...")(
-    app_data.error_curves)
+error_curves = st.cache_data(
+    max_entries=16, show_spinner="Measuring errors over R and seeds (spectral norms by Lanczos)..."
+)(app_data.error_curves)
 per_head_data = st.cache_data(max_entries=8, show_spinner=False)(app_data.per_head_data)
 distance_profile = st.cache_data(max_entries=16, show_spinner=False)(app_data.distance_profile)
 width_law_check = st.cache_data(max_entries=16, show_spinner=False)(app_data.width_law_check)
@@ -35,15 +36,17 @@ def attention_setup(n: int, heads: int, samples: int, scheme: str, seed: int, sc
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def head_output_errors(n: int, heads: int, samples: int, scheme: str, seed: int, score_scale: float, causal: bool,
-                       window: int) -> pd.DataFrame:
+def head_output_errors(
+    n: int, heads: int, samples: int, scheme: str, seed: int, score_scale: float, causal: bool, window: int
+) -> pd.DataFrame:
     setup = attention_setup(n, heads, samples, scheme, seed, score_scale, causal)
     return app_data.head_output_errors(setup, window, causal)
 
 
 @st.cache_data(max_entries=16, show_spinner="Running the block algorithm (lsh_alibi_attention)...")
-def block_algorithm_check(n: int, heads: int, samples: int, scheme: str, seed: int, score_scale: float,
-                          causal: bool) -> float:
+def block_algorithm_check(
+    n: int, heads: int, samples: int, scheme: str, seed: int, score_scale: float, causal: bool
+) -> float:
     setup = attention_setup(n, heads, samples, scheme, seed, score_scale, causal)
     return app_data.block_algorithm_check(setup, samples, scheme, seed, causal)
 
@@ -71,8 +74,9 @@ def claim_figure(n: int, slope: float, samples: int, scheme: str, seed: int, fon
 def mask_grid(n: int, slope: float, count: int, scheme: str, seed: int, font: int):
     sampled = mask_samples(n, slope, count, scheme, seed)
     titles = [f"{k}: {short}" for k, short in zip(sampled["table"]["sample"], sampled["table"]["short"])]
-    return figures.mask_grid(sampled["masks"], sampled["starts"], cols=4, font_size=font, factor=sampled["factor"],
-                             titles=titles)
+    return figures.mask_grid(
+        sampled["masks"], sampled["starts"], cols=4, font_size=font, factor=sampled["factor"], titles=titles
+    )
 
 
 @st.cache_resource(**FIGURE_CACHE)
@@ -83,13 +87,15 @@ def width_law_spec(n: int, slope: float, scheme: str, seed: int, font: int) -> d
 @st.cache_resource(**FIGURE_CACHE)
 def convergence_figure(n: int, slope: float, samples: int, scheme: str, seed: int, font: int):
     anim = running_mean_frames(n, slope, samples, scheme, seed)
-    return figures.convergence_animation(anim["kernel"], anim["frames"], anim["checkpoints"], anim["max_error"],
-                                         anim["factor"], font)
+    return figures.convergence_animation(
+        anim["kernel"], anim["frames"], anim["checkpoints"], anim["max_error"], anim["factor"], font
+    )
 
 
 @st.cache_resource(**FIGURE_CACHE)
-def error_curves_spec(n: int, slope: float, samples: int, schemes: tuple[str, ...], seeds: tuple[int, ...],
-                      spectral: bool, font: int) -> dict:
+def error_curves_spec(
+    n: int, slope: float, samples: int, schemes: tuple[str, ...], seeds: tuple[int, ...], spectral: bool, font: int
+) -> dict:
     summary = app_data.summarize_errors(error_curves(n, slope, samples, schemes, seeds, spectral))
     references = app_data.reference_lines(n, slope, samples, schemes[0], summary)
     metrics = tuple(m for m in app_data.METRICS if m in set(summary["metric"]))
@@ -99,43 +105,51 @@ def error_curves_spec(n: int, slope: float, samples: int, schemes: tuple[str, ..
 @st.cache_resource(**FIGURE_CACHE)
 def per_head_figures(n: int, heads: int, samples: int, scheme: str, seed: int, font: int):
     data = per_head_data(n, heads, samples, scheme, seed)
-    heatmaps = figures.per_head_figure(data["kernels"], data["means"], data["table"]["slope"].tolist(), samples,
-                                       data["factor"], font)
+    heatmaps = figures.per_head_figure(
+        data["kernels"], data["means"], data["table"]["slope"].tolist(), samples, data["factor"], font
+    )
     return heatmaps, _spec(figures.head_error_bars(data["table"], font))
 
 
 @st.cache_resource(**FIGURE_CACHE)
-def output_error_spec(n: int, heads: int, samples: int, scheme: str, seed: int, score_scale: float, causal: bool,
-                      window: int, font: int) -> dict:
+def output_error_spec(
+    n: int, heads: int, samples: int, scheme: str, seed: int, score_scale: float, causal: bool, window: int, font: int
+) -> dict:
     table = head_output_errors(n, heads, samples, scheme, seed, score_scale, causal, window)
     return _spec(figures.output_error_chart(table, font))
 
 
 @st.cache_resource(**FIGURE_CACHE)
-def distance_profile_spec(n: int, parameter: float, samples: int, scheme: str, seed: int, kernel: str, what: str,
-                          cutoff: float, font: int) -> dict:
+def distance_profile_spec(
+    n: int, parameter: float, samples: int, scheme: str, seed: int, kernel: str, what: str, cutoff: float, font: int
+) -> dict:
     profile = distance_profile(n, parameter, samples, scheme, seed, kernel)
-    return _spec(figures.distance_profile_chart(profile, what, font, cutoff))
+    return _spec(figures.distance_profile_chart(profile, what, font, cutoff, log_y=kernel == "power"))
 
 
 # --- rendering helpers ----------------------------------------------------------------------
 
 PLOTLY_CONFIG = {
     "displaylogo": False,
-    # The camera icon saves a PNG; SVG is offered through the same menu via toImageButtonOptions.
+    # The toolbar's camera saves a PNG at twice the screen resolution (sharp on slides). Heatmaps are
+    # rasters, so an SVG would only wrap the same image; the altair charts offer PNG and SVG in their menu.
     "toImageButtonOptions": {"format": "png", "scale": 2},
-    "modeBarButtonsToAdd": ["toImage"],
 }
 
 
-def csv_download(table: pd.DataFrame | Callable[[], pd.DataFrame], name: str, label: str = "Download the data (CSV)") -> None:
+def csv_download(
+    table: pd.DataFrame | Callable[[], pd.DataFrame], name: str, label: str = "Download the data (CSV)"
+) -> None:
     """A download button for a figure's data; a callable is only evaluated when clicked."""
     if callable(table):
+
         def data() -> str:
             return table().to_csv(index=False)
     else:
         data = table.to_csv(index=False)
-    st.download_button(label, data, file_name=f"{name}.csv", mime="text/csv", key=f"csv_{name}", icon=":material/download:")
+    st.download_button(
+        label, data, file_name=f"{name}.csv", mime="text/csv", key=f"csv_{name}", icon=":material/download:"
+    )
 
 
 def matrix_table(**matrices) -> pd.DataFrame:
@@ -146,7 +160,9 @@ def matrix_table(**matrices) -> pd.DataFrame:
     return pd.DataFrame({"i": rows, "j": cols, **{k: v.reshape(-1) for k, v in matrices.items()}})
 
 
-def show_plotly(figure, name: str, data: pd.DataFrame | Callable[[], pd.DataFrame] | None = None, key: str | None = None) -> None:
+def show_plotly(
+    figure, name: str, data: pd.DataFrame | Callable[[], pd.DataFrame] | None = None, key: str | None = None
+) -> None:
     """A plotly figure (PNG from the toolbar camera) with a CSV button for its data."""
     st.plotly_chart(figure, width="stretch", theme=None, config=PLOTLY_CONFIG, key=key or f"fig_{name}")
     if data is not None:

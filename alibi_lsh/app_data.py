@@ -89,7 +89,8 @@ def partition_table(partitions) -> pd.DataFrame:
             {
                 "sample": index,
                 "draw": partition.describe(),
-                "short": f"W={partition.width}, s={partition.shift}" if partition.width is not None
+                "short": f"W={partition.width}, s={partition.shift}"
+                if partition.width is not None
                 else f"{partition.num_blocks - 1} cuts",
                 "W": partition.width,
                 "s": partition.shift,
@@ -169,8 +170,13 @@ def running_mean_frames(n: int, slope: float, samples: int, scheme: str, seed: i
     max_error = max_norm_error(means, kernel).numpy()
     frames, factor = downsample(means.numpy(), MAX_ANIMATION_PIXELS)
     small_kernel, _ = downsample(kernel.numpy(), MAX_ANIMATION_PIXELS)
-    return {"checkpoints": checkpoints, "frames": frames.astype(np.float32), "kernel": small_kernel.astype(np.float32),
-            "factor": factor, "max_error": max_error}
+    return {
+        "checkpoints": checkpoints,
+        "frames": frames.astype(np.float32),
+        "kernel": small_kernel.astype(np.float32),
+        "factor": factor,
+        "max_error": max_error,
+    }
 
 
 def error_checkpoints(samples: int) -> list[int]:
@@ -196,12 +202,17 @@ def error_curves(
     for scheme in schemes:
         for seed in seeds:
             means, _ = mask_running_mean(n, slope, samples, scheme, seed, checkpoints=checkpoints)
-            measured = {"max-norm": max_norm_error(means, kernel), "relative Frobenius": relative_frobenius_error(means, kernel)}
+            measured = {
+                "max-norm": max_norm_error(means, kernel),
+                "relative Frobenius": relative_frobenius_error(means, kernel),
+            }
             if spectral:
                 measured["spectral"] = spectral_norm_error(means, kernel)
             for metric, errors in measured.items():
-                rows += [{"scheme": scheme, "seed": seed, "R": r, "metric": metric, "error": float(e)}
-                         for r, e in zip(checkpoints, errors.tolist())]
+                rows += [
+                    {"scheme": scheme, "seed": seed, "R": r, "metric": metric, "error": float(e)}
+                    for r, e in zip(checkpoints, errors.tolist())
+                ]
     return pd.DataFrame(rows)
 
 
@@ -211,8 +222,9 @@ def summarize_errors(curves: pd.DataFrame) -> pd.DataFrame:
     return grouped.agg(mean="mean", low="min", high="max").reset_index()
 
 
-def reference_lines(n: int, slope: float, samples: int, scheme: str, summary: pd.DataFrame,
-                    delta: float = 0.05) -> pd.DataFrame:
+def reference_lines(
+    n: int, slope: float, samples: int, scheme: str, summary: pd.DataFrame, delta: float = 0.05
+) -> pd.DataFrame:
     """The 1/sqrt(R) guide and the theoretical bounds at the error checkpoints (long format).
 
     Columns ``R``, ``metric``, ``line`` ("1/sqrt(R) guide" or "bound (95%)"), ``value``. The guide
@@ -223,11 +235,19 @@ def reference_lines(n: int, slope: float, samples: int, scheme: str, summary: pd
     checkpoints = error_checkpoints(samples)
     for metric in summary["metric"].unique():
         start = summary[(summary["metric"] == metric) & (summary["R"] == 1)]["mean"].mean()
-        rows += [{"R": r, "metric": metric, "line": "1/sqrt(R) guide", "value": start / math.sqrt(r)} for r in checkpoints]
+        rows += [
+            {"R": r, "metric": metric, "line": "1/sqrt(R) guide", "value": start / math.sqrt(r)} for r in checkpoints
+        ]
     for r in checkpoints:
         rows.append({"R": r, "metric": "max-norm", "line": "bound (95%)", "value": max_norm_bound(n, r, delta)})
-        rows.append({"R": r, "metric": "spectral", "line": "bound (95%)",
-                     "value": spectral_norm_bound(n, slope, r, delta, scheme)})
+        rows.append(
+            {
+                "R": r,
+                "metric": "spectral",
+                "line": "bound (95%)",
+                "value": spectral_norm_bound(n, slope, r, delta, scheme),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -239,19 +259,26 @@ def per_head_data(n: int, heads: int, samples: int, scheme: str, seed: int) -> d
     """
     slopes = alibi_slopes(heads).tolist()
     kernels = alibi_kernel(n, slopes)
-    means = torch.stack([mask_running_mean(n, m, samples, scheme, seed + h, checkpoints=[samples])[0][0]
-                         for h, m in enumerate(slopes)])
-    table = pd.DataFrame({
-        "head": range(1, heads + 1),
-        "slope": slopes,
-        "mean width": [PositionalKernel.alibi(m).mean_width() for m in slopes],
-        "max-norm": max_norm_error(means, kernels).tolist(),
-        "relative Frobenius": relative_frobenius_error(means, kernels).tolist(),
-    })
+    means = torch.stack(
+        [mask_running_mean(n, m, samples, scheme, seed + h, checkpoints=[samples])[0][0] for h, m in enumerate(slopes)]
+    )
+    table = pd.DataFrame(
+        {
+            "head": range(1, heads + 1),
+            "slope": slopes,
+            "mean width": [PositionalKernel.alibi(m).mean_width() for m in slopes],
+            "max-norm": max_norm_error(means, kernels).tolist(),
+            "relative Frobenius": relative_frobenius_error(means, kernels).tolist(),
+        }
+    )
     small_kernels, factor = downsample(kernels.numpy(), MAX_HEATMAP_PIXELS // 2)
     small_means, _ = downsample(means.numpy(), MAX_HEATMAP_PIXELS // 2)
-    return {"kernels": small_kernels.astype(np.float32), "means": small_means.astype(np.float32), "factor": factor,
-            "table": table}
+    return {
+        "kernels": small_kernels.astype(np.float32),
+        "means": small_means.astype(np.float32),
+        "factor": factor,
+        "table": table,
+    }
 
 
 # --- Attention ------------------------------------------------------------------------------
@@ -277,10 +304,12 @@ def head_mask_means(n: int, slopes: list[float], samples: int, scheme: str, seed
     generator through ``mask_running_mean`` head by head reproduces its draws exactly.
     """
     generator = torch.Generator().manual_seed(seed)
-    return torch.stack([
-        mask_running_mean(n, float(m), samples, scheme, generator, checkpoints=[samples])[0][0].to(torch.float64)
-        for m in torch.as_tensor(slopes, dtype=torch.float64)
-    ])
+    return torch.stack(
+        [
+            mask_running_mean(n, float(m), samples, scheme, generator, checkpoints=[samples])[0][0].to(torch.float64)
+            for m in torch.as_tensor(slopes, dtype=torch.float64)
+        ]
+    )
 
 
 def _weights(scores: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
@@ -300,8 +329,14 @@ def attention_setup(n: int, heads: int, samples: int, scheme: str, seed: int, sc
     scores = (q[0] @ k[0].transpose(-1, -2)) / math.sqrt(q.shape[-1])
     if causal:
         scores = scores.masked_fill(torch.ones(n, n, dtype=torch.bool).triu(1), -math.inf)
-    return {"q": q, "k": k, "v": v, "slopes": slopes, "scores": scores.float(),
-            "means": head_mask_means(n, slopes, samples, scheme, seed).float()}
+    return {
+        "q": q,
+        "k": k,
+        "v": v,
+        "slopes": slopes,
+        "scores": scores.float(),
+        "means": head_mask_means(n, slopes, samples, scheme, seed).float(),
+    }
 
 
 def attention_row(setup: dict, head: int, query: int, window: int) -> pd.DataFrame:
@@ -318,8 +353,14 @@ def attention_row(setup: dict, head: int, query: int, window: int) -> pd.DataFra
     approx = _weights(scores, setup["means"][head, query].double())
     windowed = _weights(scores, kernel * (distance < window))
     keys = int(torch.isfinite(scores).sum())  # causal rows: keys 0..query
-    return pd.DataFrame({"key": np.arange(keys), "exact": exact[:keys].numpy(), "approximate": approx[:keys].numpy(),
-                         "window": windowed[:keys].numpy()})
+    return pd.DataFrame(
+        {
+            "key": np.arange(keys),
+            "exact": exact[:keys].numpy(),
+            "approximate": approx[:keys].numpy(),
+            "window": windowed[:keys].numpy(),
+        }
+    )
 
 
 def dense_lsh_output(setup: dict) -> torch.Tensor:
@@ -346,27 +387,32 @@ def head_output_errors(setup: dict, window: int, causal: bool) -> pd.DataFrame:
     dense = dense_lsh_output(setup)
     window_out = window_alibi_attention(setup["q"], setup["k"], v, setup["slopes"], window, causal=causal)
     heads = len(setup["slopes"])
-    return pd.DataFrame({
-        "head": list(range(1, heads + 1)) * 2,
-        "slope": setup["slopes"] * 2,
-        "method": ["LSH (mean of R masks)"] * heads + [f"window w={window}"] * heads,
-        "relative error": _relative_error(dense, exact) + _relative_error(window_out, exact),
-    })
+    return pd.DataFrame(
+        {
+            "head": list(range(1, heads + 1)) * 2,
+            "slope": setup["slopes"] * 2,
+            "method": ["LSH (mean of R masks)"] * heads + [f"window w={window}"] * heads,
+            "relative error": _relative_error(dense, exact) + _relative_error(window_out, exact),
+        }
+    )
 
 
 def block_algorithm_check(setup: dict, samples: int, scheme: str, seed: int, causal: bool) -> float:
     """max |block algorithm - dense M_hat attention| over all outputs (float64 inputs)."""
     from .lsh_attention import lsh_alibi_attention
 
-    block = lsh_alibi_attention(setup["q"], setup["k"], setup["v"], setup["slopes"], samples, causal=causal,
-                                scheme=scheme, seed=seed)
+    block = lsh_alibi_attention(
+        setup["q"], setup["k"], setup["v"], setup["slopes"], samples, causal=causal, scheme=scheme, seed=seed
+    )
     return float((block.double() - dense_lsh_output(setup)).abs().max())
 
 
 # --- Theory ---------------------------------------------------------------------------------
 
 
-def distance_profile(n: int, parameter: float, samples: int, scheme: str, seed: int, kernel: str = "alibi") -> pd.DataFrame:
+def distance_profile(
+    n: int, parameter: float, samples: int, scheme: str, seed: int, kernel: str = "alibi"
+) -> pd.DataFrame:
     """k(d) three ways for d = 0..n-1: the formula, the triangle mixture sum_W pi(W)(1-d/W)_+,
     and the sampled mean M_hat averaged along the d-th diagonal.
 
@@ -386,8 +432,14 @@ def distance_profile(n: int, parameter: float, samples: int, scheme: str, seed: 
     means, _ = mask_running_mean(n, parameter, samples, scheme, seed, checkpoints=[samples], kernel=kernel)
     mean = means[0].to(torch.float64)
     sampled = torch.stack([torch.diagonal(mean, offset=d).mean() for d in range(n)])
-    return pd.DataFrame({"distance": distances.numpy(), "formula": exact.numpy(), "triangle mixture": mixture.numpy(),
-                         "sampled mean": sampled.numpy()})
+    return pd.DataFrame(
+        {
+            "distance": distances.numpy(),
+            "formula": exact.numpy(),
+            "triangle mixture": mixture.numpy(),
+            "sampled mean": sampled.numpy(),
+        }
+    )
 
 
 def width_law_check(n: int, slope: float, scheme: str, seed: int, num_samples: int = 1000) -> pd.DataFrame:
@@ -396,23 +448,37 @@ def width_law_check(n: int, slope: float, scheme: str, seed: int, num_samples: i
     widths = torch.arange(1, 200_000, dtype=torch.float64)
     pmf = kernel.width_pmf(widths)
     mean_width = kernel.mean_width()
-    drawn = np.array([p.width if p.width is not None else float("nan")
-                      for p in sample_partitions(n, slope, num_samples, "binning" if scheme == "cuts" else scheme, seed)])
+    drawn = np.array(
+        [
+            p.width if p.width is not None else float("nan")
+            for p in sample_partitions(n, slope, num_samples, "binning" if scheme == "cuts" else scheme, seed)
+        ]
+    )
     threshold = math.floor(mean_width)
-    return pd.DataFrame({
-        "quantity": ["sum of pi(W)", "E[W] = (1+q)/(1-q)", f"P(W > {threshold})"],
-        "analytic": [float(pmf.sum()), mean_width, float(kernel.width_tail(torch.tensor([float(threshold)]))[0])],
-        f"sampled ({num_samples} draws)": [1.0, float(drawn.mean()), float((drawn > threshold).mean())],
-    })
+    return pd.DataFrame(
+        {
+            "quantity": ["sum of pi(W)", "E[W] = (1+q)/(1-q)", f"P(W > {threshold})"],
+            "analytic": [float(pmf.sum()), mean_width, float(kernel.width_tail(torch.tensor([float(threshold)]))[0])],
+            f"sampled ({num_samples} draws)": [1.0, float(drawn.mean()), float((drawn > threshold).mean())],
+        }
+    )
 
 
 def bounds_table(n: int, slope: float, samples: int, scheme: str, seed: int, delta: float = 0.05) -> pd.DataFrame:
     """Each bound at the current (n, m, R) next to the measured error of one run."""
     data = claim_data(n, slope, samples, scheme, seed)
-    return pd.DataFrame({
-        "quantity": ["max-norm error", "spectral-norm error", "largest block (over the R samples)"],
-        "bound (95%)": [max_norm_bound(n, samples, delta), spectral_norm_bound(n, slope, samples, delta, scheme),
-                        float(block_size_bound(n, slope, samples, delta, scheme))],
-        "measured": [data["max"], data["spectral"],
-                     float(max(int(p.lengths().max()) for p in sample_partitions(n, slope, samples, scheme, seed)))],
-    })
+    return pd.DataFrame(
+        {
+            "quantity": ["max-norm error", "spectral-norm error", "largest block (over the R samples)"],
+            "bound (95%)": [
+                max_norm_bound(n, samples, delta),
+                spectral_norm_bound(n, slope, samples, delta, scheme),
+                float(block_size_bound(n, slope, samples, delta, scheme)),
+            ],
+            "measured": [
+                data["max"],
+                data["spectral"],
+                float(max(int(p.lengths().max()) for p in sample_partitions(n, slope, samples, scheme, seed))),
+            ],
+        }
+    )

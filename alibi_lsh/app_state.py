@@ -70,8 +70,24 @@ class Controls:
 # Presets fill in every field but lecture mode (which is about the room, not the maths).
 PRESETS: dict[str, dict[str, object]] = {
     "lecture": {"heads": 8, "head": 4, "slope_mode": "alibi", "n": 256, "samples": 64, "scheme": "binning", "seed": 0},
-    "small blocks": {"heads": 8, "head": 2, "slope_mode": "alibi", "n": 64, "samples": 16, "scheme": "binning", "seed": 0},
-    "long context": {"heads": 8, "head": 6, "slope_mode": "alibi", "n": 1024, "samples": 256, "scheme": "qmc", "seed": 0},
+    "small blocks": {
+        "heads": 8,
+        "head": 2,
+        "slope_mode": "alibi",
+        "n": 64,
+        "samples": 16,
+        "scheme": "binning",
+        "seed": 0,
+    },
+    "long context": {
+        "heads": 8,
+        "head": 6,
+        "slope_mode": "alibi",
+        "n": 1024,
+        "samples": 256,
+        "scheme": "qmc",
+        "seed": 0,
+    },
 }
 PRESET_NAMES = (*PRESETS, "custom")
 
@@ -158,8 +174,11 @@ def parse_controls(params: Mapping[str, object]) -> tuple[Controls, list[str]]:
     if get("heads") is not None:
         values["heads"] = note(clamp_int("heads", get("heads"), HEADS_MIN, HEADS_MAX, base.heads))
     if get("head") is not None:
-        values["head"] = note(clamp_int("head", get("head"), 1, values["heads"], min(base.head, values["heads"]),
-                                        why="the number of heads"))
+        values["head"] = note(
+            clamp_int(
+                "head", get("head"), 1, values["heads"], min(base.head, values["heads"]), why="the number of heads"
+            )
+        )
     elif values["head"] > values["heads"]:
         values["head"] = values["heads"]
     if get("custom_slope") is not None:
@@ -287,30 +306,67 @@ def render_sidebar() -> Controls:
 
     with st.sidebar:
         st.toggle("Lecture mode", key="w_lecture", help="Larger text; hides secondary controls.", **callback("lecture"))
-        st.selectbox("Preset", PRESET_NAMES, key="w_preset", on_change=_on_preset,
-                     help="A starting point; editing any control below switches to 'custom'.")
-        st.slider("Context length n", N_MIN, N_MAX, key="w_n", help=f"Positions 0..n-1; capped at {N_MAX} because "
-                  "these pages draw n x n matrices.", **callback("n"))
-        st.slider("Samples R", R_MIN, R_MAX, key="w_samples", help=f"Number of random partitions averaged; capped at {R_MAX}.",
-                  **callback("samples"))
+        st.selectbox(
+            "Preset",
+            PRESET_NAMES,
+            key="w_preset",
+            on_change=_on_preset,
+            help="A starting point; editing any control below switches to 'custom'.",
+        )
+        st.slider(
+            "Context length n",
+            N_MIN,
+            N_MAX,
+            key="w_n",
+            help=f"Positions 0..n-1; capped at {N_MAX} because these pages draw n x n matrices.",
+            **callback("n"),
+        )
+        st.slider(
+            "Samples R",
+            R_MIN,
+            R_MAX,
+            key="w_samples",
+            help=f"Number of random partitions averaged; capped at {R_MAX}.",
+            **callback("samples"),
+        )
         if not controls.lecture:
-            st.radio("Slope", ["alibi", "custom"], key="w_slope_mode", horizontal=True,
-                     format_func={"alibi": "ALiBi head", "custom": "custom m"}.get, **callback("slope_mode"))
+            st.radio(
+                "Slope",
+                ["alibi", "custom"],
+                key="w_slope_mode",
+                horizontal=True,
+                format_func={"alibi": "ALiBi head", "custom": "custom m"}.get,
+                **callback("slope_mode"),
+            )
             if controls.slope_mode == "alibi":
                 left, right = st.columns(2)
                 left.number_input("Heads H", HEADS_MIN, HEADS_MAX, key="w_heads", **callback("heads"))
-                right.number_input("Head", 1, controls.heads, key="w_head", help="Head 1 has the steepest slope.",
-                                   **callback("head"))
+                right.number_input(
+                    "Head", 1, controls.heads, key="w_head", help="Head 1 has the steepest slope.", **callback("head")
+                )
             else:
-                st.number_input("Custom slope m", key="w_custom_slope", format="%.4g", step=0.01,
-                                help=f"Any m in [{SLOPE_MIN:g}, {SLOPE_MAX:g}]; kernel exp(-m|i-j|).",
-                                **callback("custom_slope"))
-            st.selectbox("Scheme", SCHEMES, key="w_scheme", help="binning: random width W and shift s; "
-                         "cuts: independent cuts; qmc: binning driven by Sobol points.", **callback("scheme"))
+                st.number_input(
+                    "Custom slope m",
+                    key="w_custom_slope",
+                    format="%.4g",
+                    step=0.01,
+                    help=f"Any m in [{SLOPE_MIN:g}, {SLOPE_MAX:g}]; kernel exp(-m|i-j|).",
+                    **callback("custom_slope"),
+                )
+            st.selectbox(
+                "Scheme",
+                SCHEMES,
+                key="w_scheme",
+                help="binning: random width W and shift s; "
+                "cuts: independent cuts; qmc: binning driven by Sobol points.",
+                **callback("scheme"),
+            )
             st.number_input("Seed", 0, SEED_MAX, key="w_seed", help="Same seed, same partitions.", **callback("seed"))
         controls = current()
-        st.caption(f"{controls.slope_label()}, mean block width {mean_width_label(controls.slope)}; "
-                   f"scheme {controls.scheme}, seed {controls.seed}.")
+        st.caption(
+            f"{controls.slope_label()}, mean block width {mean_width_label(controls.slope)}; "
+            f"scheme {controls.scheme}, seed {controls.seed}."
+        )
     return controls
 
 

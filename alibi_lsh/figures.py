@@ -41,7 +41,9 @@ def _heatmap(z: np.ndarray, kind: str, factor: int = 1) -> go.Heatmap:
     """One heatmap trace bound to the shared colour axis of its ``kind`` ('unit' or 'error')."""
     centres = _centres(z.shape[-1], factor)
     return go.Heatmap(
-        z=np.asarray(z, dtype=np.float32), x=centres, y=centres,
+        z=np.asarray(z, dtype=np.float32),
+        x=centres,
+        y=centres,
         coloraxis="coloraxis" if kind == "unit" else "coloraxis2",
         hovertemplate="i=%{y}<br>j=%{x}<br>value=%{z:.3f}<extra></extra>",
     )
@@ -50,15 +52,35 @@ def _heatmap(z: np.ndarray, kind: str, factor: int = 1) -> go.Heatmap:
 def _colour_axes(error_range: float | None, font_size: int) -> dict:
     """Layout entries for the 0..1 colour bar and, if used, the symmetric error colour bar."""
     axes = {
-        "coloraxis": dict(colorscale=UNIT_COLORSCALE, cmin=0.0, cmax=1.0,
-                          colorbar=dict(title=dict(text="value<br>(0 to 1)", font=dict(size=font_size)),
-                                        tickfont=dict(size=font_size - 2), x=1.01, y=0.78, len=0.5, thickness=16)),
+        "coloraxis": dict(
+            colorscale=UNIT_COLORSCALE,
+            cmin=0.0,
+            cmax=1.0,
+            colorbar=dict(
+                title=dict(text="value<br>(0 to 1)", font=dict(size=font_size)),
+                tickfont=dict(size=font_size - 2),
+                x=1.01,
+                y=0.78,
+                len=0.5,
+                thickness=16,
+            ),
+        ),
     }
     if error_range is not None:
         bound = max(float(error_range), 1e-9)
-        axes["coloraxis2"] = dict(colorscale=ERROR_COLORSCALE, cmin=-bound, cmax=bound,
-                                  colorbar=dict(title=dict(text="error<br>(mean-kernel)", font=dict(size=font_size)),
-                                                tickfont=dict(size=font_size - 2), x=1.01, y=0.22, len=0.5, thickness=16))
+        axes["coloraxis2"] = dict(
+            colorscale=ERROR_COLORSCALE,
+            cmin=-bound,
+            cmax=bound,
+            colorbar=dict(
+                title=dict(text="error<br>(mean-kernel)", font=dict(size=font_size)),
+                tickfont=dict(size=font_size - 2),
+                x=1.01,
+                y=0.22,
+                len=0.5,
+                thickness=16,
+            ),
+        )
     return axes
 
 
@@ -81,14 +103,19 @@ def heatmap_row(
     for col, (_, z, kind) in enumerate(panels, start=1):
         figure.add_trace(_heatmap(z, kind, factor), row=1, col=col)
     _square_axes(figure, rows=1, cols=len(panels), font_size=font_size)
-    figure.update_layout(height=height, font=dict(size=font_size), margin=dict(l=60, r=110, t=60, b=60),
-                         **_colour_axes(error_range if errors or error_range else None, font_size))
+    figure.update_layout(
+        height=height,
+        font=dict(size=font_size),
+        margin=dict(l=60, r=110, t=60, b=60),
+        **_colour_axes(error_range if errors or error_range else None, font_size),
+    )
     figure.update_annotations(font_size=font_size + 2)
     return figure
 
 
-def _square_axes(figure: go.Figure, rows: int, cols: int, font_size: int, titles: bool = True,
-                 ticks: bool = True) -> None:
+def _square_axes(
+    figure: go.Figure, rows: int, cols: int, font_size: int, titles: bool = True, ticks: bool = True
+) -> None:
     """Matrix orientation (row 0 at the top), equal scales, axis titles in token positions.
 
     All axes are set in one ``update_layout`` call: per-axis updates cost plotly's validators
@@ -100,8 +127,9 @@ def _square_axes(figure: go.Figure, rows: int, cols: int, font_size: int, titles
     for index in range(1, rows * cols + 1):
         suffix = "" if index == 1 else str(index)
         row, col = (index - 1) // cols + 1, (index - 1) % cols + 1
-        axes[f"yaxis{suffix}"] = dict(autorange="reversed", scaleanchor=f"x{suffix}", constrain="domain", tickfont=tick_font,
-                                      showticklabels=ticks)
+        axes[f"yaxis{suffix}"] = dict(
+            autorange="reversed", scaleanchor=f"x{suffix}", constrain="domain", tickfont=tick_font, showticklabels=ticks
+        )
         axes[f"xaxis{suffix}"] = dict(constrain="domain", tickfont=tick_font, showticklabels=ticks)
         if titles and col == 1:
             axes[f"yaxis{suffix}"]["title"] = dict(text="query position i", font=title_font)
@@ -110,12 +138,18 @@ def _square_axes(figure: go.Figure, rows: int, cols: int, font_size: int, titles
     figure.update_layout(**axes)
 
 
-def claim_figure(kernel: np.ndarray, mean: np.ndarray, samples: int, factor: int = 1, font_size: int = FONT_SIZE) -> go.Figure:
+def claim_figure(
+    kernel: np.ndarray, mean: np.ndarray, samples: int, factor: int = 1, font_size: int = FONT_SIZE
+) -> go.Figure:
     """The claim in one row: exp(-m|i-j|), the mean of R masks, and their difference (all (p, p))."""
     return heatmap_row(
-        [("ALiBi kernel exp(-m|i-j|)", kernel, "unit"), (f"mean of R = {samples} masks", mean, "unit"),
-         ("difference (mean - kernel)", mean - kernel, "error")],
-        factor=factor, font_size=font_size,
+        [
+            ("ALiBi kernel exp(-m|i-j|)", kernel, "unit"),
+            (f"mean of R = {samples} masks", mean, "unit"),
+            ("difference (mean - kernel)", mean - kernel, "error"),
+        ],
+        factor=factor,
+        font_size=font_size,
     )
 
 
@@ -131,8 +165,15 @@ def block_outline(starts: list[int], n: int, factor: int = 1) -> tuple[list, lis
     return xs, ys
 
 
-def mask_grid(masks: np.ndarray, starts: list[list[int]], cols: int = 4, font_size: int = FONT_SIZE,
-              factor: int = 1, max_outlined_blocks: int = 128, titles: list[str] | None = None) -> go.Figure:
+def mask_grid(
+    masks: np.ndarray,
+    starts: list[list[int]],
+    cols: int = 4,
+    font_size: int = FONT_SIZE,
+    factor: int = 1,
+    max_outlined_blocks: int = 128,
+    titles: list[str] | None = None,
+) -> go.Figure:
     """Sampled block masks in a grid (bool or 0..1, (c, p, p)), each block outlined in orange.
 
     Outlines are drawn for masks with at most ``max_outlined_blocks`` blocks (beyond that they
@@ -148,17 +189,33 @@ def mask_grid(masks: np.ndarray, starts: list[list[int]], cols: int = 4, font_si
         figure.add_trace(_heatmap(masks[k].astype(np.float32), "unit", factor), row=row, col=col)
         if len(starts[k]) <= max_outlined_blocks:
             xs, ys = block_outline(starts[k], n)
-            figure.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line=dict(color=EDGE_COLOR, width=1.5),
-                                        hoverinfo="skip", showlegend=False), row=row, col=col)
+            figure.add_trace(
+                go.Scatter(
+                    x=xs, y=ys, mode="lines", line=dict(color=EDGE_COLOR, width=1.5), hoverinfo="skip", showlegend=False
+                ),
+                row=row,
+                col=col,
+            )
     _square_axes(figure, rows, cols, font_size, titles=False)
-    figure.update_layout(height=320 * rows + 60, font=dict(size=font_size), margin=dict(l=50, r=110, t=50, b=20),
-                         **_colour_axes(None, font_size))
+    figure.update_layout(
+        height=320 * rows + 60,
+        font=dict(size=font_size),
+        margin=dict(l=50, r=110, t=50, b=20),
+        **_colour_axes(None, font_size),
+    )
     figure.update_annotations(font_size=font_size)
     return figure
 
 
-def convergence_animation(kernel: np.ndarray, frames: np.ndarray, checkpoints: list[int], max_error: np.ndarray,
-                          factor: int = 1, font_size: int = FONT_SIZE, frame_ms: int = 80) -> go.Figure:
+def convergence_animation(
+    kernel: np.ndarray,
+    frames: np.ndarray,
+    checkpoints: list[int],
+    max_error: np.ndarray,
+    factor: int = 1,
+    font_size: int = FONT_SIZE,
+    frame_ms: int = 80,
+) -> go.Figure:
     """Kernel | running mean of the first r masks | error, animated over r in the browser.
 
     ``frames`` (C, p, p) are the running means at ``checkpoints``; ``max_error`` (C,) the
@@ -166,13 +223,20 @@ def convergence_animation(kernel: np.ndarray, frames: np.ndarray, checkpoints: l
     the figure, so playing needs no round trip to the server (``frame_ms`` per frame).
     The error colour range is fixed at +-1 for all frames so that the error visibly fades.
     """
+
     def title(index: int) -> str:
         return f"r = {checkpoints[index]} masks averaged: max |error| = {max_error[index]:.3f}"
 
     first = heatmap_row(
-        [("ALiBi kernel", kernel, "unit"), ("running mean of r masks", frames[0], "unit"),
-         ("error (mean - kernel)", frames[0] - kernel, "error")],
-        factor=factor, font_size=font_size, height=560, error_range=1.0,
+        [
+            ("ALiBi kernel", kernel, "unit"),
+            ("running mean of r masks", frames[0], "unit"),
+            ("error (mean - kernel)", frames[0] - kernel, "error"),
+        ],
+        factor=factor,
+        font_size=font_size,
+        height=560,
+        error_range=1.0,
     )
     first.update_layout(title=dict(text=title(0), font=dict(size=font_size + 2)), margin=dict(t=90, b=190))
     first.frames = [
@@ -184,35 +248,82 @@ def convergence_animation(kernel: np.ndarray, frames: np.ndarray, checkpoints: l
         )
         for index, r in enumerate(checkpoints)
     ]
-    play = dict(frame=dict(duration=frame_ms, redraw=True), transition=dict(duration=0), fromcurrent=True, mode="immediate")
+    play = dict(
+        frame=dict(duration=frame_ms, redraw=True), transition=dict(duration=0), fromcurrent=True, mode="immediate"
+    )
     first.update_layout(
-        updatemenus=[dict(type="buttons", direction="left", x=0.0, y=-0.36, xanchor="left", yanchor="top",
-                          font=dict(size=font_size), pad=dict(r=10, t=10),
-                          buttons=[dict(label="▶ Play", method="animate", args=[None, play]),
-                                   dict(label="❚❚ Pause", method="animate",
-                                        args=[[None], dict(frame=dict(duration=0, redraw=False), mode="immediate")])])],
-        sliders=[dict(active=0, x=0.2, y=-0.3, len=0.8, pad=dict(t=10),
-                      currentvalue=dict(prefix="r = ", font=dict(size=font_size)), font=dict(size=font_size - 2),
-                      steps=[dict(label=str(r), method="animate",
-                                  args=[[str(r)], dict(frame=dict(duration=0, redraw=True), mode="immediate")])
-                             for r in checkpoints])],
+        updatemenus=[
+            dict(
+                type="buttons",
+                direction="left",
+                x=0.0,
+                y=-0.36,
+                xanchor="left",
+                yanchor="top",
+                font=dict(size=font_size),
+                pad=dict(r=10, t=10),
+                buttons=[
+                    dict(label="▶ Play", method="animate", args=[None, play]),
+                    dict(
+                        label="❚❚ Pause",
+                        method="animate",
+                        args=[[None], dict(frame=dict(duration=0, redraw=False), mode="immediate")],
+                    ),
+                ],
+            )
+        ],
+        sliders=[
+            dict(
+                active=0,
+                x=0.2,
+                y=-0.3,
+                len=0.8,
+                pad=dict(t=10),
+                currentvalue=dict(prefix="r = ", font=dict(size=font_size)),
+                font=dict(size=font_size - 2),
+                steps=[
+                    dict(
+                        label=str(r),
+                        method="animate",
+                        args=[[str(r)], dict(frame=dict(duration=0, redraw=True), mode="immediate")],
+                    )
+                    for r in checkpoints
+                ],
+            )
+        ],
     )
     return first
 
 
-def per_head_figure(kernels: np.ndarray, means: np.ndarray, slopes: list[float], samples: int, factor: int = 1,
-                    font_size: int = FONT_SIZE) -> go.Figure:
+def per_head_figure(
+    kernels: np.ndarray,
+    means: np.ndarray,
+    slopes: list[float],
+    samples: int,
+    factor: int = 1,
+    font_size: int = FONT_SIZE,
+) -> go.Figure:
     """Two rows of small heatmaps, kernel above and mean of R masks below, one column per head."""
     heads = kernels.shape[0]
     titles = [f"head {h + 1}<br>m={slopes[h]:.3g}" for h in range(heads)] + [""] * heads
-    figure = make_subplots(rows=2, cols=heads, subplot_titles=titles, horizontal_spacing=0.015, vertical_spacing=0.06,
-                           row_titles=["kernel", f"mean, R={samples}"])
+    figure = make_subplots(
+        rows=2,
+        cols=heads,
+        subplot_titles=titles,
+        horizontal_spacing=0.015,
+        vertical_spacing=0.06,
+        row_titles=["kernel", f"mean, R={samples}"],
+    )
     for h in range(heads):
         figure.add_trace(_heatmap(kernels[h], "unit", factor), row=1, col=h + 1)
         figure.add_trace(_heatmap(means[h], "unit", factor), row=2, col=h + 1)
     _square_axes(figure, 2, heads, font_size, titles=False, ticks=False)
-    figure.update_layout(height=max(320, 2 * 1100 // heads + 120), font=dict(size=font_size),
-                         margin=dict(l=20, r=110, t=80, b=20), **_colour_axes(None, font_size))
+    figure.update_layout(
+        height=max(320, 2 * 1100 // heads + 120),
+        font=dict(size=font_size),
+        margin=dict(l=20, r=110, t=80, b=20),
+        **_colour_axes(None, font_size),
+    )
     figure.update_annotations(font_size=font_size - 2)
     return figure
 
@@ -220,11 +331,14 @@ def per_head_figure(kernels: np.ndarray, means: np.ndarray, slopes: list[float],
 # --- altair line and bar charts -------------------------------------------------------------
 
 
-def style(chart: alt.TopLevelMixin, font_size: int = FONT_SIZE) -> alt.TopLevelMixin:
-    """Projector-friendly fonts (>= 14 px) on any altair chart."""
+def style(chart: alt.TopLevelMixin, font_size: int = FONT_SIZE, legend_orient: str | None = None) -> alt.TopLevelMixin:
+    """Projector-friendly fonts (>= 14 px) on any altair chart; optionally move every legend."""
+    legend = dict(labelFontSize=max(14, font_size - 2), titleFontSize=font_size, symbolSize=160, labelLimit=400)
+    if legend_orient:
+        legend.update(orient=legend_orient, direction="horizontal")
     return (
         chart.configure_axis(labelFontSize=max(14, font_size - 2), titleFontSize=font_size)
-        .configure_legend(labelFontSize=max(14, font_size - 2), titleFontSize=font_size, symbolSize=160, labelLimit=400)
+        .configure_legend(**legend)
         .configure_title(fontSize=font_size + 2)
         .configure_header(labelFontSize=font_size, titleFontSize=font_size)
     )
@@ -236,19 +350,29 @@ def width_law_chart(table: pd.DataFrame, scheme: str, font_size: int = FONT_SIZE
     law = "geometric q^(L-1)(1-q)" if scheme == "cuts" else "pi(W) = W q^(W-1) (1-q)^2"
     long = table.melt("width", ["sampled", "theory"], var_name="series", value_name="probability")
     long["series"] = long["series"].map({"sampled": "sampled", "theory": f"theory: {law}"})
-    color = alt.Color("series:N", title=None, legend=alt.Legend(orient="top"),
-                      scale=alt.Scale(range=["#9ecae1", "#d62728"]))
+    color = alt.Color(
+        "series:N", title=None, legend=alt.Legend(orient="top"), scale=alt.Scale(range=["#9ecae1", "#d62728"])
+    )
     x = alt.X("width:Q", title=f"{what} (positions)")
     y = alt.Y("probability:Q", title="probability")
-    bars = alt.Chart(long).transform_filter(alt.datum.series == "sampled").mark_bar(opacity=0.9).encode(
-        x=x, y=y, color=color, tooltip=["width", alt.Tooltip("probability:Q", format=".4f")])
-    line = alt.Chart(long).transform_filter(alt.datum.series != "sampled").mark_line(strokeWidth=3).encode(
-        x=x, y=y, color=color, tooltip=["width", alt.Tooltip("probability:Q", format=".4f")])
+    bars = (
+        alt.Chart(long)
+        .transform_filter(alt.datum.series == "sampled")
+        .mark_bar(opacity=0.9)
+        .encode(x=x, y=y, color=color, tooltip=["width", alt.Tooltip("probability:Q", format=".4f")])
+    )
+    line = (
+        alt.Chart(long)
+        .transform_filter(alt.datum.series != "sampled")
+        .mark_line(strokeWidth=3)
+        .encode(x=x, y=y, color=color, tooltip=["width", alt.Tooltip("probability:Q", format=".4f")])
+    )
     return style(alt.layer(bars, line).properties(height=340), font_size)
 
 
-def error_curves_chart(summary: pd.DataFrame, references: pd.DataFrame, metrics: tuple[str, ...],
-                       font_size: int = FONT_SIZE) -> alt.TopLevelMixin:
+def error_curves_chart(
+    summary: pd.DataFrame, references: pd.DataFrame, metrics: tuple[str, ...], font_size: int = FONT_SIZE
+) -> alt.TopLevelMixin:
     """Log-log error against R, one panel per metric: a line per scheme (mean over seeds) with a
     min-max band, the 1/sqrt(R) guide (dashed grey) and the bound (dotted red) where one exists."""
     panels = []
@@ -260,32 +384,63 @@ def error_curves_chart(summary: pd.DataFrame, references: pd.DataFrame, metrics:
         refs = references[references["metric"] == metric]
         x = alt.X("R:Q", scale=alt.Scale(type="log", base=2), axis=alt.Axis(values=ticks), title="samples R")
         y = alt.Y("mean:Q", scale=alt.Scale(type="log"), title=f"{metric} error")
-        band = alt.Chart(data).mark_area(opacity=0.18).encode(x=x, y="low:Q", y2="high:Q", color=color)
-        line = alt.Chart(data).mark_line(point=True, strokeWidth=2.5).encode(
-            x=x, y=y, color=color,
-            tooltip=["scheme", "R", alt.Tooltip("mean:Q", format=".4f"), alt.Tooltip("low:Q", format=".4f"),
-                     alt.Tooltip("high:Q", format=".4f")])
+        band_color = alt.Color("scheme:N", scale=color.scale, legend=None)  # the legend shows the lines' colours
+        band = alt.Chart(data).mark_area(opacity=0.18).encode(x=x, y="low:Q", y2="high:Q", color=band_color)
+        line = (
+            alt.Chart(data)
+            .mark_line(point=True, strokeWidth=2.5)
+            .encode(
+                x=x,
+                y=y,
+                color=color,
+                tooltip=[
+                    "scheme",
+                    "R",
+                    alt.Tooltip("mean:Q", format=".4f"),
+                    alt.Tooltip("low:Q", format=".4f"),
+                    alt.Tooltip("high:Q", format=".4f"),
+                ],
+            )
+        )
         layers = [band, line]
         ref_y = alt.Y("value:Q", scale=alt.Scale(type="log"))
-        dash = alt.StrokeDash("line:N", title="reference", scale=alt.Scale(domain=["1/sqrt(R) guide", "bound (95%)"],
-                                                                         range=[[6, 4], [2, 2]]))
+        dash = alt.StrokeDash(
+            "line:N",
+            title="reference",
+            scale=alt.Scale(domain=["1/sqrt(R) guide", "bound (95%)"], range=[[6, 4], [2, 2]]),
+        )
         if len(refs):
-            layers.append(alt.Chart(refs).mark_line(color="#555555", strokeWidth=2).encode(
-                x=x, y=ref_y, strokeDash=dash, detail="line:N",
-                tooltip=["line", "R", alt.Tooltip("value:Q", format=".4f")]))
-        panels.append(alt.layer(*layers).properties(title=metric, width=300, height=300))
-    return style(alt.hconcat(*panels).resolve_scale(y="independent"), font_size)
+            layers.append(
+                alt.Chart(refs)
+                .mark_line(color="#555555", strokeWidth=2)
+                .encode(
+                    x=x,
+                    y=ref_y,
+                    strokeDash=dash,
+                    detail="line:N",
+                    tooltip=["line", "R", alt.Tooltip("value:Q", format=".4f")],
+                )
+            )
+        panels.append(alt.layer(*layers).properties(title=metric, width=280, height=300))
+    chart = alt.hconcat(*panels).resolve_scale(y="independent")
+    return style(chart, font_size, legend_orient="bottom")
 
 
 def head_error_bars(table: pd.DataFrame, font_size: int = FONT_SIZE) -> alt.TopLevelMixin:
     """Grouped bars: error of the mean of R masks per head (``per_head_data``'s table, wide)."""
     long = table.melt(["head", "slope"], ["max-norm", "relative Frobenius"], var_name="metric", value_name="error")
-    chart = alt.Chart(long).mark_bar().encode(
-        x=alt.X("head:O", title="head (slope halves each step)"), xOffset="metric:N",
-        y=alt.Y("error:Q", title="error of the mean of R masks"),
-        color=alt.Color("metric:N", legend=alt.Legend(orient="top", title=None)),
-        tooltip=["head", alt.Tooltip("slope:Q", format=".4g"), "metric", alt.Tooltip("error:Q", format=".4f")],
-    ).properties(height=300)
+    chart = (
+        alt.Chart(long)
+        .mark_bar()
+        .encode(
+            x=alt.X("head:O", title="head (slope halves each step)"),
+            xOffset="metric:N",
+            y=alt.Y("error:Q", title="error of the mean of R masks"),
+            color=alt.Color("metric:N", legend=alt.Legend(orient="top", title=None)),
+            tooltip=["head", alt.Tooltip("slope:Q", format=".4g"), "metric", alt.Tooltip("error:Q", format=".4f")],
+        )
+        .properties(height=300)
+    )
     return style(chart, font_size)
 
 
@@ -293,31 +448,60 @@ def attention_row_chart(row: pd.DataFrame, query: int, font_size: int = FONT_SIZ
     """Attention weight of one query against key position: exact, approximate and window."""
     long = row.melt("key", ["exact", "approximate", "window"], var_name="method", value_name="weight")
     methods = list(METHOD_COLORS)
-    chart = alt.Chart(long).mark_line(strokeWidth=2.5, interpolate="step-after").encode(
-        x=alt.X("key:Q", title="key position j"),
-        y=alt.Y("weight:Q", title=f"attention weight of query i = {query}"),
-        color=alt.Color("method:N", scale=alt.Scale(domain=methods, range=list(METHOD_COLORS.values())),
-                        legend=alt.Legend(orient="top", title=None)),
-        strokeDash=alt.StrokeDash("method:N", scale=alt.Scale(domain=methods, range=[[1, 0], [1, 0], [6, 3]]), legend=None),
-        tooltip=["method", "key", alt.Tooltip("weight:Q", format=".4f")],
-    ).properties(height=360)
+    chart = (
+        alt.Chart(long)
+        .mark_line(strokeWidth=2.5, interpolate="step-after")
+        .encode(
+            x=alt.X("key:Q", title="key position j"),
+            y=alt.Y("weight:Q", title=f"attention weight of query i = {query}"),
+            color=alt.Color(
+                "method:N",
+                scale=alt.Scale(domain=methods, range=list(METHOD_COLORS.values())),
+                legend=alt.Legend(orient="top", title=None),
+            ),
+            strokeDash=alt.StrokeDash(
+                "method:N", scale=alt.Scale(domain=methods, range=[[1, 0], [1, 0], [6, 3]]), legend=None
+            ),
+            tooltip=["method", "key", alt.Tooltip("weight:Q", format=".4f")],
+        )
+        .properties(height=360)
+    )
     return style(chart, font_size)
 
 
 def output_error_chart(table: pd.DataFrame, font_size: int = FONT_SIZE) -> alt.TopLevelMixin:
     """Relative output error per head for each method (``head_output_errors``'s table)."""
-    chart = alt.Chart(table).mark_bar().encode(
-        x=alt.X("head:O", title="head (slope halves each step)"), xOffset="method:N",
-        y=alt.Y("relative error:Q", title="relative output error ||o - o_exact|| / ||o_exact||"),
-        color=alt.Color("method:N", legend=alt.Legend(orient="top", title=None),
-                        scale=alt.Scale(range=[METHOD_COLORS["approximate"], METHOD_COLORS["window"]])),
-        tooltip=["head", alt.Tooltip("slope:Q", format=".4g"), "method", alt.Tooltip("relative error:Q", format=".4f")],
-    ).properties(height=330)
+    chart = (
+        alt.Chart(table)
+        .mark_bar()
+        .encode(
+            x=alt.X("head:O", title="head (slope halves each step)"),
+            xOffset="method:N",
+            y=alt.Y("relative error:Q", title="relative output error ||o - o_exact|| / ||o_exact||"),
+            color=alt.Color(
+                "method:N",
+                legend=alt.Legend(orient="top", title=None),
+                scale=alt.Scale(range=[METHOD_COLORS["approximate"], METHOD_COLORS["window"]]),
+            ),
+            tooltip=[
+                "head",
+                alt.Tooltip("slope:Q", format=".4g"),
+                "method",
+                alt.Tooltip("relative error:Q", format=".4f"),
+            ],
+        )
+        .properties(height=330)
+    )
     return style(chart, font_size)
 
 
-def distance_profile_chart(profile: pd.DataFrame, what: str = "exp(-m d)", font_size: int = FONT_SIZE,
-                           cutoff: float = 1e-3) -> alt.TopLevelMixin:
+def distance_profile_chart(
+    profile: pd.DataFrame,
+    what: str = "exp(-m d)",
+    font_size: int = FONT_SIZE,
+    cutoff: float = 1e-3,
+    log_y: bool = False,
+) -> alt.TopLevelMixin:
     """k(d) against distance d: the formula, the triangle mixture (dashed) and the sampled mean (dots).
 
     Distances beyond the point where the formula drops below ``cutoff`` are left out (all ~0).
@@ -325,16 +509,41 @@ def distance_profile_chart(profile: pd.DataFrame, what: str = "exp(-m d)", font_
     visible = profile[profile["formula"] >= cutoff]
     if len(visible) < 2:
         visible = profile.head(2)
-    long = visible.melt("distance", ["formula", "triangle mixture", "sampled mean"], var_name="curve", value_name="value")
+    long = visible.melt(
+        "distance", ["formula", "triangle mixture", "sampled mean"], var_name="curve", value_name="value"
+    )
     long["curve"] = long["curve"].replace({"formula": f"formula {what}"})
+    if log_y:  # heavy tails: a log axis shows the whole curve; zeros (no sample reached d) have no place on it
+        long = long[long["value"] > 0]
     domain = [f"formula {what}", "triangle mixture", "sampled mean"]
-    color = alt.Color("curve:N", scale=alt.Scale(domain=domain, range=["#222222", "#d62728", "#1f77b4"]),
-                      legend=alt.Legend(orient="top", title=None))
+    color = alt.Color(
+        "curve:N",
+        scale=alt.Scale(domain=domain, range=["#222222", "#d62728", "#1f77b4"]),
+        legend=alt.Legend(orient="top", title=None),
+    )
     x = alt.X("distance:Q", title="distance d = |i - j| (positions)")
-    y = alt.Y("value:Q", title="k(d) = P(same block)")
-    lines = alt.Chart(long).transform_filter(alt.datum.curve != "sampled mean").mark_line(strokeWidth=2.5).encode(
-        x=x, y=y, color=color,
-        strokeDash=alt.StrokeDash("curve:N", scale=alt.Scale(domain=domain, range=[[1, 0], [6, 4], [1, 0]]), legend=None))
-    dots = alt.Chart(long).transform_filter(alt.datum.curve == "sampled mean").mark_circle(size=36).encode(
-        x=x, y=y, color=color, tooltip=["distance", alt.Tooltip("value:Q", format=".4f")])
+    y = alt.Y(
+        "value:Q",
+        title="k(d) = P(same block)" + (" (log scale)" if log_y else ""),
+        scale=alt.Scale(type="log") if log_y else alt.Undefined,
+    )
+    lines = (
+        alt.Chart(long)
+        .transform_filter(alt.datum.curve != "sampled mean")
+        .mark_line(strokeWidth=2.5)
+        .encode(
+            x=x,
+            y=y,
+            color=color,
+            strokeDash=alt.StrokeDash(
+                "curve:N", scale=alt.Scale(domain=domain, range=[[1, 0], [6, 4], [1, 0]]), legend=None
+            ),
+        )
+    )
+    dots = (
+        alt.Chart(long)
+        .transform_filter(alt.datum.curve == "sampled mean")
+        .mark_circle(size=36)
+        .encode(x=x, y=y, color=color, tooltip=["distance", alt.Tooltip("value:Q", format=".4f")])
+    )
     return style(alt.layer(lines, dots).properties(height=320), font_size)

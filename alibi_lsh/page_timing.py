@@ -52,7 +52,7 @@ def time_page(entry: Path, page: str | None, repeat: int) -> dict[str, float]:
     assert not at.exception, at.exception
     new, cached = [], []
     for step in range(1, repeat + 1):
-        new.append(_timed(lambda: at.slider(key="w_n").set_value(256 - step).run()))
+        new.append(_timed(lambda value=256 - step: at.slider(key="w_n").set_value(value).run()))
         cached.append(_timed(lambda: at.slider(key="w_n").set_value(256).run()))
         assert not at.exception, at.exception
     return {"first": first, "new": statistics.median(new), "cached": statistics.median(cached)}
@@ -76,8 +76,10 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(1)
 
     rows = [(name, time_page(args.app, page, args.repeat)) for name, page in PAGES.items()]
-    print(f"Page timings at n = 256, R = 64 (median of {args.repeat}; {os.cpu_count()}-core CPU, "
-          f"{platform.python_implementation()} {platform.python_version()}, torch {torch.__version__})\n")
+    print(
+        f"Page timings at n = 256, R = 64 (median of {args.repeat}; {os.cpu_count()}-core CPU, "
+        f"{platform.python_implementation()} {platform.python_version()}, torch {torch.__version__})\n"
+    )
     print("| page | first load, empty caches (ms) | slider to a new value (ms) | slider back to a cached value (ms) |")
     print("|---|---:|---:|---:|")
     for name, t in rows:

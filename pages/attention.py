@@ -31,40 +31,67 @@ if controls.slope_mode == "custom":
     st.info("This page uses the standard ALiBi slopes of H heads; the custom slope applies to the other pages.")
 
 c1, c2, c3, c4 = st.columns(4)
-score_scale = c1.slider("Score scale", 0.0, 6.0, 1.0, 0.25, key="att_scale",
-                        help="Standard deviation of the scores q.k/sqrt(d): 0 = only ALiBi, large = peaked attention.")
+score_scale = c1.slider(
+    "Score scale",
+    0.0,
+    6.0,
+    1.0,
+    0.25,
+    key="att_scale",
+    help="Standard deviation of the scores q.k/sqrt(d): 0 = only ALiBi, large = peaked attention.",
+)
 causal = c2.toggle("Causal (decoder)", value=True, key="att_causal", help="Off: bidirectional (encoder).")
 head = c3.selectbox("Head", list(range(1, heads + 1)), index=head_default - 1, key="att_head")
 slope = float(app_state.Controls(heads=heads, head=head).slope)
 default_window = min(controls.n, max(1, round(PositionalKernel.alibi(slope).mean_width())))
-window = c4.number_input("Window w", 1, controls.n, value=default_window, key=f"att_window_{head}_{controls.n}",
-                         help="Keys with |i-j| >= w are dropped. Default: the mean block width E[W] of this head.")
+window = c4.number_input(
+    "Window w",
+    1,
+    controls.n,
+    value=default_window,
+    key=f"att_window_{head}_{controls.n}",
+    help="Keys with |i-j| >= w are dropped. Default: the mean block width E[W] of this head.",
+)
 query = st.slider("Query position i", 0, controls.n - 1, value=controls.n // 2, key=f"att_query_{controls.n}")
 
 try:
-    setup = app_cache.attention_setup(controls.n, heads, controls.samples, controls.scheme, controls.seed, score_scale, causal)
-    errors = app_cache.head_output_errors(controls.n, heads, controls.samples, controls.scheme, controls.seed,
-                                          score_scale, causal, int(window))
+    setup = app_cache.attention_setup(
+        controls.n, heads, controls.samples, controls.scheme, controls.seed, score_scale, causal
+    )
+    errors = app_cache.head_output_errors(
+        controls.n, heads, controls.samples, controls.scheme, controls.seed, score_scale, causal, int(window)
+    )
 except ValueError as error:
     app_cache.error_box(error)
 else:
     row = app_data.attention_row(setup, head - 1, query, int(window))
     st.subheader(f"Head {head} (m = {slope:.4g}), query i = {query}: weight on each key")
     app_cache.show_altair(figures.attention_row_chart(row, query, font), "attention_row", row)
-    st.subheader(f"Relative output error of every head (R = {controls.samples}, {controls.scheme}, window w = {window})")
-    st.markdown("Steep heads (small head number) are easy for the window, flat heads need keys far away: there the "
-                "window fails and the random blocks, which sometimes reach far, do better.")
-    spec = app_cache.output_error_spec(controls.n, heads, controls.samples, controls.scheme, controls.seed, score_scale,
-                                       causal, int(window), font)
+    st.subheader(
+        f"Relative output error of every head (R = {controls.samples}, {controls.scheme}, window w = {window})"
+    )
+    st.markdown(
+        "Steep heads (small head number) are easy for the window, flat heads need keys far away: there the "
+        "window fails and the random blocks, which sometimes reach far, do better."
+    )
+    spec = app_cache.output_error_spec(
+        controls.n, heads, controls.samples, controls.scheme, controls.seed, score_scale, causal, int(window), font
+    )
     app_cache.show_altair(spec, "output_error", errors)
     if st.button("Check with the block algorithm", key="att_check", icon=":material/fact_check:"):
-        difference = app_cache.block_algorithm_check(controls.n, heads, controls.samples, controls.scheme, controls.seed,
-                                                     score_scale, causal)
-        st.success(f"lsh_alibi_attention (R attentions inside blocks, never an n x n matrix) differs from the bars' "
-                   f"dense mean-of-masks computation by at most {difference:.2e}: the same numbers up to float32 rounding.")
+        difference = app_cache.block_algorithm_check(
+            controls.n, heads, controls.samples, controls.scheme, controls.seed, score_scale, causal
+        )
+        st.success(
+            f"lsh_alibi_attention (R attentions inside blocks, never an n x n matrix) differs from the bars' "
+            f"dense mean-of-masks computation by at most {difference:.2e}: the same numbers up to float32 rounding."
+        )
     else:
-        st.caption("The bars compute the approximation densely from the mean of the R masks (the same algebra); "
-                   "the button runs the real block algorithm on the same partitions.")
+        st.caption(
+            "The bars compute the approximation densely from the mean of the R masks (the same algebra); "
+            "the button runs the real block algorithm on the same partitions."
+        )
 
-app_cache.show_code(lsh_alibi_attention, alibi_attention, window_alibi_attention, app_data.head_mask_means,
-                    lecture=controls.lecture)
+app_cache.show_code(
+    lsh_alibi_attention, alibi_attention, window_alibi_attention, app_data.head_mask_means, lecture=controls.lecture
+)

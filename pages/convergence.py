@@ -17,8 +17,8 @@ font = app_cache.figure_font(controls.lecture)
 
 st.title("Convergence: averaging more masks")
 st.markdown(
-    "Press **Play** to average the masks one after another: the middle picture fills in towards the kernel on the left, "
-    "and the error on the right fades to white. Below, the error is measured for every R on log-log axes, where "
+    "Press **Play** to average the masks one after another: the middle picture fills in towards the kernel on the "
+    "left, and the error on the right fades to white. Below, the error is measured for every R on log-log axes, where "
     "'shrinks like 1/sqrt(R)' is a straight line of slope -1/2."
 )
 
@@ -27,56 +27,87 @@ try:
 except ValueError as error:
     app_cache.error_box(error)
 else:
-    figure = app_cache.convergence_figure(controls.n, controls.slope, controls.samples, controls.scheme, controls.seed, font)
-    app_cache.show_plotly(
-        figure, "convergence_animation",
-        lambda: app_cache.matrix_table(kernel=anim["kernel"], **{f"mean_r{r}": f for r, f in zip(anim["checkpoints"], anim["frames"])}),
+    figure = app_cache.convergence_figure(
+        controls.n, controls.slope, controls.samples, controls.scheme, controls.seed, font
     )
-    notes = [f"{len(anim['checkpoints'])} frames, r = {', '.join(map(str, anim['checkpoints'][:6]))}, ..., {controls.samples}."]
+    app_cache.show_plotly(
+        figure,
+        "convergence_animation",
+        lambda: app_cache.matrix_table(
+            kernel=anim["kernel"], **{f"mean_r{r}": f for r, f in zip(anim["checkpoints"], anim["frames"])}
+        ),
+    )
+    first_frames = ", ".join(map(str, anim["checkpoints"][:6]))
+    notes = [f"{len(anim['checkpoints'])} frames, r = {first_frames}, ..., {controls.samples}."]
     if anim["factor"] > 1:
-        notes.append(f"The animation is drawn at {anim['frames'].shape[-1]} x {anim['frames'].shape[-1]} pixels "
-                     f"(each pixel averages {anim['factor']} x {anim['factor']} positions) to keep it smooth; "
-                     "the errors in the titles use the full matrices.")
+        notes.append(
+            f"The animation is drawn at {anim['frames'].shape[-1]} x {anim['frames'].shape[-1]} pixels "
+            f"(each pixel averages {anim['factor']} x {anim['factor']} positions) to keep it smooth; "
+            "the errors in the titles use the full matrices."
+        )
     st.caption(" ".join(notes))
 
 st.subheader("Error against R")
 left, mid, right = st.columns([3, 2, 2])
 schemes = left.multiselect("Schemes", SCHEMES, default=list(SCHEMES), key="conv_schemes")
-num_seeds = mid.select_slider("Seeds per scheme", [2, 3, 4, 6, 8], value=3, key="conv_seeds",
-                              help="Seeds 0..S-1 (independent of the sidebar seed); line = mean, band = min to max.")
-spectral = right.toggle("Spectral norm", value=True, key="conv_spectral",
-                        help="Lanczos on every matrix: the slowest metric; results are cached.")
+num_seeds = mid.select_slider(
+    "Seeds per scheme",
+    [2, 3, 4, 6, 8],
+    value=3,
+    key="conv_seeds",
+    help="Seeds 0..S-1 (independent of the sidebar seed); line = mean, band = min to max.",
+)
+spectral = right.toggle(
+    "Spectral norm",
+    value=True,
+    key="conv_spectral",
+    help="Lanczos on every matrix: the slowest metric; results are cached.",
+)
 if not schemes:
     st.info("Pick at least one scheme to draw the error curves.")
 else:
     try:
-        curves = app_cache.error_curves(controls.n, controls.slope, controls.samples, tuple(schemes),
-                                        tuple(range(num_seeds)), spectral)
+        curves = app_cache.error_curves(
+            controls.n, controls.slope, controls.samples, tuple(schemes), tuple(range(num_seeds)), spectral
+        )
     except ValueError as error:
         app_cache.error_box(error)
     else:
         summary = app_data.summarize_errors(curves)
-        chart = app_cache.error_curves_spec(controls.n, controls.slope, controls.samples, tuple(schemes),
-                                            tuple(range(num_seeds)), spectral, font)
+        chart = app_cache.error_curves_spec(
+            controls.n, controls.slope, controls.samples, tuple(schemes), tuple(range(num_seeds)), spectral, font
+        )
         app_cache.show_altair(chart, "error_against_R", summary)
-        st.caption(f"Dashed: 1/sqrt(R) from the mean error at R = 1. Dotted: the bound that holds with probability 95% "
-                   f"for independent samples (scheme {schemes[0]}; qmc samples are not independent, so there it is a "
-                   "reference line). The spectral bound is loose by a constant factor but has the right slope.")
+        st.caption(
+            f"Dashed: 1/sqrt(R) from the mean error at R = 1. Dotted: the bound that holds with probability 95% "
+            f"for independent samples (scheme {schemes[0]}; qmc samples are not independent, so there it is a "
+            "reference line). The spectral bound is loose by a constant factor but has the right slope."
+        )
 
 st.subheader("Every head of a standard ALiBi model")
 heads = min(controls.heads, MAX_HEADS_SHOWN)
 if controls.heads > MAX_HEADS_SHOWN:
     st.warning(f"H = {controls.heads} heads requested; showing the first {MAX_HEADS_SHOWN} (the steepest slopes).")
-st.markdown(f"The {heads} heads of ALiBi have slopes 2^(-8h/H): steep heads look only at neighbours (thin diagonal), "
-            f"flat heads far away. Each head averages R = {controls.samples} masks of its own width law.")
+st.markdown(
+    f"The {heads} heads of ALiBi have slopes 2^(-8h/H): steep heads look only at neighbours (thin diagonal), "
+    f"flat heads far away. Each head averages R = {controls.samples} masks of its own width law."
+)
 try:
     per_head = app_cache.per_head_data(controls.n, heads, controls.samples, controls.scheme, controls.seed)
 except ValueError as error:
     app_cache.error_box(error)
 else:
-    heatmaps, bars = app_cache.per_head_figures(controls.n, heads, controls.samples, controls.scheme, controls.seed, font)
+    heatmaps, bars = app_cache.per_head_figures(
+        controls.n, heads, controls.samples, controls.scheme, controls.seed, font
+    )
     app_cache.show_plotly(heatmaps, "per_head_heatmaps")
     app_cache.show_altair(bars, "per_head_errors", per_head["table"])
 
-app_cache.show_code(mask_running_mean, spectral_norm_error, max_norm_bound, spectral_norm_bound, app_data.error_curves,
-                    lecture=controls.lecture)
+app_cache.show_code(
+    mask_running_mean,
+    spectral_norm_error,
+    max_norm_bound,
+    spectral_norm_bound,
+    app_data.error_curves,
+    lecture=controls.lecture,
+)

@@ -23,8 +23,10 @@ st.markdown(
 left, mid, right = st.columns([2, 2, 3])
 count = left.select_slider("Masks shown", [4, 8, 12], value=8, key="masks_count")
 mid.button("Resample (next seed)", on_click=app_state.resample, icon=":material/casino:", key="masks_resample")
-right.markdown(f"**n = {controls.n}**, {controls.slope_label()}, scheme **{controls.scheme}**, seed **{controls.seed}** "
-               "(change n in the sidebar: 8 to 1024)")
+right.markdown(
+    f"**n = {controls.n}**, {controls.slope_label()}, scheme **{controls.scheme}**, seed **{controls.seed}** "
+    "(change n in the sidebar: 8 to 1024)"
+)
 
 try:
     sampled = app_cache.mask_samples(controls.n, controls.slope, count, controls.scheme, controls.seed)
@@ -35,7 +37,9 @@ else:
     app_cache.show_plotly(figure, "masks_grid", sampled["table"])
     caption = "Orange squares outline the blocks (drawn for masks with at most 128 blocks)."
     if sampled["factor"] > 1:
-        caption += f" Each pixel averages {sampled['factor']} x {sampled['factor']} positions, so block edges look grey."
+        caption += (
+            f" Each pixel averages {sampled['factor']} x {sampled['factor']} positions, so block edges look grey."
+        )
     st.caption(caption)
     st.subheader("The draws")
     columns = ["sample", "draw", "blocks", "longest block", "block starts"]
@@ -45,8 +49,8 @@ st.subheader("Block widths over 1000 samples against the theoretical law")
 st.markdown(
     "The width W is random: small widths are common, and the law's mean is E[W] = (1+q)/(1-q) with q = exp(-m). "
     "The bars are what the sampler produced; the red line is the formula."
-    if controls.scheme != "cuts" else
-    "With cuts, the length of a block away from the ends is geometric: P(L = l) = q^(l-1) (1-q) with q = exp(-m). "
+    if controls.scheme != "cuts"
+    else "With cuts, the length of a block away from the ends is geometric: P(L = l) = q^(l-1) (1-q) with q = exp(-m). "
     "The bars are what the sampler produced; the red line is the formula."
 )
 try:
@@ -57,5 +61,11 @@ else:
     spec = app_cache.width_law_spec(controls.n, controls.slope, controls.scheme, controls.seed, font)
     app_cache.show_altair(spec, "block_width_law", law)
 
-app_cache.show_code(Partition.from_binning, BinningSampler._sample, CutsSampler._sample, PositionalKernel.width_pmf,
-                    app_data.block_width_law, lecture=controls.lecture)
+app_cache.show_code(
+    Partition.from_binning,
+    BinningSampler._sample,
+    CutsSampler._sample,
+    PositionalKernel.width_pmf,
+    app_data.block_width_law,
+    lecture=controls.lecture,
+)

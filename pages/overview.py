@@ -32,15 +32,22 @@ try:
 except ValueError as error:
     app_cache.error_box(error)
 else:
-    st.subheader(f"n = {controls.n} positions, {controls.slope_label()}, R = {controls.samples} {controls.scheme} samples")
+    st.subheader(
+        f"n = {controls.n} positions, {controls.slope_label()}, R = {controls.samples} {controls.scheme} samples"
+    )
     figure = app_cache.claim_figure(controls.n, controls.slope, controls.samples, controls.scheme, controls.seed, font)
     app_cache.show_plotly(
-        figure, "overview_kernel_mean_difference",
-        lambda: app_cache.matrix_table(kernel=data["kernel"], mean=data["mean"], difference=data["mean"] - data["kernel"]),
+        figure,
+        "overview_kernel_mean_difference",
+        lambda: app_cache.matrix_table(
+            kernel=data["kernel"], mean=data["mean"], difference=data["mean"] - data["kernel"]
+        ),
     )
     if data["factor"] > 1:
-        st.caption(f"Drawn at {data['kernel'].shape[0]} x {data['kernel'].shape[0]} pixels: each pixel averages "
-                   f"{data['factor']} x {data['factor']} positions. Errors below use the full n x n matrices.")
+        st.caption(
+            f"Drawn at {data['kernel'].shape[0]} x {data['kernel'].shape[0]} pixels: each pixel averages "
+            f"{data['factor']} x {data['factor']} positions. Errors below use the full n x n matrices."
+        )
     cols = st.columns(4)
     cols[0].metric("max |mean - kernel|", f"{data['max']:.3f}", help="Largest error of any single entry.")
     cols[1].metric("spectral-norm error", f"{data['spectral']:.3f}", help="||mean - kernel||_2 (Lanczos).")

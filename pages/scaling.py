@@ -42,28 +42,54 @@ caps = [2**k for k in range(9, 17) if 2**k <= cap_max]
 n_cap = c2.select_slider("Largest n", caps, value=min(CPU_CAP, cap_max), key=f"scale_cap_{device}")
 repeat = c3.select_slider("Repeats (median)", [1, 2, 3, 5], value=2, key="scale_repeat")
 c4, c5, c6 = st.columns(3)
-methods = c4.multiselect("Methods", ["dense", "flex", "window", "lsh"], default=["dense", "window", "lsh"],
-                         key="scale_methods", help="dense = exact ALiBi; flex = torch flex attention (if supported).")
+methods = c4.multiselect(
+    "Methods",
+    ["dense", "flex", "window", "lsh"],
+    default=["dense", "window", "lsh"],
+    key="scale_methods",
+    help="dense = exact ALiBi; flex = torch flex attention (if supported).",
+)
 samples = c5.multiselect("Samples R (lsh)", [1, 4, 16, 64], default=[4, 16], key="scale_samples")
 schemes = c6.multiselect("Schemes (lsh)", ["binning", "cuts", "qmc"], default=["binning"], key="scale_schemes")
 c7, c8 = st.columns(2)
-threads = c7.slider("CPU threads", 1, os.cpu_count() or 1, os.cpu_count() or 1, key="scale_threads",
-                    help="Threads for this run only; the other pages use one thread per computation.")
-measure_matmul = c8.toggle("Measure the matmul peak", value=False, key="scale_matmul",
-                           help="Adds the GFLOP/s of a large matmul (and an efficiency column); takes several seconds on a CPU.")
+threads = c7.slider(
+    "CPU threads",
+    1,
+    os.cpu_count() or 1,
+    os.cpu_count() or 1,
+    key="scale_threads",
+    help="Threads for this run only; the other pages use one thread per computation.",
+)
+measure_matmul = c8.toggle(
+    "Measure the matmul peak",
+    value=False,
+    key="scale_matmul",
+    help="Adds the GFLOP/s of a large matmul (and an efficiency column); takes several seconds on a CPU.",
+)
 
 n_values = tuple(2**k for k in range(8, 17) if 2**k <= n_cap)
 if not methods or ("lsh" in methods and (not samples or not schemes)):
     st.info("Pick at least one method (and for lsh at least one R and one scheme).")
     st.stop()
-config = BenchConfig(n_values=n_values, samples=tuple(sorted(samples)) or (4,), schemes=tuple(schemes) or ("binning",),
-                     methods=tuple(methods), heads=controls.heads if controls.slope_mode == "alibi" else 8,
-                     device=device, repeat=repeat, seed=controls.seed, threads=threads if device == "cpu" else None,
-                     measure_matmul=measure_matmul, max_call_s=MAX_CALL_S)
+config = BenchConfig(
+    n_values=n_values,
+    samples=tuple(sorted(samples)) or (4,),
+    schemes=tuple(schemes) or ("binning",),
+    methods=tuple(methods),
+    heads=controls.heads if controls.slope_mode == "alibi" else 8,
+    device=device,
+    repeat=repeat,
+    seed=controls.seed,
+    threads=threads if device == "cpu" else None,
+    measure_matmul=measure_matmul,
+    max_call_s=MAX_CALL_S,
+)
 key = repr(dataclasses.astuple(config))
 results: dict = st.session_state.setdefault(RESULTS_KEY, {})
-st.caption(f"n = {', '.join(map(str, n_values))}; H = {config.heads} heads, d = {config.dim}, {device}, "
-           f"{repeat} repeat(s), median time.")
+st.caption(
+    f"n = {', '.join(map(str, n_values))}; H = {config.heads} heads, d = {config.dim}, {device}, "
+    f"{repeat} repeat(s), median time."
+)
 
 if st.button("Run", type="primary", icon=":material/play_arrow:", key="scale_run"):
     bar = st.progress(0.0, text="Starting...")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from alibi_lsh import app_cache, app_data, app_state
+from alibi_lsh import app_cache, app_state
 from alibi_lsh.kernels import PositionalKernel
 from alibi_lsh.metrics import block_size_bound, max_norm_bound, spectral_norm_bound
 
@@ -22,12 +22,16 @@ st.markdown(
 st.header("1. Why a random width gives exp(-m d)")
 left, right = st.columns([1, 1])
 with left:
-    st.markdown("Blocks of a fixed width W with a uniform shift s in {0..W-1} put two positions d apart in one block "
-                "with probability (1 - d/W)+, a triangle. Mixing triangles with weights pi(W):")
+    st.markdown(
+        "Blocks of a fixed width W with a uniform shift s in {0..W-1} put two positions d apart in one block "
+        "with probability (1 - d/W)+, a triangle. Mixing triangles with weights pi(W):"
+    )
     st.latex(r"\sum_{W\ge1}\pi(W)\Big(1-\frac{d}{W}\Big)_+ = q^{d}\quad\Longleftrightarrow")
     st.latex(r"\pi(W) = W\,\big(k(W-1)-2k(W)+k(W+1)\big) = W q^{W-1}(1-q)^2,\quad W = 1, 2, \dots")
-    st.markdown("because the second difference of the mixture in d is pi(d+1)/(d+1) and that of q^d is "
-                "q^d (1-q)^2. The mean width is")
+    st.markdown(
+        "because the second difference of the mixture in d is pi(d+1)/(d+1) and that of q^d is "
+        "q^d (1-q)^2. The mean width is"
+    )
     st.latex(r"\mathbb{E}[W] = \frac{1+q}{1-q} \approx \frac{2}{m}, \qquad \Pr[W > w] = q^{w}\,\big(1 + w(1-q)\big).")
 with right:
     try:
@@ -36,7 +40,9 @@ with right:
     except ValueError as error:
         app_cache.error_box(error)
     else:
-        spec = app_cache.distance_profile_spec(n, m, R, controls.scheme, controls.seed, "alibi", "exp(-m d)", 1e-3, font)
+        spec = app_cache.distance_profile_spec(
+            n, m, R, controls.scheme, controls.seed, "alibi", "exp(-m d)", 1e-3, font
+        )
         app_cache.show_altair(spec, "theory_alibi_profile", profile)
         st.caption(f"Sampled mean: the mean of R = {R} masks averaged along each diagonal |i-j| = d.")
         st.dataframe(law, hide_index=True, width="stretch")
@@ -44,14 +50,20 @@ with right:
 st.header("2. How far is the mean of R masks from the kernel?")
 left, right = st.columns([1, 1])
 with left:
-    st.markdown("Each entry of the mean is an average of R coin flips with success probability exp(-m d). "
-                "Hoeffding's inequality and a union bound over the n(n-1)/2 pairs give, with probability 1 - delta,")
+    st.markdown(
+        "Each entry of the mean is an average of R coin flips with success probability exp(-m d). "
+        "Hoeffding's inequality and a union bound over the n(n-1)/2 pairs give, with probability 1 - delta,"
+    )
     st.latex(r"\max_{ij} |\hat M_{ij} - K_{ij}| \le \sqrt{\frac{\log\big(n(n-1)/\delta\big)}{2R}}.")
-    st.markdown("For the spectral norm, every mask is PSD with norm equal to its longest block, below a length L "
-                "(with high probability), and ||K|| <= kappa = (1+q)/(1-q). Matrix Bernstein with B = max(L, kappa)/R, "
-                "sigma^2 = L kappa / R and lambda = log(4n/delta) gives")
-    st.latex(r"\|\hat M - K\|_2 \le \frac{B\lambda}{3} + \sqrt{\Big(\frac{B\lambda}{3}\Big)^2 + 2\sigma^2\lambda}"
-             r" + \frac{\delta}{2R}.")
+    st.markdown(
+        "For the spectral norm, every mask is PSD with norm equal to its longest block, below a length L "
+        "(with high probability), and ||K|| <= kappa = (1+q)/(1-q). Matrix Bernstein with B = max(L, kappa)/R, "
+        "sigma^2 = L kappa / R and lambda = log(4n/delta) gives"
+    )
+    st.latex(
+        r"\|\hat M - K\|_2 \le \frac{B\lambda}{3} + \sqrt{\Big(\frac{B\lambda}{3}\Big)^2 + 2\sigma^2\lambda}"
+        r" + \frac{\delta}{2R}."
+    )
     st.markdown("Both fall like 1/sqrt(R); the spectral one also grows with the mean block width (about 2/m).")
 with right:
     try:
@@ -59,17 +71,23 @@ with right:
     except ValueError as error:
         app_cache.error_box(error)
     else:
-        st.dataframe(bounds.style.format({"bound (95%)": "{:.4g}", "measured": "{:.4g}"}), hide_index=True, width="stretch")
-        st.caption("Measured: one run with the sidebar's seed. A bound must be above the measured value "
-                   "(in at least 95% of runs).")
+        st.dataframe(
+            bounds.style.format({"bound (95%)": "{:.4g}", "measured": "{:.4g}"}), hide_index=True, width="stretch"
+        )
+        st.caption(
+            "Measured: one run with the sidebar's seed. A bound must be above the measured value "
+            "(in at least 95% of runs)."
+        )
 
 st.header("3. Any decreasing convex kernel works")
 left, right = st.columns([1, 1])
 with left:
-    st.markdown("Nothing above used the exponential except to compute pi. For any kernel k(d) that is decreasing and "
-                "convex with k(0) = 1 and k(d) -> 0, the weights pi(W) = W (k(W-1) - 2k(W) + k(W+1)) are >= 0 "
-                "(that is what convex means) and sum to 1, so random widths drawn from pi reproduce k exactly. "
-                "Example: the power law, with a heavier tail than ALiBi:")
+    st.markdown(
+        "Nothing above used the exponential except to compute pi. For any kernel k(d) that is decreasing and "
+        "convex with k(0) = 1 and k(d) -> 0, the weights pi(W) = W (k(W-1) - 2k(W) + k(W+1)) are >= 0 "
+        "(that is what convex means) and sum to 1, so random widths drawn from pi reproduce k exactly. "
+        "Example: the power law, with a heavier tail than ALiBi:"
+    )
     st.latex(r"k(d) = (1+d)^{-a}, \qquad a > 0.")
     exponent = st.slider("Exponent a", 0.25, 3.0, 1.0, 0.25, key="theory_power")
 with right:
@@ -78,10 +96,21 @@ with right:
     except ValueError as error:
         app_cache.error_box(error)
     else:
-        spec = app_cache.distance_profile_spec(n, exponent, R, "binning", controls.seed, "power", f"(1+d)^-{exponent:g}",
-                                               0.0, font)
+        spec = app_cache.distance_profile_spec(
+            n, exponent, R, "binning", controls.seed, "power", f"(1+d)^-{exponent:g}", 0.0, font
+        )
         app_cache.show_altair(spec, "theory_power_profile", power)
-        st.caption(f"Binning with the power law's width distribution, R = {R} samples (cuts only fit the exponential).")
+        st.caption(
+            f"Binning with the power law's width distribution, R = {R} samples (cuts only fit the exponential). "
+            "The far tail is carried by rare, very wide blocks: with few samples none reaches far, so the dots fall "
+            "below the line at large d. Raise R to watch them follow it."
+        )
 
-app_cache.show_code(PositionalKernel.width_pmf, PositionalKernel.width_tail, max_norm_bound, spectral_norm_bound,
-                    block_size_bound, lecture=controls.lecture)
+app_cache.show_code(
+    PositionalKernel.width_pmf,
+    PositionalKernel.width_tail,
+    max_norm_bound,
+    spectral_norm_bound,
+    block_size_bound,
+    lecture=controls.lecture,
+)

@@ -52,7 +52,11 @@ def test_overview_default_run():
     at = open_page(**SMALL)
     assert at.title[0].value == "ALiBi is an average of random block masks"
     assert len(at.latex) == 1 and len(plotly(at)) == 1 and heatmap_count(plotly(at)[0]) == 3
-    assert [m.label for m in at.metric][:3] == ["max |mean - kernel|", "spectral-norm error", "relative Frobenius error"]
+    assert [m.label for m in at.metric][:3] == [
+        "max |mean - kernel|",
+        "spectral-norm error",
+        "relative Frobenius error",
+    ]
     assert len(at.get("page_link")) == 6
     assert not at.warning and not at.error
     assert at.query_params["n"] == ["48"] or at.query_params["n"] == "48"

@@ -23,21 +23,26 @@ import pytest
 CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOTS = Path(os.environ.get("ALIBI_LSH_SCREENSHOTS", ROOT / "screenshots"))
-PAGES = [  # (url path, title text on the page, charts expected at least)
-    ("", "ALiBi is an average of random block masks", 1),
-    ("masks", "Random block masks", 2),
-    ("convergence", "Convergence: averaging more masks", 3),
-    ("attention", "Attention: exact, approximate, window", 2),
-    ("scaling", "Scaling with the context length", 0),
-    ("theory", "Theory, with live checks", 2),
-    ("language_model", "Language model", 0),
+PAGES = [  # (url path and query, screenshot name, title text on the page, charts expected at least)
+    ("", "overview", "ALiBi is an average of random block masks", 1),
+    ("masks", "masks", "Random block masks", 2),
+    ("convergence", "convergence", "Convergence: averaging more masks", 3),
+    ("attention", "attention", "Attention: exact, approximate, window", 2),
+    ("scaling", "scaling", "Scaling with the context length", 0),
+    ("theory", "theory", "Theory, with live checks", 2),
+    ("language_model", "language_model", "Language model", 0),
+    ("?lecture=1", "overview_lecture_mode", "ALiBi is an average of random block masks", 1),
 ]
-CHART_SELECTOR = ".js-plotly-plot .main-svg, [data-testid='stVegaLiteChart'] canvas, [data-testid='stVegaLiteChart'] svg"
+CHART_SELECTOR = (
+    ".js-plotly-plot .main-svg, [data-testid='stVegaLiteChart'] canvas, [data-testid='stVegaLiteChart'] svg"
+)
 
 if not CHROMIUM.exists():
     if os.environ.get("CI"):
         pytest.fail(f"{CHROMIUM} is missing; the browser test is mandatory in CI", pytrace=False)
-    pytest.skip(f"{CHROMIUM} not installed (the browser test runs when it is, and always in CI)", allow_module_level=True)
+    pytest.skip(
+        f"{CHROMIUM} not installed (the browser test runs when it is, and always in CI)", allow_module_level=True
+    )
 
 from playwright import sync_api as playwright  # noqa: E402  (after the skip: only needed with a browser)
 
@@ -52,8 +57,21 @@ def free_port() -> int:
 def server():
     """`streamlit run app.py` on a free localhost port, stopped after the module's tests."""
     port = free_port()
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-               "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "app.py",
+        "--server.headless",
+        "true",
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 30
@@ -79,8 +97,14 @@ def browser():
     with playwright.sync_playwright() as p:
         chromium = p.chromium.launch(
             executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
         )
         yield chromium
         chromium.close()
@@ -105,15 +129,15 @@ def wait_until_idle(page, timeout_s: float = 40) -> None:
 def test_every_page_renders_without_exceptions(server, browser):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page = browser.new_page(viewport={"width": 1600, "height": 1000})
-    for path, title, charts in PAGES:
+    for path, name, title, charts in PAGES:
         page.goto(f"{server}/{path}", wait_until="domcontentloaded")
         page.get_by_text(title, exact=False).first.wait_for(timeout=90_000)
         wait_until_idle(page)
         if charts:
-            page.wait_for_function(f"document.querySelectorAll(\"{CHART_SELECTOR}\").length >= {charts}", timeout=30_000)
+            page.wait_for_function(f'document.querySelectorAll("{CHART_SELECTOR}").length >= {charts}', timeout=30_000)
             page.wait_for_timeout(800)  # let vega and plotly finish their first paint
         assert page.locator("[data-testid='stException']").count() == 0, f"exception box on /{path}"
-        page.screenshot(path=str(SCREENSHOTS / f"{path or 'overview'}.png"), full_page=False)
+        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)
     page.close()
 
 
