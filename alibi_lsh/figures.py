@@ -377,14 +377,15 @@ def error_curves_chart(
     min-max band, the 1/sqrt(R) guide (dashed grey) and the bound (dotted red) where one exists."""
     panels = []
     schemes = sorted(summary["scheme"].unique())
-    color = alt.Color("scheme:N", scale=alt.Scale(domain=schemes, range=[SCHEME_COLORS[s] for s in schemes]))
+    scheme_scale = alt.Scale(domain=schemes, range=[SCHEME_COLORS[s] for s in schemes])
+    color = alt.Color("scheme:N", scale=scheme_scale)
     ticks = sorted(summary["R"].unique().tolist())
     for metric in metrics:
         data = summary[summary["metric"] == metric]
         refs = references[references["metric"] == metric]
         x = alt.X("R:Q", scale=alt.Scale(type="log", base=2), axis=alt.Axis(values=ticks), title="samples R")
         y = alt.Y("mean:Q", scale=alt.Scale(type="log"), title=f"{metric} error")
-        band_color = alt.Color("scheme:N", scale=color.scale, legend=None)  # the legend shows the lines' colours
+        band_color = alt.Color("scheme:N", scale=scheme_scale, legend=None)  # the legend shows the lines' colours
         band = alt.Chart(data).mark_area(opacity=0.18).encode(x=x, y="low:Q", y2="high:Q", color=band_color)
         line = (
             alt.Chart(data)
