@@ -103,7 +103,12 @@ if st.button("Run", type="primary", icon=":material/play_arrow:", key="scale_run
         app_cache.error_box(error)
         st.stop()
     bar.empty()
-    results[key] = frame
+    # The frame's attrs (machine, config, matmul GFLOP/s, possibly NaN) would travel with every table
+    # and chart as JSON metadata, and NaN is not valid JSON in the browser: keep them apart.
+    machine = frame.attrs.get("machine", "")
+    frame = frame.copy()
+    frame.attrs = {}
+    results[key] = (frame, machine)
     while len(results) > MAX_RESULTS:  # keep this session's memory bounded
         results.pop(next(iter(results)))
 
@@ -111,7 +116,9 @@ if key not in results:
     st.info("Press **Run** to measure this configuration (results are kept for this session, per configuration).")
     st.stop()
 
-frame = results[key]
+frame, machine = results[key]
+if machine:
+    st.caption(f"Measured on: {machine}")
 ok = frame[frame["status"] == "ok"] if "status" in frame else frame
 left, right = st.columns(2)
 with left:

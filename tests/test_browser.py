@@ -160,3 +160,26 @@ def test_moving_the_n_slider_changes_the_masks(server, browser):
     assert page.locator("[data-testid='stException']").count() == 0
     page.screenshot(path=str(SCREENSHOTS / "masks_after_slider.png"))
     page.close()
+
+
+def test_scaling_run_draws_its_charts(server, browser):
+    """A small benchmark run (n = 256, 512) through the UI: progress, charts and tables in the browser."""
+    page = browser.new_page(viewport={"width": 1600, "height": 1000})
+    page.goto(f"{server}/scaling", wait_until="domcontentloaded")
+    page.get_by_text("Press Run", exact=False).first.wait_for(timeout=90_000)
+    largest = page.locator("input[type='range'][aria-label='Largest n']")
+    largest.focus()
+    for _ in range(5):
+        largest.press("ArrowLeft")  # 16384 -> 512
+    wait_until_idle(page)
+    page.get_by_role("button", name="Run").click()
+    page.wait_for_function(
+        "document.querySelectorAll(\"[data-testid='stVegaLiteChart'] canvas, [data-testid='stVegaLiteChart'] svg\")"
+        ".length >= 2",
+        timeout=120_000,
+    )
+    wait_until_idle(page)
+    assert page.locator("[data-testid='stException']").count() == 0
+    assert "not valid JSON" not in page.content()  # table and chart data reached the browser intact
+    page.screenshot(path=str(SCREENSHOTS / "scaling_after_run.png"))
+    page.close()
