@@ -6,6 +6,7 @@ mutable objects; ``max_entries`` bounds the memory each function may hold.
 
 from __future__ import annotations
 
+import copy
 import inspect
 from collections.abc import Callable
 
@@ -55,13 +56,15 @@ def block_algorithm_check(
 # Building a plotly figure (its validators) or validating an altair spec costs 50-300 ms, more
 # than the numbers behind it, so each figure is built once per input and shared read-only
 # (``st.cache_resource``): nothing mutates a figure after it is built. Altair charts are kept as
-# validated Vega-Lite dicts, which ``st.vega_lite_chart`` draws without validating them again.
+# Vega-Lite dicts, which ``st.vega_lite_chart`` draws without validating them again.
 
 FIGURE_CACHE = dict(max_entries=32, show_spinner=False)
 
 
 def _spec(chart) -> dict:
-    return chart.to_dict()
+    # The builders' output is validated against the Vega-Lite schema in tests/test_figures.py;
+    # validating again on every new input would cost ~100 ms per chart.
+    return chart.to_dict(validate=False)
 
 
 @st.cache_resource(**FIGURE_CACHE)
@@ -109,6 +112,24 @@ def per_head_figures(n: int, heads: int, samples: int, scheme: str, seed: int, f
         data["kernels"], data["means"], data["table"]["slope"].tolist(), samples, data["factor"], font
     )
     return heatmaps, _spec(figures.head_error_bars(data["table"], font))
+
+
+@st.cache_resource(**FIGURE_CACHE)
+def attention_row_spec(
+    n: int,
+    heads: int,
+    samples: int,
+    scheme: str,
+    seed: int,
+    score_scale: float,
+    causal: bool,
+    head: int,
+    query: int,
+    window: int,
+    font: int,
+) -> dict:
+    setup = attention_setup(n, heads, samples, scheme, seed, score_scale, causal)
+    return _spec(figures.attention_row_chart(app_data.attention_row(setup, head - 1, query, window), query, font))
 
 
 @st.cache_resource(**FIGURE_CACHE)
@@ -172,7 +193,9 @@ def show_plotly(
 def show_altair(chart, name: str, data: pd.DataFrame | None = None) -> None:
     """An altair chart or its Vega-Lite dict (PNG/SVG from the chart's ... menu), with a CSV button."""
     if isinstance(chart, dict):
-        st.vega_lite_chart(chart, width="stretch", key=f"chart_{name}")
+        # A private deep copy: the spec may be shared through the figure cache, and Streamlit patches
+        # some nested entries (null legend titles) in place while drawing.
+        st.vega_lite_chart(copy.deepcopy(chart), width="stretch", key=f"chart_{name}")
     else:
         st.altair_chart(chart, width="stretch", key=f"chart_{name}")
     if data is not None:

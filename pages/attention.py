@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from alibi_lsh import app_cache, app_data, app_state, figures
+from alibi_lsh import app_cache, app_data, app_state
 from alibi_lsh.exact import alibi_attention, window_alibi_attention
 from alibi_lsh.kernels import PositionalKernel
 from alibi_lsh.lsh_attention import lsh_alibi_attention
@@ -66,7 +66,20 @@ except ValueError as error:
 else:
     row = app_data.attention_row(setup, head - 1, query, int(window))
     st.subheader(f"Head {head} (m = {slope:.4g}), query i = {query}: weight on each key")
-    app_cache.show_altair(figures.attention_row_chart(row, query, font), "attention_row", row)
+    spec = app_cache.attention_row_spec(
+        controls.n,
+        heads,
+        controls.samples,
+        controls.scheme,
+        controls.seed,
+        score_scale,
+        causal,
+        head,
+        query,
+        int(window),
+        font,
+    )
+    app_cache.show_altair(spec, "attention_row", row)
     st.subheader(
         f"Relative output error of every head (R = {controls.samples}, {controls.scheme}, window w = {window})"
     )
