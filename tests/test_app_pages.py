@@ -207,3 +207,11 @@ def test_theory_page():
 def test_theory_page_bad_url():
     at = open_page("pages/theory.py", n="100000", R="4")
     assert "using n=1024" in texts(at.warning) and not at.error
+
+
+def test_two_sessions_do_not_share_controls():
+    first, second = open_page(**SMALL), open_page(**SMALL)
+    first.slider(key="w_n").set_value(24).run()
+    second.run()
+    assert "n = 24 positions" in first.subheader[0].value
+    assert "n = 48 positions" in second.subheader[0].value

@@ -23,15 +23,15 @@ import pytest
 CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOTS = Path(os.environ.get("ALIBI_LSH_SCREENSHOTS", ROOT / "screenshots"))
-PAGES = [  # (url path and query, screenshot name, title text on the page, charts expected at least)
-    ("", "overview", "ALiBi is an average of random block masks", 1),
-    ("masks", "masks", "Random block masks", 2),
-    ("convergence", "convergence", "Convergence: averaging more masks", 3),
-    ("attention", "attention", "Attention: exact, approximate, window", 2),
-    ("scaling", "scaling", "Scaling with the context length", 0),
-    ("theory", "theory", "Theory, with live checks", 2),
-    ("language_model", "language_model", "Language model", 0),
-    ("?lecture=1", "overview_lecture_mode", "ALiBi is an average of random block masks", 1),
+PAGES = [  # (navigation label, or None to open the URL; url path; screenshot name; title on the page; charts)
+    (None, "", "overview", "ALiBi is an average of random block masks", 1),
+    ("Masks", "masks", "masks", "Random block masks", 2),
+    ("Convergence", "convergence", "convergence", "Convergence: averaging more masks", 3),
+    ("Attention", "attention", "attention", "Attention: exact, approximate, window", 2),
+    ("Scaling", "scaling", "scaling", "Scaling with the context length", 0),
+    ("Theory", "theory", "theory", "Theory, with live checks", 2),
+    ("Language model", "language_model", "language_model", "Language model", 0),
+    (None, "?lecture=1", "overview_lecture_mode", "ALiBi is an average of random block masks", 1),
 ]
 CHART_SELECTOR = (
     ".js-plotly-plot .main-svg, [data-testid='stVegaLiteChart'] canvas, [data-testid='stVegaLiteChart'] svg"
@@ -129,15 +129,22 @@ def wait_until_idle(page, timeout_s: float = 40) -> None:
 def test_every_page_renders_without_exceptions(server, browser):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page = browser.new_page(viewport={"width": 1600, "height": 1000})
-    for path, name, title, charts in PAGES:
-        page.goto(f"{server}/{path}", wait_until="domcontentloaded")
+    for label, path, name, title, charts in PAGES:
+        started = time.time()
+        if label is None:
+            page.goto(f"{server}/{path}", wait_until="domcontentloaded")
+        else:  # through the sidebar, as a visitor does: one session, the shared controls stay in the URL
+            page.locator("[data-testid='stSidebarNav'] a", has_text=label).first.click()
         page.get_by_text(title, exact=False).first.wait_for(timeout=90_000)
         wait_until_idle(page)
         if charts:
             page.wait_for_function(f'document.querySelectorAll("{CHART_SELECTOR}").length >= {charts}', timeout=30_000)
             page.wait_for_timeout(800)  # let vega and plotly finish their first paint
         assert page.locator("[data-testid='stException']").count() == 0, f"exception box on /{path}"
+        if label is not None:
+            assert f"/{path}?" in page.url and "n=256" in page.url, page.url
         page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)
+        print(f"/{path}: drawn in {time.time() - started:.1f} s")
     page.close()
 
 
