@@ -24,8 +24,9 @@ CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOTS = Path(os.environ.get("ALIBI_LSH_SCREENSHOTS", ROOT / "screenshots"))
 PAGES = [  # (navigation label, or None to open the URL; url path; screenshot name; title on the page; charts)
-    (None, "", "overview", "ALiBi is an average of random block masks", 1),
-    ("Masks", "masks", "masks", "Random block masks", 2),
+    # First a sub-page on the fresh server, as a bookmark would: it must come with navigation and sidebar.
+    (None, "masks", "masks", "Random block masks", 2),
+    ("Overview", "", "overview", "ALiBi is an average of random block masks", 1),
     ("Convergence", "convergence", "convergence", "Convergence: averaging more masks", 3),
     ("Attention", "attention", "attention", "Attention: exact, approximate, window", 2),
     ("Scaling", "scaling", "scaling", "Scaling with the context length", 0),
@@ -141,6 +142,7 @@ def test_every_page_renders_without_exceptions(server, browser):
             page.wait_for_function(f'document.querySelectorAll("{CHART_SELECTOR}").length >= {charts}', timeout=30_000)
             page.wait_for_timeout(800)  # let vega and plotly finish their first paint
         assert page.locator("[data-testid='stException']").count() == 0, f"exception box on /{path}"
+        assert page.locator("[data-testid='stSidebar']").get_by_text("Context length n").count() == 1
         if label is not None:
             assert f"/{path}?" in page.url and "n=256" in page.url, page.url
         page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)
