@@ -9,9 +9,9 @@ import torch
 
 transformers = pytest.importorskip("transformers")
 
-from alibi_lsh import alibi_slopes
-from alibi_lsh.hf import check_alibi_config, main, model_slopes, patch_attention, unpatch_attention
-from alibi_lsh.lm.config import AttentionSpec
+from alibi_lsh import alibi_slopes  # noqa: E402
+from alibi_lsh.hf import check_alibi_config, main, model_slopes, patch_attention, unpatch_attention  # noqa: E402
+from alibi_lsh.lm.config import AttentionSpec  # noqa: E402
 
 N = 48  # sequence length of the test inputs
 
@@ -121,7 +121,8 @@ def test_cli_reports_bad_model_paths_without_traceback(tmp_path, capsys):
     assert main(["--model", str(tmp_path), "--text", str(text)]) == 2
     assert "no Hugging Face model config" in capsys.readouterr().err
     # A real checkpoint of a model without ALiBi.
-    transformers.GPT2LMHeadModel(transformers.GPT2Config(n_layer=1, n_embd=8, n_head=2)).save_pretrained(tmp_path / "gpt2")
+    gpt2 = transformers.GPT2LMHeadModel(transformers.GPT2Config(n_layer=1, n_embd=8, n_head=2))
+    gpt2.save_pretrained(tmp_path / "gpt2")
     assert main(["--model", str(tmp_path / "gpt2"), "--text", str(text)]) == 2
     err = capsys.readouterr().err
     assert "not an ALiBi model" in err and "Traceback" not in err

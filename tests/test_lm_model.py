@@ -46,7 +46,9 @@ def test_runs_beyond_training_length_and_attention_variants_agree_in_the_limit()
     window, _ = model(x, attention=AttentionSpec("window", window=x.shape[1]))
     assert torch.allclose(window, exact, atol=1e-4)
     # More samples: closer to exact (error ~ 1/sqrt(R)).
-    err = {r: (model(x, attention=AttentionSpec("lsh", num_samples=r, seed=0))[0] - exact).abs().mean() for r in (1, 32)}
+    err = {
+        r: (model(x, attention=AttentionSpec("lsh", num_samples=r, seed=0))[0] - exact).abs().mean() for r in (1, 32)
+    }
     assert err[32] < err[1]
 
 

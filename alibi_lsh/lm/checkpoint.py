@@ -61,6 +61,7 @@ def load_model(path: Path | str | None = None) -> tuple[ALiBiGPT, dict]:
         state["lm_head.weight"] = state["wte.weight"]
         model.load_state_dict(state)
     except (SafetensorError, OSError, ValueError, TypeError, KeyError, RuntimeError, json.JSONDecodeError) as err:
-        raise ValueError(f"Model weights file is corrupt or not for this model: {path} ({err}). {RETRAIN_HINT}") from err
+        message = f"Model weights file is corrupt or not for this model: {path} ({err}). {RETRAIN_HINT}"
+        raise ValueError(message) from err
     model.eval()
     return model, info

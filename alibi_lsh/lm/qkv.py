@@ -22,7 +22,9 @@ def _default_model() -> ALiBiGPT:
     return load_model()[0]
 
 
-def real_qkv(n: int, layer: int = 0, batch: int = 1, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+def real_qkv(
+    n: int, layer: int = 0, batch: int = 1, seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """q, k, v of one layer of the shipped model on ``batch`` held-out windows of ``n`` bytes.
 
     Windows start at random offsets of the held-out split drawn with ``seed``. n may exceed the
