@@ -56,3 +56,19 @@ def test_quick_run_computes_perplexity_on_demand(app):
     assert not app.exception
     frames = app.dataframe
     assert frames and len(frames[-1].value) == 3  # exact + R=1 + R=4
+
+
+def test_missing_weights_show_a_message_not_a_traceback(monkeypatch, tmp_path):
+    import streamlit as st
+
+    import alibi_lsh.lm.checkpoint as checkpoint
+
+    monkeypatch.setattr(checkpoint, "DEFAULT_WEIGHTS", tmp_path / "missing.safetensors")
+    st.cache_resource.clear()  # the model is cached per process
+    try:
+        at = AppTest.from_file(PAGE, default_timeout=60).run()
+        assert not at.exception
+        assert "Model weights not found" in at.error[0].value
+        assert not at.metric
+    finally:
+        st.cache_resource.clear()
