@@ -55,15 +55,17 @@ def pareto_chart(df: pd.DataFrame, n: int) -> alt.Chart:
     """Error against time at one n: every method case is a point; lower-left wins."""
     data = _ok(df)
     data = data[data["n"] == n]
+    # Points of one method share a colour and a scheme a shape, so R alone labels the lsh points.
+    data["tag"] = [f"R={r}" if m == "lsh" else m for m, r in zip(data["method"], data["samples"])]
     base = alt.Chart(data, title=f"Error against time at n = {n} (lower left is better)").encode(
         x=alt.X("time_ms:Q", scale=alt.Scale(type="log"), title="median wall time (ms)"),
         y=alt.Y("rel_error:Q", scale=alt.Scale(type="log"), title="relative error"),
         tooltip=_TOOLTIP,
     )
     points = base.mark_point(size=80, filled=True).encode(
-        color=alt.Color("method:N", title="method"), shape=alt.Shape("scheme:N", title="lsh scheme")
+        color=alt.Color("method:N", title="method"), shape=alt.Shape("scheme:N", title="lsh scheme (blank: exact/window)")
     )
-    labels = base.mark_text(align="left", dx=6, dy=-4, fontSize=9).encode(text="label:N")
+    labels = base.mark_text(align="left", dx=6, dy=-4, fontSize=9).encode(text="tag:N")
     return (points + labels).properties(width=420, height=300)
 
 
@@ -74,7 +76,7 @@ def save_chart(chart: alt.Chart, path_stem: Path | str, formats: tuple[str, ...]
     paths = []
     for fmt in formats:
         path = stem.with_suffix(f".{fmt}")
-        chart.save(str(path), format=fmt, **({"scale_factor": 1.5} if fmt == "png" else {}))
+        chart.save(str(path), format=fmt, **({"scale_factor": 1.0} if fmt == "png" else {}))
         paths.append(path)
     return paths
 

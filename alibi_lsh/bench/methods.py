@@ -108,7 +108,9 @@ def prepare_flex(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, slopes: torc
         return q_idx >= kv_idx
 
     n = q.shape[2]
-    block_mask = create_block_mask(causal_mask, None, None, n, n, device=q.device) if causal else None
+    # _compile=True evaluates the mask block by block; the eager helper materialises n x n index
+    # grids (about 10 bytes per pair: 10 GiB at n = 32768), which is not the method's cost.
+    block_mask = create_block_mask(causal_mask, None, None, n, n, device=q.device, _compile=True) if causal else None
     flex = _compiled_flex_attention()
     return lambda: flex(q, k, v, score_mod=alibi_score_mod, block_mask=block_mask)
 

@@ -323,7 +323,7 @@ def _run(config: BenchConfig, progress: Progress | None) -> pd.DataFrame:
     for n in n_values:
         q, k, v, slopes = make_inputs(config, n)
         batch, heads, _, dim = q.shape
-        reference = exact_reference(q, k, v, slopes, config.causal)
+        reference = _reference_all_cores(q, k, v, slopes, config.causal)
         for case in cases:
             row = {
                 "method": case.method, "scheme": case.scheme, "samples": case.samples, "n": n, "label": case.label,
@@ -366,6 +366,16 @@ def _size(num_bytes: float) -> str:
         if num_bytes >= 2**power:
             return f"{num_bytes / 2**power:.3g} {unit}"
     return f"{num_bytes:.0f} B"
+
+
+def _reference_all_cores(q, k, v, slopes, causal) -> torch.Tensor:
+    """The float64 reference with every core (it is not timed; large matmuls share cores well)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(os.cpu_count() or threads)
+    try:
+        return exact_reference(q, k, v, slopes, causal)
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _skip_reason(case: Case, n: int, heads: int, config: BenchConfig, last_time: dict) -> str | None:
