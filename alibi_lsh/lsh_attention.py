@@ -78,10 +78,8 @@ def block_attention(
     """
     width = q.shape[-2]
     scores = torch.matmul(q.float(), k.float().transpose(-1, -2)) * scale  # (B, N, W, W)
-    if causal:
-        hidden = torch.ones(width, width, dtype=torch.bool, device=q.device).triu(1)
-    else:
-        hidden = ~key_valid[:, None, :]  # (N, 1, W)
+    # Causal: the upper triangle (W, W); bidirectional: the padding keys (N, 1, W).
+    hidden = torch.ones(width, width, dtype=torch.bool, device=q.device).triu(1) if causal else ~key_valid[:, None, :]
     scores = scores.masked_fill(hidden, -math.inf)
     lse = torch.logsumexp(scores, dim=-1)
     weights = torch.exp(scores - lse.unsqueeze(-1))
@@ -141,8 +139,7 @@ def sample_head_partitions(
     """R partitions for each head, each head from its own slope: ``[head][sample]``."""
     generator = make_generator(seed)
     return [
-        make_sampler(scheme, PositionalKernel.alibi(float(slope))).sample(n, num_samples, generator)
-        for slope in slopes
+        make_sampler(scheme, PositionalKernel.alibi(float(slope))).sample(n, num_samples, generator) for slope in slopes
     ]
 
 
@@ -225,8 +222,14 @@ def block_lengths(draw: HeadDraw, n: int, sample: int) -> torch.Tensor:
 
 
 def lsh_flops(
-    n: int, head_dim: int, slopes: torch.Tensor | Sequence[float], num_samples: int, causal: bool = True,
-    scheme: str = "binning", seed: int | torch.Generator | None = None, value_dim: int | None = None,
+    n: int,
+    head_dim: int,
+    slopes: torch.Tensor | Sequence[float],
+    num_samples: int,
+    causal: bool = True,
+    scheme: str = "binning",
+    seed: int | torch.Generator | None = None,
+    value_dim: int | None = None,
 ) -> int:
     """Useful floating-point operations of :func:`lsh_alibi_attention` for these draws (B = 1).
 
@@ -258,8 +261,15 @@ Piece = tuple[int, int, int, torch.Tensor]
 
 
 def _binning_chunk(
-    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, draws: list[HeadDraw], heads: list[int], samples: range,
-    lses: torch.Tensor, causal: bool, scale: float,
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    draws: list[HeadDraw],
+    heads: list[int],
+    samples: range,
+    lses: torch.Tensor,
+    causal: bool,
+    scale: float,
 ) -> list[Piece]:
     """Outputs and log-sum-exps of every (head, sample) of a chunk, for equal-width partitions.
 
@@ -284,7 +294,9 @@ def _binning_chunk(
                     qh[:, start:stop].unflatten(1, (count, length)),
                     kh[:, start:stop].unflatten(1, (count, length)),
                     vh[:, start:stop].unflatten(1, (count, length)),
-                    causal, scale, None,
+                    causal,
+                    scale,
+                    None,
                 )
                 pieces.append((row, slot, start, o.reshape(batch, count * length, -1)))
                 lses[:, row, slot, start:stop] = lse.reshape(batch, count * length)
@@ -313,8 +325,15 @@ def _cuts_block_table(draws: list[HeadDraw], heads: list[int], samples: range, n
 
 
 def _cuts_chunk(
-    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, draws: list[HeadDraw], heads: list[int], samples: range,
-    lses: torch.Tensor, causal: bool, scale: float,
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    draws: list[HeadDraw],
+    heads: list[int],
+    samples: range,
+    lses: torch.Tensor,
+    causal: bool,
+    scale: float,
 ) -> list[Piece]:
     """Like :func:`_binning_chunk` for blocks of varying length: gathered into padded width classes.
 
@@ -360,7 +379,9 @@ def _cuts_chunk(
                 q_flat[:, index].view(*tile_shape, head_dim),
                 k_flat[:, index].view(*tile_shape, head_dim),
                 v_flat[:, index].view(*tile_shape, value_dim),
-                causal, scale, valid[rows],
+                causal,
+                scale,
+                valid[rows],
             )
             destination = target[rows].reshape(-1)
             out_flat.index_copy_(1, destination, o.reshape(batch, -1, value_dim).to(out_flat.dtype))
@@ -368,7 +389,6 @@ def _cuts_chunk(
     lses.copy_(lse_flat[:, :-1].view(lses.shape))
     outputs = out_flat[:, :-1].view(batch, len(heads), slots, n, value_dim)
     return [(row, slot, 0, outputs[:, row, slot]) for row in range(len(heads)) for slot in range(slots)]
-
 
 
 # --------------------------------------------------------------------------------------------
@@ -475,7 +495,9 @@ def _fused_attention_masked(
     """Attention with an additive float mask (float32 inputs): fused where possible, else matmul."""
     if q.device.type == "cpu" and _FUSED_OK.get(("cpu-mask", q.dtype, False), True):
         try:
-            return torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(q, k, v, 0.0, False, attn_mask=bias, scale=scale)
+            return torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(
+                q, k, v, 0.0, False, attn_mask=bias, scale=scale
+            )
         except RuntimeError:
             _FUSED_OK[("cpu-mask", q.dtype, False)] = False
     scores = torch.matmul(q, k.transpose(-1, -2)) * scale + bias
@@ -554,7 +576,11 @@ def lsh_alibi_attention(
     plain_heads = [h for h in range(heads) if draws[h].is_plain]
     if plain_heads:  # one block holding everything: ordinary attention, flash kernel, exact
         out[:, plain_heads] = F.scaled_dot_product_attention(
-            q[:, plain_heads].float(), k[:, plain_heads].float(), v[:, plain_heads].float(), is_causal=causal, scale=scale
+            q[:, plain_heads].float(),
+            k[:, plain_heads].float(),
+            v[:, plain_heads].float(),
+            is_causal=causal,
+            scale=scale,
         )
     for h, band in band_heads.items():  # narrow heads: all samples in one banded pass
         log_weights = band_log_weights(draws[h], n, band, causal)

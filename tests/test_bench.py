@@ -25,7 +25,9 @@ def naive_reference(q, k, v, slopes, causal):
     for h in range(heads):
         for i in range(n):
             keys = torch.arange(i + 1 if causal else n)
-            logits = (q[:, h, i : i + 1].double() @ k[:, h, keys].double().transpose(-1, -2)).squeeze(1) / math.sqrt(dim)
+            logits = (q[:, h, i : i + 1].double() @ k[:, h, keys].double().transpose(-1, -2)).squeeze(1) / math.sqrt(
+                dim
+            )
             logits = logits - float(slopes[h]) * (i - keys).abs().double()
             out[:, h, i] = torch.einsum("bk,bkd->bd", torch.softmax(logits, dim=-1), v[:, h, keys].double())
     return out
@@ -98,7 +100,11 @@ def test_flop_counts():
     assert flop_count(Case("flex"), 10, 4, 4, slopes, True, 0) == 2 * 16 * 55
     # A causal lsh sample with blocks of lengths L costs 2 (d + d_v) * sum L (L + 1) / 2.
     draws = draw_head_blocks(10, slopes, 3, "cuts", 4)
-    pairs = sum(int((lengths * (lengths + 1) // 2).sum()) for d in draws for lengths in (block_lengths(d, 10, r) for r in range(3)))
+    pairs = sum(
+        int((lengths * (lengths + 1) // 2).sum())
+        for d in draws
+        for lengths in (block_lengths(d, 10, r) for r in range(3))
+    )
     assert lsh_flops(10, 4, slopes, 3, True, "cuts", 4) == 16 * pairs
 
 
@@ -202,7 +208,9 @@ def test_bench_command_bad_value_is_one_line_error(capsys):
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_bench_runs_on_cuda():
-    config = BenchConfig(n_values=(64,), samples=(2,), methods=("dense", "window", "lsh"), heads=2, dim=8, repeat=1, device="cuda")
+    config = BenchConfig(
+        n_values=(64,), samples=(2,), methods=("dense", "window", "lsh"), heads=2, dim=8, repeat=1, device="cuda"
+    )
     df = run_benchmark(config)
     assert (df["status"] == "ok").all() and df["rel_error"].map(math.isfinite).all()
 

@@ -63,7 +63,8 @@ def pareto_chart(df: pd.DataFrame, n: int) -> alt.Chart:
         tooltip=_TOOLTIP,
     )
     points = base.mark_point(size=80, filled=True).encode(
-        color=alt.Color("method:N", title="method"), shape=alt.Shape("scheme:N", title="lsh scheme (blank: exact/window)")
+        color=alt.Color("method:N", title="method"),
+        shape=alt.Shape("scheme:N", title="lsh scheme (blank: exact/window)"),
     )
     labels = base.mark_text(align="left", dx=6, dy=-4, fontSize=9).encode(text="tag:N")
     return (points + labels).properties(width=420, height=300)

@@ -87,8 +87,12 @@ def format_table(df: pd.DataFrame) -> str:
     return shown.to_string(
         index=False,
         formatters={
-            "time_ms": "{:.1f}".format, "peak_mem_mb": "{:.0f}".format, "rel_error": "{:.2e}".format,
-            "max_abs_error": "{:.2e}".format, "gflops": "{:.1f}".format, "efficiency": "{:.0%}".format,
+            "time_ms": "{:.1f}".format,
+            "peak_mem_mb": "{:.0f}".format,
+            "rel_error": "{:.2e}".format,
+            "max_abs_error": "{:.2e}".format,
+            "gflops": "{:.1f}".format,
+            "efficiency": "{:.0%}".format,
         },  # fmt: skip
         na_rep="-",
     )

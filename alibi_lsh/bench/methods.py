@@ -133,13 +133,22 @@ def prepare_window(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, slopes: to
 
 
 def prepare_lsh(
-    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, slopes: torch.Tensor, causal: bool, scheme: str, samples: int, seed: int
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    slopes: torch.Tensor,
+    causal: bool,
+    scheme: str,
+    samples: int,
+    seed: int,
 ) -> Run:
     """Approximate ALiBi from R sampled block partitions per head (fixed seed: same blocks each run)."""
     return lambda: lsh_alibi_attention(q, k, v, slopes, samples, causal=causal, scheme=scheme, seed=seed)
 
 
-def prepare(case: Case, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, slopes: torch.Tensor, causal: bool, seed: int) -> Run:
+def prepare(
+    case: Case, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, slopes: torch.Tensor, causal: bool, seed: int
+) -> Run:
     """The ``run`` callable of ``case`` on these inputs."""
     if case.method == "dense":
         return prepare_dense(q, k, v, slopes, causal)

@@ -16,7 +16,12 @@ CHUNK_ELEMENTS = 2**24
 
 
 def exact_reference(
-    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, slopes: torch.Tensor, causal: bool = True, scale: float | None = None
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    slopes: torch.Tensor,
+    causal: bool = True,
+    scale: float | None = None,
 ) -> torch.Tensor:
     """softmax(scale q k^T - m_h |i - j|) v in float64; q, k (B, H, n, d), v (B, H, n, d_v).
 

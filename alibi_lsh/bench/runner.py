@@ -31,8 +31,9 @@ Progress = Callable[[int, int, str], None]
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 QKV_SOURCES = ("random", "lm")
 COLUMNS = [
-    "method", "scheme", "samples", "n", "label", "time_ms", "repeats", "peak_mem_mb", "rel_error", "max_abs_error",
-    "flops", "gflops", "matmul_gflops", "efficiency", "heads", "dim", "batch", "causal", "device", "dtype", "qkv", "status",
+    "method", "scheme", "samples", "n", "label", "time_ms", "repeats", "peak_mem_mb", "rel_error",
+    "max_abs_error", "flops", "gflops", "matmul_gflops", "efficiency", "heads", "dim", "batch", "causal",
+    "device", "dtype", "qkv", "status",
 ]  # fmt: skip
 
 
@@ -80,7 +81,13 @@ class BenchConfig:
         _check_choices("methods", self.methods, METHODS)
         if "lsh" in self.methods and not self.samples:
             raise ValueError("samples must hold at least one R >= 1 when methods include 'lsh'")
-        for name, low, high in (("heads", 1, 256), ("dim", 1, 1024), ("batch", 1, 64), ("repeat", 1, 100), ("lm_layer", 0, 64)):
+        for name, low, high in (
+            ("heads", 1, 256),
+            ("dim", 1, 1024),
+            ("batch", 1, 64),
+            ("repeat", 1, 100),
+            ("lm_layer", 0, 64),
+        ):
             _check_ints(name, (getattr(self, name),), low, high)
         _check_ints("seed", (self.seed,), 0, 2**63 - 1)
         if self.threads is not None:
@@ -136,7 +143,9 @@ def make_inputs(config: BenchConfig, n: int) -> tuple[torch.Tensor, torch.Tensor
         try:
             q, k, v, slopes = real_qkv(n, layer=config.lm_layer, batch=config.batch, seed=config.seed)
         except (FileNotFoundError, OSError) as error:
-            raise ValueError(f"qkv 'lm' needs the trained language model, which could not be loaded: {error}") from error
+            raise ValueError(
+                f"qkv 'lm' needs the trained language model, which could not be loaded: {error}"
+            ) from error
         return (*(t.to(device=device, dtype=dtype) for t in (q, k, v)), torch.as_tensor(slopes, dtype=torch.float64))
     generator = torch.Generator().manual_seed(config.seed + n)
     shape = (config.batch, config.heads, n, config.dim)
@@ -416,7 +425,9 @@ def fit_loglog_slopes(df: pd.DataFrame, n_min: int = 0, n_max: int | None = None
         group = group.sort_values("n")
         slope = float("nan")
         if group["n"].nunique() >= 2:
-            slope = float(np.polyfit(np.log(group["n"].to_numpy(float)), np.log(group["time_ms"].to_numpy(float)), 1)[0])
+            slope = float(
+                np.polyfit(np.log(group["n"].to_numpy(float)), np.log(group["time_ms"].to_numpy(float)), 1)[0]
+            )
         out.append({
             "method": method, "scheme": scheme, "samples": samples, "slope": slope,
             "n_min": int(group["n"].min()), "n_max": int(group["n"].max()), "points": int(group["n"].nunique()),
