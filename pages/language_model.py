@@ -151,13 +151,20 @@ def text_section(n_layer: int, n_head: int, slopes: list[float]) -> None:
 
     cols = st.columns(2)
     layer = cols[0].selectbox("Layer", list(range(n_layer)), key="lm_layer")
+    # Default: the last head, whose small slope spreads attention far enough to see the blocks.
     head = cols[1].selectbox(
-        "Head", list(range(n_head)), format_func=lambda h: f"{h} (slope {slopes[h]:.4g})", key="lm_head"
+        "Head", list(range(n_head)), index=n_head - 1, format_func=lambda h: f"{h} (slope {slopes[h]:.4g})",
+        key="lm_head",
     )
     exact_maps, approx_maps = text_attention(text, layer, scheme, samples, seed)
     fig = attention_heatmaps(torch.from_numpy(exact_maps[head]), torch.from_numpy(approx_maps[head]), label,
                              title=f"Layer {layer}, head {head}: attention weights on the exact model's q and k")
     st.plotly_chart(fig, width="stretch")
+    st.caption(
+        "Row i: the weights query i puts on keys j <= i. The approximate weights are those the LSH "
+        "estimate gives with the same q and k (computed with v = identity). Colours top out at the "
+        "99th percentile of the weights."
+    )
 
 
 st.title("Language model")

@@ -43,7 +43,7 @@ def test_too_long_text_gets_a_clear_message(app):
 def test_changing_layer_head_and_r(app):
     app.select_slider(key="lm_R").set_value(2).run()
     app.selectbox(key="lm_layer").set_value(3).run()
-    app.selectbox(key="lm_head").set_value(7).run()
+    app.selectbox(key="lm_head").set_value(0).run()
     assert not app.exception
     assert "Loss, LSH binning R=2" in [m.label for m in app.metric]
     assert len(app.get("plotly_chart")) == 1
