@@ -13,10 +13,13 @@ import pandas as pd
 import streamlit as st
 import torch
 
+from alibi_lsh import app_state
 from alibi_lsh.lm import AttentionSpec, load_model
 from alibi_lsh.lm.data import encode, eval_windows, load_split, sample_text
 from alibi_lsh.lm.evaluate import RESULTS_DIR, attention_maps, mean_loss, token_losses
 from alibi_lsh.lm.figures import attention_error_chart, attention_heatmaps, perplexity_chart, token_loss_chart
+
+app_state.ensure_entry_point()  # a bookmarked /language_model still gets the navigation and sidebar
 
 SCHEMES = ["binning", "cuts", "qmc"]
 SAMPLE_CHOICES = [1, 2, 4, 8, 16, 64]

@@ -215,3 +215,10 @@ def test_other_bad_inputs_raise_value_error():
         window_alibi_attention(q, k, v, [0.1, 0.2], [3, 4, 5])
     with pytest.raises(ValueError, match="k must have the shape"):
         alibi_attention(q, k[:, :1], v, [0.1, 0.2])
+
+
+def test_large_finite_half_inputs_pass_the_finiteness_check():
+    # Their sum overflows float16, which must not be mistaken for a non-finite entry.
+    q = torch.full((1, 1, 6, 2), 6.0e4, dtype=torch.float16)
+    out = lsh_alibi_attention(q, q, q, [0.5], 2, seed=0)
+    assert torch.isfinite(out).all()
