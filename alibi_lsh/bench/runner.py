@@ -196,16 +196,21 @@ def machine_description(device: str = "cpu") -> str:
     return text
 
 
-def _meminfo(key: str) -> int | None:
-    """A /proc/meminfo entry in bytes (None where there is no /proc)."""
+def _proc_bytes(path: str, key: str) -> int | None:
+    """A 'Key:  <n> kB' entry of a /proc file (meminfo, self/status) in bytes; None where absent."""
     try:
-        with open("/proc/meminfo") as f:
+        with open(path) as f:
             for line in f:
                 if line.startswith(key + ":"):
                     return int(line.split()[1]) * 1024
     except OSError:
         pass
     return None
+
+
+def _meminfo(key: str) -> int | None:
+    """A /proc/meminfo entry in bytes (None where there is no /proc)."""
+    return _proc_bytes("/proc/meminfo", key)
 
 
 class PeakMemory:
@@ -238,14 +243,7 @@ class PeakMemory:
 
     @staticmethod
     def _status(key: str) -> int | None:
-        try:
-            with open("/proc/self/status") as f:
-                for line in f:
-                    if line.startswith(key + ":"):
-                        return int(line.split()[1]) * 1024
-        except OSError:
-            pass
-        return None
+        return _proc_bytes("/proc/self/status", key)
 
     def __enter__(self) -> PeakMemory:
         if self.device.type == "cuda":
