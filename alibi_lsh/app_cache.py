@@ -6,7 +6,7 @@ mutable objects; ``max_entries`` bounds the memory each function may hold.
 
 from __future__ import annotations
 
-import copy
+import functools
 import inspect
 from collections.abc import Callable
 
@@ -53,18 +53,25 @@ def block_algorithm_check(
 
 
 # --- cached figures -------------------------------------------------------------------------
-# Building a plotly figure (its validators) or validating an altair spec costs 50-300 ms, more
-# than the numbers behind it, so each figure is built once per input and shared read-only
-# (``st.cache_resource``): nothing mutates a figure after it is built. Altair charts are kept as
-# Vega-Lite dicts, which ``st.vega_lite_chart`` draws without validating them again.
+# Building a figure costs more than the numbers behind it at n = 256, so:
+# - plotly figures are built from plain dicts with base64-encoded arrays (``figures``), once per
+#   input, and shared read-only (``st.cache_resource``: nothing mutates a figure after it is built);
+# - altair charts are split into a layout, built once per set of labels (which schemes, which
+#   metrics, the font), and the tables that fill it; a new input only swaps the tables.
+#   The layouts are validated against the Vega-Lite schema in tests/test_figures.py, not here.
 
 FIGURE_CACHE = dict(max_entries=32, show_spinner=False)
 
 
-def _spec(chart) -> dict:
-    # The builders' output is validated against the Vega-Lite schema in tests/test_figures.py;
-    # validating again on every new input would cost ~100 ms per chart.
-    return chart.to_dict(validate=False)
+@st.cache_resource(max_entries=64, show_spinner=False)
+def layout_spec(name: str, *labels) -> dict:
+    """The Vega-Lite dict of ``figures.<name>_layout(*labels)``, built once per label set (read-only)."""
+    return getattr(figures, f"{name}_layout")(*labels).to_dict(validate=False)
+
+
+def _vega(name: str, labels: tuple, tables: dict[str, pd.DataFrame]) -> dict:
+    """A private Vega-Lite dict: the cached layout ``name`` filled with ``tables``."""
+    return figures.spec_with_data(layout_spec(name, *labels), tables)
 
 
 @st.cache_resource(**FIGURE_CACHE)
@@ -82,9 +89,9 @@ def mask_grid(n: int, slope: float, count: int, scheme: str, seed: int, font: in
     )
 
 
-@st.cache_resource(**FIGURE_CACHE)
 def width_law_spec(n: int, slope: float, scheme: str, seed: int, font: int) -> dict:
-    return _spec(figures.width_law_chart(block_width_law(n, slope, scheme, seed), scheme, font))
+    tables = figures.width_law_tables(block_width_law(n, slope, scheme, seed), scheme)
+    return _vega("width_law", (scheme, font), tables)
 
 
 @st.cache_resource(**FIGURE_CACHE)
@@ -95,57 +102,45 @@ def convergence_figure(n: int, slope: float, samples: int, scheme: str, seed: in
     )
 
 
-@st.cache_resource(**FIGURE_CACHE)
-def error_curves_spec(
-    n: int, slope: float, samples: int, schemes: tuple[str, ...], seeds: tuple[int, ...], spectral: bool, font: int
-) -> dict:
+@st.cache_data(max_entries=16, show_spinner=False)
+def error_summary(
+    n: int, slope: float, samples: int, schemes: tuple[str, ...], seeds: tuple[int, ...], spectral: bool
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(summary, references) of :func:`error_curves`: mean/min/max over seeds, guide and bounds."""
     summary = app_data.summarize_errors(error_curves(n, slope, samples, schemes, seeds, spectral))
-    references = app_data.reference_lines(n, slope, samples, schemes[0], summary)
+    return summary, app_data.reference_lines(n, slope, samples, schemes[0], summary)
+
+
+def error_curves_spec(
+    summary: pd.DataFrame, references: pd.DataFrame, samples: int, schemes: tuple[str, ...], font: int
+) -> dict:
     metrics = tuple(m for m in app_data.METRICS if m in set(summary["metric"]))
-    return _spec(figures.error_curves_chart(summary, references, metrics, font))
+    labels = (tuple(schemes), tuple(app_data.error_checkpoints(samples)), metrics, font)
+    return _vega("error_curves", labels, {"summary": summary, "references": references})
 
 
 @st.cache_resource(**FIGURE_CACHE)
-def per_head_figures(n: int, heads: int, samples: int, scheme: str, seed: int, font: int):
+def per_head_figure(n: int, heads: int, samples: int, scheme: str, seed: int, font: int):
     data = per_head_data(n, heads, samples, scheme, seed)
-    heatmaps = figures.per_head_figure(
+    return figures.per_head_figure(
         data["kernels"], data["means"], data["table"]["slope"].tolist(), samples, data["factor"], font
     )
-    return heatmaps, _spec(figures.head_error_bars(data["table"], font))
 
 
-@st.cache_resource(**FIGURE_CACHE)
-def attention_row_spec(
-    n: int,
-    heads: int,
-    samples: int,
-    scheme: str,
-    seed: int,
-    score_scale: float,
-    causal: bool,
-    head: int,
-    query: int,
-    window: int,
-    font: int,
-) -> dict:
-    setup = attention_setup(n, heads, samples, scheme, seed, score_scale, causal)
-    return _spec(figures.attention_row_chart(app_data.attention_row(setup, head - 1, query, window), query, font))
+def head_error_spec(table: pd.DataFrame, font: int) -> dict:
+    return _vega("head_error", (font,), figures.head_error_tables(table))
 
 
-@st.cache_resource(**FIGURE_CACHE)
-def output_error_spec(
-    n: int, heads: int, samples: int, scheme: str, seed: int, score_scale: float, causal: bool, window: int, font: int
-) -> dict:
-    table = head_output_errors(n, heads, samples, scheme, seed, score_scale, causal, window)
-    return _spec(figures.output_error_chart(table, font))
+def attention_row_spec(row: pd.DataFrame, query: int, font: int) -> dict:
+    return _vega("attention_row", (query, font), figures.attention_row_tables(row))
 
 
-@st.cache_resource(**FIGURE_CACHE)
-def distance_profile_spec(
-    n: int, parameter: float, samples: int, scheme: str, seed: int, kernel: str, what: str, cutoff: float, font: int
-) -> dict:
-    profile = distance_profile(n, parameter, samples, scheme, seed, kernel)
-    return _spec(figures.distance_profile_chart(profile, what, font, cutoff, log_y=kernel == "power"))
+def output_error_spec(table: pd.DataFrame, font: int) -> dict:
+    return _vega("output_error", (font,), {"errors": table})
+
+
+def distance_profile_spec(profile: pd.DataFrame, what: str, cutoff: float, log_y: bool, font: int) -> dict:
+    return _vega("distance_profile", (what, font, log_y), figures.distance_profile_tables(profile, what, cutoff, log_y))
 
 
 # --- rendering helpers ----------------------------------------------------------------------
@@ -191,11 +186,13 @@ def show_plotly(
 
 
 def show_altair(chart, name: str, data: pd.DataFrame | None = None) -> None:
-    """An altair chart or its Vega-Lite dict (PNG/SVG from the chart's ... menu), with a CSV button."""
+    """An altair chart or a private Vega-Lite dict (PNG/SVG from the chart's ... menu), with a CSV button.
+
+    A dict is drawn as it is and Streamlit edits it in place, so it must not be shared: the
+    ``*_spec`` functions above return a fresh copy each time.
+    """
     if isinstance(chart, dict):
-        # A private deep copy: the spec may be shared through the figure cache, and Streamlit patches
-        # some nested entries (null legend titles) in place while drawing.
-        st.vega_lite_chart(copy.deepcopy(chart), width="stretch", key=f"chart_{name}")
+        st.vega_lite_chart(chart, width="stretch", key=f"chart_{name}")
     else:
         st.altair_chart(chart, width="stretch", key=f"chart_{name}")
     if data is not None:
@@ -209,7 +206,13 @@ def show_code(*functions: Callable, lecture: bool = False) -> None:
     with st.expander("Show the code"):
         for function in functions:
             st.caption(f"`{function.__module__}.{function.__qualname__}`")
-            st.code(inspect.getsource(function), language="python")
+            st.code(_source(function), language="python")
+
+
+@functools.cache
+def _source(function: Callable) -> str:
+    """The source text of ``function``, read from disk once per process (not on every rerun)."""
+    return inspect.getsource(function)
 
 
 def figure_font(lecture: bool) -> int:

@@ -39,15 +39,27 @@ def downsample(matrix: np.ndarray, size: int) -> tuple[np.ndarray, int]:
     """Block-average the last two (square) dims down to at most ``size``; returns (array, factor).
 
     factor = ceil(n / size) positions per pixel (1 means unchanged); a ragged last block is
-    averaged over the positions it has.
+    averaged over the positions it has. The result is float32.
     """
     n = matrix.shape[-1]
     factor = max(1, math.ceil(n / size))
     if factor == 1:
         return matrix, 1
-    starts = np.arange(0, n, factor)
-    counts = np.diff(np.append(starts, n)).astype(np.float64)
-    summed = np.add.reduceat(np.add.reduceat(matrix.astype(np.float64), starts, axis=-1), starts, axis=-2)
+    pixels = math.ceil(n / factor)
+    ragged = pixels * factor - n
+    lead = matrix.shape[:-2]
+    # Zero-pad to a multiple of the factor and add the factor x factor tiles with strided slices:
+    # ~10x faster than np.add.reduceat or a .sum over a short axis (this runs on every animation
+    # frame).
+    # float32 sums: at most factor^2 <= 64 terms in 0..1 (n <= 1024), far below display precision.
+    padded = np.zeros((*lead, pixels * factor, pixels * factor), dtype=np.float32)
+    padded[..., :n, :n] = matrix
+    across = padded.reshape(*lead, pixels * factor, pixels, factor)
+    summed = sum(across[..., k] for k in range(factor))  # (..., pixels * factor, pixels)
+    down = summed.reshape(*lead, pixels, factor, pixels)
+    summed = sum(down[..., k, :] for k in range(factor))  # (..., pixels, pixels)
+    counts = np.full(pixels, float(factor))
+    counts[-1] -= ragged
     return (summed / counts[:, None] / counts[None, :]).astype(np.float32), factor
 
 
@@ -229,7 +241,8 @@ def reference_lines(
 
     Columns ``R``, ``metric``, ``line`` ("1/sqrt(R) guide" or "bound (95%)"), ``value``. The guide
     for each metric starts at the mean measured error at R = 1 (over schemes) and falls as
-    1/sqrt(R); bounds (max-norm, spectral) hold with probability 1 - delta for independent samples.
+    1/sqrt(R); bounds (max-norm, spectral; for those in ``summary``) hold with probability 1 - delta
+    for independent samples.
     """
     rows = []
     checkpoints = error_checkpoints(samples)
@@ -238,16 +251,13 @@ def reference_lines(
         rows += [
             {"R": r, "metric": metric, "line": "1/sqrt(R) guide", "value": start / math.sqrt(r)} for r in checkpoints
         ]
-    for r in checkpoints:
-        rows.append({"R": r, "metric": "max-norm", "line": "bound (95%)", "value": max_norm_bound(n, r, delta)})
-        rows.append(
-            {
-                "R": r,
-                "metric": "spectral",
-                "line": "bound (95%)",
-                "value": spectral_norm_bound(n, slope, r, delta, scheme),
-            }
-        )
+    bounds = {
+        "max-norm": lambda r: max_norm_bound(n, r, delta),
+        "spectral": lambda r: spectral_norm_bound(n, slope, r, delta, scheme),
+    }
+    # Bounds only for the metrics measured: the spectral bound costs a block-size quantile per R.
+    for metric in sorted(bounds.keys() & set(summary["metric"])):
+        rows += [{"R": r, "metric": metric, "line": "bound (95%)", "value": bounds[metric](r)} for r in checkpoints]
     return pd.DataFrame(rows)
 
 

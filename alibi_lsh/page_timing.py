@@ -3,7 +3,7 @@
 For every page: the first load with empty caches, then full page runs after a slider change at
 n = 256, R = 64. Two kinds of change are timed: to a *new* value (the page's computations are
 redone: the n slider stepping 256 -> 255 -> 254 ...) and back to a value seen before (served
-from ``st.cache_data``). Medians over ``--repeat`` runs; prints a markdown table.
+from the caches). Medians over ``--repeat`` runs; prints a markdown table.
 
     python -m alibi_lsh.page_timing [--repeat 7]
 """
@@ -17,13 +17,15 @@ import statistics
 import time
 from pathlib import Path
 
-PAGES = {
-    "Overview": None,
-    "Masks": "pages/masks.py",
-    "Convergence": "pages/convergence.py",
-    "Attention": "pages/attention.py",
-    "Theory": "pages/theory.py",
-    "Scaling (before Run)": "pages/scaling.py",
+PAGES = {  # name: (page, toggles switched on before timing)
+    "Overview": (None, {}),
+    "Masks": ("pages/masks.py", {}),
+    "Convergence": ("pages/convergence.py", {}),
+    "Convergence, error curves measured": ("pages/convergence.py", {"conv_measure": True}),
+    "Convergence, with spectral norms": ("pages/convergence.py", {"conv_measure": True, "conv_spectral": True}),
+    "Attention": ("pages/attention.py", {}),
+    "Theory": ("pages/theory.py", {}),
+    "Scaling (before Run)": ("pages/scaling.py", {}),
 }
 BASE = {"n": "256", "R": "64"}
 
@@ -41,18 +43,34 @@ def _timed(action, cpu: list[float] | None = None) -> float:
     return (time.perf_counter() - start) * 1000
 
 
-def time_page(entry: Path, page: str | None, repeat: int) -> dict[str, float]:
-    """First load (cold caches), then median ms per run after a new / a revisited n value."""
+def _clear_caches(st) -> None:
+    """Empty the computation caches and the figure/layout caches: a first load builds everything."""
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+def time_page(entry: Path, page: str | None, toggles: dict[str, bool], repeat: int) -> dict[str, float]:
+    """First load (cold caches), then median ms per run after a new / a revisited n value.
+
+    ``toggles`` (widget key: value) are set before the first load, for on-demand parts of a page.
+    """
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
-    st.cache_data.clear()
+    _clear_caches(st)
     at = AppTest.from_file(str(entry), default_timeout=300)
     for key, value in BASE.items():
         at.query_params[key] = value
-    if page:
+    if toggles:
+        at.run()
+        at.switch_page(page).run()
+        for key, value in toggles.items():
+            at.toggle(key=key).set_value(value)
+        _clear_caches(st)
+        first = _timed(at.run)
+    elif page:
         at.run()  # the session opens on the home page; switching is what a visitor does
-        st.cache_data.clear()
+        _clear_caches(st)
         first = _timed(lambda: at.switch_page(page).run())
     else:
         first = _timed(at.run)
@@ -73,6 +91,9 @@ def time_page(entry: Path, page: str | None, repeat: int) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=7, help="slider changes per page (median)")
+    parser.add_argument(
+        "--pages", nargs="*", choices=list(PAGES), metavar="PAGE", help="only these pages (default: all)"
+    )
     parser.add_argument("--app", type=Path, default=Path("app.py"), help="the app's entry script")
     args = parser.parse_args(argv)
     args.app = args.app.resolve()  # AppTest resolves relative paths against the calling file
@@ -87,7 +108,8 @@ def main(argv: list[str] | None = None) -> None:
     first_session = (time.perf_counter() - import_start) * 1000
     torch.set_num_threads(1)
 
-    rows = [(name, time_page(args.app, page, args.repeat)) for name, page in PAGES.items()]
+    chosen = {name: spec for name, spec in PAGES.items() if not args.pages or name in args.pages}
+    rows = [(name, time_page(args.app, page, toggles, args.repeat)) for name, (page, toggles) in chosen.items()]
     print(
         f"Page timings at n = 256, R = 64 (median of {args.repeat}; {os.cpu_count()}-core CPU, "
         f"{platform.python_implementation()} {platform.python_version()}, torch {torch.__version__})\n"

@@ -66,19 +66,7 @@ except ValueError as error:
 else:
     row = app_data.attention_row(setup, head - 1, query, int(window))
     st.subheader(f"Head {head} (m = {slope:.4g}), query i = {query}: weight on each key")
-    spec = app_cache.attention_row_spec(
-        controls.n,
-        heads,
-        controls.samples,
-        controls.scheme,
-        controls.seed,
-        score_scale,
-        causal,
-        head,
-        query,
-        int(window),
-        font,
-    )
+    spec = app_cache.attention_row_spec(row, query, font)
     app_cache.show_altair(spec, "attention_row", row)
     st.subheader(
         f"Relative output error of every head (R = {controls.samples}, {controls.scheme}, window w = {window})"
@@ -87,9 +75,7 @@ else:
         "Steep heads (small head number) are easy for the window, flat heads need keys far away: there the "
         "window fails and the random blocks, which sometimes reach far, do better."
     )
-    spec = app_cache.output_error_spec(
-        controls.n, heads, controls.samples, controls.scheme, controls.seed, score_scale, causal, int(window), font
-    )
+    spec = app_cache.output_error_spec(errors, font)
     app_cache.show_altair(spec, "output_error", errors)
     if st.button("Check with the block algorithm", key="att_check", icon=":material/fact_check:"):
         difference = app_cache.block_algorithm_check(

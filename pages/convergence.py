@@ -18,8 +18,8 @@ font = app_cache.figure_font(controls.lecture)
 st.title("Convergence: averaging more masks")
 st.markdown(
     "Press **Play** to average the masks one after another: the middle picture fills in towards the kernel on the "
-    "left, and the error on the right fades to white. Below, the error is measured for every R on log-log axes, where "
-    "'shrinks like 1/sqrt(R)' is a straight line of slope -1/2."
+    "left, and the error on the right fades to white. Below, on demand, the error is measured for every R on "
+    "log-log axes, where 'shrinks like 1/sqrt(R)' is a straight line of slope -1/2."
 )
 
 try:
@@ -47,42 +47,68 @@ else:
         )
     st.caption(" ".join(notes))
 
-st.subheader("Error against R")
-left, mid, right = st.columns([3, 2, 2])
-schemes = left.multiselect("Schemes", SCHEMES, default=list(SCHEMES), key="conv_schemes")
-num_seeds = mid.select_slider(
-    "Seeds per scheme",
-    [2, 3, 4, 6, 8],
-    value=3,
-    key="conv_seeds",
-    help="Seeds 0..S-1 (independent of the sidebar seed); line = mean, band = min to max.",
-)
-spectral = right.toggle(
-    "Spectral norm",
-    value=True,
-    key="conv_spectral",
-    help="Lanczos on every matrix: the slowest metric; results are cached.",
-)
-if not schemes:
-    st.info("Pick at least one scheme to draw the error curves.")
-else:
+
+@st.fragment
+def error_against_r(controls: app_state.Controls, font: int) -> None:
+    """The error-against-R comparison, measured on demand and in a fragment (its own controls
+    redraw only this part of the page)."""
+    st.subheader("Error against R")
+    measure, left, mid, right = st.columns([2, 3, 2, 2])
+    # On demand: the comparison samples 3 schemes x S seeds x R masks and measures every power of two
+    # up to R; at n = 256 that is more work than the rest of the page together, so a move of a
+    # sidebar slider redraws the pictures above without it unless it was asked for.
+    measured = measure.toggle(
+        "Measure",
+        value=False,
+        key="conv_measure",
+        help="Compute the error curves (cached per setting); while on, they follow the sidebar.",
+    )
+    schemes = left.multiselect("Schemes", SCHEMES, default=list(SCHEMES), key="conv_schemes")
+    num_seeds = mid.select_slider(
+        "Seeds per scheme",
+        [2, 3, 4, 6, 8],
+        value=3,
+        key="conv_seeds",
+        help="Seeds 0..S-1 (independent of the sidebar seed); line = mean, band = min to max.",
+    )
+    spectral = right.toggle(
+        "Spectral norm",
+        value=False,
+        key="conv_spectral",
+        help="Adds the spectral-norm panel and its bound: Lanczos on every matrix, the slowest metric "
+        "(about twice the rest of the measurement).",
+    )
+    if not measured:
+        st.info(
+            "Computed on demand: switch on **Measure** to draw the max-norm and relative Frobenius errors of the "
+            f"mean of r masks for every power of two r up to R = {controls.samples}, for each scheme and "
+            f"{num_seeds} seeds, with the 1/sqrt(R) guide and the 95% bound (add **Spectral norm** for its panel). "
+            "Results are cached per setting; while on, the curves follow the sidebar."
+        )
+        return
+    if not schemes:
+        st.info("Pick at least one scheme to draw the error curves.")
+        return
     try:
-        curves = app_cache.error_curves(
+        summary, references = app_cache.error_summary(
             controls.n, controls.slope, controls.samples, tuple(schemes), tuple(range(num_seeds)), spectral
         )
     except ValueError as error:
         app_cache.error_box(error)
-    else:
-        summary = app_data.summarize_errors(curves)
-        chart = app_cache.error_curves_spec(
-            controls.n, controls.slope, controls.samples, tuple(schemes), tuple(range(num_seeds)), spectral, font
-        )
-        app_cache.show_altair(chart, "error_against_R", summary)
-        st.caption(
-            f"Dashed: 1/sqrt(R) from the mean error at R = 1. Dotted: the bound that holds with probability 95% "
-            f"for independent samples (scheme {schemes[0]}; qmc samples are not independent, so there it is a "
-            "reference line). The spectral bound is loose by a constant factor but has the right slope."
-        )
+        return
+    chart = app_cache.error_curves_spec(summary, references, controls.samples, tuple(schemes), font)
+    app_cache.show_altair(chart, "error_against_R", summary)
+    caption = (
+        f"Dashed: 1/sqrt(R) from the mean error at R = 1. Dotted: the bound that holds with probability 95% "
+        f"for independent samples (scheme {schemes[0]}; qmc samples are not independent, so there it is a "
+        "reference line)."
+    )
+    if spectral:
+        caption += " The spectral bound is loose by a constant factor but has the right slope."
+    st.caption(caption)
+
+
+error_against_r(controls, font)
 
 st.subheader("Every head of a standard ALiBi model")
 heads = min(controls.heads, MAX_HEADS_SHOWN)
@@ -97,11 +123,9 @@ try:
 except ValueError as error:
     app_cache.error_box(error)
 else:
-    heatmaps, bars = app_cache.per_head_figures(
-        controls.n, heads, controls.samples, controls.scheme, controls.seed, font
-    )
+    heatmaps = app_cache.per_head_figure(controls.n, heads, controls.samples, controls.scheme, controls.seed, font)
     app_cache.show_plotly(heatmaps, "per_head_heatmaps")
-    app_cache.show_altair(bars, "per_head_errors", per_head["table"])
+    app_cache.show_altair(app_cache.head_error_spec(per_head["table"], font), "per_head_errors", per_head["table"])
 
 app_cache.show_code(
     mask_running_mean,

@@ -40,9 +40,7 @@ with right:
     except ValueError as error:
         app_cache.error_box(error)
     else:
-        spec = app_cache.distance_profile_spec(
-            n, m, R, controls.scheme, controls.seed, "alibi", "exp(-m d)", 1e-3, font
-        )
+        spec = app_cache.distance_profile_spec(profile, "exp(-m d)", 1e-3, False, font)
         app_cache.show_altair(spec, "theory_alibi_profile", profile)
         st.caption(f"Sampled mean: the mean of R = {R} masks averaged along each diagonal |i-j| = d.")
         st.dataframe(law, hide_index=True, width="stretch")
@@ -96,9 +94,7 @@ with right:
     except ValueError as error:
         app_cache.error_box(error)
     else:
-        spec = app_cache.distance_profile_spec(
-            n, exponent, R, "binning", controls.seed, "power", f"(1+d)^-{exponent:g}", 0.0, font
-        )
+        spec = app_cache.distance_profile_spec(power, f"(1+d)^-{exponent:g}", 0.0, True, font)
         app_cache.show_altair(spec, "theory_power_profile", power)
         st.caption(
             f"Binning with the power law's width distribution, R = {R} samples (cuts only fit the exponential). "

@@ -135,20 +135,43 @@ def test_masks_page_bad_url():
     assert len(plotly(at)) == 1
 
 
+def vega_panels(element) -> list[str]:
+    """Titles of the panels of a horizontally concatenated Vega-Lite chart."""
+    return [panel["title"] for panel in json.loads(element.proto.spec)["hconcat"]]
+
+
 def test_convergence_page():
     at = open_page("pages/convergence.py", **SMALL)
     assert at.title[0].value == "Convergence: averaging more masks"
-    assert len(plotly(at)) == 2 and len(altair(at)) == 2  # animation, per-head heatmaps; error curves, head bars
+    assert len(plotly(at)) == 2 and len(altair(at)) == 1  # animation, per-head heatmaps; head bars
     spec = json.loads(plotly(at)[0].proto.spec)
     assert len(spec["frames"]) == 8 and spec["layout"]["updatemenus"][0]["buttons"][0]["label"] == "▶ Play"
-    at.toggle(key="conv_spectral").set_value(False).run()
+    # The error-against-R comparison is on demand, and the page says so.
+    assert "Computed on demand: switch on **Measure**" in texts(at.info)
+    at.toggle(key="conv_measure").set_value(True).run()
+    assert len(altair(at)) == 2 and "Computed on demand" not in texts(at.info)
+    assert vega_panels(altair(at)[0]) == ["max-norm", "relative Frobenius"]
+    at.toggle(key="conv_spectral").set_value(True).run()
+    assert vega_panels(altair(at)[0]) == ["max-norm", "spectral", "relative Frobenius"]
+    assert "The spectral bound is loose" in texts(at.caption)
     at.multiselect(key="conv_schemes").set_value(["qmc"]).run()
     assert len(altair(at)) == 2
     at.multiselect(key="conv_schemes").set_value([]).run()
     assert "Pick at least one scheme" in texts(at.info)
-    at.slider(key="w_samples").set_value(40).run()
+    at.multiselect(key="conv_schemes").set_value(["binning", "cuts"]).run()
+    at.slider(key="w_samples").set_value(40).run()  # while on, the curves follow the sidebar
     assert len(json.loads(plotly(at)[0].proto.spec)["frames"]) == 40
+    curves = json.loads(altair(at)[0].proto.spec)
+    assert curves["hconcat"][0]["layer"][0]["encoding"]["x"]["axis"]["values"] == [1, 2, 4, 8, 16, 32, 40]
     assert not at.exception
+
+
+def test_error_curves_fragment_reruns_alone():
+    """Changing a control of the error section reruns only that fragment: the page above is untouched."""
+    at = open_page("pages/convergence.py", **SMALL)
+    animation = plotly(at)[0].proto.spec
+    at.toggle(key="conv_measure").set_value(True).run()
+    assert plotly(at)[0].proto.spec == animation and len(altair(at)) == 2 and not at.exception
 
 
 def test_convergence_page_bad_url():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 import pytest
 import torch
 
@@ -26,7 +27,7 @@ def test_claim_figure_holds_kernel_mean_and_difference():
     kernel = alibi_kernel(N, [M])[0].numpy()
     mean = mask_running_mean(N, M, R, "binning", 3, checkpoints=[R])[0][0].numpy()
     figure = figures.claim_figure(data["kernel"], data["mean"], R)
-    z = [np.asarray(trace.z) for trace in figure.data]
+    z = [figures.decode(trace.z) for trace in figure.data]
     np.testing.assert_allclose(z[0], kernel, atol=1e-6)
     np.testing.assert_allclose(z[1], mean, atol=1e-6)
     np.testing.assert_allclose(z[2], mean - kernel, atol=1e-6)
@@ -53,7 +54,7 @@ def test_mask_grid_shows_the_sampled_masks_and_outlines():
     outlines = [t for t in figure.data if t.type == "scatter"]
     assert len(heatmaps) == 4 and len(outlines) == 4
     for trace, mask in zip(heatmaps, masks):
-        np.testing.assert_array_equal(np.asarray(trace.z), mask.astype(np.float32))
+        np.testing.assert_array_equal(figures.decode(trace.z), mask.astype(np.float32))
     starts = sample_partitions(N, M, 4, "cuts", 1)[0].starts.tolist()
     assert list(outlines[0].x).count(None) == len(starts)  # one closed square per block
 
@@ -63,7 +64,7 @@ def test_convergence_animation_frames_are_running_means():
     means, _ = mask_running_mean(N, M, R, "qmc", 2, checkpoints=anim["checkpoints"])
     figure = figures.convergence_animation(anim["kernel"], anim["frames"], anim["checkpoints"], anim["max_error"])
     assert [f.name for f in figure.frames] == [str(r) for r in range(1, R + 1)]
-    np.testing.assert_allclose(np.asarray(figure.frames[-1].data[0].z), means[-1].numpy(), atol=1e-6)
+    np.testing.assert_allclose(figures.decode(figure.frames[-1].data[0].z), means[-1].numpy(), atol=1e-6)
     assert figure.layout.updatemenus[0].buttons[0].method == "animate"
     assert len(figure.layout.sliders[0].steps) == R
     assert figure.layout.coloraxis2.cmax == 1.0
@@ -117,7 +118,7 @@ def test_per_head_figure_and_bars():
     data = app_data.per_head_data(N, 4, R, "binning", 0)
     figure = figures.per_head_figure(data["kernels"], data["means"], data["table"]["slope"].tolist(), R)
     assert len(figure.data) == 8
-    np.testing.assert_allclose(np.asarray(figure.data[0].z), alibi_kernel(N, [0.0625 * 2**2])[0].numpy(), atol=1e-6)
+    np.testing.assert_allclose(figures.decode(figure.data[0].z), alibi_kernel(N, [0.0625 * 2**2])[0].numpy(), atol=1e-6)
     values = vega_values(figures.head_error_bars(data["table"]))
     assert len(values) == 8
 
@@ -126,3 +127,81 @@ def test_fonts_are_legible():
     chart = figures.width_law_chart(app_data.block_width_law(N, M, "cuts", 0, num_samples=50), "cuts")
     config = chart.to_dict()["config"]
     assert config["axis"]["labelFontSize"] >= 14 and config["axis"]["titleFontSize"] >= 14
+
+
+def _plotly_figures() -> dict[str, go.Figure]:
+    data = app_data.claim_data(N, M, R, "binning", 3)
+    sampled = app_data.mask_samples(N, M, 4, "cuts", 1)
+    anim = app_data.running_mean_frames(N, M, R, "qmc", 2)
+    heads = app_data.per_head_data(N, 4, R, "binning", 0)
+    return {
+        "claim": figures.claim_figure(data["kernel"], data["mean"], R),
+        "masks": figures.mask_grid(sampled["masks"], sampled["starts"], cols=2),
+        "animation": figures.convergence_animation(
+            anim["kernel"], anim["frames"], anim["checkpoints"], anim["max_error"]
+        ),
+        "heads": figures.per_head_figure(heads["kernels"], heads["means"], heads["table"]["slope"].tolist(), R),
+    }
+
+
+@pytest.mark.parametrize("name", ["claim", "masks", "animation", "heads"])
+def test_plotly_figures_pass_plotly_validation(name):
+    """The builders skip plotly's validation for speed; here every property is validated once."""
+    figure = _plotly_figures()[name]
+    validated = go.Figure(figure.to_dict())  # raises on any unknown property or out-of-range value
+    assert len(validated.data) == len(figure.data)
+
+
+def test_subplot_grid_matches_make_subplots():
+    """The hand-written grid puts axes and titles where plotly's make_subplots does."""
+    from plotly.subplots import make_subplots
+
+    titles = [f"head {h}" for h in range(1, 5)]
+    ours = figures._grid(2, 4, titles, 14, horizontal_spacing=0.015, vertical_spacing=0.06, row_titles=["a", "b"])
+    theirs = make_subplots(
+        rows=2, cols=4, subplot_titles=titles, horizontal_spacing=0.015, vertical_spacing=0.06, row_titles=["a", "b"]
+    ).to_dict()["layout"]
+    for axis in [f"{xy}axis{suffix}" for xy in "xy" for suffix in ["", *map(str, range(2, 9))]]:
+        np.testing.assert_allclose(ours[axis]["domain"], theirs[axis]["domain"], atol=1e-12)
+        assert ours[axis]["anchor"] == theirs[axis]["anchor"]
+    for mine, plotlys in zip(ours["annotations"], theirs["annotations"]):
+        assert mine["text"] == plotlys["text"] and mine.get("textangle") == plotlys.get("textangle")
+        assert (mine["x"], mine["y"]) == pytest.approx((plotlys["x"], plotlys["y"]))
+
+
+def test_typed_arrays_round_trip():
+    z = np.random.default_rng(0).random((3, 5)).astype(np.float32)
+    encoded = figures.typed_array(z)
+    assert encoded["dtype"] == "f4" and encoded["shape"] == "3, 5"
+    np.testing.assert_array_equal(figures.decode(encoded), z)
+
+
+@pytest.mark.parametrize(
+    ("name", "labels", "tables"),
+    [
+        (
+            "width_law",
+            ("binning",),
+            lambda: figures.width_law_tables(app_data.block_width_law(N, M, "binning", 0), "binning"),
+        ),
+        ("head_error", (), lambda: figures.head_error_tables(app_data.per_head_data(N, 4, R, "binning", 0)["table"])),
+        (
+            "distance_profile",
+            ("(1+d)^-1", figures.FONT_SIZE, True),
+            lambda: figures.distance_profile_tables(
+                app_data.distance_profile(N, 1.0, R, "binning", 0, kernel="power"), "(1+d)^-1", 0.0, True
+            ),
+        ),
+    ],
+)
+def test_layouts_filled_with_data_are_valid_vega_lite(name, labels, tables):
+    """What the app draws (a cached layout dict plus tables) is a valid Vega-Lite spec with the data."""
+    import altair as alt
+
+    layout = getattr(figures, f"{name}_layout")(*labels).to_dict(validate=False)
+    filled = tables()
+    spec = figures.spec_with_data(layout, filled)
+    assert "datasets" not in layout  # the shared layout is not touched
+    spec["datasets"] = {key: table.to_dict("records") for key, table in spec["datasets"].items()}
+    alt.Chart.from_dict(spec, validate=True)  # raises on a schema violation
+    assert set(spec["datasets"]) == set(filled)
