@@ -21,7 +21,8 @@ PUBLIC_API = [
 def readme_test_command() -> str:
     readme = (ROOT / "README.md").read_text()
     blocks = re.findall(r"```bash\n(.*?)```", readme, flags=re.S)
-    commands = [line for block in blocks for line in block.splitlines() if "pytest" in line and not line.startswith("#")]
+    lines = [line for block in blocks for line in block.splitlines()]
+    commands = [line for line in lines if "pytest" in line and not line.startswith("#")]
     assert len(commands) == 1, commands
     return commands[0].strip()
 
