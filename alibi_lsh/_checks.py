@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable, Sequence
 
 import torch
 
@@ -116,3 +117,17 @@ def default_scale(scale: float | None, head_dim: int) -> float:
     if not math.isfinite(scale) or scale <= 0:
         raise ValueError(f"scale must be a finite number > 0, got {scale}")
     return scale
+
+
+def exit_status(command: Callable[[], int | None]) -> int:
+    """Run the body of a command-line tool and return its exit status.
+
+    Bad input (ValueError, FileNotFoundError) becomes one line ``error: ...`` on stderr and status
+    2, without a traceback; a body that returns None succeeded (status 0).
+    """
+    try:
+        status = command()
+    except (FileNotFoundError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return int(status or 0)

@@ -7,10 +7,10 @@ this file only wires them together with argparse.
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 
 from . import demo
+from ._checks import exit_status
 from .bench import command as bench_command
 
 
@@ -28,8 +28,4 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        return args.run(args)
-    except ValueError as error:  # bad input: one clear line, no traceback
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    return exit_status(lambda: args.run(args))  # bad input: one clear line, no traceback

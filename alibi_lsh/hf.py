@@ -32,6 +32,7 @@ import torch
 from torch import nn
 
 from alibi_lsh import alibi_attention, lsh_alibi_attention, window_alibi_attention
+from alibi_lsh._checks import exit_status
 from alibi_lsh.lm.config import EXACT, AttentionSpec
 from alibi_lsh.lm.model import layer_seed
 
@@ -228,23 +229,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scheme", default="binning", choices=["binning", "cuts", "qmc"])
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    try:
-        model, tokenizer = load_alibi_model(args.model)
-        if not args.text.is_file():
-            raise FileNotFoundError(f"text file not found: {args.text}")
-        ids = tokenizer(args.text.read_text(encoding="utf-8"), return_tensors="pt").input_ids[:, : args.max_tokens]
-        if ids.shape[1] < 2:
-            raise ValueError("the text has fewer than 2 tokens")
-        base = mean_loss(model, ids)
-        print(f"{ids.shape[1]} tokens; original model: loss {base:.4f} nats/token, perplexity {math.exp(base):.3f}")
-        specs = [AttentionSpec("exact")] + [AttentionSpec("lsh", args.scheme, r, args.seed) for r in args.samples]
-        for spec in specs:
-            loss = mean_loss(patch_attention(model, spec), ids)
-            print(f"{spec.label():>22}: loss {loss:.4f}, perplexity {math.exp(loss):.3f} ({loss - base:+.4f})")
-    except (FileNotFoundError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    return 0
+    return exit_status(lambda: _score_text(args))
+
+
+def _score_text(args: argparse.Namespace) -> None:
+    """Print the loss of the text under the original model, exact mode and LSH at each R."""
+    model, tokenizer = load_alibi_model(args.model)
+    if not args.text.is_file():
+        raise FileNotFoundError(f"text file not found: {args.text}")
+    ids = tokenizer(args.text.read_text(encoding="utf-8"), return_tensors="pt").input_ids[:, : args.max_tokens]
+    if ids.shape[1] < 2:
+        raise ValueError("the text has fewer than 2 tokens")
+    base = mean_loss(model, ids)
+    print(f"{ids.shape[1]} tokens; original model: loss {base:.4f} nats/token, perplexity {math.exp(base):.3f}")
+    specs = [AttentionSpec("exact")] + [AttentionSpec("lsh", args.scheme, r, args.seed) for r in args.samples]
+    for spec in specs:
+        loss = mean_loss(patch_attention(model, spec), ids)
+        print(f"{spec.label():>22}: loss {loss:.4f}, perplexity {math.exp(loss):.3f} ({loss - base:+.4f})")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import torch
 
+from alibi_lsh._checks import exit_status
+
 
 def _threads(value: int | None) -> int:
     # Default: every core up to 4; beyond that a model this small gains little from more threads.
@@ -111,12 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        args.func(args)
-    except (FileNotFoundError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    return 0
+    return exit_status(lambda: args.func(args))
 
 
 if __name__ == "__main__":
