@@ -524,8 +524,8 @@ def error_curves_layout(
     panels = []
     schemes = tuple(sorted(schemes))
     scheme_scale = alt.Scale(domain=list(schemes), range=[SCHEME_COLORS[s] for s in schemes])
-    color = alt.Color("scheme:N", scale=scheme_scale)
-    band_color = alt.Color("scheme:N", scale=scheme_scale, legend=None)  # the legend shows the lines' colours
+    # Lines and bands share this encoding: a layer with legend=None would hide the merged scheme legend.
+    color = alt.Color("scheme:N", scale=scheme_scale, title="scheme")
     x = alt.X("R:Q", scale=alt.Scale(type="log", base=2), axis=alt.Axis(values=list(ticks)), title="samples R")
     ref_y = alt.Y("value:Q", scale=alt.Scale(type="log"))
     dash = alt.StrokeDash(
@@ -543,7 +543,7 @@ def error_curves_layout(
     for metric in metrics:
         summary = alt.Chart(alt.NamedData("summary")).transform_filter(alt.datum.metric == metric)
         y = alt.Y("mean:Q", scale=alt.Scale(type="log"), title=f"{metric} error")
-        band = summary.mark_area(opacity=0.18).encode(x=x, y="low:Q", y2="high:Q", color=band_color)
+        band = summary.mark_area(opacity=0.18).encode(x=x, y="low:Q", y2="high:Q", color=color)
         line = summary.mark_line(point=True, strokeWidth=2.5).encode(x=x, y=y, color=color, tooltip=tooltip)
         # Every metric has the 1/sqrt(R) guide; max-norm and spectral also a bound.
         references = (
