@@ -167,9 +167,8 @@ def draw_head_blocks(
 ) -> list[HeadDraw]:
     """The partitions of :func:`sample_head_partitions` (same seed, same blocks) without Python objects.
 
-    Consumes the generator exactly as the samplers do: heads in order, nothing for a slope-0 head,
-    ``rand(R, 2)`` (binning), one ``randint`` seeding a scrambled Sobol engine (qmc) or
-    ``rand(R, n - 1)`` (cuts) per head. A test checks the equality, so the two cannot drift apart.
+    Uses the samplers' own tensor draws (``draw``), heads in order and nothing for a slope-0 head,
+    so the generator is consumed exactly as :func:`sample_head_partitions` consumes it.
     """
     if scheme not in SCHEMES:
         raise ValueError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
@@ -178,21 +177,13 @@ def draw_head_blocks(
     generator = make_generator(seed)
     draws = []
     for slope in slopes.tolist():
-        kernel = PositionalKernel.alibi(float(slope))
-        if kernel.is_constant:
+        sampler = make_sampler(scheme, PositionalKernel.alibi(float(slope)))
+        if sampler.kernel.is_constant:
             draws.append(HeadDraw(float(slope)))
         elif scheme == "cuts":
-            cuts = torch.rand(num_samples, n - 1, generator=generator, dtype=torch.float64) < -math.expm1(-slope)
-            draws.append(HeadDraw(float(slope), cuts=cuts))
+            draws.append(HeadDraw(float(slope), cuts=sampler.draw(n, num_samples, generator)))
         else:
-            if scheme == "binning":
-                u = torch.rand(num_samples, 2, generator=generator, dtype=torch.float64)
-            else:
-                scramble_seed = int(torch.randint(0, 2**62, (1,), generator=generator))
-                engine = torch.quasirandom.SobolEngine(dimension=2, scramble=True, seed=scramble_seed)
-                u = engine.draw(num_samples, dtype=torch.float64)
-            widths = kernel.width_quantile(u[:, 0])
-            shifts = torch.minimum(torch.floor(u[:, 1] * widths.to(torch.float64)).to(torch.int64), widths - 1)
+            widths, shifts = sampler.draw(num_samples, generator)
             draws.append(HeadDraw(float(slope), widths=widths, shifts=shifts))
     return draws
 

@@ -55,11 +55,20 @@ class BinningSampler(PartitionSampler):
         """(R, 2) points in [0, 1)^2: first coordinate picks W, second the shift."""
         return torch.rand(num_samples, 2, generator=generator, dtype=torch.float64)
 
-    def _sample(self, n: int, num_samples: int, generator: torch.Generator) -> list[Partition]:
+    def draw(self, num_samples: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """Widths and shifts of ``num_samples`` partitions, int64 (R,) each, as tensors.
+
+        This is the one place that turns the generator's stream into draws; the attention kernel
+        calls it directly so that it never builds Partition objects, yet sees the same blocks.
+        """
         u = self._uniforms(num_samples, generator)
         widths = self.kernel.width_quantile(u[:, 0])
         # s = floor(u2 * W) is uniform on {0..W-1}; the clamp guards against u2*W rounding up to W.
         shifts = torch.minimum(torch.floor(u[:, 1] * widths.to(torch.float64)).to(torch.int64), widths - 1)
+        return widths, shifts
+
+    def _sample(self, n: int, num_samples: int, generator: torch.Generator) -> list[Partition]:
+        widths, shifts = self.draw(num_samples, generator)
         return [Partition.from_binning(n, int(w), int(s)) for w, s in zip(widths, shifts)]
 
 
@@ -89,10 +98,12 @@ class CutsSampler(PartitionSampler):
         super().__init__(kernel)
         self.cut_probability = -math.expm1(-kernel.decay_rate)
 
+    def draw(self, n: int, num_samples: int, generator: torch.Generator) -> torch.Tensor:
+        """Cut patterns of ``num_samples`` partitions: bool (R, n - 1), True = cut between t and t + 1."""
+        return torch.rand(num_samples, n - 1, generator=generator, dtype=torch.float64) < self.cut_probability
+
     def _sample(self, n: int, num_samples: int, generator: torch.Generator) -> list[Partition]:
-        # Row r, column t: a cut between positions t and t + 1 of sample r.
-        cuts = torch.rand(num_samples, n - 1, generator=generator, dtype=torch.float64) < self.cut_probability
-        return [Partition.from_cuts(n, row.nonzero().reshape(-1) + 1) for row in cuts]
+        return [Partition.from_cuts(n, row.nonzero().reshape(-1) + 1) for row in self.draw(n, num_samples, generator)]
 
 
 _SAMPLERS: dict[str, type[PartitionSampler]] = {
