@@ -7,9 +7,8 @@ blocks combined with log-sum-exp weights.
 """
 
 from ._checks import MAX_DENSE_ELEMENTS
-from .exact import alibi_attention, window_alibi_attention
+from .attention import alibi_attention, lsh_alibi_attention, window_alibi_attention
 from .kernels import PositionalKernel, resolve_kernel
-from .lsh_attention import lsh_alibi_attention
 from .masks import mask_running_mean, sample_masks, sample_partitions
 from .metrics import (
     block_size_bound,

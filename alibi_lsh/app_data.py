@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .exact import alibi_attention, window_alibi_attention
+from .attention import alibi_attention, window_alibi_attention
 from .kernels import PositionalKernel, resolve_kernel
 from .masks import mask_running_mean, sample_masks, sample_partitions
 from .metrics import (
@@ -409,7 +409,7 @@ def head_output_errors(setup: dict, window: int, causal: bool) -> pd.DataFrame:
 
 def block_algorithm_check(setup: dict, samples: int, scheme: str, seed: int, causal: bool) -> float:
     """max |block algorithm - dense M_hat attention| over all outputs (float64 inputs)."""
-    from .lsh_attention import lsh_alibi_attention
+    from .attention import lsh_alibi_attention
 
     block = lsh_alibi_attention(
         setup["q"], setup["k"], setup["v"], setup["slopes"], samples, causal=causal, scheme=scheme, seed=seed

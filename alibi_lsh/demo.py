@@ -11,8 +11,7 @@ import argparse
 
 import torch
 
-from .exact import alibi_attention
-from .lsh_attention import lsh_alibi_attention
+from .attention import alibi_attention, lsh_alibi_attention
 from .masks import mask_running_mean
 from .metrics import max_norm_bound, max_norm_error, relative_frobenius_error, spectral_norm_bound, spectral_norm_error
 from .samplers import SCHEMES

@@ -5,9 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from alibi_lsh import app_cache, app_data, app_state
-from alibi_lsh.exact import alibi_attention, window_alibi_attention
+from alibi_lsh.attention import alibi_attention, lsh_alibi_attention, window_alibi_attention
 from alibi_lsh.kernels import PositionalKernel
-from alibi_lsh.lsh_attention import lsh_alibi_attention
 
 MAX_HEADS = 16  # this page keeps H n^2 scores and mask means in memory
 

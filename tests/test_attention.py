@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from alibi_lsh import SCHEMES, alibi_attention, alibi_slopes, lsh_alibi_attention, window_alibi_attention
-from alibi_lsh.lsh_attention import padded_width, sample_head_partitions
+from alibi_lsh.attention.blocks import padded_width
+from alibi_lsh.attention.draws import sample_head_partitions
 
 from .conftest import random_qkv
 
@@ -59,7 +60,7 @@ def test_exact_reference_chunks_rows_without_changing_the_result(monkeypatch):
     q, k, v = random_qkv(1, 2, 40, 4, seed=8, dtype=torch.float64)
     slopes = [0.3, 0.05]
     whole = alibi_attention(q, k, v, slopes)
-    monkeypatch.setattr("alibi_lsh.exact.CHUNK_ELEMENTS", 2 * 40 * 3)  # 3 query rows per chunk
+    monkeypatch.setattr("alibi_lsh.attention.exact.CHUNK_ELEMENTS", 2 * 40 * 3)  # 3 query rows per chunk
     torch.testing.assert_close(alibi_attention(q, k, v, slopes), whole, rtol=1e-12, atol=1e-12)
 
 
@@ -94,8 +95,8 @@ def test_lsh_sample_chunks_and_tile_splits_do_not_change_the_result(monkeypatch)
     q, k, v = random_qkv(2, 4, 90, 8, seed=2)
     slopes = alibi_slopes(4)
     whole = lsh_alibi_attention(q, k, v, slopes, 12, seed=3)
-    monkeypatch.setattr("alibi_lsh.lsh_attention.CHUNK_ELEMENTS", 2 * 4 * 90 * 8 * 5)  # 5 samples a chunk
-    monkeypatch.setattr("alibi_lsh.lsh_attention.TILE_ELEMENTS", 1)  # one block per matmul
+    monkeypatch.setattr("alibi_lsh.attention.lsh.CHUNK_ELEMENTS", 2 * 4 * 90 * 8 * 5)  # 5 samples a chunk
+    monkeypatch.setattr("alibi_lsh.attention.blocks.TILE_ELEMENTS", 1)  # one block per matmul
     torch.testing.assert_close(lsh_alibi_attention(q, k, v, slopes, 12, seed=3), whole, rtol=1e-5, atol=1e-6)
 
 

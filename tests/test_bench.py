@@ -10,10 +10,10 @@ import pytest
 import torch
 
 from alibi_lsh import SCHEMES, alibi_attention, alibi_slopes
+from alibi_lsh.attention.draws import binning_pieces, block_lengths, draw_head_blocks, lsh_flops, sample_head_partitions
 from alibi_lsh.bench import COLUMNS, BenchConfig, Case, exact_reference, fit_loglog_slopes, run_benchmark, window_sizes
 from alibi_lsh.bench.methods import dense_bias, flop_count, prepare
 from alibi_lsh.cli import main
-from alibi_lsh.lsh_attention import binning_pieces, block_lengths, draw_head_blocks, lsh_flops, sample_head_partitions
 
 from .conftest import random_qkv
 
@@ -236,13 +236,13 @@ def test_band_path_equals_per_sample_blocks(scheme, causal, n, monkeypatch):
     slopes = alibi_slopes(4) * 4
     results = []
     for policy in ("never", "always"):
-        monkeypatch.setattr("alibi_lsh.lsh_attention.BAND_POLICY", policy)
+        monkeypatch.setattr("alibi_lsh.attention.band.BAND_POLICY", policy)
         results.append(lsh_alibi_attention(q, k, v, slopes, 7, causal=causal, scheme=scheme, seed=3))
     torch.testing.assert_close(results[1], results[0], rtol=1e-5, atol=1e-5)
 
 
 def test_band_cost_model_picks_narrow_heads_only():
-    from alibi_lsh.lsh_attention import band_is_cheaper
+    from alibi_lsh.attention.band import band_is_cheaper
 
     slopes = alibi_slopes(8).double()
     draws = draw_head_blocks(16384, slopes, 8, "binning", 0)

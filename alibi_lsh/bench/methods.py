@@ -28,8 +28,9 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from ..attention import lsh_alibi_attention
+from ..attention.draws import lsh_flops
 from ..exact import window_alibi_attention
-from ..lsh_attention import lsh_alibi_attention, lsh_flops
 
 METHODS = ("dense", "flex", "window", "lsh")
 # Window attention keeps |i - j| < w with exp(-m w) below this: dropped weights are < 0.1 % of the kernel.

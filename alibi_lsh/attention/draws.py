@@ -1,0 +1,122 @@
+"""The random blocks of every head as tensors: widths and shifts (binning, qmc) or cuts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from .._checks import check_head_slopes, check_int, make_generator
+from ..kernels import PositionalKernel
+from ..partition import Partition
+from ..samplers import SCHEMES, make_sampler
+
+
+def sample_head_partitions(
+    n: int, slopes: torch.Tensor, num_samples: int, scheme: str, seed: int | torch.Generator | None
+) -> list[list[Partition]]:
+    """R partitions for each head, each head from its own slope: ``[head][sample]``."""
+    generator = make_generator(seed)
+    return [
+        make_sampler(scheme, PositionalKernel.alibi(float(slope))).sample(n, num_samples, generator) for slope in slopes
+    ]
+
+
+@dataclass(frozen=True)
+class HeadDraw:
+    """The R partitions of one head as tensors (CPU, int64 / bool).
+
+    binning and qmc: ``widths`` and ``shifts`` (R,): block(i) = floor((i + shift) / width).
+    cuts: ``cuts`` (R, n - 1) bool: a cut between positions t and t + 1 of sample r.
+    A head with slope 0 has none of them: one block, plain attention.
+    """
+
+    slope: float
+    widths: torch.Tensor | None = None
+    shifts: torch.Tensor | None = None
+    cuts: torch.Tensor | None = None
+
+    @property
+    def is_plain(self) -> bool:
+        return self.widths is None and self.cuts is None
+
+
+def draw_head_blocks(
+    n: int, slopes: torch.Tensor, num_samples: int, scheme: str, seed: int | torch.Generator | None
+) -> list[HeadDraw]:
+    """The partitions of :func:`sample_head_partitions` (same seed, same blocks) without Python objects.
+
+    Uses the samplers' own tensor draws (``draw``), heads in order and nothing for a slope-0 head,
+    so the generator is consumed exactly as :func:`sample_head_partitions` consumes it.
+    """
+    if scheme not in SCHEMES:
+        raise ValueError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
+    n = check_int("n", n)
+    num_samples = check_int("num_samples", num_samples)
+    generator = make_generator(seed)
+    draws = []
+    for slope in slopes.tolist():
+        sampler = make_sampler(scheme, PositionalKernel.alibi(float(slope)))
+        if sampler.kernel.is_constant:
+            draws.append(HeadDraw(float(slope)))
+        elif scheme == "cuts":
+            draws.append(HeadDraw(float(slope), cuts=sampler.draw(n, num_samples, generator)))
+        else:
+            widths, shifts = sampler.draw(num_samples, generator)
+            draws.append(HeadDraw(float(slope), widths=widths, shifts=shifts))
+    return draws
+
+
+def binning_pieces(n: int, width: int, shift: int) -> tuple[int, int, int]:
+    """Split 0..n-1 for block(i) = floor((i + shift) / width) into (head, full, tail).
+
+    Returns (a, f, t): a first partial block [0, a) (a = 0 if none), f full blocks of ``width``
+    from a, and a last partial block of t positions; a + f * width + t = n.
+    """
+    a = min((width - shift) % width, n)
+    full = (n - a) // width
+    return a, full, n - a - full * width
+
+
+def block_lengths(draw: HeadDraw, n: int, sample: int) -> torch.Tensor:
+    """Lengths (int64) of the blocks of one sample of one head, in order; they sum to n."""
+    if draw.is_plain:
+        return torch.tensor([n])
+    if draw.cuts is not None:
+        starts = torch.cat([torch.zeros(1, dtype=torch.int64), draw.cuts[sample].nonzero().reshape(-1) + 1])
+        return torch.diff(starts, append=torch.tensor([n]))
+    width = int(draw.widths[sample])
+    a, full, t = binning_pieces(n, width, int(draw.shifts[sample]))
+    parts = [a] * (a > 0) + [width] * full + [t] * (t > 0)
+    return torch.tensor(parts, dtype=torch.int64)
+
+
+def lsh_flops(
+    n: int,
+    head_dim: int,
+    slopes: torch.Tensor | Sequence[float],
+    num_samples: int,
+    causal: bool = True,
+    scheme: str = "binning",
+    seed: int | torch.Generator | None = None,
+    value_dim: int | None = None,
+) -> int:
+    """Useful floating-point operations of :func:`lsh_alibi_attention` for these draws (B = 1).
+
+    A block of length L costs 2 L^2 d (q k^T) + 2 L^2 d_v (weights v); causal attention counts
+    the L (L + 1) / 2 visible pairs only. Padding and softmax are not counted (the convention of
+    attention FLOP counts), so a fraction of peak computed from it is the useful fraction.
+    """
+    value_dim = head_dim if value_dim is None else value_dim
+    slopes = check_head_slopes(slopes, len(torch.as_tensor(slopes).reshape(-1)))
+    pairs_per_block = (lambda length: length * (length + 1) // 2) if causal else (lambda length: length * length)
+    total = 0
+    for draw in draw_head_blocks(n, slopes, num_samples, scheme, seed):
+        if draw.is_plain:
+            total += pairs_per_block(n)
+            continue
+        for sample in range(num_samples):
+            lengths = block_lengths(draw, n, sample)
+            total += int(pairs_per_block(lengths).sum())
+    return 2 * (head_dim + value_dim) * total
