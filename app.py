@@ -11,7 +11,7 @@ from __future__ import annotations
 import streamlit as st
 import torch
 
-from alibi_lsh import app_state
+from alibi_lsh.app import app_state
 
 st.set_page_config(page_title="ALiBi as random block masks", page_icon=":material/grid_on:", layout="wide")
 

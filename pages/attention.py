@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from alibi_lsh import app_cache, app_data, app_state
+from alibi_lsh.app import app_cache, app_data, app_state
 from alibi_lsh.attention import alibi_attention, lsh_alibi_attention, window_alibi_attention
 from alibi_lsh.kernels import PositionalKernel
 

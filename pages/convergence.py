@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from alibi_lsh import app_cache, app_data, app_state
+from alibi_lsh.app import app_cache, app_data, app_state
 from alibi_lsh.masks import mask_running_mean
 from alibi_lsh.metrics import max_norm_bound, spectral_norm_bound, spectral_norm_error
 from alibi_lsh.samplers import SCHEMES

@@ -13,7 +13,7 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from alibi_lsh import app_state
+from alibi_lsh.app import app_state
 from alibi_lsh.lm import AttentionSpec, load_model
 from alibi_lsh.lm.data import encode, eval_windows, load_split, sample_text
 from alibi_lsh.lm.evaluate import RESULTS_DIR, attention_maps, mean_loss, token_losses

@@ -6,7 +6,7 @@ import math
 
 import streamlit as st
 
-from alibi_lsh import app_cache, app_data, app_state
+from alibi_lsh.app import app_cache, app_data, app_state
 from alibi_lsh.masks import mask_running_mean
 from alibi_lsh.slopes import alibi_kernel
 

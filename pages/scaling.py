@@ -8,7 +8,7 @@ import os
 import streamlit as st
 import torch
 
-from alibi_lsh import app_cache, app_state
+from alibi_lsh.app import app_cache, app_state
 
 CPU_CAP = 16384  # largest n offered on a CPU: dense attention at 16k already takes seconds per head
 CUDA_CAP = 65536

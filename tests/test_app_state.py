@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from alibi_lsh import app_state
-from alibi_lsh.app_state import Controls, clamp_slope, parse_controls, to_query_params
+from alibi_lsh.app import app_state
+from alibi_lsh.app.app_state import Controls, clamp_slope, parse_controls, to_query_params
 from alibi_lsh.slopes import alibi_slopes
 
 

@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 import pytest
 import torch
 
-from alibi_lsh import app_data, figures
+from alibi_lsh.app import app_data, figures
 from alibi_lsh.masks import mask_running_mean, sample_masks, sample_partitions
 from alibi_lsh.metrics import max_norm_bound, max_norm_error
 from alibi_lsh.slopes import alibi_kernel

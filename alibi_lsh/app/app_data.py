@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .attention import alibi_attention, window_alibi_attention
-from .kernels import PositionalKernel, resolve_kernel
-from .masks import mask_running_mean, sample_masks, sample_partitions
-from .metrics import (
+from ..attention import alibi_attention, window_alibi_attention
+from ..kernels import PositionalKernel, resolve_kernel
+from ..masks import mask_running_mean, sample_masks, sample_partitions
+from ..metrics import (
     block_size_bound,
     max_norm_bound,
     max_norm_error,
@@ -24,7 +24,7 @@ from .metrics import (
     spectral_norm_bound,
     spectral_norm_error,
 )
-from .slopes import alibi_kernel, alibi_slopes
+from ..slopes import alibi_kernel, alibi_slopes
 
 # Heatmaps larger than this are block-averaged before drawing: a projector shows ~1000 pixels
 # across three panels anyway, and it keeps the page's data (and its run time) small.
@@ -409,7 +409,7 @@ def head_output_errors(setup: dict, window: int, causal: bool) -> pd.DataFrame:
 
 def block_algorithm_check(setup: dict, samples: int, scheme: str, seed: int, causal: bool) -> float:
     """max |block algorithm - dense M_hat attention| over all outputs (float64 inputs)."""
-    from .attention import lsh_alibi_attention
+    from ..attention import lsh_alibi_attention
 
     block = lsh_alibi_attention(
         setup["q"], setup["k"], setup["v"], setup["slopes"], samples, causal=causal, scheme=scheme, seed=seed

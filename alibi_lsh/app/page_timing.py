@@ -5,7 +5,7 @@ n = 256, R = 64. Two kinds of change are timed: to a *new* value (the page's com
 redone: the n slider stepping 256 -> 255 -> 254 ...) and back to a value seen before (served
 from the caches). Medians over ``--repeat`` runs; prints a markdown table.
 
-    python -m alibi_lsh.page_timing [--repeat 7]
+    python -m alibi_lsh.app.page_timing [--repeat 7]
 """
 
 from __future__ import annotations

@@ -16,8 +16,8 @@ import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 
-from .samplers import SCHEMES
-from .slopes import alibi_slopes
+from ..samplers import SCHEMES
+from ..slopes import alibi_slopes
 
 # Caps. Dense pages build n x n matrices (masks, kernels, running means), so n stops at 1024;
 # R stops at 1024 so that sampling and per-sample plots stay interactive.
