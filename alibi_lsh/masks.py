@@ -23,9 +23,14 @@ def sample_partitions(
     scheme: str = "binning",
     seed: int | torch.Generator | None = None,
     kernel: PositionalKernel | str | KernelFn | None = None,
+    head: int = 0,
 ) -> list[Partition]:
-    """R partitions of n positions for one head (``slope`` = m; the exponent a if kernel='power')."""
-    return make_sampler(scheme, resolve_kernel(kernel, slope)).sample(n, num_samples, seed)
+    """R partitions of n positions for one head (``slope`` = m; the exponent a if kernel='power').
+
+    ``head`` is the global head index that, with ``seed``, fixes the blocks (docs/blocks.md): the
+    partitions of head h here are those that attention with the same seed draws for head h.
+    """
+    return make_sampler(scheme, resolve_kernel(kernel, slope)).sample(n, num_samples, seed, head)
 
 
 def sample_masks(
@@ -35,6 +40,7 @@ def sample_masks(
     scheme: str = "binning",
     seed: int | torch.Generator | None = None,
     kernel: PositionalKernel | str | KernelFn | None = None,
+    head: int = 0,
 ) -> torch.Tensor:
     """R sampled block-diagonal masks, bool (R, n, n); their mean converges to the kernel.
 
@@ -43,7 +49,7 @@ def sample_masks(
     n = check_int("n", n)
     num_samples = check_int("num_samples", num_samples)
     check_dense_size("n", num_samples * n * n, f"R*n*n = {num_samples}*{n}*{n}")
-    partitions = sample_partitions(n, slope, num_samples, scheme, seed, kernel)
+    partitions = sample_partitions(n, slope, num_samples, scheme, seed, kernel, head)
     return torch.stack([partition.mask() for partition in partitions])
 
 
@@ -55,6 +61,7 @@ def mask_running_mean(
     seed: int | torch.Generator | None = None,
     checkpoints: Sequence[int] | torch.Tensor | None = None,
     kernel: PositionalKernel | str | KernelFn | None = None,
+    head: int = 0,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Means of the first r sampled masks at each checkpoint r.
 
@@ -72,7 +79,7 @@ def mask_running_mean(
     checkpoints = torch.unique(checkpoints)  # sorted, no repeats
     check_dense_size("n", checkpoints.numel() * n * n, f"checkpoints*n*n = {checkpoints.numel()}*{n}*{n}")
 
-    partitions = sample_partitions(n, slope, num_samples, scheme, seed, kernel)
+    partitions = sample_partitions(n, slope, num_samples, scheme, seed, kernel, head)
     # Count masks with a 2-D difference array: block [a, b) adds +1 at (a, a) and (b, b) and -1 at
     # (a, b) and (b, a); two cumulative sums give the counts. O(blocks) per sample, O(n^2) only
     # at checkpoints, instead of O(n^2) per sample.

@@ -146,7 +146,10 @@ def test_same_seed_same_output_and_generator_accepted():
     q, k, v = random_qkv(1, 2, 40, 4, seed=0)
     first = lsh_alibi_attention(q, k, v, [0.3, 0.1], 4, seed=5)
     assert torch.equal(first, lsh_alibi_attention(q, k, v, [0.3, 0.1], 4, seed=5))
-    assert torch.equal(first, lsh_alibi_attention(q, k, v, [0.3, 0.1], 4, seed=torch.Generator().manual_seed(5)))
+    # A generator gives one integer seed per call, drawn from it.
+    drawn = int(torch.randint(0, 2**63 - 1, (1,), generator=torch.Generator().manual_seed(5)))
+    from_generator = lsh_alibi_attention(q, k, v, [0.3, 0.1], 4, seed=torch.Generator().manual_seed(5))
+    assert torch.equal(from_generator, lsh_alibi_attention(q, k, v, [0.3, 0.1], 4, seed=drawn))
     assert not torch.equal(first, lsh_alibi_attention(q, k, v, [0.3, 0.1], 4, seed=6))
 
 

@@ -270,7 +270,10 @@ def per_head_data(n: int, heads: int, samples: int, scheme: str, seed: int) -> d
     slopes = alibi_slopes(heads).tolist()
     kernels = alibi_kernel(n, slopes)
     means = torch.stack(
-        [mask_running_mean(n, m, samples, scheme, seed + h, checkpoints=[samples])[0][0] for h, m in enumerate(slopes)]
+        [
+            mask_running_mean(n, m, samples, scheme, seed, checkpoints=[samples], head=h)[0][0]
+            for h, m in enumerate(slopes)
+        ]
     )
     table = pd.DataFrame(
         {
@@ -310,14 +313,13 @@ def random_qkv(n: int, heads: int, seed: int, score_scale: float, dim: int = HEA
 def head_mask_means(n: int, slopes: list[float], samples: int, scheme: str, seed: int) -> torch.Tensor:
     """M_hat for every head, float64 (H, n, n), from the very partitions ``lsh_alibi_attention`` draws.
 
-    ``lsh_alibi_attention`` seeds one generator and samples the heads in order; passing the same
-    generator through ``mask_running_mean`` head by head reproduces its draws exactly.
+    Head h of an attention call draws the blocks of global head h (docs/blocks.md), which is what
+    ``mask_running_mean(..., head=h)`` draws with the same seed.
     """
-    generator = torch.Generator().manual_seed(seed)
     return torch.stack(
         [
-            mask_running_mean(n, float(m), samples, scheme, generator, checkpoints=[samples])[0][0].to(torch.float64)
-            for m in torch.as_tensor(slopes, dtype=torch.float64)
+            mask_running_mean(n, float(m), samples, scheme, seed, checkpoints=[samples], head=h)[0][0].to(torch.float64)
+            for h, m in enumerate(torch.as_tensor(slopes, dtype=torch.float64).tolist())
         ]
     )
 

@@ -7,19 +7,44 @@ from dataclasses import dataclass
 
 import torch
 
-from .._checks import check_head_slopes, check_int, make_generator
+from .._checks import check_head_slopes, check_int
 from ..kernels import PositionalKernel
 from ..partition import Partition
-from ..samplers import SCHEMES, make_sampler
+from ..samplers import SCHEMES, check_head, make_sampler, resolve_seed
+
+
+def call_seed(seed: int | torch.Generator | None, head_offset: int) -> int:
+    """The integer seed of one call (docs/blocks.md, section 4).
+
+    A generator's draw differs from call to call, so a shard (``head_offset`` > 0) could not
+    reproduce the full call from it: refused there.
+    """
+    if isinstance(seed, torch.Generator) and head_offset != 0:
+        raise ValueError(
+            f"seed must be an integer in [0, 2^63 - 1] when head_offset != 0 (got a torch.Generator and "
+            f"head_offset = {head_offset}): only an integer seed reproduces the full call's blocks"
+        )
+    return resolve_seed(seed)
 
 
 def sample_head_partitions(
-    n: int, slopes: torch.Tensor, num_samples: int, scheme: str, seed: int | torch.Generator | None
+    n: int,
+    slopes: torch.Tensor,
+    num_samples: int,
+    scheme: str,
+    seed: int | torch.Generator | None,
+    head_offset: int = 0,
 ) -> list[list[Partition]]:
-    """R partitions for each head, each head from its own slope: ``[head][sample]``."""
-    generator = make_generator(seed)
+    """R partitions for each head, each head from its own slope: ``[head][sample]``.
+
+    Head h is global head ``head_offset + h``.
+    """
+    seed = call_seed(seed, head_offset)
     return [
-        make_sampler(scheme, PositionalKernel.alibi(float(slope))).sample(n, num_samples, generator) for slope in slopes
+        make_sampler(scheme, PositionalKernel.alibi(float(slope))).sample(
+            n, num_samples, seed, check_head(head_offset + h)
+        )
+        for h, slope in enumerate(slopes.tolist())
     ]
 
 
@@ -43,27 +68,33 @@ class HeadDraw:
 
 
 def draw_head_blocks(
-    n: int, slopes: torch.Tensor, num_samples: int, scheme: str, seed: int | torch.Generator | None
+    n: int,
+    slopes: torch.Tensor,
+    num_samples: int,
+    scheme: str,
+    seed: int | torch.Generator | None,
+    head_offset: int = 0,
 ) -> list[HeadDraw]:
     """The partitions of :func:`sample_head_partitions` (same seed, same blocks) without Python objects.
 
-    Uses the samplers' own tensor draws (``draw``), heads in order and nothing for a slope-0 head,
-    so the generator is consumed exactly as :func:`sample_head_partitions` consumes it.
+    Uses the samplers' own tensor draws (``draw``) for global heads ``head_offset + h``, nothing
+    for a slope-0 head.
     """
     if scheme not in SCHEMES:
         raise ValueError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
     n = check_int("n", n)
     num_samples = check_int("num_samples", num_samples)
-    generator = make_generator(seed)
+    seed = call_seed(seed, head_offset)
     draws = []
-    for slope in slopes.tolist():
+    for h, slope in enumerate(slopes.tolist()):
         sampler = make_sampler(scheme, PositionalKernel.alibi(float(slope)))
+        head = check_head(head_offset + h)
         if sampler.kernel.is_constant:
             draws.append(HeadDraw(float(slope)))
         elif scheme == "cuts":
-            draws.append(HeadDraw(float(slope), cuts=sampler.draw(n, num_samples, generator)))
+            draws.append(HeadDraw(float(slope), cuts=sampler.draw(n, num_samples, seed, head)))
         else:
-            widths, shifts = sampler.draw(num_samples, generator)
+            widths, shifts = sampler.draw(num_samples, seed, head)
             draws.append(HeadDraw(float(slope), widths=widths, shifts=shifts))
     return draws
 
