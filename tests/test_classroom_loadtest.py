@@ -109,7 +109,8 @@ def test_widget_states_are_encoded_as_the_frontend_sends_them():
 def test_table_cells():
     seconds = (0.2024, 0.9994, 1.0, 1.754, 12.14, 123.4, None)
     assert [duration(s) for s in seconds] == ["202 ms", "999 ms", "1.00 s", "1.75 s", "12.1 s", "123 s", "-"]
-    assert [size(b) for b in (85_300, 423e6, 1.97e9, None)] == ["85 kB", "423 MB", "1.97 GB", "-"]
+    sizes = (85_300, 7.14e6, 423e6, 1.97e9, None)
+    assert [size(b) for b in sizes] == ["85 kB", "7.1 MB", "423 MB", "1.97 GB", "-"]
     assert percentile([0.1, 0.2, 0.3, 0.4], 50) == pytest.approx(0.25)
     assert percentile([0.1, 0.2, 0.3, 0.4], 90) == pytest.approx(0.37)  # 0.3 + 0.7 * (0.4 - 0.3)
     result = PhaseResult(5, 10.0, latencies=[0.1, 0.2, 0.3, 0.4], first_loads=[0.5, 1.5], timeouts=1, errors=["x"])

@@ -77,13 +77,13 @@ def run(coroutine):
 
 
 def test_config_is_accepted_by_haproxy(tmp_path):
-    backends = [Backend("app1", "127.0.0.1", 8601), parse_backend("10.0.0.2:8501", "remote1")]
+    backends = [Backend("app1", "127.0.0.1", 8601), parse_backend("127.0.0.2:8501", "remote1")]
     config = tmp_path / "haproxy.cfg"
     config.write_text(haproxy_config("0.0.0.0", 8501, backends))
     check = subprocess.run([HAPROXY, "-c", "-f", str(config)], capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
     text = config.read_text()
-    assert "server remote1 10.0.0.2:8501 cookie remote1 check" in text
+    assert "server remote1 127.0.0.2:8501 cookie remote1 check" in text
     assert f"cookie {COOKIE_NAME} insert indirect" in text
 
 

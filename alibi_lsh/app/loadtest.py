@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import time
 from collections.abc import Sequence
 
@@ -27,7 +28,7 @@ from .._checks import exit_status
 from .classroom.protocol import BrowserTab
 from .classroom.report import Usage, header, row, size
 from .classroom.servers import MAX_PROCESSES, Classroom
-from .classroom.students import ALL_PAGES, MODES, Settings, check, run_phase
+from .classroom.students import ALL_PAGES, MODES, PhaseResult, Settings, check, run_phase
 from .classroom.usage import UsageMeter, resident_bytes
 
 MAX_STUDENTS = 200
@@ -96,6 +97,18 @@ async def warm_up(urls: Sequence[str], pages: Sequence[str], timeout: float) -> 
     return problems
 
 
+def measure_phase(
+    url: str, pids: Sequence[int], students: int, pages: Sequence[str], args: argparse.Namespace
+) -> tuple[PhaseResult, Usage]:
+    """One phase of ``students``, with the server's CPU and peak memory and this process's CPU."""
+    meter = UsageMeter(pids).start()
+    client_start, wall_start = time.process_time(), time.monotonic()
+    result = asyncio.run(run_phase(url, students, args.seconds, pages, args.mode, args.timeout, args.seed))
+    client_cpu = 100 * (time.process_time() - client_start) / (time.monotonic() - wall_start)
+    server_cpu, server_bytes = meter.stop()
+    return result, Usage(server_cpu if pids else None, server_bytes if pids else None, client_cpu)
+
+
 def run(args: argparse.Namespace) -> int:
     validate(args)
     counts, pages = parse_students(args.students), parse_pages(args.pages)
@@ -116,19 +129,17 @@ def run(args: argparse.Namespace) -> int:
         warm = resident_bytes(pids) if pids else None
         print(f"Server memory after one visit per page and process: {size(warm)}\n")
         print(header(), flush=True)
+        load_averages: list[float] = []
         for count in counts:
-            meter = UsageMeter(pids).start()
-            client_start, wall_start = time.process_time(), time.monotonic()
-            result = asyncio.run(
-                run_phase(url, count, args.seconds, pages, args.mode, timeout=args.timeout, seed=args.seed)
-            )
-            client_cpu = 100 * (time.process_time() - client_start) / (time.monotonic() - wall_start)
-            server_cpu, server_bytes = meter.stop()
-            usage = Usage(server_cpu if pids else None, server_bytes if pids else None, client_cpu)
+            result, usage = measure_phase(url, pids, count, pages, args)
             print(row(result, usage), flush=True)
             problems += result.errors
+            load_averages.append(os.getloadavg()[0])
+        # Other work on the machine competes for the cores: say how busy it was.
+        loads = ", ".join(f"{load:.1f}" for load in load_averages)
+        print(f"\nLoad average (1 min, this test's processes included) after each row: {loads}")
         if pids and args.idle_seconds > 0:
-            print(f"\nWaiting {args.idle_seconds:g} s with no students ...", flush=True)
+            print(f"Waiting {args.idle_seconds:g} s with no students ...", flush=True)
             time.sleep(args.idle_seconds)
             idle = resident_bytes(pids)
             print(f"Server memory {args.idle_seconds:g} s after the last student left: {size(idle)} ", end="")

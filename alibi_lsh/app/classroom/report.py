@@ -44,12 +44,14 @@ def duration(seconds: float | None) -> str:
 
 
 def size(num_bytes: float | None) -> str:
-    """'85 kB', '423 MB' or '1.97 GB' (decimal units), '-' for no value."""
+    """'85 kB', '7.1 MB', '423 MB' or '1.97 GB' (decimal units), '-' for no value."""
     if num_bytes is None:
         return "-"
     if num_bytes < 1e6:
         return f"{num_bytes / 1e3:.0f} kB"
-    return f"{num_bytes / 1e6:.0f} MB" if num_bytes < 1e9 else f"{num_bytes / 1e9:.2f} GB"
+    if num_bytes < 1e9:
+        return f"{num_bytes / 1e6:.1f} MB" if num_bytes < 1e7 else f"{num_bytes / 1e6:.0f} MB"
+    return f"{num_bytes / 1e9:.2f} GB"
 
 
 def percent(value: float | None) -> str:
