@@ -1,0 +1,283 @@
+"""The live masks component inside a real Streamlit page (tests/live_masks_app.py) in headless Chromium.
+
+What the browser draws must be what the library computes: the mask counts on screen equal
+mask_running_mean's for the same settings, and after the reader moves a control the max-norm
+error the component reports equals the one the server computes for the settings it reports. The
+frame rate while a script drags R is measured and printed (not asserted: it depends on the
+machine). Screenshots at 390 x 844 (a phone, by touch), 1280 x 720 and 1600 x 1000 go to
+``screenshots/`` (or ``$ALIBI_LSH_SCREENSHOTS``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from alibi_lsh import alibi_kernel, mask_running_mean, max_norm_error, sample_partitions
+
+from .test_live_sampler import launch_chromium, playwright
+
+ROOT = Path(__file__).resolve().parent.parent
+SCREENSHOTS = Path(os.environ.get("ALIBI_LSH_SCREENSHOTS", ROOT / "screenshots"))
+LIVE = ".alibi-live"
+SNAPSHOT = "document.querySelector('.alibi-live').liveMasks.snapshot()"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    """`streamlit run tests/live_masks_app.py` on a free localhost port."""
+    port = free_port()
+    command = [sys.executable, "-m", "streamlit", "run", "tests/live_masks_app.py", "--server.headless", "true"]
+    command += ["--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
+                break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        process.kill()
+        pytest.fail(f"streamlit did not start: {process.stdout.read() if process.stdout else ''}")
+    yield url
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright.sync_playwright() as driver:
+        chromium = launch_chromium(driver)
+        yield chromium
+        chromium.close()
+
+
+def open_live(context_or_browser, server: str, viewport: dict, **settings):
+    page = context_or_browser.new_page(viewport=viewport) if viewport else context_or_browser.new_page()
+    page.goto(f"{server}/?{urllib.parse.urlencode(settings)}", wait_until="domcontentloaded")
+    page.wait_for_function(
+        "() => document.querySelector('.alibi-live')?.liveMasks?.stats.frames > 0",
+        timeout=90_000,
+    )
+    shown = page_json(page)  # the server's run finished too
+    assert page.locator("[data-testid='stException']").count() == 0
+    return page, shown
+
+
+def page_json(page, **expected) -> dict:
+    """The JSON the test page prints under the figure, once it shows the ``expected`` values."""
+    deadline = time.time() + 60
+    while True:
+        code = page.locator("[data-testid='stCode'] code")
+        if code.count():
+            try:
+                shown = json.loads(code.first.inner_text())
+            except json.JSONDecodeError:
+                shown = None
+            if shown and all(shown.get(name) == value for name, value in expected.items()):
+                return shown
+        if time.time() > deadline:
+            raise AssertionError(f"the page did not show {expected}; last: {shown if code.count() else None}")
+        page.wait_for_timeout(200)
+
+
+def library_counts(settings: dict) -> np.ndarray:
+    """Integer counts of 'i and j share a block' over the R masks, from alibi_lsh.mask_running_mean."""
+    samples = settings["samples"]
+    means, _ = mask_running_mean(
+        settings["n"],
+        settings["slope"],
+        samples,
+        settings["scheme"],
+        seed=int(settings["seed"]),
+        head=settings["head"],
+        checkpoints=[samples],
+    )
+    return torch.round(means[0].double() * samples).numpy().astype(np.int64)
+
+
+def check_drawn_equals_library(page, shown: dict) -> None:
+    """The masks in the browser are the library's, and so is the error beside them."""
+    snapshot = page.evaluate(SNAPSHOT)
+    settings = snapshot["settings"]
+    for name in ("n", "slope", "samples", "scheme", "head"):
+        assert settings[name] == shown[name], name
+    assert settings["seed"] == shown["seed"]
+    n, samples = settings["n"], settings["samples"]
+    expected = library_counts(settings)
+    assert np.array_equal(np.array(snapshot["counts"]).reshape(n, n), expected)
+    seed, head = int(settings["seed"]), settings["head"]
+    partitions = sample_partitions(n, settings["slope"], samples, settings["scheme"], seed, head=head)
+    assert snapshot["starts"] == [p.starts.tolist() for p in partitions]
+    kernel = alibi_kernel(n, [settings["slope"]])[0]
+    library_error = float(max_norm_error(torch.from_numpy(expected / samples), kernel))
+    # The server's mean is float32 (mask_running_mean), the browser's float64: 1e-6 covers that.
+    assert abs(snapshot["maxError"] - library_error) < 1e-6
+    assert abs(shown["server_max_norm_error"] - library_error) < 1e-6
+    if shown["from_browser"]:
+        assert abs(shown["max_norm_error"] - shown["server_max_norm_error"]) < 1e-6
+
+
+def test_the_masks_drawn_are_the_library_masks(server, browser):
+    seed = 2**53 + 1  # not a float64: the browser must carry it as a string and a BigInt
+    settings = {"n": 96, "slope": 0.1, "R": 24, "scheme": "qmc", "seed": seed, "head": 5}
+    page, shown = open_live(browser, server, {"width": 1600, "height": 1000}, **settings)
+    assert shown["from_browser"] is False and shown["max_norm_error"] is None
+    check_drawn_equals_library(page, shown)
+
+    samples = page.locator(f'{LIVE} [data-control="samples"]')
+    samples.focus()
+    for _ in range(3):
+        samples.press("ArrowRight")
+    check_drawn_equals_library(page, page_json(page, from_browser=True, samples=27))
+
+    page.locator(f"{LIVE} [data-scheme='cuts']").click()
+    check_drawn_equals_library(page, page_json(page, scheme="cuts", samples=27))
+
+    slope = page.locator(f'{LIVE} [data-control="slope"]')
+    slope.focus()
+    for _ in range(20):
+        slope.press("ArrowLeft")
+    moved = page.evaluate(SNAPSHOT)["settings"]["slope"]  # the thumb is on the grid of 2^(k/64)
+    assert moved < 0.1
+    check_drawn_equals_library(page, page_json(page, slope=moved))
+
+    seed_box = page.locator(f'{LIVE} [data-control="seed-text"]')
+    seed_box.fill(str(2**63 - 1))
+    seed_box.press("Enter")
+    check_drawn_equals_library(page, page_json(page, seed=str(2**63 - 1)))
+
+    seed_box.fill("-4")  # refused in place, with a message; nothing is reported
+    seed_box.press("Enter")
+    assert "seed must be an integer from 0 to 2^63 - 1" in page.locator(f"{LIVE} [data-out='error']").inner_text()
+    assert page.evaluate(SNAPSHOT)["settings"]["seed"] == str(2**63 - 1)
+
+    page.locator(f'{LIVE} [data-control="head"]').select_option("1")  # ALiBi head 2 of 8: m = 2^-2, head index 1
+    check_drawn_equals_library(page, page_json(page, head=1, slope=0.25))
+
+    # The canvas shows it: the diagonal of the mean is the darkest colour, a far corner white.
+    corner_colours = page.evaluate(
+        """() => {
+        const canvas = document.querySelector('.alibi-live [data-panel="mean"] canvas');
+        const context = canvas.getContext('2d');
+        const pixel = (x, y) => Array.from(context.getImageData(x, y, 1, 1).data.slice(0, 3));
+        return [pixel(1, 1), pixel(canvas.width - 2, 1)];
+    }"""
+    )
+    assert corner_colours == [[0x08, 0x30, 0x6B], [0xFF, 0xFF, 0xFF]]
+    assert page.locator("[data-testid='stException']").count() == 0
+    page.close()
+
+
+def visible_panels(page) -> list[dict]:
+    return page.evaluate(
+        """() => [...document.querySelectorAll('.alibi-live [data-panel]')].filter(p => !p.hidden).map(p => {
+            const box = p.querySelector('canvas').getBoundingClientRect();
+            const caption = p.querySelector('figcaption');
+            return {name: p.dataset.panel, x: box.x, y: box.y, width: box.width,
+                    captionFits: caption.scrollWidth <= caption.clientWidth};
+        })"""
+    )
+
+
+def test_wide_windows_show_four_panels_in_a_row_and_redraw_while_R_is_dragged(server, browser):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page, _ = open_live(browser, server, {"width": 1280, "height": 720}, n=256, slope=1 / 16, R=64, scheme="binning")
+    for width, height in [(1280, 720), (1600, 1000)]:  # a projector, a laptop
+        page.set_viewport_size({"width": width, "height": height})
+        page.wait_for_timeout(300)  # the resize observer lays the panels out again
+        assert page.locator(LIVE).get_attribute("data-layout") == "wide"
+        panels = visible_panels(page)
+        assert [p["name"] for p in panels] == ["sample", "mean", "kernel", "error"]
+        assert len({round(p["y"]) for p in panels}) == 1 and min(p["width"] for p in panels) >= 200
+        assert all(p["captionFits"] for p in panels)
+        page.locator(LIVE).evaluate("e => e.style.setProperty('--alibi-live-font-scale', '1.35')")  # lecture mode
+        assert all(p["captionFits"] for p in visible_panels(page)), "a caption is cut off in lecture mode"
+        page.locator(LIVE).evaluate("e => e.style.setProperty('--alibi-live-font-scale', '1')")
+        assert page.locator(LIVE).evaluate("e => e.scrollWidth <= e.clientWidth"), "the figure overflows sideways"
+        page.screenshot(path=str(SCREENSHOTS / f"live_masks_{width}x{height}.png"))
+
+    # The frame rate: a script drags the R thumb back and forth for 3 s at n = 256.
+    track = page.locator(f'{LIVE} [data-control="samples"]').bounding_box()
+    y = track["y"] + track["height"] / 2
+    page.mouse.move(track["x"] + 0.125 * track["width"], y)
+    page.mouse.down()
+    before = page.evaluate("document.querySelector('.alibi-live').liveMasks.stats.frames")
+    page.evaluate("document.querySelector('.alibi-live').liveMasks.stats.drawMs = []")
+    moves, started = 0, time.perf_counter()
+    while time.perf_counter() - started < 3.0:
+        phase = (moves % 200) / 100  # 0 .. 2: right, then back left
+        fraction = phase if phase <= 1 else 2 - phase
+        page.mouse.move(track["x"] + (0.02 + 0.96 * fraction) * track["width"], y)
+        moves += 1
+    elapsed = time.perf_counter() - started
+    page.mouse.up()
+    stats = page.evaluate("document.querySelector('.alibi-live').liveMasks.stats")
+    frames = stats["frames"] - before
+    print(
+        f"\nlive masks, n = 256, binning, dragging R over 1..512 for {elapsed:.1f} s: {frames / elapsed:.0f} frames/s "
+        f"({moves / elapsed:.0f} pointer moves/s); compute and draw per frame: median "
+        f"{statistics.median(stats['drawMs']):.1f} ms, max {max(stats['drawMs']):.1f} ms"
+    )
+    assert frames > 10, "dragging R did not redraw"  # behaviour, not speed: the rate is reported above
+    shown = page_json(page, from_browser=True)  # letting go reports the settings once
+    assert shown["samples"] != 64
+    check_drawn_equals_library(page, shown)
+    page.close()
+
+
+def test_a_phone_shows_one_panel_at_a_time_and_works_by_touch(server, browser):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    phone = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
+    context = browser.new_context(**phone)
+    page, _ = open_live(context, server, None, n=256, slope=1 / 16, R=64)
+    assert page.locator(LIVE).get_attribute("data-layout") == "single"
+    panels = visible_panels(page)
+    assert [p["name"] for p in panels] == ["mean"] and panels[0]["width"] >= 300 and panels[0]["captionFits"]
+    size = page.evaluate("parseFloat(getComputedStyle(document.querySelector('.alibi-live__label')).fontSize)")
+    assert size >= 13, f"labels at {size}px are too small to read on a phone"
+
+    for scale in ("1.35", "1"):  # lecture mode, then normal text: tabs and caption fit the phone
+        page.locator(LIVE).evaluate(f"e => e.style.setProperty('--alibi-live-font-scale', '{scale}')")
+        tabs = page.locator(f"{LIVE} [data-show]").evaluate_all(
+            "tabs => tabs.map(t => t.scrollWidth <= t.clientWidth && t.getBoundingClientRect().right <= innerWidth)"
+        )
+        assert tabs == [True] * 4 and visible_panels(page)[0]["captionFits"], scale
+
+    page.locator(f"{LIVE} [data-show='error']").tap()
+    page.wait_for_timeout(100)
+    assert [p["name"] for p in visible_panels(page)] == ["error"]
+
+    slider = page.locator(f'{LIVE} [data-control="samples"]')
+    slider.scroll_into_view_if_needed()
+    box = slider.bounding_box()
+    page.touchscreen.tap(box["x"] + 0.8 * box["width"], box["y"] + box["height"] / 2)
+    shown = page_json(page, from_browser=True)
+    assert shown["samples"] > 300  # 80 % of the way along 1..512
+    check_drawn_equals_library(page, shown)
+    page.locator(f"{LIVE} [data-show='error']").scroll_into_view_if_needed()
+    page.screenshot(path=str(SCREENSHOTS / "live_masks_390x844.png"))
+    context.close()
