@@ -10,8 +10,8 @@ import argparse
 from collections.abc import Sequence
 
 from . import demo
-from ._checks import exit_status
 from .bench import command as bench_command
+from .cli_args import run_command
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,6 +26,5 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    return exit_status(lambda: args.run(args))  # bad input: one clear line, no traceback
+    """Run ``python -m alibi_lsh``; bad input is one ``error:`` line and status 2, no traceback."""
+    return run_command(build_parser(), argv, lambda args: args.run(args))

@@ -12,49 +12,30 @@ import argparse
 import torch
 
 from .attention import alibi_attention, lsh_alibi_attention
+from .cli_args import MAX_SLOPE, bounded_int, int_list, seed, slope_list
 from .masks import mask_running_mean
 from .metrics import max_norm_bound, max_norm_error, relative_frobenius_error, spectral_norm_bound, spectral_norm_error
 from .samplers import SCHEMES
 from .slopes import alibi_kernel
 
 
-def _int_list(text: str) -> list[int]:
-    try:
-        return [int(item) for item in text.split(",") if item]
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from error
-
-
-def _float_list(text: str) -> list[float]:
-    try:
-        return [float(eval_fraction(item)) for item in text.split(",") if item]
-    except (ValueError, ZeroDivisionError) as error:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers such as 0.5,1/16, got {text!r}") from error
-
-
-def eval_fraction(text: str) -> float:
-    """'1/16' -> 0.0625, '0.5' -> 0.5 (slopes are usually written as fractions)."""
-    numerator, _, denominator = text.partition("/")
-    return float(numerator) / float(denominator) if denominator else float(numerator)
-
-
 def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("demo", help="print mask-mean and attention errors for a few slopes and R")
-    parser.add_argument("--n", type=int, default=512, help="context length (default 512; dense work, at most 4096)")
-    parser.add_argument("--slopes", type=_float_list, default=[1 / 2, 1 / 16, 1 / 256],
-                        help="comma-separated slopes m, fractions allowed (default 1/2,1/16,1/256)")
-    parser.add_argument("--samples", type=_int_list, default=[1, 4, 16, 64, 256], help="comma-separated R values")
+    parser.add_argument("--n", type=bounded_int(1, 4096), default=512,
+                        help="context length, 1..4096 (default 512; the mask tables are dense n x n)")
+    parser.add_argument("--slopes", type=slope_list, default=(1 / 2, 1 / 16, 1 / 256),
+                        help=f"comma-separated slopes m, 0 <= m <= {MAX_SLOPE:g}, fractions allowed "
+                        "(default 1/2,1/16,1/256)")
+    parser.add_argument("--samples", type=int_list(1, 4096), default=(1, 4, 16, 64, 256),
+                        help="comma-separated R values, each 1..4096 (default 1,4,16,64,256)")
     parser.add_argument("--scheme", choices=SCHEMES, default="binning")
-    parser.add_argument("--dim", type=int, default=64, help="head dimension of the attention demo")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--dim", type=bounded_int(1, 1024), default=64,
+                        help="head dimension of the attention demo, 1..1024 (default 64)")
+    parser.add_argument("--seed", type=seed, default=0, help="random seed, 0..2^63 - 1 (default 0)")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    if not 1 <= args.n <= 4096:
-        raise ValueError(f"--n must be in 1..4096 for the dense mask demo, got {args.n}")
-    if not args.samples or min(args.samples) < 1:
-        raise ValueError(f"--samples must be integers >= 1, got {args.samples}")
     samples = sorted(set(args.samples))
     print(f"Mean of R masks vs exp(-m|i-j|): n={args.n}, scheme={args.scheme}, seed={args.seed}, bounds at delta=0.05")
     print(f"{'m':>9} {'R':>5} {'max-norm':>9} {'bound':>7} {'spectral':>9} {'bound':>8} {'rel.Frob':>9}")

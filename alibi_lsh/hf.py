@@ -32,9 +32,10 @@ import torch
 from torch import nn
 
 from alibi_lsh import alibi_attention, lsh_alibi_attention, window_alibi_attention
-from alibi_lsh._checks import exit_status
+from alibi_lsh.cli_args import bounded_int, existing_file, run_command, seed
 from alibi_lsh.lm.config import EXACT, AttentionSpec
 from alibi_lsh.lm.model import layer_seed
+from alibi_lsh.samplers import SCHEMES
 
 SUPPORTED_MODEL_TYPES = ("bloom", "mpt")
 
@@ -220,26 +221,37 @@ def mean_loss(model: nn.Module, input_ids: torch.Tensor) -> float:
     return torch.nn.functional.cross_entropy(logits[0, :-1], input_ids[0, 1:]).item()
 
 
-def main(argv: list[str] | None = None) -> int:
+# Both the unpatched model (the reference) and exact mode build dense (H, n, n) scores per layer.
+MAX_TOKENS = 8192
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m alibi_lsh.hf", description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, required=True, help="local directory of a BLOOM or MPT checkpoint")
-    parser.add_argument("--text", type=Path, required=True, help="UTF-8 text file to score")
-    parser.add_argument("--max-tokens", type=int, default=1024, help="score at most this many tokens")
-    parser.add_argument("--samples", type=int, nargs="+", default=[1, 4, 16, 64], help="values of R")
-    parser.add_argument("--scheme", default="binning", choices=["binning", "cuts", "qmc"])
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    return exit_status(lambda: _score_text(args))
+    parser.add_argument("--text", type=existing_file, required=True, help="UTF-8 text file to score")
+    parser.add_argument("--max-tokens", type=bounded_int(2, MAX_TOKENS), default=1024,
+                        help=f"score at most this many tokens, 2..{MAX_TOKENS} (default 1024)")
+    parser.add_argument("--samples", type=bounded_int(1, 4096), nargs="+", default=[1, 4, 16, 64],
+                        help="values of R, each 1..4096 (default 1 4 16 64)")
+    parser.add_argument("--scheme", default="binning", choices=SCHEMES)
+    parser.add_argument("--seed", type=seed, default=0, help="seed of the LSH partitions, 0..2^63 - 1 (default 0)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_command(build_parser(), argv, _score_text)
 
 
 def _score_text(args: argparse.Namespace) -> None:
     """Print the loss of the text under the original model, exact mode and LSH at each R."""
+    try:  # before the model: a bad file costs no loading
+        text = args.text.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(f"--text must be a UTF-8 text file, {str(args.text)!r} is not ({error.reason})") from error
     model, tokenizer = load_alibi_model(args.model)
-    if not args.text.is_file():
-        raise FileNotFoundError(f"text file not found: {args.text}")
-    ids = tokenizer(args.text.read_text(encoding="utf-8"), return_tensors="pt").input_ids[:, : args.max_tokens]
+    ids = tokenizer(text, return_tensors="pt").input_ids[:, : args.max_tokens]
     if ids.shape[1] < 2:
-        raise ValueError("the text has fewer than 2 tokens")
+        raise ValueError(f"--text must hold at least 2 tokens, got {ids.shape[1]} from {str(args.text)!r}")
     base = mean_loss(model, ids)
     print(f"{ids.shape[1]} tokens; original model: loss {base:.4f} nats/token, perplexity {math.exp(base):.3f}")
     specs = [AttentionSpec("exact")] + [AttentionSpec("lsh", args.scheme, r, args.seed) for r in args.samples]

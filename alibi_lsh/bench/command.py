@@ -12,20 +12,12 @@ import time
 
 import pandas as pd
 
+from ..cli_args import bounded_int, int_list, make_output_dir, name_list, output_dir, output_file, positive_float, seed
 from ..samplers import SCHEMES
 from .methods import METHODS
 from .runner import DTYPES, QKV_SOURCES, BenchConfig, fit_loglog_slopes, run_benchmark
 
-
-def _int_list(text: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(item) for item in text.split(",") if item)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from error
-
-
-def _name_list(text: str) -> tuple[str, ...]:
-    return tuple(item.strip() for item in text.split(",") if item.strip())
+MAX_N = 2**20  # the largest context length BenchConfig accepts
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -33,29 +25,43 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "bench", help="benchmark exact, window and LSH ALiBi attention (time, memory, error)",
         description="Every method on the same q, k, v; errors against an exact float64 reference.",
     )  # fmt: skip
-    parser.add_argument("--n", type=_int_list, default=(512, 1024, 2048, 4096), help="context lengths, comma-separated")
-    parser.add_argument("--samples", type=_int_list, default=(1, 4, 16, 64), help="R values of lsh, comma-separated")
-    parser.add_argument("--schemes", type=_name_list, default=("binning",), help=f"lsh schemes from {SCHEMES}")
-    parser.add_argument("--methods", type=_name_list, default=METHODS, help=f"methods from {METHODS}")
-    parser.add_argument("--heads", type=int, default=8, help="heads H (standard ALiBi slopes)")
-    parser.add_argument("--dim", type=int, default=64, help="head dimension d")
-    parser.add_argument("--batch", type=int, default=1)
+    lengths = int_list(2, MAX_N)
+    parser.add_argument("--n", type=lengths, default=(512, 1024, 2048, 4096),
+                        help=f"context lengths, comma-separated, each 2..{MAX_N} (default 512,1024,2048,4096)")
+    parser.add_argument("--samples", type=int_list(1, 4096), default=(1, 4, 16, 64),
+                        help="R values of lsh, comma-separated, each 1..4096 (default 1,4,16,64)")
+    parser.add_argument("--schemes", type=name_list(SCHEMES), default=("binning",),
+                        help=f"lsh schemes, comma-separated, from {','.join(SCHEMES)} (default binning)")
+    parser.add_argument("--methods", type=name_list(METHODS), default=METHODS,
+                        help=f"methods, comma-separated, from {','.join(METHODS)} (default all)")
+    parser.add_argument("--heads", type=bounded_int(1, 256), default=8, help="heads H, 1..256 (standard ALiBi slopes)")
+    parser.add_argument("--dim", type=bounded_int(1, 1024), default=64, help="head dimension d, 1..1024")
+    parser.add_argument("--batch", type=bounded_int(1, 64), default=1, help="batch size B, 1..64")
     causal = parser.add_mutually_exclusive_group()
     causal.add_argument("--causal", dest="causal", action="store_true", default=True, help="causal attention (default)")
     causal.add_argument("--bidirectional", dest="causal", action="store_false", help="attend both ways")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--dtype", choices=tuple(DTYPES), default="float32")
-    parser.add_argument("--repeat", type=int, default=3, help="timed calls after the warm-up (median reported)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--repeat", type=bounded_int(1, 100), default=3,
+                        help="timed calls after the warm-up, 1..100 (median reported)")
+    parser.add_argument("--seed", type=seed, default=0, help="random seed, 0..2^63 - 1")
     parser.add_argument("--qkv", choices=QKV_SOURCES, default="random", help="random q, k, v or the trained model's")
-    parser.add_argument("--score-std", type=float, default=2.0, help="std of the random scores q.k/sqrt(d)")
-    parser.add_argument("--max-dense-gib", type=float, default=10.0, help="largest dense bias to allocate (GiB)")
-    parser.add_argument("--max-call-s", type=float, default=120.0, help="skip calls predicted to take longer (s)")
-    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
-    parser.add_argument("--out", default=None, help="CSV file to write")
-    parser.add_argument("--charts", default=None, help="directory for time/error/pareto charts (PNG and SVG)")
-    parser.add_argument("--pareto-n", type=int, default=None, help="n of the error-vs-time chart (default: largest)")
-    parser.add_argument("--fit-min-n", type=int, default=2048, help="smallest n of the log-log slope fit")
+    parser.add_argument("--score-std", type=positive_float(100.0), default=2.0,
+                        help="std of the random scores q.k/sqrt(d), in (0, 100]")
+    parser.add_argument("--max-dense-gib", type=positive_float(4096.0), default=10.0,
+                        help="largest dense bias to allocate, GiB in (0, 4096]")
+    parser.add_argument("--max-call-s", type=positive_float(86400.0), default=120.0,
+                        help="skip calls predicted to take longer, seconds in (0, 86400]")
+    parser.add_argument("--threads", type=bounded_int(1, 1024), default=None,
+                        help="torch intra-op threads, 1..1024 (default: torch's)")
+    parser.add_argument("--out", type=output_file, default=None,
+                        help="CSV file to write (its directory must exist; default: none)")
+    parser.add_argument("--charts", type=output_dir, default=None,
+                        help="directory for time/error/pareto charts, PNG and SVG (created; default: none)")
+    parser.add_argument("--pareto-n", type=bounded_int(2, MAX_N), default=None,
+                        help="n of the error-vs-time chart, one of --n (default: the largest measured)")
+    parser.add_argument("--fit-min-n", type=bounded_int(2, MAX_N), default=2048,
+                        help=f"smallest n of the log-log slope fit, 2..{MAX_N} (default 2048)")
     parser.set_defaults(run=run)
 
 
@@ -100,6 +106,10 @@ def format_table(df: pd.DataFrame) -> str:
 
 def run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
+    if args.pareto_n is not None and args.pareto_n not in config.n_values:
+        raise ValueError(f"--pareto-n must be one of the --n values {list(config.n_values)}, got {args.pareto_n}")
+    if args.charts is not None:
+        make_output_dir(args.charts, "--charts")  # now, not after a long sweep
     started = time.time()
     bar, progress = _progress_bar(len(set(config.n_values)) * len(config.cases()))
     try:
