@@ -23,18 +23,24 @@ import torch
 import torch.nn.functional as F
 
 from alibi_lsh import alibi_attention, lsh_alibi_attention
+from alibi_lsh._checks import check_int
+from alibi_lsh.samplers import SCHEMES
 
 from .config import EXACT, AttentionSpec
 from .data import eval_windows, load_split
 from .model import ALiBiGPT, QKVCapture, layer_seed
 
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
+RESULTS_DIR = Path(__file__).resolve().parent / "results"  # the shipped evaluation, read by the app
 Progress = Callable[[float, str], None]
 
 
 @dataclass(frozen=True)
 class EvalConfig:
-    """What ``eval`` measures. Sized to finish in about 10 minutes on a 2-core CPU."""
+    """What ``eval`` measures. Sized to finish in about 10 minutes on a 2-core CPU.
+
+    Raises ValueError for an empty list (only ``windows`` may be empty), a count below 1, a
+    negative seed or an unknown scheme.
+    """
 
     multiples: tuple[int, ...] = (1, 4, 8)  # context lengths as multiples of the training length
     samples: tuple[int, ...] = (1, 2, 4, 8, 16, 64)  # R
@@ -43,6 +49,22 @@ class EvalConfig:
     windows: tuple[int, ...] = (16, 64)  # window-truncation baselines, |i-j| < w
     tokens: int = 4096  # held-out bytes windows per length: tokens // length windows
     error_layers_length_multiples: tuple[int, ...] = (1, 4)  # lengths for the attention-error table
+
+    def __post_init__(self) -> None:
+        # An empty tuple would silently drop every LSH row (no seeds, no R, no scheme) or every
+        # length; only the window baselines are optional.
+        for name in ("multiples", "samples", "seeds", "schemes", "error_layers_length_multiples"):
+            if not getattr(self, name):
+                raise ValueError(f"EvalConfig.{name} must not be empty, got {getattr(self, name)!r}")
+        for name in ("multiples", "samples", "windows", "error_layers_length_multiples"):
+            for value in getattr(self, name):
+                check_int(f"EvalConfig.{name}", value, minimum=1)
+        for value in self.seeds:
+            check_int("EvalConfig.seeds", value, minimum=0)
+        unknown = [scheme for scheme in self.schemes if scheme not in SCHEMES]
+        if unknown:
+            raise ValueError(f"EvalConfig.schemes must be drawn from {SCHEMES}, got {unknown[0]!r}")
+        check_int("EvalConfig.tokens", self.tokens, minimum=1)
 
 
 def specs(cfg: EvalConfig) -> list[AttentionSpec]:
@@ -231,9 +253,13 @@ def markdown_table(summary: pd.DataFrame, multiples: Iterable[int] | None = None
 
 
 def run_eval(
-    model: ALiBiGPT, cfg: EvalConfig = EvalConfig(), out_dir: Path = RESULTS_DIR, progress: Progress | None = None
+    model: ALiBiGPT, cfg: EvalConfig, out_dir: Path, progress: Progress | None = None
 ) -> dict[str, pd.DataFrame]:
-    """Run the whole evaluation and write the CSVs and the chart to ``out_dir``."""
+    """Run the whole evaluation and write the CSVs and the charts to ``out_dir`` (created if missing).
+
+    ``out_dir`` has no default: the shipped results (``RESULTS_DIR``) are replaced only when a
+    caller names them.
+    """
     from .figures import attention_error_chart, perplexity_chart
 
     out_dir = Path(out_dir)

@@ -1,8 +1,9 @@
 """Train the byte-level ALiBi model on the standard-library snapshot (exact attention).
 
 ``python -m alibi_lsh.lm train`` reproduces the shipped weights: fixed seed, AdamW, linear
-warm-up then cosine decay, about 15 minutes on a 2-core CPU. Bit-for-bit equality across
-machines is not guaranteed (CPU kernels differ), the loss curve is.
+warm-up then cosine decay, about 10 minutes on a 2-core CPU. It writes them to the working
+directory (``--out`` names another file). Bit-for-bit equality across machines is not
+guaranteed (CPU kernels differ), the loss curve is.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from .checkpoint import DEFAULT_WEIGHTS, save_weights
+from alibi_lsh._checks import check_int
+
+from .checkpoint import save_weights
 from .config import ModelConfig, TrainConfig
 from .data import eval_windows, load_split, random_batch
 from .model import ALiBiGPT
@@ -55,18 +58,24 @@ def validation_loss(model: ALiBiGPT, val: torch.Tensor, num_windows: int, batch_
 def train(
     model_cfg: ModelConfig | None = None,
     train_cfg: TrainConfig | None = None,
-    out: Path | None = DEFAULT_WEIGHTS,
+    out: Path | None = None,
     train_data: torch.Tensor | None = None,
     val_data: torch.Tensor | None = None,
     progress: bool = True,
 ) -> tuple[ALiBiGPT, dict]:
-    """Train from scratch (default configs) and, if ``out``, save the weights.
+    """Train from scratch (default configs) and, if ``out``, save the weights there.
+
+    ``out`` has no default: the shipped weights (``DEFAULT_WEIGHTS``) are replaced only when a
+    caller names them. Raises ValueError if ``train_cfg`` asks for fewer than 1 step (or batch, or
+    evaluation window), which would leave no loss to report.
 
     Returns the model and a summary that holds the losses (nats per byte) at every ``eval_every`` steps, the final
     validation loss and perplexity, and the wall time in seconds.
     """
     model_cfg = model_cfg or ModelConfig()
     train_cfg = train_cfg or TrainConfig()
+    for name in ("steps", "batch_size", "eval_every", "eval_windows"):
+        check_int(f"TrainConfig.{name}", getattr(train_cfg, name), minimum=1)
     torch.manual_seed(train_cfg.seed)
     train_data = load_split("train") if train_data is None else train_data
     val_data = load_split("val") if val_data is None else val_data

@@ -1,0 +1,151 @@
+"""Every command line refuses bad input with one ``error:`` line naming the argument, the allowed
+range and the value as typed, exit status 2 and no traceback, before doing any work."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from alibi_lsh import cli, hf
+from alibi_lsh.cli_args import SEED_MAX
+from alibi_lsh.lm import __main__ as lm_cli
+from alibi_lsh.lm.data import DATA_DIR
+
+ROOT = Path(__file__).resolve().parents[1]
+MAINS = {"alibi_lsh": cli.main, "alibi_lsh.lm": lm_cli.main, "alibi_lsh.hf": hf.main}
+HF = ["--model", "{tmp}/no-model", "--text", "{text}"]  # hf's required arguments; the model is never loaded
+
+# (module, argv, fragments the error line must contain: the argument, the range, the typed value)
+BAD_INPUTS = [
+    ("alibi_lsh", ["demo", "--samples", "1,,4"], ["--samples", "[1, 4096]", "'1,,4'"]),
+    ("alibi_lsh", ["demo", "--samples", ""], ["--samples", "[1, 4096]", "''"]),
+    ("alibi_lsh", ["demo", "--samples", "4,0"], ["--samples", "[1, 4096]", "'0' in '4,0'"]),
+    ("alibi_lsh", ["demo", "--samples", "four"], ["--samples", "[1, 4096]", "'four'"]),
+    ("alibi_lsh", ["demo", "--slopes", "1e39"], ["--slopes", "0 <= m <= 16", "'1e39'"]),
+    ("alibi_lsh", ["demo", "--slopes", "1/2,-1"], ["--slopes", "0 <= m <= 16", "'-1' in '1/2,-1'"]),
+    ("alibi_lsh", ["demo", "--slopes", "nan"], ["--slopes", "0 <= m <= 16", "'nan'"]),
+    ("alibi_lsh", ["demo", "--slopes", "inf"], ["--slopes", "0 <= m <= 16", "'inf'"]),
+    ("alibi_lsh", ["demo", "--slopes", "1/0"], ["--slopes", "0 <= m <= 16", "'1/0'"]),
+    ("alibi_lsh", ["demo", "--slopes", "half"], ["--slopes", "0 <= m <= 16", "'half'"]),
+    ("alibi_lsh", ["demo", "--slopes", ","], ["--slopes", "no empty item", "','"]),
+    ("alibi_lsh", ["demo", "--n", "0"], ["--n", "[1, 4096]", "'0'"]),
+    ("alibi_lsh", ["demo", "--n", "-3"], ["--n", "[1, 4096]", "'-3'"]),
+    ("alibi_lsh", ["demo", "--n", "4097"], ["--n", "[1, 4096]", "'4097'"]),
+    ("alibi_lsh", ["demo", "--n", "1.5"], ["--n", "[1, 4096]", "'1.5'"]),
+    ("alibi_lsh", ["demo", "--dim", "0"], ["--dim", "[1, 1024]", "'0'"]),
+    ("alibi_lsh", ["demo", "--seed", "-1"], ["--seed", "[0, 2^63 - 1]", "'-1'"]),
+    ("alibi_lsh", ["demo", "--seed", str(SEED_MAX + 1)], ["--seed", "[0, 2^63 - 1]", f"'{SEED_MAX + 1}'"]),
+    ("alibi_lsh", ["demo", "--scheme", "sorted"], ["--scheme", "binning", "'sorted'"]),
+    ("alibi_lsh", ["bench", "--out", "/missing/dir/x.csv"], ["--out", "'/missing/dir' does not exist"]),
+    ("alibi_lsh", ["bench", "--out", "{tmp}/missing/x.csv"], ["--out", "missing' does not exist"]),
+    ("alibi_lsh", ["bench", "--out", "{tmp}"], ["--out", "must name a file", "'{tmp}', which is a directory"]),
+    ("alibi_lsh", ["bench", "--charts", "{text}"], ["--charts", "must name a directory", "'{text}'"]),
+    ("alibi_lsh", ["bench", "--n", ""], ["--n", "[2, 1048576]", "''"]),
+    ("alibi_lsh", ["bench", "--n", "1"], ["--n", "[2, 1048576]", "'1'"]),
+    ("alibi_lsh", ["bench", "--n", "512,abc"], ["--n", "[2, 1048576]", "'abc' in '512,abc'"]),
+    ("alibi_lsh", ["bench", "--samples", "0"], ["--samples", "[1, 4096]", "'0'"]),
+    ("alibi_lsh", ["bench", "--schemes", "binning,foo"], ["--schemes", "binning, cuts, qmc", "'foo'"]),
+    ("alibi_lsh", ["bench", "--methods", ""], ["--methods", "dense", "''"]),
+    ("alibi_lsh", ["bench", "--heads", "0"], ["--heads", "[1, 256]", "'0'"]),
+    ("alibi_lsh", ["bench", "--batch", "-1"], ["--batch", "[1, 64]", "'-1'"]),
+    ("alibi_lsh", ["bench", "--repeat", "0"], ["--repeat", "[1, 100]", "'0'"]),
+    ("alibi_lsh", ["bench", "--threads", "0"], ["--threads", "[1, 1024]", "'0'"]),
+    ("alibi_lsh", ["bench", "--seed", "-1"], ["--seed", "[0, 2^63 - 1]", "'-1'"]),
+    ("alibi_lsh", ["bench", "--score-std", "0"], ["--score-std", "(0, 100]", "'0'"]),
+    ("alibi_lsh", ["bench", "--max-dense-gib", "inf"], ["--max-dense-gib", "(0, 4096]", "'inf'"]),
+    ("alibi_lsh", ["bench", "--max-call-s", "-1"], ["--max-call-s", "(0, 86400]", "'-1'"]),
+    ("alibi_lsh", ["bench", "--max-call-s", "soon"], ["--max-call-s", "(0, 86400]", "'soon'"]),
+    ("alibi_lsh", ["bench", "--fit-min-n", "0"], ["--fit-min-n", "[2, 1048576]", "'0'"]),
+    ("alibi_lsh", ["bench", "--n", "64", "--methods", "dense", "--pareto-n", "128"], ["--pareto-n", "[64]", "128"]),
+    ("alibi_lsh.lm", ["train", "--steps", "0"], ["--steps", "[1, 100000]", "'0'"]),
+    ("alibi_lsh.lm", ["train", "--steps", "-3"], ["--steps", "[1, 100000]", "'-3'"]),
+    ("alibi_lsh.lm", ["train", "--steps", "many"], ["--steps", "[1, 100000]", "'many'"]),
+    ("alibi_lsh.lm", ["train", "--threads", "0"], ["--threads", "[1, 1024]", "'0'"]),
+    ("alibi_lsh.lm", ["train", "--out", "{tmp}/missing/w.safetensors"], ["--out", "missing' does not exist"]),
+    ("alibi_lsh.lm", ["eval", "--seeds", "0"], ["--seeds", "[1, 100]", "'0'"]),
+    ("alibi_lsh.lm", ["eval", "--tokens", "0"], ["--tokens", "[1024, 16384]", "'0'"]),
+    ("alibi_lsh.lm", ["eval", "--tokens", "-7"], ["--tokens", "[1024, 16384]", "'-7'"]),
+    ("alibi_lsh.lm", ["eval", "--tokens", "100"], ["--tokens", "[1024, 16384]", "'100'"]),
+    ("alibi_lsh.lm", ["eval", "--tokens", "1e4"], ["--tokens", "[1024, 16384]", "'1e4'"]),
+    ("alibi_lsh.lm", ["eval", "--weights", "{tmp}/missing.safetensors"], ["--weights", "not found", "missing"]),
+    ("alibi_lsh.lm", ["eval", "--out", "{text}"], ["--out", "must name a directory", "'{text}'"]),
+    ("alibi_lsh.lm", ["snapshot", "--stdlib", "{tmp}/missing"], ["--stdlib", "not found", "missing'"]),
+    ("alibi_lsh.lm", ["snapshot", "--out", "{text}"], ["--out", "must name a directory", "'{text}'"]),
+    ("alibi_lsh.hf", [*HF, "--max-tokens", "-5"], ["--max-tokens", "[2, 8192]", "'-5'"]),
+    ("alibi_lsh.hf", [*HF, "--max-tokens", "1"], ["--max-tokens", "[2, 8192]", "'1'"]),
+    ("alibi_lsh.hf", [*HF, "--seed", "-1"], ["--seed", "[0, 2^63 - 1]", "'-1'"]),
+    ("alibi_lsh.hf", [*HF, "--seed", str(SEED_MAX + 1)], ["--seed", "[0, 2^63 - 1]", f"'{SEED_MAX + 1}'"]),
+    ("alibi_lsh.hf", [*HF, "--seed", "one"], ["--seed", "[0, 2^63 - 1]", "'one'"]),
+    ("alibi_lsh.hf", [*HF, "--samples", "8", "0"], ["--samples", "[1, 4096]", "'0'"]),
+    ("alibi_lsh.hf", ["--model", "{tmp}", "--text", "{tmp}/missing.txt"], ["--text", "not found", "missing.txt'"]),
+]
+
+
+def _fill(argv: list[str], tmp_path: Path) -> list[str]:
+    text = tmp_path / "text.txt"
+    text.write_text("some text\n", encoding="utf-8")
+    return [arg.format(tmp=tmp_path, text=text) for arg in argv]
+
+
+def error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if "error:" in line]
+
+
+@pytest.mark.parametrize(("module", "argv", "fragments"), BAD_INPUTS, ids=[" ".join(case[1]) for case in BAD_INPUTS])
+def test_bad_input_is_one_error_line_and_status_2(module, argv, fragments, tmp_path, capsys):
+    argv = _fill(argv, tmp_path)
+    assert MAINS[module](argv) == 2
+    captured = capsys.readouterr()
+    lines = error_lines(captured.err)
+    assert len(lines) == 1, captured.err
+    for fragment in _fill(fragments, tmp_path):
+        assert fragment in lines[0], (fragment, lines[0])
+    assert "Traceback" not in captured.err and captured.out == ""
+
+
+def test_hf_seed_message_quotes_the_typed_value_not_a_derived_one(tmp_path, capsys):
+    assert hf.main(_fill([*HF, "--seed", "-1"], tmp_path)) == 2
+    line = error_lines(capsys.readouterr().err)[0]
+    assert line.endswith("got '-1'") and "1000003" not in line
+
+
+@pytest.mark.skipif(not (DATA_DIR / "train.txt").is_file(), reason="no text snapshot to protect")
+def test_snapshot_refuses_to_overwrite_the_shipped_text_without_force(capsys):
+    before = (DATA_DIR / "train.txt").stat().st_mtime_ns
+    assert lm_cli.main(["snapshot"]) == 2
+    (line,) = error_lines(capsys.readouterr().err)
+    assert "--force" in line and str(DATA_DIR / "train.txt") in line
+    assert (DATA_DIR / "train.txt").stat().st_mtime_ns == before
+
+
+# Seeds are integers in [0, 2^63 - 1] on every command line; the big ones pass validation.
+@pytest.mark.parametrize("seed", [0, 20_000_000_000_000, SEED_MAX])
+def test_big_seeds_pass_validation(seed, tmp_path):
+    args = hf.build_parser().parse_args(_fill([*HF, "--seed", str(seed)], tmp_path))
+    assert args.seed == seed
+    assert cli.build_parser().parse_args(["demo", "--seed", str(seed)]).seed == seed
+    assert cli.build_parser().parse_args(["bench", "--seed", str(seed)]).seed == seed
+
+
+def test_command_lines_show_no_traceback_when_run_as_programs(tmp_path):
+    """The same checks through ``python -m``: status 2, one error line, nothing else on stderr."""
+    text = tmp_path / "text.txt"
+    text.write_text("x", encoding="utf-8")
+    commands = [
+        ["alibi_lsh", "demo", "--slopes", "1e39"],
+        ["alibi_lsh", "bench", "--out", str(tmp_path / "missing" / "x.csv")],
+        ["alibi_lsh.lm", "train", "--steps", "0"],
+        ["alibi_lsh.hf", "--model", str(tmp_path), "--text", str(text), "--seed", "-1"],
+    ]
+    runs = [
+        subprocess.Popen([sys.executable, "-m", *command], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+        for command in commands
+    ]  # fmt: skip
+    for command, run in zip(commands, runs):
+        out, err = run.communicate(timeout=120)
+        assert run.returncode == 2, (command, err)
+        assert len(error_lines(err)) == 1 and "Traceback" not in err and out == "", (command, err)
