@@ -154,6 +154,17 @@ def test_the_masks_drawn_are_the_library_masks(server, browser):
         samples.press("ArrowRight")
     check_drawn_equals_library(page, page_json(page, from_browser=True, samples=27))
 
+    # Moving the figure in the page mounts it anew: it must come back with R = 27, which the
+    # server holds, not with the R = 24 of the arguments.
+    page.locator(LIVE).evaluate("e => { e.liveMasks.before = true; }")
+    page.get_by_text("Put the figure in a box").click()
+    page.get_by_text("The figure was mounted again").wait_for()
+    page.wait_for_function(  # one figure left (the old one is gone), drawn by a new instance
+        "(all => all.length === 1 && all[0].liveMasks?.stats.frames > 0 && !all[0].liveMasks.before)"
+        "(document.querySelectorAll('.alibi-live'))"
+    )
+    check_drawn_equals_library(page, page_json(page, from_browser=True, samples=27))
+
     page.locator(f"{LIVE} [data-scheme='cuts']").click()
     check_drawn_equals_library(page, page_json(page, scheme="cuts", samples=27))
 
