@@ -7,7 +7,13 @@ blocks combined with log-sum-exp weights.
 """
 
 from ._checks import MAX_DENSE_ELEMENTS
-from .attention import alibi_attention, lsh_alibi_attention, window_alibi_attention
+from .attention import (
+    AttentionSpec,
+    alibi_attention,
+    lsh_alibi_attention,
+    lsh_alibi_attention_reference,
+    window_alibi_attention,
+)
 from .kernels import PositionalKernel, resolve_kernel
 from .masks import mask_running_mean, sample_masks, sample_partitions
 from .metrics import (
@@ -26,6 +32,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "MAX_DENSE_ELEMENTS",
+    "AttentionSpec",
     "SCHEMES",
     "BinningSampler",
     "CutsSampler",
@@ -39,6 +46,7 @@ __all__ = [
     "alibi_slopes",
     "block_size_bound",
     "lsh_alibi_attention",
+    "lsh_alibi_attention_reference",
     "make_sampler",
     "mask_running_mean",
     "max_norm_bound",

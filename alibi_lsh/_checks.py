@@ -74,31 +74,115 @@ def make_generator(seed: int | torch.Generator | None) -> torch.Generator:
     return generator
 
 
-def check_qkv(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> None:
-    """q, k, v must be floating tensors (B, H, n, d) on one device, of one dtype, all finite."""
+def check_qkv(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, enable_gqa: bool = False) -> int:
+    """Shapes, dtype and device of attention inputs in SDPA's layout; returns the group size G.
+
+    q (B, H, n_q, d), k (B, H_kv, n_k, d), v (B, H_kv, n_k, d_v): floating point, one dtype, one
+    device, n_q <= n_k (queries are the last n_q positions). H_kv = H unless ``enable_gqa``, where
+    H must be a multiple of H_kv and query head h reads kv head h // G, G = H // H_kv (SDPA's
+    convention). Values are checked later, by :func:`check_values`, on the keys a call reads.
+    """
     for name, tensor in (("q", q), ("k", k), ("v", v)):
         if not isinstance(tensor, torch.Tensor):
             raise ValueError(f"{name} must be a torch.Tensor of shape (B, H, n, d), got {type(tensor).__name__}")
         if tensor.dim() != 4:
             raise ValueError(f"{name} must have 4 dimensions (B, H, n, d), got shape {tuple(tensor.shape)}")
         if not tensor.is_floating_point():
-            raise ValueError(f"{name} must be floating point (float32, bfloat16 or float16), got {tensor.dtype}")
-        if tensor.shape[2] < 1 or tensor.shape[3] < 1:
-            raise ValueError(f"{name} needs n >= 1 and d >= 1, got shape {tuple(tensor.shape)}")
-    if k.shape != q.shape:
-        raise ValueError(f"k must have the shape of q {tuple(q.shape)}, got {tuple(k.shape)}")
-    if v.shape[:3] != q.shape[:3]:
-        raise ValueError(f"v must have shape (B, H, n, d_v) = {tuple(q.shape[:3])} + (d_v,), got {tuple(v.shape)}")
+            raise ValueError(
+                f"{name} must be floating point (float32, float64, bfloat16 or float16), got {tensor.dtype}"
+            )
+        if min(tensor.shape) < 1:
+            raise ValueError(f"{name} needs B, H, n, d >= 1, got shape {tuple(tensor.shape)}")
+    batch, heads, n_q, head_dim = q.shape
+    if k.shape[0] != batch or k.shape[3] != head_dim:
+        raise ValueError(
+            f"k must have shape (B, H_kv, n_k, d) with B = {batch} and d = {head_dim}, got {tuple(k.shape)}"
+        )
+    if v.shape[:3] != k.shape[:3]:
+        raise ValueError(f"v must have shape (B, H_kv, n_k, d_v) = {tuple(k.shape[:3])} + (d_v,), got {tuple(v.shape)}")
+    kv_heads, n_k = k.shape[1], k.shape[2]
+    if enable_gqa:
+        if heads % kv_heads != 0:
+            raise ValueError(f"enable_gqa needs H a multiple of H_kv, got H = {heads} and H_kv = {kv_heads}")
+    elif kv_heads != heads:
+        raise ValueError(
+            f"k and v must have H = {heads} heads like q, got {kv_heads} "
+            "(pass enable_gqa=True for grouped-query attention)"
+        )
+    if n_q > n_k:
+        raise ValueError(
+            f"q may not be longer than k: queries are the last n_q of the n_k positions, got n_q = {n_q} > n_k = {n_k}"
+        )
     if k.dtype != q.dtype or v.dtype != q.dtype:
         raise ValueError(f"q, k, v must share one dtype, got {q.dtype}, {k.dtype}, {v.dtype}")
     if k.device != q.device or v.device != q.device:
         raise ValueError(f"q, k, v must be on one device, got {q.device}, {k.device}, {v.device}")
+    return heads // kv_heads
+
+
+def compute_dtype(dtype: torch.dtype) -> torch.dtype:
+    """Attention accumulates in float64 for float64 inputs and in float32 for every other float dtype."""
+    return torch.float64 if dtype == torch.float64 else torch.float32
+
+
+def check_values(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float) -> None:
+    """Entries finite, and every score scale * q.k inside the compute dtype's range.
+
+    One pass over each tensor (``aminmax``: a NaN or inf anywhere shows in its result). The score
+    bound is scale * d * max|q| * max|k|; above half the largest finite number of the compute
+    dtype a score (plus an ALiBi bias) could overflow to inf and give NaN, so it is refused.
+    """
+    largest = {}
     for name, tensor in (("q", q), ("k", k), ("v", v)):
-        # A finite sum proves every entry finite (inf or NaN anywhere makes the sum inf or NaN) and
-        # costs one pass without a boolean temporary; only a non-finite sum (which finite entries
-        # can also give, by overflow) needs the exact entry-wise check.
-        if not torch.isfinite(tensor.sum()) and not torch.isfinite(tensor).all():
+        if tensor.numel() == 0:
+            largest[name] = 0.0
+            continue
+        low, high = (float(x) for x in torch.aminmax(tensor.detach()))
+        if not (math.isfinite(low) and math.isfinite(high)):
             raise ValueError(f"{name} contains NaN or infinite values; all entries must be finite")
+        largest[name] = max(-low, high)
+    limit = torch.finfo(compute_dtype(q.dtype)).max / 2
+    bound = scale * q.shape[-1] * largest["q"] * largest["k"]
+    if bound > limit:
+        raise ValueError(
+            f"q and k are too large: scale * |q . k| may reach {bound:.3g}, above {limit:.3g} "
+            f"(half the {compute_dtype(q.dtype)} range), where scores overflow; scale q or k down"
+        )
+
+
+def key_padding_runs(mask: torch.Tensor | None, batch: int, n_k: int) -> list[tuple[int, int]] | None:
+    """The real keys of each row as [first, end), from a Hugging Face style ``key_padding_mask``.
+
+    ``mask`` is (B, n_k), bool or integers 0/1, 1 = real token; each row's real keys must be one
+    contiguous run (left and/or right padding; a row may be all padding). Returns None when
+    there is no mask or every key is real.
+    """
+    if mask is None:
+        return None
+    if not isinstance(mask, torch.Tensor):
+        raise ValueError(f"key_padding_mask must be a torch.Tensor of shape (B, n_k), got {type(mask).__name__}")
+    if tuple(mask.shape) != (batch, n_k):
+        raise ValueError(f"key_padding_mask must have shape (B, n_k) = {(batch, n_k)}, got {tuple(mask.shape)}")
+    if mask.is_floating_point() or mask.is_complex():
+        raise ValueError(f"key_padding_mask must be bool or integer 0/1 (1 = real token), got {mask.dtype}")
+    mask = mask.detach().cpu()
+    if mask.dtype != torch.bool:
+        if ((mask != 0) & (mask != 1)).any():
+            raise ValueError("key_padding_mask must hold only 0 and 1 (1 = real token)")
+        mask = mask.bool()
+    starts = mask[:, :1].to(torch.int64) + (mask[:, 1:] & ~mask[:, :-1]).sum(dim=1, keepdim=True)
+    holes = (starts.reshape(-1) > 1).nonzero()
+    if holes.numel():
+        row = int(holes[0])
+        raise ValueError(
+            f"key_padding_mask row {row} has padding between real tokens; the real tokens of a row must "
+            "be one contiguous run (left and/or right padding only)"
+        )
+    counts = mask.sum(dim=1)
+    if bool((counts == n_k).all()):
+        return None
+    first = torch.where(counts > 0, mask.to(torch.int8).argmax(dim=1), 0)
+    return [(int(f), int(f + c)) for f, c in zip(first, counts)]
 
 
 def check_head_slopes(slopes: torch.Tensor | Sequence[float], num_heads: int) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""Exact, window and LSH ALiBi attention against independent dense reference implementations."""
+"""Exact and window ALiBi attention against the naive loop; shapes, padding, GQA, numerics, bad input."""
 
 from __future__ import annotations
 
@@ -7,108 +7,135 @@ import math
 import pytest
 import torch
 
-from alibi_lsh import SCHEMES, alibi_attention, alibi_slopes, lsh_alibi_attention, window_alibi_attention
-from alibi_lsh.attention.blocks import padded_width
-from alibi_lsh.attention.draws import sample_head_partitions
+from alibi_lsh import alibi_attention, alibi_slopes, lsh_alibi_attention, window_alibi_attention
 
 from .conftest import random_qkv
+from .reference import alibi_weight, naive_attention
 
 
-def naive_alibi_attention(q, k, v, slopes, causal, scale=None, window=None):
-    """Loop-over-queries float64 ALiBi attention, written from the definition (no shared code)."""
-    batch, heads, n, dim = q.shape
-    scale = 1 / math.sqrt(dim) if scale is None else scale
-    out = torch.zeros(batch, heads, n, v.shape[-1], dtype=torch.float64)
-    for b in range(batch):
-        for h in range(heads):
-            for i in range(n):
-                keys = range(0, i + 1) if causal else range(n)
-                if window is not None:
-                    keys = [j for j in keys if abs(i - j) < window[h]]
-                keys = list(keys)
-                logits = torch.tensor(
-                    [scale * float(q[b, h, i].double() @ k[b, h, j].double()) - float(slopes[h]) * abs(i - j)
-                     for j in keys],
-                    dtype=torch.float64,
-                )
-                weights = torch.softmax(logits, dim=0)
-                out[b, h, i] = weights @ v[b, h, keys].double()
-    return out
-
-
-def dense_masked_attention(q, k, v, masks, causal, scale):
-    """softmax weighted by a given kernel estimate: out_i = sum_j e^{s_ij} M_ij v_j / sum_j e^{s_ij} M_ij.
-
-    q, k, v (B, H, n, d) float64; masks (H, n, n) float64, the mean of each head's sampled masks.
-    """
-    scores = scale * q @ k.transpose(-1, -2)
-    weights = torch.exp(scores - scores.amax(dim=-1, keepdim=True)) * masks
-    if causal:
-        weights = weights.tril()
-    return (weights / weights.sum(dim=-1, keepdim=True)) @ v
+def qkv(batch, heads, kv_heads, n_q, n_k, dim, value_dim=None, seed=0, dtype=torch.float64):
+    generator = torch.Generator().manual_seed(seed)
+    q = torch.randn(batch, heads, n_q, dim, generator=generator, dtype=torch.float64)
+    k = torch.randn(batch, kv_heads, n_k, dim, generator=generator, dtype=torch.float64)
+    v = torch.randn(batch, kv_heads, n_k, value_dim or dim, generator=generator, dtype=torch.float64)
+    return q.to(dtype), k.to(dtype), v.to(dtype)
 
 
 @pytest.mark.parametrize("causal", [True, False])
-def test_exact_reference_matches_naive_loop(causal):
-    q, k, v = random_qkv(2, 3, 23, 5, seed=4)
+@pytest.mark.parametrize(("n_q", "n_k"), [(23, 23), (5, 23), (1, 23)])
+def test_exact_and_window_match_the_naive_loop(causal, n_q, n_k):
+    q, k, v = qkv(2, 3, 3, n_q, n_k, 5, value_dim=3, seed=n_q)
     slopes = torch.tensor([0.7, 0.1, 0.0])
-    expected = naive_alibi_attention(q, k, v, slopes, causal)
-    torch.testing.assert_close(alibi_attention(q, k, v, slopes, causal=causal).double(), expected, rtol=1e-5, atol=1e-5)
-
-
-def test_exact_reference_chunks_rows_without_changing_the_result(monkeypatch):
-    q, k, v = random_qkv(1, 2, 40, 4, seed=8, dtype=torch.float64)
-    slopes = [0.3, 0.05]
-    whole = alibi_attention(q, k, v, slopes)
-    monkeypatch.setattr("alibi_lsh.attention.exact.CHUNK_ELEMENTS", 2 * 40 * 3)  # 3 query rows per chunk
-    torch.testing.assert_close(alibi_attention(q, k, v, slopes), whole, rtol=1e-12, atol=1e-12)
-
-
-@pytest.mark.parametrize("causal", [True, False])
-def test_window_attention_matches_naive_truncated_loop(causal):
-    q, k, v = random_qkv(1, 3, 29, 4, seed=6)
-    slopes = torch.tensor([0.5, 0.2, 0.05])
+    expected = naive_attention(q, k, v, alibi_weight(slopes), causal)
+    torch.testing.assert_close(alibi_attention(q, k, v, slopes, causal=causal), expected, rtol=1e-10, atol=1e-10)
     windows = [3, 7, 40]  # the last one is wider than n: plain exact ALiBi
-    expected = naive_alibi_attention(q, k, v, slopes, causal, window=windows)
+    expected = naive_attention(q, k, v, alibi_weight(slopes, windows), causal)
     actual = window_alibi_attention(q, k, v, slopes, windows, causal=causal)
-    torch.testing.assert_close(actual.double(), expected, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(actual, expected, rtol=1e-10, atol=1e-10)
+
+
+def test_grouped_query_heads_equal_repeated_kv_heads():
+    q, k, v = qkv(2, 6, 2, 9, 14, 4, seed=3)
+    slopes = alibi_slopes(6)
+    repeated = k.repeat_interleave(3, dim=1), v.repeat_interleave(3, dim=1)
+    for method in (
+        lambda k, v, **kw: alibi_attention(q, k, v, slopes, **kw),
+        lambda k, v, **kw: window_alibi_attention(q, k, v, slopes, [2, 3, 5, 8, 13, 21], **kw),
+    ):
+        torch.testing.assert_close(method(k, v, enable_gqa=True), method(*repeated), rtol=1e-12, atol=1e-12)
+
+
+def test_left_and_right_padded_rows_equal_the_sequence_alone():
+    q, k, v = qkv(3, 2, 2, 12, 12, 4, seed=5)
+    slopes = [0.4, 0.05]
+    mask = torch.ones(3, 12, dtype=torch.int64)
+    mask[0, :3] = 0  # left padding
+    mask[1, 9:] = 0  # right padding
+    mask[2, :2] = 0
+    mask[2, 10:] = 0  # both
+    for method in (
+        lambda q, k, v, **kw: alibi_attention(q, k, v, slopes, **kw),
+        lambda q, k, v, **kw: window_alibi_attention(q, k, v, slopes, 4, **kw),
+    ):
+        padded = method(q, k, v, key_padding_mask=mask)
+        for b, (first, end) in enumerate([(3, 12), (0, 9), (2, 10)]):
+            alone = method(q[b : b + 1, :, first:end], k[b : b + 1, :, first:end], v[b : b + 1, :, first:end])
+            torch.testing.assert_close(padded[b : b + 1, :, first:end], alone, rtol=1e-12, atol=1e-12)
+            padded_rows = torch.cat([padded[b, :, :first], padded[b, :, end:]], dim=1)
+            assert torch.equal(padded_rows, torch.zeros_like(padded_rows))
+        # Changing the padded keys and values changes nothing.
+        k2 = torch.where(mask[:, None, :, None].bool(), k, torch.full_like(k, 7.0))
+        v2 = torch.where(mask[:, None, :, None].bool(), v, torch.full_like(v, -7.0))
+        assert torch.equal(method(q, k2, v2, key_padding_mask=mask.bool()), padded)
+
+
+def test_padding_matches_the_naive_loop_with_a_cache():
+    q, k, v = qkv(2, 2, 1, 4, 10, 3, seed=6)
+    mask = torch.tensor([[0, 0, 0, 1, 1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1, 1, 1, 0, 0]], dtype=torch.bool)
+    slopes = [0.3, 0.9]
+    expected = naive_attention(q, k, v, alibi_weight(slopes), True, key_padding_mask=mask)
+    actual = alibi_attention(q, k, v, slopes, key_padding_mask=mask, enable_gqa=True)
+    torch.testing.assert_close(actual, expected, rtol=1e-10, atol=1e-10)
+
+
+def test_a_row_without_real_keys_is_zero():
+    q, k, v = qkv(2, 1, 1, 6, 6, 3)
+    mask = torch.tensor([[0] * 6, [1] * 6])
+    for method in (alibi_attention, lambda *a, **kw: lsh_alibi_attention(*a, 4, seed=0, **kw)):
+        out = method(q, k, v, [0.5], key_padding_mask=mask)
+        assert torch.equal(out[0], torch.zeros_like(out[0])) and torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_huge_finite_slope_gives_v_exactly(dtype):
+    # exp(-m) underflows to 0: only the diagonal survives, for every method (no inf * 0 = NaN).
+    q, k, v = qkv(1, 1, 1, 16, 16, 4, dtype=dtype)
+    slope = [1e39] if dtype == torch.float32 else [1e308]
+    for causal in (True, False):
+        for out in (
+            alibi_attention(q, k, v, slope, causal=causal),
+            window_alibi_attention(q, k, v, slope, 5, causal=causal),
+            lsh_alibi_attention(q, k, v, slope, 4, causal=causal, seed=0),
+        ):
+            assert torch.equal(out, v)
+
+
+def test_scores_that_would_overflow_are_refused():
+    q, k, v = qkv(1, 1, 1, 4, 4, 2)
+    big = q.float() * 1e19
+    for method in (
+        lambda: alibi_attention(big, big, v.float(), [0.1]),
+        lambda: window_alibi_attention(big, big, v.float(), [0.1], 2),
+        lambda: lsh_alibi_attention(big, big, v.float(), [0.1], 2, seed=0),
+    ):
+        with pytest.raises(ValueError, match="q and k are too large"):
+            method()
+
+
+def test_float64_is_computed_in_float64():
+    # A float32 computation would be off by ~1e-7; float64 matches the loop to ~1e-15.
+    q, k, v = qkv(1, 2, 2, 20, 20, 4, seed=9)
+    slopes = [0.3, 0.02]
+    expected = naive_attention(q, k, v, alibi_weight(slopes), True)
+    for out in (alibi_attention(q, k, v, slopes), window_alibi_attention(q, k, v, slopes, 20)):
+        assert out.dtype == torch.float64
+        assert (out - expected).abs().max() < 1e-13
 
 
 @pytest.mark.parametrize("causal", [True, False])
-@pytest.mark.parametrize("scheme", SCHEMES)
-@pytest.mark.parametrize(("batch", "heads"), [(1, 1), (2, 3), (3, 8)])
-def test_lsh_equals_dense_attention_with_the_same_sampled_masks(causal, scheme, batch, heads):
-    # The log-sum-exp combination must reproduce, to float32 rounding, the dense formula with the
-    # very masks that were sampled: it is exact algebra, not a further approximation.
-    n, dim, samples, seed = 61, 8, 5, 17
-    q, k, v = random_qkv(batch, heads, n, dim, seed=heads, score_scale=2.0)
-    slopes = alibi_slopes(heads) * 4  # steeper slopes: many short blocks at this small n
-    partitions = sample_head_partitions(n, slopes.double(), samples, scheme, seed)
-    masks = torch.stack([torch.stack([p.mask() for p in head]).double().mean(0) for head in partitions])
-    expected = dense_masked_attention(q.double(), k.double(), v.double(), masks, causal, 1 / math.sqrt(dim))
-    actual = lsh_alibi_attention(q, k, v, slopes, samples, causal=causal, scheme=scheme, seed=seed)
-    assert actual.dtype == q.dtype and actual.shape == q.shape
-    torch.testing.assert_close(actual.double(), expected, rtol=1e-5, atol=1e-5)
+def test_exact_reference_chunks_rows_without_changing_the_result(causal, monkeypatch):
+    q, k, v = qkv(1, 2, 2, 40, 40, 4, seed=8)
+    slopes = [0.3, 0.05]
+    whole = alibi_attention(q, k, v, slopes, causal=causal)
+    monkeypatch.setattr("alibi_lsh.attention.exact.CHUNK_ELEMENTS", 2 * 40 * 3)  # 3 query rows per chunk
+    torch.testing.assert_close(alibi_attention(q, k, v, slopes, causal=causal), whole, rtol=1e-12, atol=1e-12)
+    monkeypatch.setattr("alibi_lsh.attention.banded.BIAS_ELEMENTS", 1)  # one tile per fused call
+    windowed = window_alibi_attention(q, k, v, slopes, 5, causal=causal)
+    expected = naive_attention(q, k, v, alibi_weight(slopes, [5, 5]), causal)
+    torch.testing.assert_close(windowed, expected, rtol=1e-10, atol=1e-10)
 
 
-def test_lsh_sample_chunks_and_tile_splits_do_not_change_the_result(monkeypatch):
-    q, k, v = random_qkv(2, 4, 90, 8, seed=2)
-    slopes = alibi_slopes(4)
-    whole = lsh_alibi_attention(q, k, v, slopes, 12, seed=3)
-    monkeypatch.setattr("alibi_lsh.attention.lsh.CHUNK_ELEMENTS", 2 * 4 * 90 * 8 * 5)  # 5 samples a chunk
-    monkeypatch.setattr("alibi_lsh.attention.blocks.TILE_ELEMENTS", 1)  # one block per matmul
-    torch.testing.assert_close(lsh_alibi_attention(q, k, v, slopes, 12, seed=3), whole, rtol=1e-5, atol=1e-6)
-
-
-def test_slope_zero_is_plain_attention():
-    q, k, v = random_qkv(1, 2, 33, 8, seed=9)
-    plain = torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
-    approx = lsh_alibi_attention(q, k, v, [0.0, 0.0], 3, seed=0)
-    torch.testing.assert_close(approx, plain, rtol=1e-5, atol=1e-6)
-
-
-@pytest.mark.parametrize("causal", [True, False])
-def test_causality_later_keys_never_change_earlier_outputs(causal):
+def test_causality_later_keys_never_change_earlier_outputs():
     n, cut = 80, 50
     q, k, v = random_qkv(1, 4, n, 8, seed=12)
     k2, v2 = k.clone(), v.clone()
@@ -125,49 +152,26 @@ def test_causality_later_keys_never_change_earlier_outputs(causal):
         assert not torch.equal(before[:, :, cut:], after[:, :, cut:])
 
 
-def test_lsh_error_against_exact_falls_with_more_samples():
-    q, k, v = random_qkv(1, 8, 256, 16, seed=21)
-    slopes = alibi_slopes(8)
-    exact = alibi_attention(q, k, v, slopes)
-
-    def relative_error(samples: int) -> float:
-        errors = [
-            ((lsh_alibi_attention(q, k, v, slopes, samples, seed=s) - exact).norm() / exact.norm()).item()
-            for s in range(3)
-        ]
-        return sum(errors) / len(errors)
-
-    few, many = relative_error(4), relative_error(256)
-    # 1/sqrt(R) predicts a factor 8; allow 2x either way.
-    assert 4.0 <= few / many <= 16.0, (few, many)
-
-
-def test_same_seed_same_output_and_generator_accepted():
-    q, k, v = random_qkv(1, 2, 40, 4, seed=0)
-    first = lsh_alibi_attention(q, k, v, [0.3, 0.1], 4, seed=5)
-    assert torch.equal(first, lsh_alibi_attention(q, k, v, [0.3, 0.1], 4, seed=5))
-    # A generator gives one integer seed per call, drawn from it.
-    drawn = int(torch.randint(0, 2**63 - 1, (1,), generator=torch.Generator().manual_seed(5)))
-    from_generator = lsh_alibi_attention(q, k, v, [0.3, 0.1], 4, seed=torch.Generator().manual_seed(5))
-    assert torch.equal(from_generator, lsh_alibi_attention(q, k, v, [0.3, 0.1], 4, seed=drawn))
-    assert not torch.equal(first, lsh_alibi_attention(q, k, v, [0.3, 0.1], 4, seed=6))
-
-
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
 def test_half_precision_inputs_stay_close_to_float32(dtype):
     q, k, v = random_qkv(1, 4, 64, 16, seed=3)
     slopes = alibi_slopes(4)
-    reference = lsh_alibi_attention(q, k, v, slopes, 8, seed=2)
-    half = lsh_alibi_attention(q.to(dtype), k.to(dtype), v.to(dtype), slopes, 8, seed=2)
-    assert half.dtype == dtype and torch.isfinite(half).all()
-    assert ((half.float() - reference).norm() / reference.norm()).item() < 2e-2
-    exact = alibi_attention(q.to(dtype), k.to(dtype), v.to(dtype), slopes)
-    assert exact.dtype == dtype and torch.isfinite(exact).all()
+    for method in (
+        lambda q, k, v: lsh_alibi_attention(q, k, v, slopes, 8, seed=2),
+        lambda q, k, v: alibi_attention(q, k, v, slopes),
+        lambda q, k, v: window_alibi_attention(q, k, v, slopes, 9),
+    ):
+        reference = method(q, k, v)
+        half = method(q.to(dtype), k.to(dtype), v.to(dtype))
+        assert half.dtype == dtype and torch.isfinite(half).all()
+        assert ((half.float() - reference).norm() / reference.norm()).item() < 2e-2
 
 
-def test_padded_width_classes():
-    lengths = torch.tensor([1, 8, 9, 12, 13, 16, 17, 24, 25, 100, 1000])
-    assert padded_width(lengths).tolist() == [8, 8, 12, 12, 16, 16, 24, 24, 32, 128, 1024]
+def test_large_finite_half_inputs_pass_the_finiteness_check():
+    # Their sum overflows float16, which must not be mistaken for a non-finite entry.
+    q = torch.full((1, 1, 6, 2), 6.0e4, dtype=torch.float16)
+    out = lsh_alibi_attention(q, q, q, [0.5], 2, seed=0)
+    assert torch.isfinite(out).all()
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -187,28 +191,48 @@ def _bad_inputs():
     slopes = [0.5, 0.25]
     nan_q = q.clone()
     nan_q[0, 0, 0, 0] = math.nan
-    yield (q, k[:, :, :6], v, slopes, 2), "k must have the shape of q"
-    yield (q, k, v[:, :1], slopes, 2), "v must have shape"
-    yield (q, k.double(), v, slopes, 2), "one dtype"
-    yield (q.long(), k.long(), v.long(), slopes, 2), "floating point"
-    yield (q[0], k[0], v[0], slopes, 2), "4 dimensions"
-    yield (nan_q, k, v, slopes, 2), "q contains NaN"
-    yield (q, k, v, [0.5], 2), "one entry per head"
-    yield (q, k, v, [0.5, -1.0], 2), "slopes must be finite and >= 0"
-    yield (q, k, v, [0.5, math.inf], 2), "slopes must be finite and >= 0"
-    yield (q, k, v, slopes, 0), "num_samples must be"
-    yield (q, k, v, slopes, 2.5), "num_samples must be"
-    yield ("q", k, v, slopes, 2), "q must be a torch.Tensor"
+    inf_k = k.clone()
+    inf_k[0, 1, 3, 2] = math.inf
+    yield (q, k[:, :, :6], v[:, :, :6], slopes, 2), {}, "q may not be longer than k"
+    yield (q, k[..., :3], v, slopes, 2), {}, "k must have shape"
+    yield (q, k, v[:, :1], slopes, 2), {}, "v must have shape"
+    yield (q, k[:, :1], v[:, :1], slopes, 2), {}, "enable_gqa=True"
+    yield (
+        (q, k[:, :1].expand(1, 3, 8, 4)[:, :3], v[:, :1].expand(1, 3, 8, 4), slopes, 2),
+        {"enable_gqa": True},
+        "multiple of H_kv",
+    )
+    yield (q, k.double(), v, slopes, 2), {}, "one dtype"
+    yield (q.long(), k.long(), v.long(), slopes, 2), {}, "floating point"
+    yield (q[0], k[0], v[0], slopes, 2), {}, "4 dimensions"
+    yield (nan_q, k, v, slopes, 2), {}, "q contains NaN"
+    yield (q, inf_k, v, slopes, 2), {}, "k contains NaN"
+    yield (q, k, v, [0.5], 2), {}, "one entry per head"
+    yield (q, k, v, [0.5, -1.0], 2), {}, "slopes must be finite and >= 0"
+    yield (q, k, v, [0.5, math.inf], 2), {}, "slopes must be finite and >= 0"
+    yield ("q", k, v, slopes, 2), {}, "q must be a torch.Tensor"
+    yield (q, k, v, slopes, 2), {"key_padding_mask": torch.ones(1, 7)}, r"key_padding_mask must have shape \(B, n_k\)"
+    yield (q, k, v, slopes, 2), {"key_padding_mask": torch.ones(1, 8)}, "bool or integer"
+    yield (q, k, v, slopes, 2), {"key_padding_mask": torch.full((1, 8), 2)}, "only 0 and 1"
+    holes = torch.tensor([[1, 1, 0, 1, 1, 1, 1, 1]])
+    yield (q, k, v, slopes, 2), {"key_padding_mask": holes}, "row 0 has padding between real tokens"
 
 
-@pytest.mark.parametrize(("args", "message"), list(_bad_inputs()))
-def test_lsh_bad_inputs_raise_value_error(args, message):
+@pytest.mark.parametrize(("args", "kwargs", "message"), list(_bad_inputs()))
+def test_bad_inputs_raise_value_error(args, kwargs, message):
     with pytest.raises(ValueError, match=message):
-        lsh_alibi_attention(*args)
+        lsh_alibi_attention(*args, **kwargs)
+    with pytest.raises(ValueError, match=message):
+        alibi_attention(*args[:4], **kwargs)
+    with pytest.raises(ValueError, match=message):
+        window_alibi_attention(*args[:4], 3, **kwargs)
 
 
 def test_other_bad_inputs_raise_value_error():
     q, k, v = random_qkv(1, 2, 8, 4)
+    for samples in (0, 2.5):
+        with pytest.raises(ValueError, match="num_samples must be"):
+            lsh_alibi_attention(q, k, v, [0.1, 0.2], samples)
     with pytest.raises(ValueError, match="scheme must be one of"):
         lsh_alibi_attention(q, k, v, [0.1, 0.2], 2, scheme="random")
     with pytest.raises(ValueError, match="scale must be"):
@@ -217,12 +241,3 @@ def test_other_bad_inputs_raise_value_error():
         window_alibi_attention(q, k, v, [0.1, 0.2], 0)
     with pytest.raises(ValueError, match="one per head"):
         window_alibi_attention(q, k, v, [0.1, 0.2], [3, 4, 5])
-    with pytest.raises(ValueError, match="k must have the shape"):
-        alibi_attention(q, k[:, :1], v, [0.1, 0.2])
-
-
-def test_large_finite_half_inputs_pass_the_finiteness_check():
-    # Their sum overflows float16, which must not be mistaken for a non-finite entry.
-    q = torch.full((1, 1, 6, 2), 6.0e4, dtype=torch.float16)
-    out = lsh_alibi_attention(q, q, q, [0.5], 2, seed=0)
-    assert torch.isfinite(out).all()

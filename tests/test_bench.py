@@ -246,5 +246,5 @@ def test_band_cost_model_picks_narrow_heads_only():
 
     slopes = alibi_slopes(8).double()
     draws = draw_head_blocks(16384, slopes, 8, "binning", 0)
-    choice = [band_is_cheaper(d, 16384, True)[0] for d in draws]
+    choice = [band_is_cheaper(d, 16384, 16384, True)[0] for d in draws]
     assert choice[0] and not choice[-1]  # slope 1/2: band; slope 1/256: per-sample blocks

@@ -1,13 +1,26 @@
 """ALiBi attention: exact, truncated to a window, and approximated by random short blocks.
 
-One idea per module: ``exact`` (the reference), ``window`` (the banded baseline), ``lsh`` (the
-entry point of the approximation), ``draws`` (the random blocks as tensors), ``blocks`` (the
-per-sample block path), ``band`` (the band path for narrow heads) and ``fused`` (the fused kernels
-that return the log-sum-exp, and their fallback).
+One idea per module: ``exact`` (the reference), ``window`` (the banded baseline) on ``banded``
+(attention over a band of offsets with a bias table), ``lsh`` (the entry point of the
+approximation) with ``reference`` (the same estimator written densely), ``draws`` (the random
+blocks as tensors), ``blocks`` (the per-sample block path), ``band`` (the band path for narrow
+heads), ``merge`` (the online log-sum-exp merge), ``padding`` (key padding: each row on its real
+keys), ``fused`` (the one door to torch's private fused kernels, with their fallback) and
+``spec`` (``AttentionSpec``: which attention a model uses, and the dispatch).
 """
 
 from .exact import alibi_attention
 from .lsh import lsh_alibi_attention
+from .reference import lsh_alibi_attention_reference
+from .spec import EXACT, AttentionSpec, attend
 from .window import window_alibi_attention
 
-__all__ = ["alibi_attention", "lsh_alibi_attention", "window_alibi_attention"]
+__all__ = [
+    "EXACT",
+    "AttentionSpec",
+    "alibi_attention",
+    "attend",
+    "lsh_alibi_attention",
+    "lsh_alibi_attention_reference",
+    "window_alibi_attention",
+]

@@ -1,17 +1,39 @@
-"""The per-sample path: ordinary attention inside every block of every (head, sample)."""
+"""The per-sample block path: ordinary attention inside every block of every (head, sample).
+
+Positions are key indices 0..n_k-1 and the queries are the last n_q of them (p0 = n_k - n_q). In
+one sample, query i attends to the keys of its block (up to i when causal); the R samples are
+merged by log-sum-exp (:mod:`.merge`). Two kinds of fused calls, both on zero-copy views or one
+gather:
+
+- binning and qmc: every block of a sample has the width W except the first and the last, so a
+  sample is at most three calls (:func:`binning_runs`): the block holding p0 (whose keys may start
+  before the queries), the full blocks as a (B, blocks, W, d) view, and the last partial block;
+- cuts: the block holding p0 is one call; the others, of varying lengths, are gathered into
+  tiles of a few padded widths (8, 12, 16, 24, ...), one call per width class and tile.
+
+The backward pass (:class:`PerSampleAttention`) walks the same calls again and runs each one's
+flash-attention backward with the *merged* output and log-sum-exp, which is exactly the gradient
+of the merged softmax over all (sample, key) pairs; only q, k, v, the output and the
+log-sum-exp are saved.
+"""
 
 from __future__ import annotations
 
-import torch
-import torch.nn.functional as F
+from collections.abc import Iterator
+from dataclasses import dataclass
 
-from .draws import HeadDraw, binning_pieces
-from .fused import _fused_attention
+import torch
+
+from .draws import HeadDraw
+from .fused import attention_backward, attention_forward
+from .merge import OnlineSoftmaxMerge
 
 # Elements of the gathered tiles of one fused call (cuts scheme): 2**24 float32 = 64 MiB.
 TILE_ELEMENTS = 2**24
 # Blocks shorter than this are padded up to it: tiny tiles cost more in overhead than in FLOPs.
 MIN_TILE = 8
+# Elements of the per-chunk output buffer (B * heads * R_chunk * n_q * d_v): 2**25 float32 = 128 MiB.
+CHUNK_ELEMENTS = 2**25
 
 
 def padded_width(lengths: torch.Tensor) -> torch.Tensor:
@@ -21,136 +43,324 @@ def padded_width(lengths: torch.Tensor) -> torch.Tensor:
     return torch.where(lengths <= power + power // 2, power + power // 2, 2 * power)
 
 
-# A piece of one chunk: (row in the live heads, slot in the chunk, first position, output (B, L, d_v)).
-Piece = tuple[int, int, int, torch.Tensor]
+@dataclass(frozen=True)
+class BlockRun:
+    """``count`` consecutive blocks of one length covering the keys [key_start, stop).
 
-
-def _binning_chunk(
-    q: torch.Tensor,
-    k: torch.Tensor,
-    v: torch.Tensor,
-    draws: list[HeadDraw],
-    heads: list[int],
-    samples: range,
-    lses: torch.Tensor,
-    causal: bool,
-    scale: float,
-) -> list[Piece]:
-    """Outputs and log-sum-exps of every (head, sample) of a chunk, for equal-width partitions.
-
-    q, k, v: (B, H, n, d). Writes the log-sum-exps into ``lses`` (B, len(heads), slots, n)
-    float32 and returns the outputs as pieces, left where the kernel wrote them (no copy into a
-    buffer). Each (head, sample) is three fused calls on zero-copy views: the first partial block,
-    the full blocks as (B, f, W, d), the last partial block.
+    Their queries are the positions [query_start, stop): query_start > key_start only for a single
+    block holding p0 that starts before the first query (bottom-right aligned, as in decoding).
     """
-    batch, _, n, _ = q.shape
-    pieces: list[Piece] = []
-    for row, head in enumerate(heads):
-        widths = draws[head].widths[samples.start : samples.stop].tolist()
-        shifts = draws[head].shifts[samples.start : samples.stop].tolist()
-        qh, kh, vh = q[:, head], k[:, head], v[:, head]  # (B, n, d) views
-        for slot, (width, shift) in enumerate(zip(widths, shifts)):
-            a, full, t = binning_pieces(n, width, shift)
-            for start, count, length in ((0, 1, a), (a, full, width), (a + full * width, 1, t)):
-                if count == 0 or length == 0:
-                    continue
-                stop = start + count * length
-                o, lse = _fused_attention(
-                    qh[:, start:stop].unflatten(1, (count, length)),
-                    kh[:, start:stop].unflatten(1, (count, length)),
-                    vh[:, start:stop].unflatten(1, (count, length)),
-                    causal,
-                    scale,
-                    None,
+
+    key_start: int
+    query_start: int
+    stop: int
+    count: int = 1
+
+
+def binning_runs(n_q: int, n_k: int, width: int, shift: int) -> list[BlockRun]:
+    """The blocks floor((i + shift) / width) that hold queries, as at most three runs."""
+    p0 = n_k - n_q
+    start = (p0 + shift) // width * width - shift  # start of p0's block, possibly before 0
+    end = min(n_k, start + width)
+    runs, position = [], p0
+    if start < p0 or end - start < width:  # p0's block is cut short or starts before the queries
+        runs.append(BlockRun(max(start, 0), p0, end))
+        position = end
+    full = (n_k - position) // width
+    if full:
+        runs.append(BlockRun(position, position, position + full * width, full))
+        position += full * width
+    if position < n_k:
+        runs.append(BlockRun(position, position, n_k))
+    return runs
+
+
+def cut_blocks(is_start: torch.Tensor, lo: int, n_q: int, n_k: int) -> tuple[list[BlockRun | None], torch.Tensor]:
+    """The blocks holding queries, for cut patterns given as block starts over positions [lo, n_k).
+
+    ``is_start`` (S, n_k - lo) bool: True where a block starts (every sample needs one in
+    [lo, p0]). Returns, per sample, the block holding p0 when it starts before p0 (else None),
+    and the block starts at positions >= p0 as (S, n_q) bool: those blocks lie among the queries.
+    """
+    p0 = n_k - n_q
+    at = p0 - lo
+    offsets = torch.arange(is_start.shape[1], dtype=torch.int64)
+    before = torch.where(is_start[:, : at + 1], offsets[: at + 1], -1).amax(dim=1) + lo
+    after = torch.cat([is_start[:, at + 1 :], torch.ones(is_start.shape[0], 1, dtype=torch.bool)], dim=1)
+    following = after.to(torch.int8).argmax(dim=1) + p0 + 1  # the next start, or n_k
+    straddling = [BlockRun(int(a), p0, int(b)) if a < p0 else None for a, b in zip(before.tolist(), following.tolist())]
+    return straddling, is_start[:, at:]
+
+
+def cut_starts(draw: HeadDraw, samples: range, n_k: int) -> tuple[torch.Tensor, int]:
+    """Block starts of the cut patterns of ``samples`` over positions [lo, n_k), and lo."""
+    cuts = draw.cuts[samples.start : samples.stop, : n_k - 1]
+    return torch.cat([torch.ones(cuts.shape[0], 1, dtype=torch.bool), cuts], dim=1), 0
+
+
+def num_samples(draw: HeadDraw) -> int:
+    return int(draw.widths.numel() if draw.cuts is None else draw.cuts.shape[0])
+
+
+@dataclass(frozen=True)
+class ViewCall:
+    """One fused call on zero-copy views: a run of blocks of one (head, sample)."""
+
+    row: int  # index among the heads of this path (of the merged output)
+    slot: int  # sample index within the chunk
+    head: int  # query head
+    kv_head: int
+    run: BlockRun
+    p0: int
+
+    def by_query(self, t: torch.Tensor, index: int) -> torch.Tensor:
+        """(B, count, L_q, ·) view of t (B, ·, n_q, ·) at head or row ``index``."""
+        run = self.run
+        return t[:, index, run.query_start - self.p0 : run.stop - self.p0].unflatten(1, (run.count, -1))
+
+    def by_key(self, t: torch.Tensor) -> torch.Tensor:
+        """(B, count, L_k, ·) view of t (B, H_kv, n_k, ·)."""
+        return t[:, self.kv_head, self.run.key_start : self.run.stop].unflatten(1, (self.run.count, -1))
+
+    def masking(self, causal: bool, device: torch.device) -> tuple[bool, torch.Tensor | None]:
+        """(kernel causal flag, bool mask or None): bottom-right causal attention inside each block."""
+        run = self.run
+        length_q, length_k = (run.stop - run.query_start) // run.count, (run.stop - run.key_start) // run.count
+        if not causal or length_q == 1:
+            return False, None  # a single last query sees its whole block
+        if length_q == length_k:
+            return True, None
+        rows, keys = torch.arange(length_q, device=device), torch.arange(length_k, device=device)
+        return False, keys[None, :] <= rows[:, None] + (length_k - length_q)
+
+
+@dataclass(frozen=True)
+class GatherCall:
+    """One fused call on N blocks of one sample chunk gathered into tiles of one padded width W.
+
+    ``head``, ``kv_head``, ``row``, ``slot``: (N, 1) int64; ``query``: (N, W) query indices (key
+    position = query + p0), padding slots repeat the block's first query; ``valid`` (N, W) marks
+    the real slots, which come first.
+    """
+
+    head: torch.Tensor
+    kv_head: torch.Tensor
+    row: torch.Tensor
+    slot: torch.Tensor
+    query: torch.Tensor
+    valid: torch.Tensor
+    p0: int
+
+    def masking(self, causal: bool) -> tuple[bool, torch.Tensor | None]:
+        # Causal: real queries never see the trailing padding slots; otherwise mask those keys.
+        return (True, None) if causal else (False, self.valid[:, None, :])
+
+    def gather_query(self, t: torch.Tensor, by_row: bool = False) -> torch.Tensor:
+        """(B, N, W, ·) from t (B, H, n_q, ·) by query head, or by row when ``by_row``."""
+        return t[:, self.row if by_row else self.head, self.query]
+
+    def gather_key(self, t: torch.Tensor) -> torch.Tensor:
+        return t[:, self.kv_head, self.query + self.p0]
+
+    def valid_indices(self) -> tuple[torch.Tensor, ...]:
+        """(head, kv_head, row, slot, query) of the real slots, each (count,)."""
+        valid = self.valid
+        return tuple(t.expand_as(self.query)[valid] for t in (self.head, self.kv_head, self.row, self.slot, self.query))
+
+
+class BlockPlan:
+    """The fused calls that compute query heads ``heads`` of one call, chunk of samples by chunk."""
+
+    def __init__(
+        self,
+        draws: list[HeadDraw],
+        heads: list[int],
+        group: int,
+        shape: tuple[int, int, int, int, int],
+        causal: bool,
+        scale: float,
+    ):
+        self.draws, self.heads, self.group, self.causal, self.scale = draws, heads, group, causal, scale
+        self.batch, self.n_q, self.n_k, self.head_dim, self.value_dim = shape
+        self.p0 = self.n_k - self.n_q
+        self.cuts = draws[heads[0]].cuts is not None
+        samples = num_samples(draws[heads[0]])
+        chunk = max(1, CHUNK_ELEMENTS // (self.batch * len(heads) * self.n_q * self.value_dim))
+        self.chunks = [range(a, min(samples, a + chunk)) for a in range(0, samples, chunk)]
+
+    def calls(self, samples: range, device: torch.device) -> Iterator[ViewCall | GatherCall]:
+        if not self.cuts:
+            for row, head in enumerate(self.heads):
+                draw = self.draws[head]
+                for slot, sample in enumerate(samples):
+                    for run in binning_runs(self.n_q, self.n_k, int(draw.widths[sample]), int(draw.shifts[sample])):
+                        yield ViewCall(row, slot, head, head // self.group, run, self.p0)
+            return
+        tables = []
+        for row, head in enumerate(self.heads):
+            is_start, lo = cut_starts(self.draws[head], samples, self.n_k)
+            straddling, starts = cut_blocks(is_start, lo, self.n_q, self.n_k)
+            for slot, run in enumerate(straddling):
+                if run is not None:
+                    yield ViewCall(row, slot, head, head // self.group, run, self.p0)
+            tables.append(self._blocks_among_queries(row, head, starts))
+        yield from self._gather_calls(torch.cat(tables), device)
+
+    def _blocks_among_queries(self, row: int, head: int, starts: torch.Tensor) -> torch.Tensor:
+        """(blocks, 5) int64 rows (row, slot, head, first query, length) for the blocks starting at >= p0."""
+        slot, first = starts.nonzero(as_tuple=True)  # sorted by (slot, first)
+        following = torch.cat([first[1:], first.new_tensor([self.n_q])])
+        last_of_slot = torch.cat([slot[1:] != slot[:-1], torch.ones(1, dtype=torch.bool)])
+        length = torch.where(last_of_slot, self.n_q, following) - first
+        return torch.stack([torch.full_like(slot, row), slot, torch.full_like(slot, head), first, length], dim=1)
+
+    def _gather_calls(self, table: torch.Tensor, device: torch.device) -> Iterator[GatherCall]:
+        widths = padded_width(table[:, 4])
+        for width in torch.unique(widths).tolist():
+            row, slot, head, first, length = table[widths == width].unbind(dim=1)
+            offsets = torch.arange(width, dtype=torch.int64)
+            valid = offsets[None, :] < length[:, None]
+            query = first[:, None] + torch.where(valid, offsets[None, :], 0)
+            kv_head = torch.div(head, self.group, rounding_mode="floor")
+            per_call = max(1, TILE_ELEMENTS // (self.batch * width * 2 * (self.head_dim + self.value_dim)))
+            for lo in range(0, row.numel(), per_call):
+                part = slice(lo, lo + per_call)
+                columns = (head, kv_head, row, slot)
+                yield GatherCall(
+                    *(c[part, None].to(device) for c in columns),
+                    query[part].to(device),
+                    valid[part].to(device),
+                    self.p0,
                 )
-                pieces.append((row, slot, start, o.reshape(batch, count * length, -1)))
-                lses[:, row, slot, start:stop] = lse.reshape(batch, count * length)
-    return pieces
 
 
-def _cuts_block_table(draws: list[HeadDraw], heads: list[int], samples: range, n: int) -> dict[str, torch.Tensor]:
-    """Every block of the chosen (head, sample) pairs as flat int64 columns: row, slot, start, length.
+def _forward(plan: BlockPlan, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Merged output (B, heads, n_q, d_v) in q's dtype and log-sum-exp (B, heads, n_q) of the plan."""
+    batch, live, n_q, value_dim = plan.batch, len(plan.heads), plan.n_q, plan.value_dim
+    dtype = torch.float64 if q.dtype == torch.float64 else torch.float32
+    merge = OnlineSoftmaxMerge((batch, live, n_q), value_dim, dtype, q.device)
+    for samples in plan.chunks:
+        lses = torch.full((batch, live, len(samples), n_q), -torch.inf, dtype=dtype, device=q.device)
+        # Cuts: all outputs go into one buffer; binning: kept where the kernel wrote them (no copy).
+        buffer = (
+            torch.zeros(batch, live, len(samples), n_q, value_dim, dtype=q.dtype, device=q.device)
+            if plan.cuts
+            else None
+        )
+        pieces: list[tuple[int, int, slice, torch.Tensor]] = []
+        for call in plan.calls(samples, q.device):
+            if isinstance(call, ViewCall):
+                causal, mask = call.masking(plan.causal, q.device)
+                o, lse = attention_forward(
+                    call.by_query(q, call.head), call.by_key(k), call.by_key(v), plan.scale, causal, mask
+                )
+                rows = slice(call.run.query_start - plan.p0, call.run.stop - plan.p0)
+                lses[:, call.row, call.slot, rows] = lse.reshape(batch, -1)
+                if buffer is None:
+                    pieces.append((call.row, call.slot, rows, o.reshape(batch, -1, value_dim)))
+                else:
+                    buffer[:, call.row, call.slot, rows] = o.reshape(batch, -1, value_dim)
+            else:
+                causal, mask = call.masking(plan.causal)
+                o, lse = attention_forward(
+                    call.gather_query(q), call.gather_key(k), call.gather_key(v), plan.scale, causal, mask
+                )
+                _, _, row, slot, query = call.valid_indices()
+                buffer[:, row, slot, query] = o[:, call.valid]
+                lses[:, row, slot, query] = lse[:, call.valid].to(dtype)
+        weights = merge.weights(lses)
+        if buffer is not None:
+            pieces = [
+                (row, slot, slice(None), buffer[:, row, slot]) for row in range(live) for slot in range(len(samples))
+            ]
+        for row, slot, rows, o in pieces:  # in place, straight from the kernel's outputs
+            merge.accumulated[:, row, rows].addcmul_(weights[:, row, slot, rows].unsqueeze(-1), o)
+    out, lse = merge.result()
+    return out.to(q.dtype), lse
 
-    ``row`` indexes ``heads``; ``slot`` numbers the samples of this chunk 0..len(samples)-1.
-    Built with tensor ops over all samples of a head at once (no Python loop over samples).
-    """
-    rows, slots, starts, lengths = [], [], [], []
-    for row, head in enumerate(heads):
-        cuts = draws[head].cuts[samples.start : samples.stop]  # (S, n - 1)
-        # A block starts at 0 and after every cut: a (S, n) start indicator, read row by row.
-        is_start = torch.cat([torch.ones(cuts.shape[0], 1, dtype=torch.bool), cuts], dim=1)
-        slot, start = is_start.nonzero(as_tuple=True)  # sorted by (slot, start)
-        following = torch.cat([start[1:], start.new_tensor([n])])
-        following = torch.where(torch.cat([slot[1:] != slot[:-1], torch.ones(1, dtype=torch.bool)]), n, following)
-        rows.append(torch.full_like(slot, row))
-        slots.append(slot)
-        starts.append(start)
-        lengths.append(following - start)
-    return {"row": torch.cat(rows), "slot": torch.cat(slots), "start": torch.cat(starts), "length": torch.cat(lengths)}
 
-
-def _cuts_chunk(
+def _backward(
+    plan: BlockPlan,
+    grad_out: torch.Tensor,
     q: torch.Tensor,
     k: torch.Tensor,
     v: torch.Tensor,
-    draws: list[HeadDraw],
-    heads: list[int],
-    samples: range,
-    lses: torch.Tensor,
-    causal: bool,
-    scale: float,
-) -> list[Piece]:
-    """Like :func:`_binning_chunk` for blocks of varying length: gathered into padded width classes.
+    out: torch.Tensor,
+    lse: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(dq, dk, dv) of the merged attention: each call's backward with the merged out and lse."""
+    dtype = lse.dtype
+    grad_q = torch.zeros(q.shape, dtype=dtype, device=q.device)
+    grad_k = torch.zeros(k.shape, dtype=dtype, device=q.device)
+    grad_v = torch.zeros(v.shape, dtype=dtype, device=q.device)
+    grad_out = grad_out.contiguous()
+    for samples in plan.chunks:
+        for call in plan.calls(samples, q.device):
+            if isinstance(call, ViewCall):
+                causal, mask = call.masking(plan.causal, q.device)
+                dq, dk, dv = attention_backward(
+                    call.by_query(grad_out, call.row),
+                    call.by_query(q, call.head),
+                    call.by_key(k),
+                    call.by_key(v),
+                    call.by_query(out, call.row),
+                    call.by_query(lse, call.row),
+                    plan.scale,
+                    causal,
+                    mask,
+                )
+                call.by_query(grad_q, call.head).add_(dq)
+                call.by_key(grad_k).add_(dk)
+                call.by_key(grad_v).add_(dv)
+            else:
+                causal, mask = call.masking(plan.causal)
+                # Padding rows: zero output gradient, so they add nothing to dk, dv (nor to dq below).
+                grad_rows = call.gather_query(grad_out, by_row=True) * call.valid[None, :, :, None]
+                dq, dk, dv = attention_backward(
+                    grad_rows,
+                    call.gather_query(q),
+                    call.gather_key(k),
+                    call.gather_key(v),
+                    call.gather_query(out, by_row=True),
+                    call.gather_query(lse, by_row=True),
+                    plan.scale,
+                    causal,
+                    mask,
+                )
+                head, kv_head, _, _, query = call.valid_indices()
+                valid = call.valid
+                grad_q.permute(1, 2, 0, 3).index_put_(
+                    (head, query), dq[:, valid].transpose(0, 1).to(dtype), accumulate=True
+                )
+                keys = (kv_head, query + plan.p0)
+                grad_k.permute(1, 2, 0, 3).index_put_(keys, dk[:, valid].transpose(0, 1).to(dtype), accumulate=True)
+                grad_v.permute(1, 2, 0, 3).index_put_(keys, dv[:, valid].transpose(0, 1).to(dtype), accumulate=True)
+    return grad_q.to(q.dtype), grad_k.to(k.dtype), grad_v.to(v.dtype)
 
-    Inputs are flattened over (head, position) with one zero row at the end that padding reads;
-    results are scattered into a (head, sample)-major buffer whose spare last row takes the
-    outputs of padding positions.
+
+class PerSampleAttention(torch.autograd.Function):
+    """The merged block attention of a :class:`BlockPlan` as a differentiable function of q, k, v.
+
+    Saves q, k, v, the merged output and log-sum-exp, never per-sample outputs.
     """
-    batch, heads_total, n, head_dim = q.shape
-    value_dim = v.shape[-1]
-    device = q.device
-    slots = len(samples)
 
-    def flatten(t: torch.Tensor) -> torch.Tensor:
-        return F.pad(t.reshape(batch, heads_total * n, t.shape[-1]), (0, 0, 0, 1))
+    @staticmethod
+    def forward(ctx, plan: BlockPlan, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        out, lse = _forward(plan, q, k, v)
+        ctx.plan = plan
+        ctx.save_for_backward(q, k, v, out, lse)
+        return out
 
-    q_flat, k_flat, v_flat = flatten(q), flatten(k), flatten(v)
-    pad_source = heads_total * n
-    rows_total = len(heads) * slots * n
-    out_flat = torch.empty(batch, rows_total + 1, value_dim, dtype=torch.float32, device=device)
-    lse_flat = torch.empty(batch, rows_total + 1, dtype=torch.float32, device=device)
-    trash = rows_total
+    @staticmethod
+    def backward(ctx, grad_out: torch.Tensor):
+        q, k, v, out, lse = ctx.saved_tensors
+        return (None, *_backward(ctx.plan, grad_out, q, k, v, out, lse))
 
-    table = _cuts_block_table(draws, heads, samples, n)
-    head_of_row = torch.tensor(heads, dtype=torch.int64)[table["row"]]
-    widths = padded_width(table["length"])
-    for width in torch.unique(widths).tolist():
-        chosen = widths == width
-        start, length = table["start"][chosen], table["length"][chosen]
-        row, slot = table["row"][chosen], table["slot"][chosen]
-        offsets = torch.arange(width, dtype=torch.int64)
-        valid = offsets[None, :] < length[:, None]  # (N, W)
-        position = start[:, None] + offsets[None, :]
-        source = torch.where(valid, head_of_row[chosen][:, None] * n + position, pad_source)
-        target = torch.where(valid, (row[:, None] * slots + slot[:, None]) * n + position, trash)
-        source, target, valid = source.to(device), target.to(device), valid.to(device)
-        # Blocks per call so that the gathered inputs stay within TILE_ELEMENTS.
-        per_call = max(1, TILE_ELEMENTS // (batch * width * (2 * head_dim + 2 * value_dim)))
-        for lo in range(0, source.shape[0], per_call):
-            rows = slice(lo, lo + per_call)
-            index = source[rows].reshape(-1)
-            tile_shape = (batch, -1, width)
-            o, lse = _fused_attention(
-                q_flat[:, index].view(*tile_shape, head_dim),
-                k_flat[:, index].view(*tile_shape, head_dim),
-                v_flat[:, index].view(*tile_shape, value_dim),
-                causal,
-                scale,
-                valid[rows],
-            )
-            destination = target[rows].reshape(-1)
-            out_flat.index_copy_(1, destination, o.reshape(batch, -1, value_dim).to(out_flat.dtype))
-            lse_flat.index_copy_(1, destination, lse.reshape(batch, -1))
-    lses.copy_(lse_flat[:, :-1].view(lses.shape))
-    outputs = out_flat[:, :-1].view(batch, len(heads), slots, n, value_dim)
-    return [(row, slot, 0, outputs[:, row, slot]) for row in range(len(heads)) for slot in range(slots)]
+
+def first_key_read(draw: HeadDraw, n_q: int, n_k: int) -> int:
+    """The earliest key any query of this head's samples reads: the start of p0's block, minimised over samples."""
+    if draw.cuts is None:
+        return min(binning_runs(n_q, n_k, int(w), int(s))[0].key_start for w, s in zip(draw.widths, draw.shifts))
+    is_start, lo = cut_starts(draw, range(num_samples(draw)), n_k)
+    straddling, _ = cut_blocks(is_start, lo, n_q, n_k)
+    return min((run.key_start for run in straddling if run is not None), default=n_k - n_q)

@@ -1,8 +1,7 @@
-"""Exact ALiBi attention, the reference.
+"""Exact ALiBi attention, the reference: softmax(scale q k^T - m |i - j|) v, a chunk of query rows at a time.
 
-It takes q, k, v shaped (B, H, n, d) as torch's ``scaled_dot_product_attention`` does and return
-(B, H, n, d_v) in the dtype of the inputs, without building an n x n matrix: it walks over chunks
-of query rows.
+No n x n matrix: each chunk of query rows builds its (H, rows, keys) bias, runs one fused call
+and keeps only the output and its log-sum-exp; the backward pass rebuilds the bias chunk by chunk.
 """
 
 from __future__ import annotations
@@ -11,11 +10,12 @@ import math
 from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
 
-from .._checks import check_head_slopes, check_qkv, default_scale
+from .._checks import check_head_slopes, check_qkv, check_values, compute_dtype, default_scale, key_padding_runs
+from .fused import attention_backward, attention_forward
+from .padding import over_real_keys
 
-# Elements of one chunk's bias/score matrix (B * H * rows * n): 2**25 float32 values = 128 MiB.
+# Elements of one chunk's bias (B * H * rows * n_k): 2**25 float32 values = 128 MiB.
 CHUNK_ELEMENTS = 2**25
 
 
@@ -26,31 +26,114 @@ def alibi_attention(
     slopes: torch.Tensor | Sequence[float],
     causal: bool = True,
     scale: float | None = None,
+    *,
+    key_padding_mask: torch.Tensor | None = None,
+    enable_gqa: bool = False,
 ) -> torch.Tensor:
-    """Exact ALiBi attention softmax(scale q k^T - m|i-j|) v, the reference; (B, H, n, d_v).
+    """Exact ALiBi attention (Press et al., 2022) in SDPA's (B, H, n, d) layout; (B, H, n_q, d_v).
 
-    ``slopes`` (H,) are per-head m >= 0. Computed in float32 (float64 stays float64) with torch SDPA
-    and a float bias, a chunk of query rows at a time so memory stays O(B H n * rows).
+    q (B, H, n_q, d), k (B, H_kv, n_k, d), v (B, H_kv, n_k, d_v) with n_q <= n_k; the output has q's
+    dtype. The queries are the last n_q positions (bottom-right aligned, as FlashAttention >= 2.1),
+    so a decoding step (n_q = 1) or a chunked prefill works against a key-value cache. ``slopes``
+    (H,) per query head, m >= 0; the bias is -m |i - j| between absolute positions, and ``causal``
+    hides keys after the query. ``scale`` defaults to 1 / sqrt(d). ``enable_gqa``: H_kv divides H,
+    query head h reads kv head h // (H / H_kv) (SDPA's convention). ``key_padding_mask`` (B, n_k)
+    bool or 0/1, 1 = real token (Hugging Face's ``attention_mask``): each row's real tokens must be
+    one contiguous run; positions count from its first real token, and query rows at padded
+    positions return 0. Computed in float64 for float64 inputs, else accumulated in float32.
+    Differentiable in q, k, v. Raises ValueError for bad shapes, dtypes, slopes, masks, non-finite
+    inputs or scores that would overflow.
     """
-    check_qkv(q, k, v)
-    batch, heads, n, head_dim = q.shape
-    slopes = check_head_slopes(slopes, heads)
-    scale = default_scale(scale, head_dim)
-    work_dtype = torch.float64 if q.dtype == torch.float64 else torch.float32
-    q_, k_, v_ = (t.to(work_dtype) for t in (q, k, v))
-    slopes = slopes.to(device=q.device, dtype=work_dtype)
-    out = torch.empty(batch, heads, n, v.shape[-1], dtype=work_dtype, device=q.device)
-    rows = max(1, CHUNK_ELEMENTS // (batch * heads * n))
-    for start in range(0, n, rows):
-        stop = min(n, start + rows)
-        keys = stop if causal else n  # a causal chunk never looks past its last row
-        i = torch.arange(start, stop, device=q.device)
-        j = torch.arange(keys, device=q.device)
-        offset = (i[:, None] - j[None, :]).to(work_dtype)
-        bias = -slopes[:, None, None] * offset.abs()
-        if causal:
-            bias = bias.masked_fill(offset < 0, -math.inf)
-        out[:, :, start:stop] = F.scaled_dot_product_attention(
-            q_[:, :, start:stop], k_[:, :, :keys], v_[:, :, :keys], attn_mask=bias, scale=scale
-        )
-    return out.to(q.dtype)
+    group = check_qkv(q, k, v, enable_gqa)
+    slopes = check_head_slopes(slopes, q.shape[1])
+    scale = default_scale(scale, q.shape[-1])
+    runs = key_padding_runs(key_padding_mask, q.shape[0], k.shape[2])
+
+    def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        check_values(q, k, v, scale)
+        return exact_alibi(q, k, v, slopes, causal, scale, group)
+
+    return over_real_keys(attend, q, k, v, runs)
+
+
+def exact_alibi(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, slopes: torch.Tensor, causal: bool, scale: float, group: int
+) -> torch.Tensor:
+    """Exact ALiBi on checked, unpadded inputs (positions = key indices); differentiable."""
+    return ExactALiBi.apply(q, k, v, slopes, causal, scale, group)
+
+
+def _chunks(q: torch.Tensor, k: torch.Tensor) -> list[tuple[int, int]]:
+    batch, heads, n_q, _ = q.shape
+    rows = max(1, CHUNK_ELEMENTS // (batch * heads * k.shape[2]))
+    return [(start, min(n_q, start + rows)) for start in range(0, n_q, rows)]
+
+
+def _bias(slopes: torch.Tensor, start: int, stop: int, keys: int, p0: int, causal: bool, dtype) -> torch.Tensor:
+    """(H, rows, keys) bias -m |i - j| of query rows start..stop-1 (position p0 + row); -inf ahead if causal.
+
+    A slope beyond the dtype's range is clamped to its largest finite value: -m at distance 1
+    and -inf beyond still leave only the diagonal, which is the exact limit (never inf * 0).
+    """
+    device = slopes.device
+    position = p0 + torch.arange(start, stop, device=device)
+    distance = (position[:, None] - torch.arange(keys, device=device)[None, :]).to(dtype)
+    bias = -slopes.clamp_max(torch.finfo(dtype).max).to(dtype)[:, None, None] * distance.abs()
+    if causal:
+        bias = bias.masked_fill(distance < 0, -math.inf)
+    return bias
+
+
+def _fold(t: torch.Tensor, kv_heads: int) -> torch.Tensor:
+    """(B, H, rows, c) -> (B, H_kv, G * rows, c): the G query heads of a kv head as more rows."""
+    batch, heads, rows, width = t.shape
+    return t.reshape(batch, kv_heads, heads // kv_heads * rows, width)
+
+
+class ExactALiBi(torch.autograd.Function):
+    """Chunked exact ALiBi; saves q, k, v, the output and its log-sum-exp, rebuilds biases in backward."""
+
+    @staticmethod
+    def forward(ctx, q, k, v, slopes: torch.Tensor, causal: bool, scale: float, group: int):
+        batch, heads, n_q, _ = q.shape
+        kv_heads, n_k = k.shape[1], k.shape[2]
+        dtype = compute_dtype(q.dtype)
+        slopes = slopes.to(device=q.device)
+        out = q.new_empty(batch, heads, n_q, v.shape[-1])
+        lse = torch.empty(batch, heads, n_q, dtype=dtype, device=q.device)
+        for start, stop in _chunks(q, k):
+            keys = n_k - n_q + stop if causal else n_k  # a causal chunk never looks past its last row
+            bias = _bias(slopes, start, stop, keys, n_k - n_q, causal, dtype)
+            o, chunk_lse = attention_forward(
+                _fold(q[:, :, start:stop], kv_heads), k[:, :, :keys], v[:, :, :keys], scale, False,
+                bias.reshape(kv_heads, group * (stop - start), keys),
+            )  # fmt: skip
+            out[:, :, start:stop] = o.reshape(batch, heads, stop - start, -1)
+            lse[:, :, start:stop] = chunk_lse.reshape(batch, heads, stop - start)
+        ctx.causal, ctx.scale = causal, scale
+        ctx.save_for_backward(q, k, v, slopes, out, lse)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        q, k, v, slopes, out, lse = ctx.saved_tensors
+        batch, heads, n_q, _ = q.shape
+        kv_heads, n_k = k.shape[1], k.shape[2]
+        group = heads // kv_heads
+        dtype = lse.dtype
+        grad_q = torch.empty(q.shape, dtype=q.dtype, device=q.device)
+        grad_k = torch.zeros(k.shape, dtype=dtype, device=q.device)
+        grad_v = torch.zeros(v.shape, dtype=dtype, device=q.device)
+        for start, stop in _chunks(q, k):
+            keys = n_k - n_q + stop if ctx.causal else n_k
+            bias = _bias(slopes, start, stop, keys, n_k - n_q, ctx.causal, dtype)
+            rows = slice(start, stop)
+            dq, dk, dv = attention_backward(
+                _fold(grad_out[:, :, rows], kv_heads), _fold(q[:, :, rows], kv_heads), k[:, :, :keys], v[:, :, :keys],
+                _fold(out[:, :, rows], kv_heads), lse[:, :, rows].reshape(batch, kv_heads, -1), ctx.scale, False,
+                bias.reshape(kv_heads, group * (stop - start), keys),
+            )  # fmt: skip
+            grad_q[:, :, rows] = dq.reshape(batch, heads, stop - start, -1)
+            grad_k[:, :, :keys] += dk
+            grad_v[:, :, :keys] += dv
+        return grad_q, grad_k.to(k.dtype), grad_v.to(v.dtype), None, None, None, None

@@ -1,88 +1,230 @@
-"""The fused attention kernels that return the log-sum-exp, and the plain matmul fallback.
+"""The one door to torch's private fused attention ops (the ones that return the log-sum-exp).
 
-torch's private ``_scaled_dot_product_*`` ops are called from this module only.
+Every attention path here is built from calls of plain attention on some query rows and some keys,
+merged by their log-sum-exps; the backward pass re-runs each call's flash-attention backward with
+the *merged* output and log-sum-exp (as split-KV decoding does). So the paths need two functions:
+
+- :func:`attention_forward`: (out, lse) of softmax(scale q k^T + mask) v;
+- :func:`attention_backward`: (dq, dk, dv) of that attention, given out and lse.
+
+Both run torch's ``_scaled_dot_product_flash_attention_for_cpu`` (and its backward) on the CPU and
+``_scaled_dot_product_efficient_attention`` (forward, no additive mask) on CUDA, where the
+installed torch has them, and a plain matmul softmax otherwise. Only "this input is not
+supported" errors select the matmul path; out-of-memory and every other error propagate. The
+first fallback for a reason warns once.
+
+Conventions (FlashAttention's): q (B, N, L_q, d), k (B, N, L_k, d), v (B, N, L_k, d_v), N
+independent blocks or heads; ``causal`` is the kernel's top-left causal mask (key j visible to
+query i iff j <= i), used for square blocks; ``mask`` is an additive float mask or a bool mask
+(True = visible) broadcastable to (B, N, L_q, L_k). lse is natural-log, (B, N, L_q), float32
+(float64 for float64 inputs); a query row that sees no key gets out 0 and lse -inf, and its
+gradient is zero.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 
 import torch
+import torch.nn.functional as F
+
+# False forces the matmul path everywhere (tests compare the two paths).
+USE_FUSED = True
+
+_CPU_FORWARD = "_scaled_dot_product_flash_attention_for_cpu"
+_CPU_BACKWARD = "_scaled_dot_product_flash_attention_for_cpu_backward"
+_CUDA_FORWARD = "_scaled_dot_product_efficient_attention"
+_CPU_DTYPES = (torch.float32, torch.float64, torch.bfloat16, torch.float16)
+_CUDA_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
+# Messages of the errors that mean "this kernel does not take this input" (and nothing worse).
+_UNSUPPORTED = ("not implemented for", "not supported", "no available kernel", "should have the same")
+
+# Reasons already warned about, and inputs the fused kernels refused: (device type, dtype, direction).
+_WARNED: set[str] = set()
+_REFUSED: set[tuple[str, torch.dtype, str]] = set()
 
 
-def block_attention(
-    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, key_valid: torch.Tensor, causal: bool, scale: float
+def _op(name: str):
+    return getattr(torch.ops.aten, name) if hasattr(torch.ops.aten, name) else None
+
+
+def _fall_back(reason: str) -> None:
+    if reason not in _WARNED:
+        _WARNED.add(reason)
+        warnings.warn(f"alibi_lsh attention: {reason}; using the slower matmul path", RuntimeWarning, stacklevel=3)
+
+
+def _fused_kernel(q: torch.Tensor, direction: str, has_mask: bool):
+    """The private op for this input, or None (with a one-time warning) when there is none."""
+    if not USE_FUSED:
+        return None
+    device, dtype = q.device.type, q.dtype
+    if (device, dtype, direction) in _REFUSED:
+        return None
+    if device == "cpu" and dtype in _CPU_DTYPES:
+        op = _op(_CPU_FORWARD if direction == "forward" else _CPU_BACKWARD)
+    elif device == "cuda" and dtype in _CUDA_DTYPES and direction == "forward" and not has_mask:
+        op = _op(_CUDA_FORWARD)
+    else:
+        op = None
+    if op is None:
+        what = "masked " if has_mask else ""
+        _fall_back(f"no fused {what}attention {direction} for {dtype} on {device} in torch {torch.__version__}")
+    return op
+
+
+def _call(op, q: torch.Tensor, direction: str, *args, **kwargs):
+    """Run a fused op; None if it refused the input (remembered, warned once), else its result."""
+    try:
+        return op(*args, **kwargs)
+    except RuntimeError as error:
+        message = str(error).lower()
+        if not any(marker in message for marker in _UNSUPPORTED):
+            raise
+        _REFUSED.add((q.device.type, q.dtype, direction))
+        _fall_back(f"the fused attention {direction} refused {q.dtype} on {q.device.type} ({error})")
+        return None
+
+
+def _additive(mask: torch.Tensor | None, q: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """(additive float mask in a dtype the kernels take, bool rows that see no key or None)."""
+    if mask is None:
+        return None, None
+    mask = mask.reshape((1,) * (4 - mask.dim()) + tuple(mask.shape))  # the CPU kernel takes 2-D or 4-D
+    dtype = q.dtype if q.dtype in (torch.float32, torch.float64) else torch.float32
+    if mask.dtype == torch.bool:
+        empty = ~mask.any(dim=-1)
+        additive = torch.zeros(mask.shape, dtype=dtype, device=q.device).masked_fill_(~mask, -math.inf)
+        return additive, (empty if bool(empty.any()) else None)
+    return mask.to(dtype), None
+
+
+def _same_head_size(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """The CPU kernel needs d = d_v: zero-pad the narrower side (zeros add nothing to q.k or to out)."""
+    d, d_v = q.shape[-1], v.shape[-1]
+    if d < d_v:
+        return F.pad(q, (0, d_v - d)), F.pad(k, (0, d_v - d)), v
+    if d_v < d:
+        return q, k, F.pad(v, (0, d - d_v))
+    return q, k, v
+
+
+def _lse_dtype(q: torch.Tensor) -> torch.dtype:
+    return torch.float64 if q.dtype == torch.float64 else torch.float32
+
+
+def attention_forward(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    scale: float,
+    causal: bool = False,
+    mask: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Plain attention inside padded blocks, returning the output and its log-sum-exp (reference path).
+    """softmax(scale q k^T + mask) v and its log-sum-exp; shapes and conventions in the module docstring.
 
-    q, k: (B, N, W, d); v: (B, N, W, d_v); key_valid: bool (N, W), real positions first, padding
-    after. Returns o (B, N, W, d_v) and lse (B, N, W), both float32. Rows of padding positions
-    hold finite junk that the caller discards. Causal masking hides the trailing padding by
-    itself; bidirectional attention masks it explicitly.
+    Returns out (B, N, L_q, d_v) in q's dtype and lse (B, N, L_q) in float32 (float64 inputs: float64).
     """
-    width = q.shape[-2]
-    scores = torch.matmul(q.float(), k.float().transpose(-1, -2)) * scale  # (B, N, W, W)
-    # Causal: the upper triangle (W, W); bidirectional: the padding keys (N, 1, W).
-    hidden = torch.ones(width, width, dtype=torch.bool, device=q.device).triu(1) if causal else ~key_valid[:, None, :]
-    scores = scores.masked_fill(hidden, -math.inf)
-    lse = torch.logsumexp(scores, dim=-1)
-    weights = torch.exp(scores - lse.unsqueeze(-1))
-    return torch.matmul(weights, v.float()), lse
-
-
-# Set to False the first time the fused kernel refuses an input (dtype, device, old torch), so
-# later calls go straight to the matmul path instead of raising and catching every time.
-_FUSED_OK: dict[tuple[str, torch.dtype, bool], bool] = {}
-
-
-def _fused_attention(
-    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool, scale: float, key_valid: torch.Tensor | None
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """One fused attention call returning (out (B, N, W, d_v), lse (B, N, W) float32).
-
-    q, k: (B, N, W, d) (N plays the role of heads: N independent blocks of length W); any strides
-    a view gives. ``key_valid`` (N, W) bool marks real keys (None: all real). With causal
-    attention trailing padding is hidden by the causal mask itself, so no mask is passed.
-    """
-    key = (q.device.type, q.dtype, causal or key_valid is None)
-    if _FUSED_OK.get(key, True):
-        try:
-            mask = None
-            if key_valid is not None and not causal:
-                mask = torch.zeros(key_valid.shape, dtype=q.dtype, device=q.device)
-                mask = mask.masked_fill(~key_valid, -math.inf)[None, :, None, :]  # (1, N, 1, W)
-            if q.device.type == "cpu":
-                out, lse = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(
-                    q, k, v, 0.0, causal, attn_mask=mask, scale=scale
-                )
-            elif q.device.type == "cuda":
-                if mask is not None:
-                    mask = mask.expand(q.shape[0], -1, q.shape[2], -1)
-                out, lse, *_ = torch.ops.aten._scaled_dot_product_efficient_attention(
-                    q.contiguous(), k.contiguous(), v.contiguous(), mask, True, 0.0, causal, scale=scale
-                )
-                lse = lse[..., : q.shape[2]]  # the kernel pads the lse rows to a multiple of 32
-            else:
-                raise RuntimeError(f"no fused attention with log-sum-exp on {q.device.type}")
-            return out, lse.float()
-        except RuntimeError:
-            _FUSED_OK[key] = False
-    if key_valid is None:
-        key_valid = torch.ones(q.shape[1], q.shape[2], dtype=torch.bool, device=q.device)
-    return block_attention(q, k, v, key_valid, causal, scale)
-
-
-def _fused_attention_masked(
-    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor, scale: float
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Attention with an additive float mask (float32 inputs): fused where possible, else matmul."""
-    if q.device.type == "cpu" and _FUSED_OK.get(("cpu-mask", q.dtype, False), True):
-        try:
-            return torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(
-                q, k, v, 0.0, False, attn_mask=bias, scale=scale
+    additive, empty = _additive(mask, q)
+    result = None
+    op = _fused_kernel(q, "forward", additive is not None)
+    if op is not None:
+        if q.device.type == "cpu":
+            qq, kk, vv = _same_head_size(q, k, v)
+            result = _call(op, q, "forward", qq, kk, vv, 0.0, causal, attn_mask=additive, scale=scale)
+            if result is not None:
+                result = (result[0][..., : v.shape[-1]], result[1])
+        else:
+            result = _call(
+                op, q, "forward", q.contiguous(), k.contiguous(), v.contiguous(), None, True, 0.0, causal, scale=scale
             )
-        except RuntimeError:
-            _FUSED_OK[("cpu-mask", q.dtype, False)] = False
-    scores = torch.matmul(q, k.transpose(-1, -2)) * scale + bias
+            if result is not None:
+                result = (result[0], result[1][..., : q.shape[2]])  # lse rows padded to a multiple of 32
+    if result is None:
+        result = _matmul_forward(q, k, v, scale, causal, additive)
+    out, lse = result[0], result[1].to(_lse_dtype(q))
+    if empty is not None:  # the CPU kernel reports lse 0 for a row without keys: make it -inf, out 0
+        empty = empty.expand(lse.shape)
+        lse = lse.masked_fill(empty, -math.inf)
+        out = out.masked_fill(empty[..., None], 0.0)
+    return out, lse
+
+
+def attention_backward(
+    grad_out: torch.Tensor,
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    out: torch.Tensor,
+    lse: torch.Tensor,
+    scale: float,
+    causal: bool = False,
+    mask: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(dq, dk, dv) of :func:`attention_forward` for given ``out`` and ``lse``, in q's dtype.
+
+    ``out`` and ``lse`` need not be this call's own: passing the output and log-sum-exp of a
+    softmax over a larger key set gives this call's share of *that* softmax's gradient, which is
+    how merged attentions are differentiated. Rows with lse = -inf (no key) get zero gradient.
+    """
+    additive, _ = _additive(mask, q)
+    # exp(s - lse) must be 0 for a row without keys; lse = +inf gives that, -inf would give NaN.
+    lse = lse.masked_fill(lse == -math.inf, math.inf)
+    op = _fused_kernel(q, "backward", additive is not None)
+    if op is not None:
+        d, d_v = q.shape[-1], v.shape[-1]
+        qq, kk, vv = _same_head_size(q, k, v)
+        oo, gg = (F.pad(t, (0, d - d_v)).to(q.dtype) for t in (out, grad_out)) if d_v < d else (out, grad_out)
+        lse = lse.to(_lse_dtype(q))
+        grads = _call(
+            op,
+            q,
+            "backward",
+            gg.to(q.dtype),
+            qq,
+            kk,
+            vv,
+            oo.to(q.dtype),
+            lse,
+            0.0,
+            causal,
+            attn_mask=additive,
+            scale=scale,
+        )
+        if grads is not None:
+            dq, dk, dv = grads
+            return dq[..., :d], dk[..., :d], dv[..., :d_v]
+    return _matmul_backward(grad_out, q, k, v, out, lse, scale, causal, additive)
+
+
+def _scores(
+    q: torch.Tensor, k: torch.Tensor, scale: float, causal: bool, additive: torch.Tensor | None
+) -> torch.Tensor:
+    dtype = _lse_dtype(q)
+    scores = torch.matmul(q.to(dtype), k.to(dtype).transpose(-1, -2)) * scale
+    if causal:
+        hidden = torch.ones(scores.shape[-2:], dtype=torch.bool, device=q.device).triu(1)
+        scores = scores.masked_fill(hidden, -math.inf)
+    return scores if additive is None else scores + additive.to(dtype)
+
+
+def _matmul_forward(q, k, v, scale, causal, additive):
+    scores = _scores(q, k, scale, causal, additive)
     lse = torch.logsumexp(scores, dim=-1)
-    return torch.matmul(torch.exp(scores - lse.unsqueeze(-1)), v), lse
+    weights = torch.exp(scores - lse.masked_fill(lse == -math.inf, 0.0).unsqueeze(-1))  # no key: all 0
+    return torch.matmul(weights, v.to(scores.dtype)).to(q.dtype), lse
+
+
+def _matmul_backward(grad_out, q, k, v, out, lse, scale, causal, additive):
+    scores = _scores(q, k, scale, causal, additive)
+    dtype = scores.dtype
+    weights = torch.exp(scores - lse.to(dtype).unsqueeze(-1))  # lse = +inf (no key): 0
+    grad_out, out, v32 = grad_out.to(dtype), out.to(dtype), v.to(dtype)
+    grad_v = torch.matmul(weights.transpose(-1, -2), grad_out)
+    grad_weights = torch.matmul(grad_out, v32.transpose(-1, -2))
+    row_dot = (grad_out * out).sum(dim=-1, keepdim=True)
+    grad_scores = weights * (grad_weights - row_dot) * scale
+    grad_q = torch.matmul(grad_scores, k.to(dtype))
+    grad_k = torch.matmul(grad_scores.transpose(-1, -2), q.to(dtype))
+    return grad_q.to(q.dtype), grad_k.to(q.dtype), grad_v.to(q.dtype)

@@ -1,8 +1,4 @@
-"""ALiBi attention truncated to a window |i - j| < w: the deterministic banded baseline.
-
-It takes q, k, v shaped (B, H, n, d) as torch's ``scaled_dot_product_attention`` does and returns
-(B, H, n, d_v) in the dtype of the inputs, walking over bands of width ``window``.
-"""
+"""ALiBi attention truncated to a window |i - j| < w: the deterministic banded baseline."""
 
 from __future__ import annotations
 
@@ -10,9 +6,18 @@ import math
 from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
 
-from .._checks import check_head_slopes, check_int, check_qkv, default_scale
+from .._checks import (
+    check_head_slopes,
+    check_int,
+    check_qkv,
+    check_values,
+    compute_dtype,
+    default_scale,
+    key_padding_runs,
+)
+from .banded import banded_attention
+from .padding import over_real_keys
 
 
 def _as_windows(window: int | Sequence[int] | torch.Tensor, heads: int) -> list[int]:
@@ -24,6 +29,20 @@ def _as_windows(window: int | Sequence[int] | torch.Tensor, heads: int) -> list[
     return [check_int("window", value) for value in values]
 
 
+def window_table(slope: float, band: int, causal: bool, dtype: torch.dtype) -> torch.Tensor:
+    """(1, columns) bias -m u at offsets u < band in :func:`band_columns`' layout.
+
+    Computed in float64 and rounded: a slope too large for ``dtype`` gives -inf at u >= 1 and 0 at
+    u = 0 (only the query's own key survives, the exact limit), never inf * 0.
+    """
+    behind = -slope * torch.arange(band, dtype=torch.float64)
+    parts = [behind]
+    if not causal:  # column band is unused; then u = 1..band-1 ahead
+        parts += [torch.tensor([-math.inf], dtype=torch.float64), behind[1:]]
+    parts.append(torch.tensor([-math.inf], dtype=torch.float64))
+    return torch.cat(parts).to(dtype)[None]
+
+
 def window_alibi_attention(
     q: torch.Tensor,
     k: torch.Tensor,
@@ -31,62 +50,36 @@ def window_alibi_attention(
     slopes: torch.Tensor | Sequence[float],
     window: int | Sequence[int] | torch.Tensor,
     causal: bool = True,
+    *,
     scale: float | None = None,
+    key_padding_mask: torch.Tensor | None = None,
+    enable_gqa: bool = False,
 ) -> torch.Tensor:
-    """ALiBi attention restricted to |i - j| < window: the deterministic banded baseline.
+    """ALiBi attention restricted to |i - j| < window, in SDPA's (B, H, n, d) layout; (B, H, n_q, d_v).
 
-    ``window`` is one integer >= 1 or one per head (H,). Exact ALiBi inside the band, nothing
-    outside; O(B H n window) time and memory. Returns (B, H, n, d_v) in the dtype of q.
+    ``window``: one integer >= 1 or one per query head (H,). Exact ALiBi inside the band, nothing
+    outside; O(B H n_q window) time and memory; the output has q's dtype. Shapes, bottom-right alignment of n_q <= n_k,
+    ``enable_gqa``, ``key_padding_mask``, ``scale``, dtypes and errors as :func:`alibi_attention`;
+    a decoding step reads only the last ``window`` keys. Differentiable in q, k, v.
     """
-    check_qkv(q, k, v)
-    batch, heads, n, head_dim = q.shape
-    slopes = check_head_slopes(slopes, heads)
-    scale = default_scale(scale, head_dim)
+    group = check_qkv(q, k, v, enable_gqa)
+    heads = q.shape[1]
+    slopes = check_head_slopes(slopes, heads).tolist()
+    scale = default_scale(scale, q.shape[-1])
     windows = _as_windows(window, heads)
-    out = torch.empty(batch, heads, n, v.shape[-1], dtype=torch.float32, device=q.device)
-    for width in sorted(set(windows)):  # heads that share a window share one banded computation
-        group = [h for h in range(heads) if windows[h] == width]
-        out[:, group] = _banded_attention(
-            q[:, group].float(),
-            k[:, group].float(),
-            v[:, group].float(),
-            slopes[group].to(device=q.device, dtype=torch.float32),
-            min(width, n),
-            causal,
-            scale,
-        )
-    return out.to(q.dtype)
+    runs = key_padding_runs(key_padding_mask, q.shape[0], k.shape[2])
 
+    def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        n_q, n_k = q.shape[2], k.shape[2]
+        first = max(0, n_k - n_q - max(windows) + 1)  # no query reaches further back
+        k, v = k[:, :, first:], v[:, :, first:]
+        check_values(q, k, v, scale)
+        dtype = compute_dtype(q.dtype)
+        outputs = []
+        for h in range(heads):
+            band = min(windows[h], n_k - first)
+            table = window_table(slopes[h], band, causal, dtype).to(q.device)
+            outputs.append(banded_attention(q[:, h], k[:, h // group], v[:, h // group], table, band, causal, scale))
+        return torch.stack(outputs, dim=1)
 
-def _banded_attention(
-    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, slopes: torch.Tensor, window: int, causal: bool, scale: float
-) -> torch.Tensor:
-    """Banded ALiBi for heads that share ``window``: queries in tiles of ``window`` rows.
-
-    Tile b holds queries [b w, (b+1) w); every key within distance < w of them lies in tiles
-    b-1, b (and b+1 when bidirectional), so each tile attends to a span of 2w or 3w keys.
-    """
-    batch, heads, n, _ = q.shape
-    w = window
-    tiles = math.ceil(n / w)
-    span = 2 * w if causal else 3 * w
-    pad_end = tiles * w - n
-    q_tiles = F.pad(q, (0, 0, 0, pad_end)).view(batch, heads, tiles, w, -1)
-    # Keys padded by one tile in front (and enough behind) so tile b's keys start at b*w.
-    behind = pad_end + (0 if causal else w)
-    k_windows = F.pad(k, (0, 0, w, behind)).unfold(2, span, w).transpose(-1, -2)  # (B, H, tiles, span, d)
-    v_windows = F.pad(v, (0, 0, w, behind)).unfold(2, span, w).transpose(-1, -2)
-    scores = torch.einsum("bhtqd,bhtkd->bhtqk", q_tiles, k_windows) * scale
-    # Query a of a tile and key c of its span are (a + w) - c positions apart, whatever the tile.
-    offset = torch.arange(w, device=q.device)[:, None] + w - torch.arange(span, device=q.device)[None, :]
-    allowed = offset.abs() < w
-    if causal:
-        allowed &= offset >= 0
-    key_position = torch.arange(tiles, device=q.device)[:, None] * w - w + torch.arange(span, device=q.device)
-    key_exists = (key_position >= 0) & (key_position < n)  # (tiles, span)
-    bias = -slopes[:, None, None] * offset.abs().to(torch.float32)  # (H, w, span)
-    scores = scores + bias[:, None]
-    scores = scores.masked_fill(~(allowed[None, :, :] & key_exists[:, None, :]), -math.inf)
-    weights = torch.softmax(scores, dim=-1)
-    out = torch.einsum("bhtqk,bhtkd->bhtqd", weights, v_windows)
-    return out.reshape(batch, heads, tiles * w, -1)[:, :, :n]
+    return over_real_keys(attend, q, k, v, runs)

@@ -1,0 +1,67 @@
+"""The LSH estimator written densely: the algorithm in ten lines, for tests and the app.
+
+out = softmax(scale q k^T + log M_hat) v, with M_hat the mean of the R sampled block masks: the
+same blocks (same seed, same function of (head, sample, position)) as :func:`lsh_alibi_attention`,
+so the two agree to rounding. It builds n_k x n_k matrices and so is capped by MAX_DENSE_ELEMENTS.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+
+from .._checks import check_dense_size, check_head_slopes, check_int, check_qkv, default_scale, key_padding_runs
+from .draws import sample_head_partitions
+
+
+def lsh_alibi_attention_reference(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    slopes: torch.Tensor | Sequence[float],
+    num_samples: int,
+    causal: bool = True,
+    scheme: str = "binning",
+    seed: int | torch.Generator | None = None,
+    scale: float | None = None,
+    *,
+    key_padding_mask: torch.Tensor | None = None,
+    enable_gqa: bool = False,
+) -> torch.Tensor:
+    """Dense float64 version of :func:`lsh_alibi_attention` (same arguments, shapes and blocks).
+
+    Returns (B, H, n_q, d_v) in q's dtype. Raises ValueError as the fast function does, and when
+    the dense (H + B H) n_k^2 work exceeds MAX_DENSE_ELEMENTS.
+    """
+    group = check_qkv(q, k, v, enable_gqa)
+    device, (q, k, v) = q.device, (t.cpu() for t in (q, k, v))
+    batch, heads, n_q, _ = q.shape
+    n_k = k.shape[2]
+    slopes = check_head_slopes(slopes, heads)
+    num_samples = check_int("num_samples", num_samples)
+    scale = default_scale(scale, q.shape[-1])
+    runs = key_padding_runs(key_padding_mask, batch, n_k) or [(0, n_k)] * batch
+    check_dense_size(
+        "n_k", (heads + batch * heads) * n_k * n_k, f"(H + B H) n_k^2 = ({heads} + {batch * heads}) * {n_k}^2"
+    )
+
+    partitions = sample_head_partitions(n_k, slopes, num_samples, scheme, seed)  # [head][sample], positions 0..n_k-1
+    mean_mask = torch.stack(
+        [sum(p.mask().double() for p in head) / num_samples for head in partitions]
+    )  # (H, n_k, n_k)
+    kv = torch.arange(heads) // group
+    out = torch.zeros(batch, heads, n_q, v.shape[-1], dtype=torch.float64)
+    for b, (first, end) in enumerate(runs):
+        rows = [t for t in range(n_q) if first <= n_k - n_q + t < end]  # queries at real positions
+        if not rows:
+            continue
+        query_pos = torch.tensor(rows) + n_k - n_q - first  # positions count from the first real key
+        key_pos = torch.arange(end - first)
+        scores = scale * q[b, :, rows].double() @ k[b, kv, first:end].double().transpose(-1, -2)
+        scores = scores + torch.log(mean_mask[:, query_pos][:, :, key_pos])
+        if causal:
+            scores = scores.masked_fill(key_pos[None, :] > query_pos[:, None], -math.inf)
+        out[b, :, rows] = torch.softmax(scores, dim=-1) @ v[b, kv, first:end].double()
+    return out.to(device=device, dtype=q.dtype)
