@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
-from typing import Literal
+from dataclasses import asdict, dataclass
 
-AttentionKind = Literal["exact", "lsh", "window"]
+# The attention spec lives with the attention; imported here so that old import paths keep working.
+from ..attention.spec import EXACT, AttentionKind, AttentionSpec
+
+__all__ = ["EXACT", "AttentionKind", "AttentionSpec", "ModelConfig", "TrainConfig"]
 
 
 @dataclass(frozen=True)
@@ -46,31 +47,3 @@ class TrainConfig:
     seed: int = 1234
     eval_every: int = 200
     eval_windows: int = 64
-
-
-@dataclass(frozen=True)
-class AttentionSpec:
-    """Which attention every layer of the model uses.
-
-    - ``exact``: dense ALiBi (reference; also used for training).
-    - ``lsh``: ``lsh_alibi_attention`` with ``num_samples`` (R) partitions from ``scheme``; each layer
-      gets its own seed derived from ``seed`` so layers do not share partitions.
-    - ``window``: ALiBi truncated to |i-j| < ``window`` (an int, or one window per head).
-    """
-
-    kind: AttentionKind = "exact"
-    scheme: str = "binning"
-    num_samples: int = 8
-    seed: int | None = 0
-    window: int | Sequence[int] = field(default=64)
-
-    def label(self) -> str:
-        """Short human-readable name, e.g. ``lsh-binning R=8`` (used in tables and charts)."""
-        if self.kind == "lsh":
-            return f"lsh-{self.scheme} R={self.num_samples}"
-        if self.kind == "window":
-            return f"window w={self.window}"
-        return "exact"
-
-
-EXACT = AttentionSpec("exact")

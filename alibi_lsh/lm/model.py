@@ -2,9 +2,9 @@
 
 There are no positional embeddings: position enters only through the ALiBi bias -m_h |i-j| on
 the attention logits of head h, which is what lets the model run on inputs longer than it was
-trained on. Each layer's attention is chosen at call time by an ``AttentionSpec``: exact dense
-ALiBi (a fast SDPA path, used for training), the positional-LSH approximation
-``lsh_alibi_attention`` or a truncated window ``window_alibi_attention``.
+trained on. Each layer's attention is chosen at call time by an ``AttentionSpec`` and computed by
+its dispatch ``attend`` (:mod:`alibi_lsh.attention.spec`): exact ALiBi, the positional-LSH
+approximation ``lsh_alibi_attention`` or a truncated window ``window_alibi_attention``.
 
 Shapes: B batch, n sequence length (bytes), C = n_embd, H heads, d = C / H head size, V = 256.
 """
@@ -17,47 +17,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from alibi_lsh import alibi_slopes, lsh_alibi_attention, window_alibi_attention
+from alibi_lsh import alibi_slopes
+from alibi_lsh.attention.spec import attend, layer_seed
 
 from .config import EXACT, AttentionSpec, ModelConfig
 
+__all__ = ["ALiBiGPT", "QKVCapture", "attend", "layer_seed"]
+
 # Per layer: (q, k, v), each (B, H, n, d), as fed to the attention function.
 QKVCapture = dict[int, tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
-
-
-def alibi_bias(slopes: torch.Tensor, n: int, causal: bool = True) -> torch.Tensor:
-    """Dense ALiBi bias -m_h |i-j| (plus -inf above the diagonal if causal), shape (H, n, n).
-
-    Only for the exact path: it is n x n per head, which the LSH path never builds.
-    """
-    pos = torch.arange(n, device=slopes.device)
-    dist = (pos[None, :] - pos[:, None]).abs().to(slopes.dtype)
-    bias = -slopes[:, None, None] * dist
-    if causal:
-        future = pos[None, :] > pos[:, None]
-        bias = bias.masked_fill(future, float("-inf"))
-    return bias
-
-
-def layer_seed(seed: int | None, layer: int) -> int | None:
-    """Seed of one layer's partitions: distinct per layer, reproducible from the run's seed."""
-    return None if seed is None else seed * 1_000_003 + layer
-
-
-def attend(
-    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, slopes: torch.Tensor, spec: AttentionSpec, layer: int = 0
-) -> torch.Tensor:
-    """Causal ALiBi attention of (B, H, n, d) inputs under ``spec``; returns (B, H, n, d)."""
-    if spec.kind == "exact":
-        bias = alibi_bias(slopes.to(q.dtype), q.shape[-2])
-        return F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
-    if spec.kind == "lsh":
-        return lsh_alibi_attention(
-            q, k, v, slopes, spec.num_samples, causal=True, scheme=spec.scheme, seed=layer_seed(spec.seed, layer)
-        )
-    if spec.kind == "window":
-        return window_alibi_attention(q, k, v, slopes, spec.window, causal=True)
-    raise ValueError(f"unknown attention kind {spec.kind!r}; expected 'exact', 'lsh' or 'window'")
 
 
 class CausalSelfAttention(nn.Module):
