@@ -80,7 +80,7 @@ def test_sample_chunks_and_tile_splits_do_not_change_the_result(monkeypatch):
             torch.testing.assert_close(lsh_alibi_attention(q, k, v, slopes, 12, scheme=scheme, seed=3), whole)
 
 
-@pytest.mark.parametrize("scheme", ["binning", "qmc"])
+@pytest.mark.parametrize("scheme", SCHEMES)
 def test_decoding_token_by_token_and_chunked_prefill_reproduce_the_full_call(scheme, band_policy):
     # Blocks are a function of (seed, head, sample, position): a query sees the same blocks
     # whatever the length of the cache.
@@ -121,7 +121,7 @@ def test_a_padded_row_equals_the_sequence_alone_and_ignores_its_padding(scheme, 
     for b, (first, end) in enumerate(runs):
         mask[b, first:end] = True
     padded = lsh_alibi_attention(q, k, v, slopes, 5, scheme=scheme, seed=1, key_padding_mask=mask)
-    for b, (first, end) in enumerate(runs if scheme != "cuts" else []):  # TODO cuts: counter-based draws
+    for b, (first, end) in enumerate(runs):
         alone = lsh_alibi_attention(
             q[b : b + 1, :, first:end], k[b : b + 1, :, first:end], v[b : b + 1, :, first:end], slopes, 5,
             scheme=scheme, seed=1,
