@@ -120,6 +120,17 @@ def check_qkv(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, enable_gqa: boo
     return heads // kv_heads
 
 
+def check_head_offset(head_offset: int, group: int) -> int:
+    """The global index of a call's first query head: an integer >= 0, a multiple of the GQA group G."""
+    head_offset = check_int("head_offset", head_offset, minimum=0)
+    if head_offset % group:
+        raise ValueError(
+            f"head_offset must be a multiple of H / H_kv = {group} with enable_gqa (a shard holds whole "
+            f"groups of query heads), got {head_offset}"
+        )
+    return head_offset
+
+
 def compute_dtype(dtype: torch.dtype) -> torch.dtype:
     """Attention accumulates in float64 for float64 inputs and in float32 for every other float dtype."""
     return torch.float64 if dtype == torch.float64 else torch.float32

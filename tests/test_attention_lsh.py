@@ -22,7 +22,8 @@ from alibi_lsh import (
     window_alibi_attention,
 )
 from alibi_lsh.attention.blocks import binning_runs, padded_width
-from alibi_lsh.attention.draws import sample_head_partitions
+from alibi_lsh.attention.draws import attention_draws, sample_head_partitions
+from alibi_lsh.samplers import CutsSampler
 
 from .conftest import random_qkv
 from .reference import mask_mean_weight, naive_attention
@@ -220,6 +221,7 @@ def _random_case(rng: random.Random):
             mask[0] = torch.tensor([True, False] * (n_k // 2) + [True] * (n_k % 2))  # holes
     slopes = [rng.choice([0.0, 0.05, 0.3, 1.5, 40.0]) for _ in range(heads)]
     kwargs = {"causal": rng.random() < 0.7, "scheme": rng.choice(SCHEMES), "seed": rng.randint(0, 99)}
+    kwargs["head_offset"] = rng.randint(0, 3) * max(1, heads // kv_heads)
     return (q, k, v, slopes, rng.randint(1, 6)), kwargs | {"key_padding_mask": mask, "enable_gqa": gqa}
 
 
@@ -240,3 +242,69 @@ def test_random_shapes_match_the_reference_or_raise_value_error():
         torch.testing.assert_close(actual, expected, rtol=tolerance, atol=tolerance)
         checked += 1
     assert checked >= 80 and refused >= 5, (checked, refused)
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_a_shard_of_heads_reproduces_those_heads_of_the_full_call(scheme):
+    q, k, v = qkv(1, 8, 4, 20, 20, 4, seed=13)
+    slopes = alibi_slopes(8).double() * 4
+    full = lsh_alibi_attention(q, k, v, slopes, 5, scheme=scheme, seed=3, enable_gqa=True)
+    for first, stop in ((0, 2), (2, 6), (6, 8)):  # whole groups of 2 query heads
+        shard = lsh_alibi_attention(
+            q[:, first:stop], k[:, first // 2 : stop // 2], v[:, first // 2 : stop // 2], slopes[first:stop], 5,
+            scheme=scheme, seed=3, enable_gqa=True, head_offset=first,
+        )  # fmt: skip
+        torch.testing.assert_close(shard, full[:, first:stop], rtol=1e-12, atol=1e-12)
+    reference = lsh_alibi_attention_reference(q[:, 2:6], k[:, 1:3], v[:, 1:3], slopes[2:6], 5, scheme=scheme, seed=3,
+                                              enable_gqa=True, head_offset=2)  # fmt: skip
+    torch.testing.assert_close(reference, full[:, 2:6], rtol=1e-10, atol=1e-10)
+
+
+def test_seed_rules():
+    q, k, v = qkv(1, 2, 2, 10, 10, 4)
+    with pytest.raises(ValueError, match="head_offset != 0"):
+        lsh_alibi_attention(q, k, v, [0.1, 0.2], 2, seed=torch.Generator(), head_offset=2)
+    with pytest.raises(ValueError, match="head_offset must be a multiple of H / H_kv = 2"):
+        lsh_alibi_attention(q, k[:, :1], v[:, :1], [0.1, 0.2], 2, seed=0, head_offset=3, enable_gqa=True)
+    for offset in (-1, 1.5):
+        with pytest.raises(ValueError, match="head_offset must be an integer"):
+            lsh_alibi_attention(q, k, v, [0.1, 0.2], 2, seed=0, head_offset=offset)
+    for seed in (-1, 2**63, 0.5):
+        with pytest.raises(ValueError, match="seed must be an integer"):
+            lsh_alibi_attention(q, k, v, [0.1, 0.2], 2, seed=seed)
+    torch.manual_seed(4)
+    first = lsh_alibi_attention(q, k, v, [0.1, 0.2], 2)
+    torch.manual_seed(4)
+    assert torch.equal(lsh_alibi_attention(q, k, v, [0.1, 0.2], 2), first)  # seed=None follows torch's generator
+    assert not torch.equal(lsh_alibi_attention(q, k, v, [0.1, 0.2], 2), first)
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_a_decoding_step_reads_and_draws_only_what_its_blocks_need(scheme, monkeypatch):
+    # Keys far behind the query are never read (NaN there is not even looked at) and the cut
+    # draws cover only gaps near the query, whatever the length of the cache.
+    n_k = 2**18
+    q, k, v = qkv(1, 2, 2, 1, n_k, 2, seed=1, dtype=torch.float32)
+    k[:, :, : n_k - 4096] = float("nan")
+    hashed = []
+    original = CutsSampler.cuts_after
+
+    def recording(self, first, stop, *args, **kwargs):
+        hashed.append(stop - first)
+        return original(self, first, stop, *args, **kwargs)
+
+    monkeypatch.setattr(CutsSampler, "cuts_after", recording)
+    out = lsh_alibi_attention(q, k, v, [0.5, 0.05], 8, scheme=scheme, seed=2)
+    assert torch.isfinite(out).all()
+    assert all(count < 4096 for count in hashed) and (scheme != "cuts" or hashed)
+    with pytest.raises(ValueError, match="k contains NaN"):
+        alibi_attention(q, k, v, [0.5, 0.05])  # exact attention reads every key
+    assert torch.isfinite(window_alibi_attention(q, k, v, [0.5, 0.05], 100)).all()
+
+
+def test_draws_are_cached_per_integer_seed():
+    slopes = alibi_slopes(4).double()
+    first = attention_draws(slopes, 4, "binning", 7, 0)
+    assert attention_draws(slopes, 4, "binning", 7, 0) is first
+    assert attention_draws(slopes, 4, "binning", 7, 4) is not first
+    assert attention_draws(slopes, 4, "binning", None, 0) is not attention_draws(slopes, 4, "binning", None, 0)

@@ -13,7 +13,7 @@ import math
 import torch
 
 from .banded import BAND_TILE, banded_attention
-from .blocks import cut_starts, num_samples
+from .blocks import block_starts
 from .draws import HeadDraw
 
 # Heads whose widest sampled block is at most this many positions may take the band path.
@@ -31,8 +31,8 @@ def block_offsets(draw: HeadDraw, n_q: int, n_k: int) -> tuple[torch.Tensor, tor
     block in sample r exactly with the positions i - behind .. i + ahead.
     """
     p0 = n_k - n_q
-    if draw.cuts is not None:
-        is_start, lo = cut_starts(draw, range(num_samples(draw)), n_k)
+    if draw.is_cuts:
+        is_start, lo = block_starts(draw, range(draw.num_samples), n_q, n_k)
         position = torch.arange(lo, n_k, dtype=torch.int64)
         start = torch.cummax(torch.where(is_start, position, lo), dim=1).values
         is_end = torch.cat([is_start[:, 1:], torch.ones(is_start.shape[0], 1, dtype=torch.bool)], dim=1)
@@ -88,8 +88,8 @@ def band_is_cheaper(draw: HeadDraw, n_q: int, n_k: int, causal: bool) -> tuple[b
     """
     if draw.is_plain or BAND_POLICY == "never":
         return False, 0
-    samples = num_samples(draw)
-    if draw.cuts is None:
+    samples = draw.num_samples
+    if not draw.is_cuts:
         band, keys = min(int(draw.widths.max()), n_k), float(draw.widths.clamp_max(n_k).sum())
     else:
         behind, ahead = block_offsets(draw, n_q, n_k)

@@ -19,6 +19,7 @@ log-sum-exp are saved.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -92,14 +93,22 @@ def cut_blocks(is_start: torch.Tensor, lo: int, n_q: int, n_k: int) -> tuple[lis
     return straddling, is_start[:, at:]
 
 
-def cut_starts(draw: HeadDraw, samples: range, n_k: int) -> tuple[torch.Tensor, int]:
-    """Block starts of the cut patterns of ``samples`` over positions [lo, n_k), and lo."""
-    cuts = draw.cuts[samples.start : samples.stop, : n_k - 1]
-    return torch.cat([torch.ones(cuts.shape[0], 1, dtype=torch.bool), cuts], dim=1), 0
+def block_starts(draw: HeadDraw, samples: range, n_q: int, n_k: int) -> tuple[torch.Tensor, int]:
+    """Where the blocks of the cut patterns of ``samples`` start, over positions [lo, n_k): (bool (S, n_k - lo), lo).
 
-
-def num_samples(draw: HeadDraw) -> int:
-    return int(draw.widths.numel() if draw.cuts is None else draw.cuts.shape[0])
+    Only the gaps from lo on are drawn, lo far enough back that every sample starts a block in
+    [lo, p0] (so the block holding p0 is known): a decoding step hashes a few gaps before its query.
+    """
+    p0 = n_k - n_q
+    look_back = math.ceil(8 / draw.cut_sampler.cut_probability)  # a block longer than this: e^-8
+    while True:
+        lo = max(0, p0 - look_back)
+        cuts = draw.cuts_after(lo, n_k - 1)[samples.start : samples.stop]
+        is_start = torch.cat([torch.ones(cuts.shape[0], 1, dtype=torch.bool), cuts], dim=1)  # lo: see below
+        # Position lo is a start when lo = 0; otherwise a sample needs a cut in [lo, p0).
+        if lo == 0 or bool(cuts[:, : p0 - lo].any(dim=1).all()):
+            return is_start, lo
+        look_back *= 4
 
 
 @dataclass(frozen=True)
@@ -183,8 +192,8 @@ class BlockPlan:
         self.draws, self.heads, self.group, self.causal, self.scale = draws, heads, group, causal, scale
         self.batch, self.n_q, self.n_k, self.head_dim, self.value_dim = shape
         self.p0 = self.n_k - self.n_q
-        self.cuts = draws[heads[0]].cuts is not None
-        samples = num_samples(draws[heads[0]])
+        self.cuts = draws[heads[0]].is_cuts
+        samples = draws[heads[0]].num_samples
         chunk = max(1, CHUNK_ELEMENTS // (self.batch * len(heads) * self.n_q * self.value_dim))
         self.chunks = [range(a, min(samples, a + chunk)) for a in range(0, samples, chunk)]
 
@@ -198,7 +207,7 @@ class BlockPlan:
             return
         tables = []
         for row, head in enumerate(self.heads):
-            is_start, lo = cut_starts(self.draws[head], samples, self.n_k)
+            is_start, lo = block_starts(self.draws[head], samples, self.n_q, self.n_k)
             straddling, starts = cut_blocks(is_start, lo, self.n_q, self.n_k)
             for slot, run in enumerate(straddling):
                 if run is not None:
@@ -359,8 +368,8 @@ class PerSampleAttention(torch.autograd.Function):
 
 def first_key_read(draw: HeadDraw, n_q: int, n_k: int) -> int:
     """The earliest key any query of this head's samples reads: the start of p0's block, minimised over samples."""
-    if draw.cuts is None:
+    if not draw.is_cuts:
         return min(binning_runs(n_q, n_k, int(w), int(s))[0].key_start for w, s in zip(draw.widths, draw.shifts))
-    is_start, lo = cut_starts(draw, range(num_samples(draw)), n_k)
+    is_start, lo = block_starts(draw, range(draw.num_samples), n_q, n_k)
     straddling, _ = cut_blocks(is_start, lo, n_q, n_k)
     return min((run.key_start for run in straddling if run is not None), default=n_k - n_q)

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
 from .._checks import check_head_slopes, check_int
 from ..kernels import PositionalKernel
 from ..partition import Partition
-from ..samplers import SCHEMES, check_head, make_sampler, resolve_seed
+from ..samplers import SCHEMES, CutsSampler, check_head, make_sampler, resolve_seed
 
 
 def call_seed(seed: int | torch.Generator | None, head_offset: int) -> int:
@@ -48,27 +49,52 @@ def sample_head_partitions(
     ]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class HeadDraw:
-    """The R partitions of one head as tensors (CPU, int64 / bool).
+    """The R partitions of one head, as tensors (CPU) or, for cuts, drawn on demand.
 
-    binning and qmc: ``widths`` and ``shifts`` (R,): block(i) = floor((i + shift) / width).
-    cuts: ``cuts`` (R, n - 1) bool: a cut between positions t and t + 1 of sample r.
+    binning and qmc: ``widths`` and ``shifts`` (R,) int64: block(i) = floor((i + shift) / width).
+    cuts: :meth:`cuts_after` hashes the gaps of any range of positions (counter-based, so a
+    decoding step draws only the gaps near its query); ``cuts`` is the pattern over ``n`` positions.
     A head with slope 0 has none of them: one block, plain attention.
     """
 
     slope: float
+    num_samples: int
     widths: torch.Tensor | None = None
     shifts: torch.Tensor | None = None
-    cuts: torch.Tensor | None = None
+    cut_sampler: CutsSampler | None = None
+    seed: int = 0
+    head: int = 0
+    n: int | None = None
+    _last_cuts: dict = field(default_factory=dict, repr=False)  # the last range drawn, reused within it
 
     @property
     def is_plain(self) -> bool:
-        return self.widths is None and self.cuts is None
+        return self.widths is None and self.cut_sampler is None
+
+    @property
+    def is_cuts(self) -> bool:
+        return self.cut_sampler is not None
+
+    def cuts_after(self, first: int, stop: int) -> torch.Tensor:
+        """bool (R, stop - first): True at [r, t] when sample r cuts between first + t and first + t + 1."""
+        for (lo, hi), cuts in self._last_cuts.items():
+            if lo <= first and stop <= hi:
+                return cuts[:, first - lo : stop - lo]
+        cuts = self.cut_sampler.cuts_after(first, stop, self.num_samples, self.seed, self.head)
+        self._last_cuts.clear()
+        self._last_cuts[first, stop] = cuts
+        return cuts
+
+    @property
+    def cuts(self) -> torch.Tensor | None:
+        """The cut pattern over the ``n`` positions of :func:`draw_head_blocks`: bool (R, n - 1)."""
+        return None if self.cut_sampler is None else self.cuts_after(0, self.n - 1)
 
 
 def draw_head_blocks(
-    n: int,
+    n: int | None,
     slopes: torch.Tensor,
     num_samples: int,
     scheme: str,
@@ -77,12 +103,13 @@ def draw_head_blocks(
 ) -> list[HeadDraw]:
     """The partitions of :func:`sample_head_partitions` (same seed, same blocks) without Python objects.
 
-    Uses the samplers' own tensor draws (``draw``) for global heads ``head_offset + h``, nothing
-    for a slope-0 head.
+    Uses the samplers' own tensor draws for global heads ``head_offset + h``, nothing for a
+    slope-0 head. ``n`` only sets the range of :attr:`HeadDraw.cuts` (None: attention's use,
+    which draws the cuts of the positions it needs).
     """
     if scheme not in SCHEMES:
         raise ValueError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
-    n = check_int("n", n)
+    n = None if n is None else check_int("n", n)
     num_samples = check_int("num_samples", num_samples)
     seed = call_seed(seed, head_offset)
     draws = []
@@ -90,13 +117,31 @@ def draw_head_blocks(
         sampler = make_sampler(scheme, PositionalKernel.alibi(float(slope)))
         head = check_head(head_offset + h)
         if sampler.kernel.is_constant:
-            draws.append(HeadDraw(float(slope)))
+            draws.append(HeadDraw(float(slope), num_samples))
         elif scheme == "cuts":
-            draws.append(HeadDraw(float(slope), cuts=sampler.draw(n, num_samples, seed, head)))
+            draws.append(HeadDraw(float(slope), num_samples, cut_sampler=sampler, seed=seed, head=head, n=n))
         else:
             widths, shifts = sampler.draw(num_samples, seed, head)
-            draws.append(HeadDraw(float(slope), widths=widths, shifts=shifts))
+            draws.append(HeadDraw(float(slope), num_samples, widths=widths, shifts=shifts, seed=seed, head=head, n=n))
     return draws
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_draws(slopes: tuple[float, ...], num_samples: int, scheme: str, seed: int, head_offset: int):
+    return draw_head_blocks(None, torch.tensor(slopes, dtype=torch.float64), num_samples, scheme, seed, head_offset)
+
+
+def attention_draws(
+    slopes: torch.Tensor, num_samples: int, scheme: str, seed: int | torch.Generator | None, head_offset: int
+) -> list[HeadDraw]:
+    """The blocks of one attention call, cached per (seed, head_offset, slopes, R, scheme).
+
+    Only an integer seed is cached (None and a generator give a new seed per call), so repeated
+    calls with one seed (decoding steps, layers of a model) draw their widths and shifts once.
+    """
+    if isinstance(seed, int) and not isinstance(seed, bool) and scheme in SCHEMES:
+        return _cached_draws(tuple(slopes.tolist()), num_samples, scheme, seed, head_offset)
+    return draw_head_blocks(None, slopes, num_samples, scheme, seed, head_offset)
 
 
 def binning_pieces(n: int, width: int, shift: int) -> tuple[int, int, int]:
@@ -114,8 +159,9 @@ def block_lengths(draw: HeadDraw, n: int, sample: int) -> torch.Tensor:
     """Lengths (int64) of the blocks of one sample of one head, in order; they sum to n."""
     if draw.is_plain:
         return torch.tensor([n])
-    if draw.cuts is not None:
-        starts = torch.cat([torch.zeros(1, dtype=torch.int64), draw.cuts[sample].nonzero().reshape(-1) + 1])
+    if draw.is_cuts:
+        cuts = draw.cuts_after(0, n - 1)[sample]
+        starts = torch.cat([torch.zeros(1, dtype=torch.int64), cuts.nonzero().reshape(-1) + 1])
         return torch.diff(starts, append=torch.tensor([n]))
     width = int(draw.widths[sample])
     a, full, t = binning_pieces(n, width, int(draw.shifts[sample]))

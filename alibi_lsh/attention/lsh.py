@@ -25,10 +25,18 @@ from collections.abc import Sequence
 
 import torch
 
-from .._checks import check_head_slopes, check_int, check_qkv, check_values, default_scale, key_padding_runs
+from .._checks import (
+    check_head_offset,
+    check_head_slopes,
+    check_int,
+    check_qkv,
+    check_values,
+    default_scale,
+    key_padding_runs,
+)
 from .band import band_attention, band_is_cheaper
 from .blocks import BlockPlan, PerSampleAttention, first_key_read
-from .draws import HeadDraw, draw_head_blocks
+from .draws import HeadDraw, attention_draws
 from .exact import exact_alibi
 from .padding import over_real_keys
 
@@ -46,28 +54,40 @@ def lsh_alibi_attention(
     *,
     key_padding_mask: torch.Tensor | None = None,
     enable_gqa: bool = False,
+    head_offset: int = 0,
 ) -> torch.Tensor:
     """Approximate ALiBi attention from ``num_samples`` (R) random block partitions per head.
 
     SDPA's (B, H, n, d) layout: q (B, H, n_q, d), k (B, H_kv, n_k, d), v (B, H_kv, n_k, d_v), n_q <=
-    n_k, queries bottom-right aligned (the last n_q positions); ``slopes`` (H,) per query head, m >=
-    0. Each head draws R partitions (``scheme``: "binning", "cuts" or "qmc"; ``seed`` an int >= 0 or
-    a torch.Generator makes them reproducible), runs ordinary attention inside each block (causal
-    inside blocks when ``causal``) and merges the R results with log-sum-exp weights; a head with
-    slope 0 is plain attention. ``enable_gqa`` and ``key_padding_mask`` as in
-    :func:`alibi_attention`: with padding, a row's positions (and so its blocks) count from its
-    first real token, so a left-padded row gives what the sequence gives alone. Computed in float64
-    for float64 inputs, else accumulated in float32; returns (B, H, n_q, d_v) in q's dtype. Memory
-    O(B H n (d + W)) per sample chunk, never n x n; a decoding step reads only the keys of the
-    blocks that hold its query. Differentiable in q, k, v: the gradient is that of the estimator
-    computed. Raises ValueError for bad arguments, non-finite inputs or scores that would overflow.
+    n_k, queries bottom-right aligned (the last n_q positions); ``slopes`` (H,) per query head,
+    m >= 0. Each head draws R partitions (``scheme``: "binning", "cuts" or "qmc"), runs ordinary
+    attention inside each block (causal inside blocks when ``causal``) and merges the R results
+    with log-sum-exp weights; a head with slope 0 is plain attention. ``enable_gqa`` and
+    ``key_padding_mask`` as in :func:`alibi_attention`: with padding, a row's positions (and so its
+    blocks) count from its first real token, so a left-padded row gives what the sequence gives
+    alone.
+
+    The blocks are a documented function of (seed, global head, sample, position) (docs/blocks.md):
+    head h of this call is global head ``head_offset + h`` (with ``enable_gqa`` a multiple of
+    H / H_kv), so a shard holding heads [a, b) with ``slopes[a:b]`` and ``head_offset=a``
+    reproduces those heads of the full call, and decoding token by token reproduces the rows of
+    one full call. ``seed``: an int in [0, 2^63 - 1] (these guarantees; draws cached per seed,
+    head_offset, slopes, R and scheme), None (one seed drawn per call from torch's generator) or a
+    torch.Generator (one seed drawn from it per call; refused with ``head_offset`` != 0).
+
+    Computed in float64 for float64 inputs, else accumulated in float32; returns (B, H, n_q, d_v)
+    in q's dtype. Memory O(B H n (d + W)) per sample chunk, never n x n; a decoding step reads
+    only the keys of the blocks that hold its query. Differentiable in q, k, v: the gradient is
+    that of the estimator computed. Raises ValueError for bad arguments, non-finite inputs or
+    scores that would overflow.
     """
     group = check_qkv(q, k, v, enable_gqa)
     slopes = check_head_slopes(slopes, q.shape[1])
     num_samples = check_int("num_samples", num_samples)
     scale = default_scale(scale, q.shape[-1])
     runs = key_padding_runs(key_padding_mask, q.shape[0], k.shape[2])
-    draws = draw_head_blocks(k.shape[2], slopes, num_samples, scheme, seed)
+    head_offset = check_head_offset(head_offset, group)
+    draws = attention_draws(slopes, num_samples, scheme, seed, head_offset)
 
     def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         return lsh_estimate(q, k, v, draws, group, causal, scale)

@@ -12,7 +12,16 @@ from collections.abc import Sequence
 
 import torch
 
-from .._checks import check_dense_size, check_head_slopes, check_int, check_qkv, default_scale, key_padding_runs
+from .._checks import (
+    check_dense_size,
+    check_head_offset,
+    check_head_slopes,
+    check_int,
+    check_qkv,
+    check_values,
+    default_scale,
+    key_padding_runs,
+)
 from .draws import sample_head_partitions
 
 
@@ -29,6 +38,7 @@ def lsh_alibi_attention_reference(
     *,
     key_padding_mask: torch.Tensor | None = None,
     enable_gqa: bool = False,
+    head_offset: int = 0,
 ) -> torch.Tensor:
     """Dense float64 version of :func:`lsh_alibi_attention` (same arguments, shapes and blocks).
 
@@ -43,14 +53,15 @@ def lsh_alibi_attention_reference(
     num_samples = check_int("num_samples", num_samples)
     scale = default_scale(scale, q.shape[-1])
     runs = key_padding_runs(key_padding_mask, batch, n_k) or [(0, n_k)] * batch
+    check_values(q, k, v, scale)
     check_dense_size(
         "n_k", (heads + batch * heads) * n_k * n_k, f"(H + B H) n_k^2 = ({heads} + {batch * heads}) * {n_k}^2"
     )
 
-    partitions = sample_head_partitions(n_k, slopes, num_samples, scheme, seed)  # [head][sample], positions 0..n_k-1
-    mean_mask = torch.stack(
-        [sum(p.mask().double() for p in head) / num_samples for head in partitions]
-    )  # (H, n_k, n_k)
+    head_offset = check_head_offset(head_offset, group)
+    # M_hat over positions 0..n_k-1, (H, n_k, n_k): the fraction of a head's samples with i, j in one block.
+    partitions = sample_head_partitions(n_k, slopes, num_samples, scheme, seed, head_offset)  # [head][sample]
+    mean_mask = torch.stack([sum(p.mask().double() for p in head) / num_samples for head in partitions])
     kv = torch.arange(heads) // group
     out = torch.zeros(batch, heads, n_q, v.shape[-1], dtype=torch.float64)
     for b, (first, end) in enumerate(runs):

@@ -72,16 +72,21 @@ def attend(
     scale: float | None = None,
     key_padding_mask: torch.Tensor | None = None,
     enable_gqa: bool = False,
+    head_offset: int = 0,
 ) -> torch.Tensor:
     """ALiBi attention of layer ``layer`` under ``spec``; (B, H, n_q, d_v) in q's dtype.
 
     Shapes and keyword arguments as :func:`alibi_attention` (q (B, H, n_q, d), k, v (B, H_kv,
-    n_k, ·), bottom-right aligned queries, ``key_padding_mask`` with 1 = real token).
+    n_k, ·), bottom-right aligned queries, ``key_padding_mask`` with 1 = real token);
+    ``head_offset`` (the global index of q's first head, for a shard of a model's heads) matters
+    to the LSH blocks only.
     """
     options = {"scale": scale, "key_padding_mask": key_padding_mask, "enable_gqa": enable_gqa}
     if spec.kind == "exact":
         return alibi_attention(q, k, v, slopes, causal, **options)
     if spec.kind == "lsh":
         seed = layer_seed(spec.seed, layer)
-        return lsh_alibi_attention(q, k, v, slopes, spec.num_samples, causal, spec.scheme, seed, **options)
+        return lsh_alibi_attention(
+            q, k, v, slopes, spec.num_samples, causal, spec.scheme, seed, **options, head_offset=head_offset
+        )
     return window_alibi_attention(q, k, v, slopes, spec.window, causal, **options)
