@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from alibi_lsh import alibi_attention, alibi_slopes, lsh_alibi_attention, window_alibi_attention
+from alibi_lsh import SCHEMES, alibi_attention, alibi_slopes, lsh_alibi_attention, window_alibi_attention
 
 from .conftest import random_qkv
 from .reference import alibi_weight, naive_attention
@@ -150,6 +150,23 @@ def test_causality_later_keys_never_change_earlier_outputs():
         before, after = method(k, v), method(k2, v2)
         assert torch.equal(before[:, :, :cut], after[:, :, :cut])
         assert not torch.equal(before[:, :, cut:], after[:, :, cut:])
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_causality_with_a_cache_keys_after_a_query_never_change_it(scheme):
+    # Queries are the last 30 of 70 positions: query t sits at 40 + t and sees keys 0 .. 40 + t.
+    q, k, v = qkv(2, 4, 4, 30, 70, 8, seed=14, dtype=torch.float32)
+    k2, v2 = k.clone(), v.clone()
+    k2[:, :, 52:], v2[:, :, 52:] = torch.randn_like(k2[:, :, 52:]), torch.randn_like(v2[:, :, 52:])
+    slopes = alibi_slopes(4)
+    for method in (
+        lambda kk, vv: lsh_alibi_attention(q, kk, vv, slopes, 8, scheme=scheme, seed=1),
+        lambda kk, vv: alibi_attention(q, kk, vv, slopes),
+        lambda kk, vv: window_alibi_attention(q, kk, vv, slopes, 16),
+    ):
+        before, after = method(k, v), method(k2, v2)
+        assert torch.equal(before[:, :, :12], after[:, :, :12])  # positions 40..51
+        assert not torch.equal(before[:, :, 12:], after[:, :, 12:])
 
 
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])

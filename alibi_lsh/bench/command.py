@@ -1,7 +1,8 @@
 """``python -m alibi_lsh bench``: time, memory and error of exact, window and LSH ALiBi attention.
 
 Prints the machine, the measured matmul throughput, a table and the fitted log-log slopes;
-writes a CSV (``--out``) and PNG/SVG charts (``--charts``).
+writes a CSV (``--out``) and PNG/SVG charts (``--charts``). ``--mode decode`` and ``--mode
+training`` measure a decoding step and a training step instead (:mod:`alibi_lsh.bench.steps`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from ..cli_args import bounded_int, int_list, make_output_dir, name_list, output
 from ..samplers import SCHEMES
 from .methods import METHODS
 from .runner import DTYPES, QKV_SOURCES, BenchConfig, fit_loglog_slopes, run_benchmark
+from .steps import StepConfig, run_steps
 
 MAX_N = 2**20  # the largest context length BenchConfig accepts
 
@@ -62,6 +64,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                         help="n of the error-vs-time chart, one of --n (default: the largest measured)")
     parser.add_argument("--fit-min-n", type=bounded_int(2, MAX_N), default=2048,
                         help=f"smallest n of the log-log slope fit, 2..{MAX_N} (default 2048)")
+    parser.add_argument("--mode", choices=("forward", "decode", "training"), default="forward",
+                        help="forward: the sweep above (default); decode: one step (n_q = 1) against a cache of each "
+                             "--n keys; training: forward + backward at each --n (exact, window, lsh)")
     parser.set_defaults(run=run)
 
 
@@ -104,7 +109,25 @@ def format_table(df: pd.DataFrame) -> str:
     )
 
 
+def run_model_steps(args: argparse.Namespace) -> int:
+    """``--mode decode`` or ``--mode training``: :mod:`alibi_lsh.bench.steps`."""
+    config = StepConfig(
+        mode=args.mode, n_values=args.n, samples=args.samples, schemes=args.schemes, batch=args.batch,
+        heads=args.heads, dim=args.dim, repeat=args.repeat, seed=args.seed, device=args.device, dtype=args.dtype,
+        threads=args.threads,
+    )  # fmt: skip
+    df = run_steps(config)
+    print(f"machine: {df.attrs['machine']}")
+    print(df.to_string(index=False, float_format="{:.3g}".format, na_rep="-"))
+    if args.out:
+        df.to_csv(args.out, index=False)
+        print(f"wrote {args.out}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.mode != "forward":
+        return run_model_steps(args)
     config = config_from_args(args)
     if args.pareto_n is not None and args.pareto_n not in config.n_values:
         raise ValueError(f"--pareto-n must be one of the --n values {list(config.n_values)}, got {args.pareto_n}")

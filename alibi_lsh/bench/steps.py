@@ -1,0 +1,176 @@
+"""Attention as a model runs it: one decoding step against a key-value cache, and one training step.
+
+- ``decode``: q (B, H, 1, d) against a cache k, v (B, H, n_k, d) for each n_k: exact ALiBi
+  (:func:`alibi_attention`), the truncated window (w_h with exp(-m_h w_h) < 1e-3) and LSH with R
+  samples and a fixed integer seed (so its block draws are cached across steps, as in a model).
+  The error column is the relative error against the exact step.
+- ``training``: forward and backward of q, k, v (B, H, n, d) for each n, with the peak extra
+  memory of the forward alone (no autograd) and of the training step (forward with autograd,
+  then backward of a fixed linear loss), so their ratio says what training costs in memory.
+
+Times are medians of ``repeat`` calls after one warm-up; memory as in the forward benchmark
+(:class:`alibi_lsh.bench.runner.PeakMemory`). Nothing is asserted: the rows are measurements.
+"""
+
+from __future__ import annotations
+
+import functools
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pandas as pd
+import torch
+
+from ..attention import alibi_attention, lsh_alibi_attention, window_alibi_attention
+from ..samplers import SCHEMES
+from ..slopes import alibi_slopes
+from .methods import window_sizes
+from .runner import DTYPES, PeakMemory, machine_description
+
+MODES = ("decode", "training")
+STEP_METHODS = ("exact", "window", "lsh")
+Attention = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class StepConfig:
+    """What to measure: ``mode`` in :data:`MODES`; n_values (n_k for decode, n for training); LSH with
+    ``samples`` (R) of each scheme in ``schemes``; B, H (standard slopes), d; seed of q, k, v and blocks."""
+
+    mode: str
+    n_values: tuple[int, ...]
+    samples: tuple[int, ...] = (8,)
+    schemes: tuple[str, ...] = ("binning",)
+    batch: int = 4
+    heads: int = 8
+    dim: int = 64
+    repeat: int = 5
+    seed: int = 0
+    device: str = "cpu"
+    dtype: str = "float32"
+    threads: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
+        if not self.samples or any(r < 1 for r in self.samples):
+            raise ValueError(f"samples must be integers >= 1, got {self.samples}")
+        if not self.n_values or any(n < 1 for n in self.n_values):
+            raise ValueError(f"n_values must be integers >= 1, got {self.n_values}")
+        if any(scheme not in SCHEMES for scheme in self.schemes):
+            raise ValueError(f"schemes must be among {SCHEMES}, got {self.schemes}")
+        if self.dtype not in DTYPES:
+            raise ValueError(f"dtype must be one of {tuple(DTYPES)}, got {self.dtype!r}")
+
+    def methods(self, slopes: torch.Tensor, n: int) -> dict[str, Attention]:
+        """label -> attention(q, k, v) for exact, window and each LSH scheme."""
+        windows = window_sizes(slopes, n)
+        methods: dict[str, Attention] = {
+            "exact": lambda q, k, v: alibi_attention(q, k, v, slopes),
+            "window": lambda q, k, v: window_alibi_attention(q, k, v, slopes, windows),
+        }
+        for scheme in self.schemes:
+            for samples in self.samples:
+                methods[f"lsh {scheme} R={samples}"] = lambda q, k, v, s=scheme, r=samples: lsh_alibi_attention(
+                    q, k, v, slopes, r, scheme=s, seed=self.seed
+                )
+        return methods
+
+
+def _timed(run: Callable[[], object], repeat: int, device: torch.device) -> tuple[float, object]:
+    """Median seconds of ``repeat`` calls after one warm-up call, and the last result."""
+    result = run()
+    times = []
+    for _ in range(repeat):
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        start = time.perf_counter()
+        result = run()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), result
+
+
+def _peak_mb(run: Callable[[], object], device: torch.device) -> float | None:
+    with PeakMemory(device) as memory:
+        run()
+    return None if memory.peak is None else memory.peak / 2**20
+
+
+def _inputs(config: StepConfig, n_q: int, n_k: int, device: torch.device):
+    generator = torch.Generator().manual_seed(config.seed)
+    shape = (config.batch, config.heads)
+    q = torch.randn(*shape, n_q, config.dim, generator=generator)
+    k, v = (torch.randn(*shape, n_k, config.dim, generator=generator) for _ in range(2))
+    dtype = DTYPES[config.dtype]
+    return tuple(t.to(device=device, dtype=dtype) for t in (q, k, v))
+
+
+def _forward(method: Attention, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    with torch.no_grad():
+        return method(q, k, v)
+
+
+def _training_step(method: Attention, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, weights: torch.Tensor):
+    """Forward with autograd, then backward of the linear loss sum(out * weights); returns dq."""
+    leaves = [t.detach().requires_grad_(True) for t in (q, k, v)]
+    (method(*leaves) * weights).sum().backward()
+    return leaves[0].grad
+
+
+def run_decode(config: StepConfig) -> list[dict]:
+    """One decoding step (n_q = 1) for each n_k: time, peak memory, error against the exact step."""
+    device = torch.device(config.device)
+    slopes = alibi_slopes(config.heads)
+    rows = []
+    for n_k in config.n_values:
+        q, k, v = _inputs(config, 1, n_k, device)
+        exact = alibi_attention(q, k, v, slopes).double()
+        for label, method in config.methods(slopes, n_k).items():
+            step = functools.partial(_forward, method, q, k, v)
+            seconds, out = _timed(step, config.repeat, device)
+            error = ((out.double() - exact).norm() / exact.norm()).item()
+            rows.append(
+                {"mode": "decode", "method": label, "n": n_k, "time_ms": seconds * 1e3,
+                 "peak_mem_mb": _peak_mb(step, device), "rel_error": error}
+            )  # fmt: skip
+    return rows
+
+
+def run_training(config: StepConfig) -> list[dict]:
+    """Forward alone and forward + backward for each n: times and peak memory of both."""
+    device = torch.device(config.device)
+    slopes = alibi_slopes(config.heads)
+    rows = []
+    for n in config.n_values:
+        q, k, v = _inputs(config, n, n, device)
+        weights = torch.randn(q.shape[:3] + (v.shape[-1],), generator=torch.Generator().manual_seed(1)).to(q)
+        for label, method in config.methods(slopes, n).items():
+            forward = functools.partial(_forward, method, q, k, v)
+            step = functools.partial(_training_step, method, q, k, v, weights)
+            forward_s, _ = _timed(forward, config.repeat, device)
+            step_s, _ = _timed(step, config.repeat, device)
+            forward_mb, step_mb = _peak_mb(forward, device), _peak_mb(step, device)
+            rows.append(
+                {"mode": "training", "method": label, "n": n, "forward_ms": forward_s * 1e3,
+                 "step_ms": step_s * 1e3, "forward_peak_mb": forward_mb, "step_peak_mb": step_mb,
+                 "memory_ratio": None if not forward_mb or step_mb is None else step_mb / forward_mb}
+            )  # fmt: skip
+    return rows
+
+
+def run_steps(config: StepConfig) -> pd.DataFrame:
+    """The rows of ``config.mode`` as a frame; ``attrs`` hold the machine and the config."""
+    previous_threads = torch.get_num_threads()
+    if config.threads is not None:
+        torch.set_num_threads(config.threads)
+    try:
+        rows = run_decode(config) if config.mode == "decode" else run_training(config)
+        frame = pd.DataFrame(rows)
+        frame.attrs.update(machine=machine_description(config.device), config=repr(config))
+        return frame
+    finally:
+        torch.set_num_threads(previous_threads)

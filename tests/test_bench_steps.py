@@ -1,0 +1,48 @@
+"""Decoding-step and training-step benchmark rows (alibi_lsh.bench.steps) and their command mode."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from alibi_lsh.bench.steps import StepConfig, run_steps
+from alibi_lsh.cli import main
+
+
+def test_decode_rows_time_memory_and_error_against_the_exact_step():
+    config = StepConfig("decode", n_values=(64, 300), samples=(2, 4), schemes=("binning", "cuts"), batch=2, heads=4,
+                        dim=8, repeat=1)  # fmt: skip
+    df = run_steps(config)
+    labels = ["exact", "window", "lsh binning R=2", "lsh binning R=4", "lsh cuts R=2", "lsh cuts R=4"]
+    assert df["method"].tolist() == labels * 2 and df["n"].tolist() == [64] * 6 + [300] * 6
+    assert (df["time_ms"] > 0).all() and df["rel_error"].map(math.isfinite).all()
+    assert (df.loc[df["method"] == "exact", "rel_error"] == 0).all()
+    assert (df.loc[df["method"] == "window", "rel_error"] < 1e-2).all()  # exp(-m w) < 1e-3 per head
+
+
+def test_training_rows_forward_and_step():
+    df = run_steps(StepConfig("training", n_values=(48,), batch=1, heads=2, dim=4, repeat=1))
+    assert df["method"].tolist() == ["exact", "window", "lsh binning R=8"]
+    assert (df["step_ms"] > 0).all() and (df["forward_ms"] > 0).all()
+
+
+def test_step_config_rejects_bad_values():
+    for kwargs, message in (
+        ({"mode": "serve"}, "mode"),
+        ({"samples": (0,)}, "samples"),
+        ({"schemes": ("x",)}, "schemes"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            StepConfig(**({"mode": "decode", "n_values": (8,)} | kwargs))
+
+
+def test_bench_command_decode_mode_writes_its_rows(tmp_path, capsys):
+    out = tmp_path / "decode.csv"
+    argv = ["bench", "--mode", "decode", "--n", "32,64", "--samples", "2", "--heads", "2", "--dim", "4",
+            "--repeat", "1", "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    df = pd.read_csv(out)
+    assert set(df["method"]) == {"exact", "window", "lsh binning R=2"} and sorted(set(df["n"])) == [32, 64]
+    assert "lsh binning R=2" in capsys.readouterr().out
