@@ -99,6 +99,7 @@ def test_widget_states_are_encoded_as_the_frontend_sends_them():
     assert list(widget_state("slider", "$$ID-1-w_n", 300).double_array_value.data) == [300.0]
     assert widget_state("number_input", "$$ID-1-w_seed", 7).double_value == 7.0
     assert widget_state("selectbox", "$$ID-1-w_scheme", "qmc").string_value == "qmc"
+    assert widget_state("button", "$$ID-1-run", True).WhichOneof("value") == "trigger_value"
     with pytest.raises(ValueError, match="not supported"):
         widget_state("file_uploader", "$$ID-1-f", b"")
     assert widget_key(Slider(id="$$ID-5fc7c38d-w_n")) == "w_n"

@@ -102,6 +102,29 @@ def test_backend_addresses_are_checked(text):
         parse_backend(text, "remote1")
 
 
+def test_students_opening_at_once_on_fresh_processes_all_get_the_whole_app(served):
+    """The first minute of a lecture: everyone opens the link together on a just-started server."""
+    url, _, direct = served
+
+    async def open_tab(i: int):
+        await asyncio.sleep(0.1 * i)
+        # Shared links name a page (/overview?..., /masks?...), as a lecturer's slide would.
+        async with BrowserTab(url, ("overview", "masks")[i % 2], f"n={128 + i}&R=32&seed={i}") as tab:
+            rerun = await tab.open()
+            return tab.cookies[COOKIE_NAME], rerun
+
+    async def scenario():
+        return await asyncio.gather(*(open_tab(i) for i in range(6)))
+
+    opened = run(scenario())
+    assert {server for server, _ in opened} == set(direct)
+    for i, (_, rerun) in enumerate(opened):
+        assert "w_n" in rerun.widgets(), f"student {i} got a page without the sidebar: {sorted(rerun.widgets())}"
+        kind, n_slider = rerun.widgets()["w_n"]
+        assert (kind, list(n_slider.value)) == ("slider", [128.0 + i])
+        assert f"n={128 + i}&" in rerun.query_string and rerun.charts_with_data() >= 1
+
+
 def test_two_browsers_are_spread_and_downloads_stay_with_their_process(served):
     url, _, direct = served
 

@@ -53,6 +53,10 @@ class ProtocolError(RuntimeError):
     """The server said something a browser tab could not have handled."""
 
 
+class WidgetNotDrawn(ProtocolError):
+    """A change was asked of a widget that the page has not drawn."""
+
+
 @dataclass
 class Rerun:
     """What one script run sent to the tab, in arrival order."""
@@ -118,8 +122,12 @@ def widget_state(kind: str, widget_id: str, value: object) -> WidgetState:
         state.bool_value = bool(value)
     elif kind in ("selectbox", "radio"):  # the option as displayed (after format_func)
         state.string_value = str(value)
+    elif kind == "button":  # a click: True for the one run that follows it
+        state.trigger_value = bool(value)
     else:
-        raise ValueError(f"widget type {kind!r} is not supported (slider, number_input, checkbox, selectbox, radio)")
+        raise ValueError(
+            f"widget type {kind!r} is not supported (slider, number_input, checkbox, selectbox, radio, button)"
+        )
     return state
 
 
@@ -206,7 +214,7 @@ class BrowserTab:
         states = ClientState(query_string=self.query_string, page_script_hash=self._page_script_hash)
         for key, value in (changes or {}).items():
             if key not in self._widgets:
-                raise ValueError(f"no widget with key {key!r} on this page; drawn: {', '.join(sorted(self._widgets))}")
+                raise WidgetNotDrawn(f"no widget {key!r} on this page; drawn: {', '.join(sorted(self._widgets))}")
             kind, element = self._widgets[key]
             states.widget_states.widgets.append(widget_state(kind, element.id, value))
         return await self._run(states, time.perf_counter())

@@ -9,6 +9,7 @@ file; the log folder is removed on a clean stop unless the caller chose it.
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import signal
 import socket
@@ -21,6 +22,9 @@ import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
+from websockets.exceptions import WebSocketException
+
+from .protocol import BrowserTab, ProtocolError
 from .proxy import Backend, find_haproxy, haproxy_config
 
 APP_PATH = Path(__file__).resolve().parents[3] / "app.py"
@@ -139,6 +143,7 @@ class Classroom:
                 self._spawn(backend.name, self._streamlit_command(backend))
             for backend in local:
                 self._wait_healthy(backend.name, f"http://{backend.address}")
+                self._first_visit(backend.name, f"http://{backend.address}")
             self.backends = local + self.remote
             if haproxy:
                 config_path = self.log_dir / "haproxy.cfg"
@@ -211,6 +216,25 @@ class Classroom:
                 return
             time.sleep(0.2)
         raise RuntimeError(f"{name} was not healthy at {url} within {self.startup_timeout:g} s; {self._log_tail(name)}")
+
+    def _first_visit(self, name: str, url: str) -> None:
+        """Open the default page once before any student does.
+
+        A fresh process's first session imports the app (1-2 s) and settles Streamlit's page
+        layout (``st.navigation`` replaces the ``pages/`` folder's automatic one). Sessions that
+        start while that first run is still going can be given their page without the app's
+        navigation and sidebar (seen when several students open the link at once); a visit
+        before the proxy lets anyone in keeps both off the students.
+        """
+
+        async def visit() -> None:
+            async with BrowserTab(url, timeout=self.startup_timeout) as tab:
+                await tab.open()
+
+        try:
+            asyncio.run(visit())
+        except (ProtocolError, WebSocketException, OSError) as error:
+            raise RuntimeError(f"{name} failed its first visit ({error}); {self._log_tail(name)}") from error
 
     def _log_tail(self, name: str, lines: int = 15) -> str:
         path = self.log_dir / f"{name}.log"
