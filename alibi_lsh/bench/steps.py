@@ -8,14 +8,21 @@
   memory of the forward alone (no autograd) and of the training step (forward with autograd,
   then backward of a fixed linear loss), so their ratio says what training costs in memory.
 
-Times are medians of ``repeat`` calls after one warm-up; memory as in the forward benchmark
-(:class:`alibi_lsh.bench.runner.PeakMemory`). Nothing is asserted: the rows are measurements.
+Times are medians of ``repeat`` calls after one warm-up. Peak memory (training only) is measured
+with :class:`alibi_lsh.bench.runner.PeakMemory` in a fresh process per (method, n, forward or
+step), after a tiny warm-up call: in a process that has already run other cases the allocator
+reuses freed memory and the resident-set high-water mark understates the peak. Nothing is
+asserted: the rows are measurements.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import json
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,6 +58,7 @@ class StepConfig:
     device: str = "cpu"
     dtype: str = "float32"
     threads: int | None = None
+    measure_memory: bool = True  # training: peak memory, two fresh processes per (method, n)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -94,10 +102,31 @@ def _timed(run: Callable[[], object], repeat: int, device: torch.device) -> tupl
     return statistics.median(times), result
 
 
-def _peak_mb(run: Callable[[], object], device: torch.device) -> float | None:
+def peak_in_this_process(config: dict, n: int, label: str, kind: str) -> float | None:
+    """Peak extra MiB of one ``kind`` ("forward" or "step") call of method ``label`` at n."""
+    config = StepConfig(**{key: tuple(value) if isinstance(value, list) else value for key, value in config.items()})
+    if config.threads is not None:
+        torch.set_num_threads(config.threads)
+    device = torch.device(config.device)
+    slopes = alibi_slopes(config.heads)
+    small = _inputs(config, 16, 16, device)
+    _training_step(config.methods(slopes, 16)[label], *small, torch.ones_like(small[0]))  # load and warm the kernels
+    q, k, v = _inputs(config, n, n, device)
+    method = config.methods(slopes, n)[label]
+    weights = torch.ones(q.shape[:3] + (v.shape[-1],)).to(q)
     with PeakMemory(device) as memory:
-        run()
+        _forward(method, q, k, v) if kind == "forward" else _training_step(method, q, k, v, weights)
     return None if memory.peak is None else memory.peak / 2**20
+
+
+def _fresh_process_peak_mb(config: StepConfig, n: int, label: str, kind: str) -> float | None:
+    arguments = json.dumps([dataclasses.asdict(config), n, label, kind])
+    code = (
+        "import json, sys; from alibi_lsh.bench.steps import peak_in_this_process as peak; "
+        "print(json.dumps(peak(*json.loads(sys.argv[1]))))"
+    )
+    result = subprocess.run([sys.executable, "-c", code, arguments], capture_output=True, text=True, check=True)
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def _inputs(config: StepConfig, n_q: int, n_k: int, device: torch.device):
@@ -122,7 +151,7 @@ def _training_step(method: Attention, q: torch.Tensor, k: torch.Tensor, v: torch
 
 
 def run_decode(config: StepConfig) -> list[dict]:
-    """One decoding step (n_q = 1) for each n_k: time, peak memory, error against the exact step."""
+    """One decoding step (n_q = 1) for each n_k: time and error against the exact step."""
     device = torch.device(config.device)
     slopes = alibi_slopes(config.heads)
     rows = []
@@ -133,10 +162,7 @@ def run_decode(config: StepConfig) -> list[dict]:
             step = functools.partial(_forward, method, q, k, v)
             seconds, out = _timed(step, config.repeat, device)
             error = ((out.double() - exact).norm() / exact.norm()).item()
-            rows.append(
-                {"mode": "decode", "method": label, "n": n_k, "time_ms": seconds * 1e3,
-                 "peak_mem_mb": _peak_mb(step, device), "rel_error": error}
-            )  # fmt: skip
+            rows.append({"mode": "decode", "method": label, "n": n_k, "time_ms": seconds * 1e3, "rel_error": error})
     return rows
 
 
@@ -153,7 +179,10 @@ def run_training(config: StepConfig) -> list[dict]:
             step = functools.partial(_training_step, method, q, k, v, weights)
             forward_s, _ = _timed(forward, config.repeat, device)
             step_s, _ = _timed(step, config.repeat, device)
-            forward_mb, step_mb = _peak_mb(forward, device), _peak_mb(step, device)
+            forward_mb, step_mb = (
+                _fresh_process_peak_mb(config, n, label, kind) if config.measure_memory else None
+                for kind in ("forward", "step")
+            )
             rows.append(
                 {"mode": "training", "method": label, "n": n, "forward_ms": forward_s * 1e3,
                  "step_ms": step_s * 1e3, "forward_peak_mb": forward_mb, "step_peak_mb": step_mb,
