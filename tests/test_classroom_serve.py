@@ -67,9 +67,13 @@ def served(tmp_path_factory):
     config = (logs / "haproxy.cfg").read_text()
     direct = {name: f"http://{address}" for name, address in re.findall(r"server (\S+) (\S+) cookie", config)}
     yield url, process, direct
-    if process.poll() is None:
-        process.kill()
-        process.wait()
+    if process.poll() is None:  # the SIGTERM test did not run: stop it the same clean way
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def run(coroutine):
@@ -199,3 +203,22 @@ def test_sigterm_stops_the_proxy_and_every_process(served):
     assert "Stopped." in output
     assert not [pid for pid in children if Path(f"/proc/{pid}").exists()]
     assert not is_healthy(url) and not any(is_healthy(address) for address in direct.values())
+
+
+def test_a_killed_serve_leaves_no_process_behind():
+    """SIGKILL gives serve no chance to stop its children: Linux stops them (parent-death signal)."""
+    port = free_ports(1)[0]
+    command = [sys.executable, "-m", "alibi_lsh.app.serve", "--processes", "1", "--port", str(port)]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while not is_healthy(url) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.3)
+    children = children_of(process.pid)
+    process.kill()
+    process.wait()
+    assert len(children) == 2, children  # the app process and HAProxy
+    deadline = time.monotonic() + 20
+    while [pid for pid in children if Path(f"/proc/{pid}").exists()] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not [pid for pid in children if Path(f"/proc/{pid}").exists()]

@@ -10,6 +10,8 @@ file; the log folder is removed on a clean stop unless the caller chose it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
 import shutil
 import signal
 import socket
@@ -36,6 +38,7 @@ STREAMLIT_OPTIONS = (
     "--server.runOnSave=false",
 )
 HEALTH_PATH = "/_stcore/health"
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 MAX_PROCESSES = 64
 
 
@@ -49,6 +52,13 @@ def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
     finally:
         for sock in sockets:
             sock.close()
+
+
+def _stop_with_parent() -> None:
+    """In a child before it starts: have Linux send it SIGTERM when its parent dies, so that no app
+    process or proxy outlives a parent that was killed without the chance to stop them."""
+    with contextlib.suppress(OSError, AttributeError):  # not Linux: the parent's stop() is the only way
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def parse_backend(text: str, name: str) -> Backend:
@@ -205,6 +215,7 @@ class Classroom:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C reaches the parent only; it stops the children in order
+                preexec_fn=_stop_with_parent,
             )
 
     def _wait_healthy(self, name: str, url: str) -> None:
