@@ -4,22 +4,24 @@ from __future__ import annotations
 
 import streamlit as st
 
-from alibi_lsh.app import app_cache, app_data, app_state
+from alibi_lsh.app import attention_data, cache, display, session
+from alibi_lsh.app.controls import Controls
 from alibi_lsh.attention import alibi_attention, lsh_alibi_attention, window_alibi_attention
 from alibi_lsh.kernels import PositionalKernel
 
 MAX_HEADS = 16  # this page keeps H n^2 scores and mask means in memory
 
-app_state.ensure_entry_point()
-controls = app_state.current()
-font = app_cache.figure_font(controls.lecture)
+session.ensure_entry_point()
+controls = session.current()
+font = display.figure_font(controls.lecture)
 
-st.title("Attention: exact, approximate, window")
-st.markdown(
+display.page_head(
+    "Attention: exact, approximate, window",
     "Random queries, keys and values stand in for a model. Exact ALiBi attention weighs every key by "
     "exp(score) x exp(-m|i-j|); the approximation replaces exp(-m|i-j|) by the mean of R block masks, which is the "
     "same as R ordinary attentions inside short blocks. The window baseline keeps exact ALiBi but drops keys w or "
-    "more positions away."
+    "more positions away.",
+    controls.lecture,
 )
 
 heads = min(controls.heads, MAX_HEADS)
@@ -29,44 +31,52 @@ head_default = min(controls.head, heads) if controls.slope_mode == "alibi" else 
 if controls.slope_mode == "custom":
     st.info("This page uses the standard ALiBi slopes of H heads; the custom slope applies to the other pages.")
 
-c1, c2, c3, c4 = st.columns(4)
-score_scale = c1.slider(
-    "Score scale",
-    0.0,
-    6.0,
-    1.0,
-    0.25,
-    key="att_scale",
-    help="Standard deviation of the scores q.k/sqrt(d): 0 = only ALiBi, large = peaked attention.",
-)
-causal = c2.toggle("Causal (decoder)", value=True, key="att_causal", help="Off: bidirectional (encoder).")
-head = c3.selectbox("Head", list(range(1, heads + 1)), index=head_default - 1, key="att_head")
-slope = float(app_state.Controls(heads=heads, head=head).slope)
+# The head and the query are the controls a lecture needs at hand; the rest is folded in lecture mode.
+c1, c2, c3 = st.columns([1, 3, 2] if controls.lecture else [1, 3, 1])
+head = c1.selectbox("Head", list(range(1, heads + 1)), index=head_default - 1, key="att_head")
+query = c2.slider("Query position i", 0, controls.n - 1, value=controls.n // 2, key=f"att_query_{controls.n}")
+if controls.lecture:
+    session.control_widget("samples", session.ON_PAGE, c3)
+    more = st.expander("Score scale, causal, window")
+else:
+    more = st.container()
+slope = float(Controls(heads=heads, head=head).slope)
 default_window = min(controls.n, max(1, round(PositionalKernel.alibi(slope).mean_width())))
-window = c4.number_input(
-    "Window w",
-    1,
-    controls.n,
-    value=default_window,
-    key=f"att_window_{head}_{controls.n}",
-    help="Keys with |i-j| >= w are dropped. Default: the mean block width E[W] of this head.",
-)
-query = st.slider("Query position i", 0, controls.n - 1, value=controls.n // 2, key=f"att_query_{controls.n}")
+with more:
+    c4, c5, c6 = st.columns(3)
+    score_scale = c4.slider(
+        "Score scale",
+        0.0,
+        6.0,
+        1.0,
+        0.25,
+        key="att_scale",
+        help="Standard deviation of the scores q.k/sqrt(d): 0 = only ALiBi, large = peaked attention.",
+    )
+    causal = c5.toggle("Causal (decoder)", value=True, key="att_causal", help="Off: bidirectional (encoder).")
+    window = c6.number_input(
+        "Window w",
+        1,
+        controls.n,
+        value=default_window,
+        key=f"att_window_{head}_{controls.n}",
+        help="Keys with |i-j| >= w are dropped. Default: the mean block width E[W] of this head.",
+    )
 
 try:
-    setup = app_cache.attention_setup(
+    setup = cache.attention_setup(
         controls.n, heads, controls.samples, controls.scheme, controls.seed, score_scale, causal
     )
-    errors = app_cache.head_output_errors(
+    errors = cache.head_output_errors(
         controls.n, heads, controls.samples, controls.scheme, controls.seed, score_scale, causal, int(window)
     )
 except ValueError as error:
-    app_cache.error_box(error)
+    display.error_box(error)
 else:
-    row = app_data.attention_row(setup, head - 1, query, int(window))
-    st.subheader(f"Head {head} (m = {slope:.4g}), query i = {query}: weight on each key")
-    spec = app_cache.attention_row_spec(row, query, font)
-    app_cache.show_altair(spec, "attention_row", row)
+    row = attention_data.attention_row(setup, head - 1, query, int(window))
+    display.figure_heading(f"Head {head} (m = {slope:.4g}), query i = {query}: weight on each key", controls.lecture)
+    spec = cache.attention_row_spec(row, query, font)
+    display.show_altair(spec, "attention_row", row)
     st.subheader(
         f"Relative output error of every head (R = {controls.samples}, {controls.scheme}, window w = {window})"
     )
@@ -74,10 +84,10 @@ else:
         "Steep heads (small head number) are easy for the window, flat heads need keys far away: there the "
         "window fails and the random blocks, which sometimes reach far, do better."
     )
-    spec = app_cache.output_error_spec(errors, font)
-    app_cache.show_altair(spec, "output_error", errors)
+    spec = cache.output_error_spec(errors, font)
+    display.show_altair(spec, "output_error", errors)
     if st.button("Check with the block algorithm", key="att_check", icon=":material/fact_check:"):
-        difference = app_cache.block_algorithm_check(
+        difference = cache.block_algorithm_check(
             controls.n, heads, controls.samples, controls.scheme, controls.seed, score_scale, causal
         )
         st.success(
@@ -90,6 +100,10 @@ else:
             "the button runs the real block algorithm on the same partitions."
         )
 
-app_cache.show_code(
-    lsh_alibi_attention, alibi_attention, window_alibi_attention, app_data.head_mask_means, lecture=controls.lecture
+display.show_code(
+    lsh_alibi_attention,
+    alibi_attention,
+    window_alibi_attention,
+    attention_data.head_mask_means,
+    lecture=controls.lecture,
 )

@@ -4,52 +4,57 @@ from __future__ import annotations
 
 import streamlit as st
 
-from alibi_lsh.app import app_cache, app_data, app_state
+from alibi_lsh.app import cache, display, mask_data, session
+from alibi_lsh.app.controls import Controls
 from alibi_lsh.masks import mask_running_mean
 from alibi_lsh.metrics import max_norm_bound, spectral_norm_bound, spectral_norm_error
 from alibi_lsh.samplers import SCHEMES
 
 MAX_HEADS_SHOWN = 16  # per-head view: H n^2 matrices; more heads would not fit the screen either
 
-app_state.ensure_entry_point()
-controls = app_state.current()
-font = app_cache.figure_font(controls.lecture)
+session.ensure_entry_point()
+controls = session.current()
+font = display.figure_font(controls.lecture)
 
-st.title("Convergence: averaging more masks")
-st.markdown(
+display.page_head(
+    "Convergence: averaging more masks",
     "Press **Play** to average the masks one after another: the middle picture fills in towards the kernel on the "
     "left, and the error on the right fades to white. Below, on demand, the error is measured for every R on "
-    "log-log axes, where 'shrinks like 1/sqrt(R)' is a straight line of slope -1/2."
+    "log-log axes, where 'shrinks like 1/sqrt(R)' is a straight line of slope -1/2.",
+    controls.lecture,
 )
+session.page_controls("samples", "n", "head")
 
 try:
-    anim = app_cache.running_mean_frames(controls.n, controls.slope, controls.samples, controls.scheme, controls.seed)
-except ValueError as error:
-    app_cache.error_box(error)
-else:
-    figure = app_cache.convergence_figure(
-        controls.n, controls.slope, controls.samples, controls.scheme, controls.seed, font
+    anim = cache.running_mean_frames(
+        controls.n, controls.slope, controls.samples, controls.scheme, controls.seed, controls.head_index
     )
-    app_cache.show_plotly(
+except ValueError as error:
+    display.error_box(error)
+else:
+    figure = cache.convergence_figure(
+        controls.n, controls.slope, controls.samples, controls.scheme, controls.seed, font, controls.head_index
+    )
+    display.show_plotly(
         figure,
         "convergence_animation",
-        lambda: app_cache.matrix_table(
-            kernel=anim["kernel"], **{f"mean_r{r}": f for r, f in zip(anim["checkpoints"], anim["frames"])}
+        lambda: display.matrix_table(
+            kernel=anim.kernel, **{f"mean_r{r}": f for r, f in zip(anim.checkpoints, anim.frames)}
         ),
     )
-    first_frames = ", ".join(map(str, anim["checkpoints"][:6]))
-    notes = [f"{len(anim['checkpoints'])} frames, r = {first_frames}, ..., {controls.samples}."]
-    if anim["factor"] > 1:
+    first_frames = ", ".join(map(str, anim.checkpoints[:6]))
+    notes = [f"{len(anim.checkpoints)} frames, r = {first_frames}, ..., {controls.samples}."]
+    if anim.factor > 1:
+        pixels = anim.frames.shape[-1]
         notes.append(
-            f"The animation is drawn at {anim['frames'].shape[-1]} x {anim['frames'].shape[-1]} pixels "
-            f"(each pixel averages {anim['factor']} x {anim['factor']} positions) to keep it smooth; "
-            "the errors in the titles use the full matrices."
+            f"The animation is drawn at {pixels} x {pixels} pixels (each pixel averages {anim.factor} x "
+            f"{anim.factor} positions) to keep it smooth; the errors in the titles use the full matrices."
         )
     st.caption(" ".join(notes))
 
 
 @st.fragment
-def error_against_r(controls: app_state.Controls, font: int) -> None:
+def error_against_r(controls: Controls, font: int) -> None:
     """The error-against-R comparison, measured on demand and in a fragment (its own controls
     redraw only this part of the page)."""
     st.subheader("Error against R")
@@ -90,14 +95,20 @@ def error_against_r(controls: app_state.Controls, font: int) -> None:
         st.info("Pick at least one scheme to draw the error curves.")
         return
     try:
-        summary, references = app_cache.error_summary(
-            controls.n, controls.slope, controls.samples, tuple(schemes), tuple(range(num_seeds)), spectral
+        summary, references = cache.error_summary(
+            controls.n,
+            controls.slope,
+            controls.samples,
+            tuple(schemes),
+            tuple(range(num_seeds)),
+            spectral,
+            controls.head_index,
         )
     except ValueError as error:
-        app_cache.error_box(error)
+        display.error_box(error)
         return
-    chart = app_cache.error_curves_spec(summary, references, controls.samples, tuple(schemes), font)
-    app_cache.show_altair(chart, "error_against_R", summary)
+    chart = cache.error_curves_spec(summary, references, controls.samples, tuple(schemes), font)
+    display.show_altair(chart, "error_against_R", summary)
     caption = (
         f"Dashed: 1/sqrt(R) from the mean error at R = 1. Dotted: the bound that holds with probability 95% "
         f"for independent samples (scheme {schemes[0]}; qmc samples are not independent, so there it is a "
@@ -119,19 +130,19 @@ st.markdown(
     f"flat heads far away. Each head averages R = {controls.samples} masks of its own width law."
 )
 try:
-    per_head = app_cache.per_head_data(controls.n, heads, controls.samples, controls.scheme, controls.seed)
+    per_head = cache.per_head_data(controls.n, heads, controls.samples, controls.scheme, controls.seed)
 except ValueError as error:
-    app_cache.error_box(error)
+    display.error_box(error)
 else:
-    heatmaps = app_cache.per_head_figure(controls.n, heads, controls.samples, controls.scheme, controls.seed, font)
-    app_cache.show_plotly(heatmaps, "per_head_heatmaps")
-    app_cache.show_altair(app_cache.head_error_spec(per_head["table"], font), "per_head_errors", per_head["table"])
+    heatmaps = cache.per_head_figure(controls.n, heads, controls.samples, controls.scheme, controls.seed, font)
+    display.show_plotly(heatmaps, "per_head_heatmaps")
+    display.show_altair(cache.head_error_spec(per_head.table, font), "per_head_errors", per_head.table)
 
-app_cache.show_code(
+display.show_code(
     mask_running_mean,
     spectral_norm_error,
     max_norm_bound,
     spectral_norm_bound,
-    app_data.error_curves,
+    mask_data.error_curves,
     lecture=controls.lecture,
 )

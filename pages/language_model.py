@@ -2,7 +2,7 @@
 
 A small byte-level ALiBi transformer trained on Python's standard-library sources is run with
 exact ALiBi attention and with the LSH approximation (R random block partitions per head).
-All computation lives in ``alibi_lsh.lm``; this page only wires widgets to it.
+The numbers come from ``alibi_lsh.lm`` through the cached wrappers of ``alibi_lsh.app.lm_cache``.
 """
 
 from __future__ import annotations
@@ -13,84 +13,53 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from alibi_lsh.app import app_state
-from alibi_lsh.lm import AttentionSpec, load_model
-from alibi_lsh.lm.data import encode, eval_windows, load_split, sample_text
-from alibi_lsh.lm.evaluate import RESULTS_DIR, attention_maps, mean_loss, token_losses
+from alibi_lsh.app import display, figures, lm_cache, session
+from alibi_lsh.lm.data import sample_text
 from alibi_lsh.lm.figures import attention_error_chart, attention_heatmaps, perplexity_chart, token_loss_chart
+from alibi_lsh.samplers import SCHEMES
 
-app_state.ensure_entry_point()  # a bookmarked /language_model still gets the navigation and sidebar
-
-SCHEMES = ["binning", "cuts", "qmc"]
 SAMPLE_CHOICES = [1, 2, 4, 8, 16, 64]
 MAX_TEXT_BYTES = 512  # 4x the training context; keeps the n x n heatmaps and LSH runs quick
-ON_DEMAND_TOKENS = 1024  # held-out bytes per length for the on-demand perplexity run
+
+session.ensure_entry_point()
+controls = session.current()
+font = display.figure_font(controls.lecture)
 
 
-@st.cache_resource(show_spinner="Loading the language model...")
-def get_model():
-    return load_model()
-
-
-@st.cache_data(max_entries=4)
-def cached_results() -> tuple[pd.DataFrame, pd.DataFrame] | None:
-    """The tables written by ``python -m alibi_lsh.lm eval``, or None if they are missing."""
-    try:
-        return pd.read_csv(RESULTS_DIR / "perplexity.csv"), pd.read_csv(RESULTS_DIR / "attention_error.csv")
-    except FileNotFoundError:
-        return None
-
-
-@st.cache_data(max_entries=256, show_spinner=False)
-def held_out_loss(length: int, kind: str, scheme: str, samples: int, seed: int) -> float:
-    """Mean held-out loss (nats/byte) of one attention variant on the on-demand windows."""
-    model, _ = get_model()
-    x, y = eval_windows(load_split("val"), length, max(1, ON_DEMAND_TOKENS // length))
-    return mean_loss(model, x, y, AttentionSpec(kind, scheme, samples, seed))
-
-
-@st.cache_data(max_entries=32, show_spinner=False)
-def text_losses(text: str, scheme: str, samples: int, seed: int) -> tuple[list[float], list[float]]:
-    """Per-byte losses of ``text`` under exact and LSH attention (nats)."""
-    model, _ = get_model()
-    ids = encode(text)
-    spec = AttentionSpec("lsh", scheme, samples, seed)
-    return token_losses(model, ids).tolist(), token_losses(model, ids, spec).tolist()
-
-
-@st.cache_data(max_entries=16, show_spinner=False)
-def text_attention(text: str, layer: int, scheme: str, samples: int, seed: int):
-    """Exact and LSH attention weights of one layer on ``text``: two (H, n, n) arrays."""
-    model, _ = get_model()
-    exact, approx = attention_maps(model, encode(text), layer, AttentionSpec("lsh", scheme, samples, seed))
-    return exact.numpy(), approx.numpy()
+def gap_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """Perplexity gap to exact attention (percent): one row per variant, one column per length."""
+    gap = summary[summary.method != "exact"]
+    gap = gap.assign(
+        variant=gap.apply(lambda r: f"{r.scheme} R={r.R}" if r.method == "lsh" else f"window {r.window}", axis=1)
+    )
+    return gap.pivot_table(index="variant", columns="length", values="gap_pct", sort=False).round(2)
 
 
 def perplexity_section(block_size: int) -> None:
-    st.subheader("Held-out perplexity against R")
+    display.figure_heading("Held-out perplexity against R", controls.lecture)
     source = st.radio(
-        "Results", ["Cached full evaluation", "Compute a quick run now"], horizontal=True, key="lm_source",
+        "Results",
+        ["Cached full evaluation", "Compute a quick run now"],
+        horizontal=True,
+        key="lm_source",
         help="The cached tables come from `python -m alibi_lsh.lm eval` (3 seeds, 4096 bytes per length).",
+        label_visibility="collapsed" if controls.lecture else "visible",
     )
     if source == "Cached full evaluation":
-        results = cached_results()
+        results = lm_cache.stored_evaluation()
         if results is None:
             st.warning("No cached results found. Run `python -m alibi_lsh.lm eval`, or compute a quick run here.")
             return
-        summary, errors = results
-        st.altair_chart(perplexity_chart(summary), width="content")
+        display.show_altair(lm_cache.stored_perplexity_spec(font), "lm_perplexity", results.summary)
         st.caption(
             "Lines: mean over 3 seeds, band: min to max. Black rule: exact ALiBi; dashed grey: ALiBi "
             "truncated to a window. Context lengths 1x, 4x and 8x the training length."
         )
-        gap = summary[summary.method != "exact"]
-        gap = gap.assign(
-            variant=gap.apply(lambda r: f"{r.scheme} R={r.R}" if r.method == "lsh" else f"window {r.window}", axis=1)
-        )
-        st.dataframe(gap.pivot_table(index="variant", columns="length", values="gap_pct", sort=False).round(2))
+        st.dataframe(gap_table(results.summary))
         st.caption("Perplexity gap to exact attention, in percent, per context length (bytes).")
         with st.expander("Per-layer error of the attention output on real q, k, v"):
-            st.altair_chart(attention_error_chart(errors), width="content")
+            chart = figures.style(attention_error_chart(results.errors), font)
+            display.show_altair(chart, "lm_attention_error", results.errors)
         return
 
     multiple = st.select_slider("Context length (x training length)", [1, 4, 8], value=1, key="lm_multiple")
@@ -103,34 +72,38 @@ def perplexity_section(block_size: int) -> None:
     bar = st.progress(0.0, text="Scoring held-out text...")
     rows = []
     for index, (kind, scheme, r) in enumerate(jobs):
-        loss = held_out_loss(length, kind, scheme, r, 0)
-        rows.append({"method": kind, "scheme": scheme if kind == "lsh" else "", "R": r, "window": 0,
-                     "length": length, "ppl_mean": math.exp(loss)})
+        loss = lm_cache.held_out_loss(length, kind, scheme, r, 0)
+        rows.append(
+            {
+                "method": kind,
+                "scheme": scheme if kind == "lsh" else "",
+                "R": r,
+                "window": 0,
+                "length": length,
+                "ppl_mean": math.exp(loss),
+            }
+        )
         bar.progress((index + 1) / len(jobs), text=f"{kind} {scheme if kind == 'lsh' else ''} R={r}")
     frame = pd.DataFrame(rows)
     exact = frame.ppl_mean[0]
-    frame = frame.assign(ppl_std=0.0, ppl_min=frame.ppl_mean, ppl_max=frame.ppl_mean,
-                         gap_pct=100 * (frame.ppl_mean / exact - 1))
-    st.altair_chart(perplexity_chart(frame), width="content")
+    frame = frame.assign(
+        ppl_std=0.0, ppl_min=frame.ppl_mean, ppl_max=frame.ppl_mean, gap_pct=100 * (frame.ppl_mean / exact - 1)
+    )
+    display.show_altair(figures.style(perplexity_chart(frame), font), "lm_quick_perplexity", frame)
     st.dataframe(frame[["method", "scheme", "R", "ppl_mean", "gap_pct"]].round(4), hide_index=True)
-    st.caption(f"One seed, {max(1, ON_DEMAND_TOKENS // length)} held-out windows of {length} bytes.")
+    st.caption(f"One seed, {max(1, lm_cache.ON_DEMAND_TOKENS // length)} held-out windows of {length} bytes.")
 
 
 def text_section(n_layer: int, n_head: int, slopes: list[float]) -> None:
     st.subheader("Your text: per-byte loss and attention")
     text = st.text_area(f"Text (up to {MAX_TEXT_BYTES} bytes, UTF-8)", value=sample_text(), height=180, key="lm_text")
-    # Start from the app sidebar's scheme and seed when the page runs inside the app.
-    sidebar_scheme = st.session_state.get("w_scheme", "binning")
-    sidebar_seed = st.session_state.get("w_seed", 0)
     cols = st.columns(3)
-    scheme = cols[0].selectbox(
-        "Scheme", SCHEMES, index=SCHEMES.index(sidebar_scheme) if sidebar_scheme in SCHEMES else 0, key="lm_scheme"
-    )
+    # Start from the shared controls' scheme and seed.
+    scheme = cols[0].selectbox("Scheme", SCHEMES, index=SCHEMES.index(controls.scheme), key="lm_scheme")
     samples = cols[1].select_slider("Samples R", SAMPLE_CHOICES, value=8, key="lm_R")
-    seed = int(cols[2].number_input(
-        "Seed", min_value=0, max_value=10_000, value=int(sidebar_seed) if str(sidebar_seed).isdigit() else 0,
-        step=1, key="lm_seed",
-    ))
+    seed = int(
+        cols[2].number_input("Seed", min_value=0, max_value=10_000, value=min(controls.seed, 10_000), key="lm_seed")
+    )
     size = len(text.encode("utf-8"))
     if size > MAX_TEXT_BYTES:
         st.error(
@@ -141,7 +114,7 @@ def text_section(n_layer: int, n_head: int, slopes: list[float]) -> None:
     if size < 2:
         st.info("Enter at least two characters: the model scores each byte from the ones before it.")
         return
-    exact, approx = text_losses(text, scheme, samples, seed)
+    exact, approx = lm_cache.text_losses(text, scheme, samples, seed)
     label = f"LSH {scheme} R={samples}"
     mean_exact, mean_approx = sum(exact) / len(exact), sum(approx) / len(approx)
     cols = st.columns(3)
@@ -150,19 +123,34 @@ def text_section(n_layer: int, n_head: int, slopes: list[float]) -> None:
     cols[1].metric(f"Loss, {label}", f"{mean_approx:.3f}", delta=delta, delta_color="inverse")
     cols[2].metric("Perplexity ratio", f"{math.exp(mean_approx - mean_exact):.3f}")
     predicted = [chr(b) if 32 <= b < 127 else repr(bytes([b]))[2:-1] for b in text.encode("utf-8")[1:]]
-    st.altair_chart(token_loss_chart(predicted, torch.tensor(exact), torch.tensor(approx), label), width="stretch")
+    losses = pd.DataFrame({"position": range(1, len(predicted) + 1), "byte": predicted, "exact": exact, label: approx})
+    chart = token_loss_chart(predicted, torch.tensor(exact), torch.tensor(approx), label)
+    display.show_altair(figures.style(chart, font), "lm_token_losses", losses)
 
     cols = st.columns(2)
-    layer = cols[0].selectbox("Layer", list(range(n_layer)), key="lm_layer")
+    layer = cols[0].selectbox("Layer", list(range(1, n_layer + 1)), key="lm_layer")
     # Default: the last head, whose small slope spreads attention far enough to see the blocks.
     head = cols[1].selectbox(
-        "Head", list(range(n_head)), index=n_head - 1, format_func=lambda h: f"{h} (slope {slopes[h]:.4g})",
+        "Head",
+        list(range(1, n_head + 1)),
+        index=n_head - 1,
+        format_func=lambda h: f"{h} (slope {slopes[h - 1]:.4g})",
         key="lm_head",
+        help="Numbered from 1, steepest slope first, as in the sidebar.",
     )
-    exact_maps, approx_maps = text_attention(text, layer, scheme, samples, seed)
-    fig = attention_heatmaps(torch.from_numpy(exact_maps[head]), torch.from_numpy(approx_maps[head]), label,
-                             title=f"Layer {layer}, head {head}: attention weights on the exact model's q and k")
-    st.plotly_chart(fig, width="stretch")
+    exact_maps, approx_maps = lm_cache.text_attention(text, layer - 1, scheme, samples, seed)
+    figure = attention_heatmaps(
+        torch.from_numpy(exact_maps[head - 1]),
+        torch.from_numpy(approx_maps[head - 1]),
+        label,
+        title=f"Layer {layer}, head {head}: attention weights on the exact model's q and k",
+        font_size=font,
+    )
+    display.show_plotly(
+        figure,
+        "lm_attention_maps",
+        lambda: display.matrix_table(exact=exact_maps[head - 1], approximate=approx_maps[head - 1]),
+    )
     st.caption(
         "Row i: the weights query i puts on keys j <= i. The approximate weights are those the LSH "
         "estimate gives with the same q and k (computed with v = identity). Colours top out at the "
@@ -170,15 +158,16 @@ def text_section(n_layer: int, n_head: int, slopes: list[float]) -> None:
     )
 
 
-st.title("Language model")
-st.markdown(
+display.page_head(
+    "Language model",
     "A byte-level ALiBi transformer (no positional embeddings) trained on Python's standard-library "
     "sources. Replacing its exact ALiBi attention by the positional-LSH estimate with R samples "
     "changes the held-out perplexity by the amounts below, at the training context length and "
-    "beyond it, where ALiBi extrapolates."
+    "beyond it, where ALiBi extrapolates.",
+    controls.lecture,
 )
 try:
-    model, info = get_model()
+    model, info = lm_cache.model()
 except (FileNotFoundError, ValueError) as err:
     st.error(str(err))
     st.stop()

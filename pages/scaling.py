@@ -8,7 +8,7 @@ import os
 import streamlit as st
 import torch
 
-from alibi_lsh.app import app_cache, app_state
+from alibi_lsh.app import cache, display, session, stored_bench
 
 CPU_CAP = 16384  # largest n offered on a CPU: dense attention at 16k already takes seconds per head
 CUDA_CAP = 65536
@@ -16,24 +16,59 @@ RESULTS_KEY = "scaling_results"  # this session's results, one entry per configu
 MAX_RESULTS = 8
 MAX_CALL_S = 30.0  # a measurement predicted to take longer is skipped (and says so), keeping runs interactive
 
-app_state.ensure_entry_point()
-controls = app_state.current()
-font = app_cache.figure_font(controls.lecture)
+session.ensure_entry_point()
+controls = session.current()
+font = display.figure_font(controls.lecture)
 
-st.title("Scaling with the context length")
-st.markdown(
+display.page_head(
+    "Scaling with the context length",
     "Exact ALiBi attention costs time proportional to n^2; the approximation runs R attentions inside blocks of "
-    "about 2/m positions, so its time grows like n (slope 1 on the log-log chart). Press **Run** to measure on this "
-    "machine: time and error against n, with the fitted log-log slopes."
+    "about 2/m positions, so its time grows like n (slope 1 on the log-log chart), and its error does not grow "
+    "with n. The page opens with a stored measurement; **Run on this server** measures again here.",
+    controls.lecture,
 )
 
 try:
     from alibi_lsh.bench import BenchConfig, fit_loglog_slopes, run_benchmark
-    from alibi_lsh.bench import charts as bench_charts
 except ImportError as error:
     st.error(f"The benchmark module alibi_lsh.bench is not available ({error}); this page needs it.")
     st.stop()
 
+
+def show_results(frame, name: str, cases: list[str]) -> None:
+    """The time and error panels of ``cases`` in a benchmark frame, with its CSV."""
+    if not cases:
+        st.info("Pick at least one method to draw.")
+        return
+    display.show_altair(cache.scaling_spec(frame, tuple(cases), font), name, frame)
+
+
+# --- the stored measurement, drawn at once ---------------------------------------------------
+stored = {device: cache.stored_results(device) for device in stored_bench.DEVICES}
+stored = {device: results for device, results in stored.items() if results is not None}
+if stored:
+    shown_device = next(iter(stored))
+    if len(stored) > 1:
+        shown_device = st.radio("Stored results", list(stored), key="scale_stored_device", horizontal=True)
+    results = stored[shown_device]
+    labels = list(dict.fromkeys(results.frame["label"]))
+    picked = st.multiselect(
+        "Methods",
+        labels,
+        default=[c for c in stored_bench.DEFAULT_CASES if c in labels],
+        key=f"scale_cases_{shown_device}",
+    )
+    show_results(results.frame, f"scaling_stored_{shown_device}", picked)
+    st.caption(
+        f"Stored results ({shown_device}): measured on {results.machine}, torch {results.torch}, "
+        f"{results.created}, with `{results.command}`. "
+        f"{results.notes}"
+    )
+else:
+    st.info("No stored results ship with this installation; run a measurement below.")
+
+# --- a fresh measurement on this server ------------------------------------------------------
+st.subheader("Run on this server")
 devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 c1, c2, c3 = st.columns(3)
 device = c1.selectbox("Device", devices, key="scale_device", help="CUDA appears when a GPU is available.")
@@ -85,10 +120,10 @@ config = BenchConfig(
     max_call_s=MAX_CALL_S,
 )
 key = repr(dataclasses.astuple(config))
-results: dict = st.session_state.setdefault(RESULTS_KEY, {})
+runs: dict = st.session_state.setdefault(RESULTS_KEY, {})
 st.caption(
     f"n = {', '.join(map(str, n_values))}; H = {config.heads} heads, d = {config.dim}, {device}, "
-    f"{repeat} repeat(s), median time."
+    f"{repeat} repeat(s), median time. Measurements predicted to take over {MAX_CALL_S:g} s are skipped."
 )
 
 if st.button("Run", type="primary", icon=":material/play_arrow:", key="scale_run"):
@@ -100,7 +135,7 @@ if st.button("Run", type="primary", icon=":material/play_arrow:", key="scale_run
     try:
         frame = run_benchmark(config, progress=progress)
     except (ValueError, RuntimeError) as error:
-        app_cache.error_box(error)
+        display.error_box(error)
         st.stop()
     bar.empty()
     # The frame's attrs (machine, config, matmul GFLOP/s, possibly NaN) would travel with every table
@@ -108,34 +143,26 @@ if st.button("Run", type="primary", icon=":material/play_arrow:", key="scale_run
     machine = frame.attrs.get("machine", "")
     frame = frame.copy()
     frame.attrs = {}
-    results[key] = (frame, machine)
-    while len(results) > MAX_RESULTS:  # keep this session's memory bounded
-        results.pop(next(iter(results)))
+    runs[key] = (frame, machine)
+    while len(runs) > MAX_RESULTS:  # keep this session's memory bounded
+        runs.pop(next(iter(runs)))
 
-if key not in results:
+if key not in runs:
     st.info("Press **Run** to measure this configuration (results are kept for this session, per configuration).")
     st.stop()
 
-frame, machine = results[key]
+frame, machine = runs[key]
 if machine:
     st.caption(f"Measured on: {machine}")
-ok = frame[frame["status"] == "ok"] if "status" in frame else frame
-left, right = st.columns(2)
-with left:
-    st.subheader("Time against n")
-    app_cache.show_altair(bench_charts.time_chart(frame), "scaling_time", frame)
-with right:
-    st.subheader("Error against n")
-    app_cache.show_altair(bench_charts.error_chart(frame), "scaling_error")
+show_results(frame, "scaling_measurements", list(dict.fromkeys(frame["label"])))
+ok = frame[frame["status"] == "ok"]
 st.subheader("Fitted log-log slopes of time against n")
 st.markdown("Slope 2 means quadratic in n (dense attention), slope 1 linear (blocks, window).")
-slopes = fit_loglog_slopes(ok)
-st.dataframe(slopes, hide_index=True, width="stretch")
-skipped = frame[frame["status"] != "ok"] if "status" in frame else frame.iloc[0:0]
+st.dataframe(fit_loglog_slopes(ok), hide_index=True, width="stretch")
+skipped = frame[frame["status"] != "ok"]
 if len(skipped):
     st.warning(f"{len(skipped)} measurement(s) skipped; see the status column.")
 st.subheader("All measurements")
 st.dataframe(frame, hide_index=True, width="stretch")
-app_cache.csv_download(frame, "scaling_measurements")
 
-app_cache.show_code(run_benchmark, lecture=controls.lecture)
+display.show_code(run_benchmark, lecture=controls.lecture)

@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import streamlit as st
 
-from alibi_lsh.app import app_cache, app_state
+from alibi_lsh.app import cache, display, session
 from alibi_lsh.kernels import PositionalKernel
 from alibi_lsh.metrics import block_size_bound, max_norm_bound, spectral_norm_bound
 
-app_state.ensure_entry_point()
-controls = app_state.current()
-font = app_cache.figure_font(controls.lecture)
+session.ensure_entry_point()
+controls = session.current()
+font = display.figure_font(controls.lecture)
 n, m, R = controls.n, controls.slope, controls.samples
 
-st.title("Theory, with live checks")
-st.markdown(
+display.page_head(
+    "Theory, with live checks",
     "Each formula below is checked on the spot against the sampler for the sidebar's values "
-    f"(n = {n}, {controls.slope_label()}, R = {R}, scheme {controls.scheme}). Write q = exp(-m) and d = |i - j|."
+    f"(n = {n}, {controls.slope_label()}, R = {R}, scheme {controls.scheme}). Write q = exp(-m) and d = |i - j|.",
+    controls.lecture,
 )
+session.page_controls("samples", "head")
 
 st.header("1. Why a random width gives exp(-m d)")
 left, right = st.columns([1, 1])
@@ -27,21 +29,27 @@ with left:
         "with probability (1 - d/W)+, a triangle. Mixing triangles with weights pi(W):"
     )
     st.latex(r"\sum_{W\ge1}\pi(W)\Big(1-\frac{d}{W}\Big)_+ = q^{d}\quad\Longleftrightarrow")
-    st.latex(r"\pi(W) = W\,\big(k(W-1)-2k(W)+k(W+1)\big) = W q^{W-1}(1-q)^2,\quad W = 1, 2, \dots")
+    st.latex(
+        r"\begin{aligned}\pi(W) &= W\,\big(k(W-1)-2k(W)+k(W+1)\big)\\ &= W q^{W-1}(1-q)^2,\quad W = 1, 2, \dots"
+        r"\end{aligned}"
+    )
     st.markdown(
         "because the second difference of the mixture in d is pi(d+1)/(d+1) and that of q^d is "
         "q^d (1-q)^2. The mean width is"
     )
-    st.latex(r"\mathbb{E}[W] = \frac{1+q}{1-q} \approx \frac{2}{m}, \qquad \Pr[W > w] = q^{w}\,\big(1 + w(1-q)\big).")
+    st.latex(
+        r"\begin{gathered}\mathbb{E}[W] = \frac{1+q}{1-q} \approx \frac{2}{m},\\"
+        r"\Pr[W > w] = q^{w}\,\big(1 + w(1-q)\big).\end{gathered}"
+    )
 with right:
     try:
-        profile = app_cache.distance_profile(n, m, R, controls.scheme, controls.seed)
-        law = app_cache.width_law_check(n, m, controls.scheme, controls.seed)
+        profile = cache.distance_profile(n, m, R, controls.scheme, controls.seed, head=controls.head_index)
+        law = cache.width_law_check(n, m, controls.scheme, controls.seed, head=controls.head_index)
     except ValueError as error:
-        app_cache.error_box(error)
+        display.error_box(error)
     else:
-        spec = app_cache.distance_profile_spec(profile, "exp(-m d)", 1e-3, False, font)
-        app_cache.show_altair(spec, "theory_alibi_profile", profile)
+        spec = cache.distance_profile_spec(profile, "exp(-m d)", 1e-3, False, font)
+        display.show_altair(spec, "theory_alibi_profile", profile)
         st.caption(f"Sampled mean: the mean of R = {R} masks averaged along each diagonal |i-j| = d.")
         st.dataframe(law, hide_index=True, width="stretch")
 
@@ -59,15 +67,15 @@ with left:
         "sigma^2 = L kappa / R and lambda = log(4n/delta) gives"
     )
     st.latex(
-        r"\|\hat M - K\|_2 \le \frac{B\lambda}{3} + \sqrt{\Big(\frac{B\lambda}{3}\Big)^2 + 2\sigma^2\lambda}"
-        r" + \frac{\delta}{2R}."
+        r"\begin{aligned}\|\hat M - K\|_2 \le{} & \frac{B\lambda}{3} + \sqrt{\Big(\frac{B\lambda}{3}\Big)^2"
+        r" + 2\sigma^2\lambda}\\ & + \frac{\delta}{2R}.\end{aligned}"
     )
     st.markdown("Both fall like 1/sqrt(R); the spectral one also grows with the mean block width (about 2/m).")
 with right:
     try:
-        bounds = app_cache.bounds_table(n, m, R, controls.scheme, controls.seed)
+        bounds = cache.bounds_table(n, m, R, controls.scheme, controls.seed, head=controls.head_index)
     except ValueError as error:
-        app_cache.error_box(error)
+        display.error_box(error)
     else:
         st.dataframe(
             bounds.style.format({"bound (95%)": "{:.4g}", "measured": "{:.4g}"}), hide_index=True, width="stretch"
@@ -90,19 +98,19 @@ with left:
     exponent = st.slider("Exponent a", 0.25, 3.0, 1.0, 0.25, key="theory_power")
 with right:
     try:
-        power = app_cache.distance_profile(n, exponent, R, "binning", controls.seed, "power")
+        power = cache.distance_profile(n, exponent, R, "binning", controls.seed, "power")
     except ValueError as error:
-        app_cache.error_box(error)
+        display.error_box(error)
     else:
-        spec = app_cache.distance_profile_spec(power, f"(1+d)^-{exponent:g}", 0.0, True, font)
-        app_cache.show_altair(spec, "theory_power_profile", power)
+        spec = cache.distance_profile_spec(power, f"(1+d)^-{exponent:g}", 0.0, True, font)
+        display.show_altair(spec, "theory_power_profile", power)
         st.caption(
             f"Binning with the power law's width distribution, R = {R} samples (cuts only fit the exponential). "
             "The far tail is carried by rare, very wide blocks: with few samples none reaches far, so the dots fall "
             "below the line at large d. Raise R to watch them follow it."
         )
 
-app_cache.show_code(
+display.show_code(
     PositionalKernel.width_pmf,
     PositionalKernel.width_tail,
     max_norm_bound,

@@ -2,7 +2,9 @@
 
 Each page is run with its defaults, then with its main controls changed, then with bad URL values;
 the assertions look at what is shown (titles, warnings, number of charts), not only at "no error".
-Small n and R keep the whole file fast.
+Small n and R keep the whole file fast. AppTest starts every run the way a fresh server serves a
+bookmarked sub-page (Streamlit's old pages/ layout, before any st.navigation call), so every page
+test here also goes through alibi_lsh.app.session.ensure_entry_point.
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ def test_overview_default_run():
         "spectral-norm error",
         "relative Frobenius error",
     ]
-    assert len(at.get("page_link")) == 6
+    assert len(at.get("page_link")) == 7
     assert not at.warning and not at.error
     assert at.query_params["n"] == ["48"] or at.query_params["n"] == "48"
 
@@ -70,7 +72,7 @@ def test_sidebar_controls_change_the_figure_and_url():
     assert "R = 4 binning samples" in at.subheader[0].value
     at.selectbox(key="w_scheme").set_value("cuts").run()
     at.number_input(key="w_seed").set_value(5).run()
-    at.number_input(key="w_head").set_value(2).run()
+    at.selectbox(key="w_head").set_value(2).run()
     assert "m = 0.25 (head 2 of 8), R = 4 cuts samples" in at.subheader[0].value
     assert at.selectbox(key="w_preset").value == "custom"
     assert not at.exception and len(plotly(at)) == 1
@@ -90,7 +92,7 @@ def test_preset_and_lecture_mode():
     at.selectbox(key="w_preset").set_value("small blocks").run()
     assert at.slider(key="w_n").value == 64 and at.slider(key="w_samples").value == 16
     at.toggle(key="w_lecture").set_value(True).run()
-    assert not at.expander  # "Show the code" is hidden in lecture mode
+    assert [e.label for e in at.expander] == ["About this page"]  # explanation folded, no "Show the code"
     assert not [s for s in at.selectbox if s.key == "w_scheme"]  # secondary controls hidden
     at.toggle(key="w_lecture").set_value(False).run()
     assert at.selectbox(key="w_scheme").value == "binning"  # hidden values survived
@@ -209,13 +211,21 @@ def test_scaling_page():
         assert "alibi_lsh.bench is not available" in at.error[0].value
         return
     assert "Press **Run**" in texts(at.info)
+    # The page opens with the stored results, drawn at once, and says where they come from.
+    assert len(altair(at)) == 1 and "Stored results (cpu): measured on" in texts(at.caption)
+    stored = json.loads(altair(at)[0].proto.spec)
+    assert stored["hconcat"][0]["title"] == "time" and stored["hconcat"][1]["title"] == "error against exact (float64)"
+    at.multiselect(key="scale_cases_cpu").set_value(["dense"]).run()
+    at.multiselect(key="scale_cases_cpu").set_value([]).run()
+    assert "Pick at least one method to draw." in texts(at.info) and not altair(at)
+    at.multiselect(key="scale_cases_cpu").set_value(["dense", "lsh binning R=16"]).run()
     at.select_slider(key="scale_cap_cpu").set_value(512).run()
     at.multiselect(key="scale_methods").set_value(["dense", "lsh"]).run()
     at.multiselect(key="scale_samples").set_value([4]).run()
     at.select_slider(key="scale_repeat").set_value(1).run()
     at.button(key="scale_run").click().run()
     assert not at.exception, at.exception
-    assert len(altair(at)) == 2 and len(at.dataframe) == 2
+    assert len(altair(at)) == 2 and len(at.dataframe) == 2  # the stored results and this run
 
 
 def test_theory_page():
@@ -238,3 +248,43 @@ def test_two_sessions_do_not_share_controls():
     second.run()
     assert "n = 24 positions" in first.subheader[0].value
     assert "n = 48 positions" in second.subheader[0].value
+
+
+# --- lecture mode and the toolbar -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("page", "controls"),
+    [
+        (None, ["p_samples", "p_n", "p_head"]),
+        ("pages/convergence.py", ["p_samples", "p_n", "p_head"]),
+        ("pages/theory.py", ["p_samples", "p_head"]),
+        ("pages/masks.py", ["p_scheme"]),
+        ("pages/attention.py", ["p_samples"]),
+    ],
+)
+def test_lecture_mode_puts_the_page_controls_at_hand(page, controls):
+    at = open_page(page, lecture="1", **SMALL)
+    on_page = [w.key for kind in ("select_slider", "selectbox") for w in at.main.get(kind) if w.key.startswith("p_")]
+    assert sorted(on_page) == sorted(controls)
+    labels = [e.label for e in at.expander]
+    assert labels[0] == "About this page" and "Show the code" not in labels  # the explanation is folded
+    assert not [w for w in at.sidebar.get("selectbox") if w.key == "w_scheme"]  # secondary sidebar controls hidden
+
+
+def test_a_control_on_the_page_is_the_shared_control():
+    at = open_page("pages/convergence.py", lecture="1", **SMALL)
+    at.select_slider(key="p_samples").set_value(16).run()
+    assert len(json.loads(plotly(at)[0].proto.spec)["frames"]) == 16
+    assert at.slider(key="w_samples").value == 16 and at.query_params["R"] in ("16", ["16"])
+    at.slider(key="w_samples").set_value(4).run()  # and the other way round
+    assert at.select_slider(key="p_samples").value == 4
+
+
+def test_the_app_hides_the_developer_toolbar_whatever_its_config():
+    import streamlit as st
+
+    st.set_option("client.toolbarMode", "auto")  # as when started outside the repository (no config.toml)
+    at = open_page(**SMALL)
+    assert st.get_option("client.toolbarMode") == "viewer"
+    assert at.title[0].value == "ALiBi is an average of random block masks" and len(plotly(at)) == 1

@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from alibi_lsh.app import app_state
-from alibi_lsh.app.app_state import Controls, clamp_slope, parse_controls, to_query_params
+from alibi_lsh.app.controls import (
+    N_MAX,
+    N_MIN,
+    R_MAX,
+    SLOPE_MAX,
+    SLOPE_MIN,
+    Controls,
+    clamp_slope,
+    parse_controls,
+    to_query_params,
+)
 from alibi_lsh.slopes import alibi_slopes
 
 
@@ -27,15 +36,15 @@ def test_url_round_trip():
 @pytest.mark.parametrize(
     ("params", "field", "used", "text"),
     [
-        ({"n": "99999"}, "n", app_state.N_MAX, "n=99999 is above the cap 1024 (dense n x n pages); using n=1024."),
-        ({"n": "2"}, "n", app_state.N_MIN, "using n=8"),
+        ({"n": "99999"}, "n", N_MAX, "n=99999 is above the cap 1024 (dense n x n pages); using n=1024."),
+        ({"n": "2"}, "n", N_MIN, "using n=8"),
         ({"n": "abc"}, "n", 256, "n='abc' is not a whole number; using n=256."),
-        ({"R": "5000"}, "samples", app_state.R_MAX, "R=5000 is above the cap 1024"),
+        ({"R": "5000"}, "samples", R_MAX, "R=5000 is above the cap 1024"),
         ({"seed": "-3"}, "seed", 0, "seed=-3 is below the minimum 0; using seed=0."),
         ({"scheme": "magic"}, "scheme", "binning", "using scheme=binning"),
         ({"heads": "8", "head": "12"}, "head", 8, "using head=8"),
-        ({"slope": "0"}, "custom_slope", app_state.SLOPE_MIN, "slope=0 is not allowed"),
-        ({"slope": "-2"}, "custom_slope", app_state.SLOPE_MIN, "using slope=0.001"),
+        ({"slope": "0"}, "custom_slope", SLOPE_MIN, "slope=0 is not allowed"),
+        ({"slope": "-2"}, "custom_slope", SLOPE_MIN, "using slope=0.001"),
         ({"slope": "nan"}, "custom_slope", Controls.custom_slope, "not a finite number"),
         ({"preset": "nope"}, "preset", "lecture", "using preset=lecture"),
     ],
@@ -53,7 +62,7 @@ def test_preset_fills_values_and_explicit_values_win():
 
 def test_clamp_slope_range():
     assert clamp_slope(0.5) == (0.5, None)
-    assert clamp_slope(100)[0] == app_state.SLOPE_MAX
+    assert clamp_slope(100)[0] == SLOPE_MAX
     assert clamp_slope("x")[1].startswith("slope='x' is not a number")
 
 

@@ -29,9 +29,10 @@ PAGES = [  # (navigation label, or None to open the URL; url path; screenshot na
     ("Overview", "", "overview", "ALiBi is an average of random block masks", 1),
     ("Convergence", "convergence", "convergence", "Convergence: averaging more masks", 3),
     ("Attention", "attention", "attention", "Attention: exact, approximate, window", 2),
-    ("Scaling", "scaling", "scaling", "Scaling with the context length", 0),
+    ("Scaling", "scaling", "scaling", "Scaling with the context length", 1),
     ("Theory", "theory", "theory", "Theory, with live checks", 2),
-    ("Language model", "language_model", "language_model", "Language model", 0),
+    ("Lecture (guided tour)", "lecture", "lecture", "ALiBi's bias and its kernel", 1),
+    ("Language model", "language_model", "language_model", "Language model", 3),
     (None, "?lecture=1", "overview_lecture_mode", "ALiBi is an average of random block masks", 1),
 ]
 CHART_SELECTOR = (
@@ -139,14 +140,172 @@ def test_every_page_renders_without_exceptions(server, browser):
         page.get_by_text(title, exact=False).first.wait_for(timeout=90_000)
         wait_until_idle(page)
         if charts:
-            page.wait_for_function(f'document.querySelectorAll("{CHART_SELECTOR}").length >= {charts}', timeout=30_000)
-            page.wait_for_timeout(800)  # let vega and plotly finish their first paint
+            wait_for_charts(page, charts)
         assert page.locator("[data-testid='stException']").count() == 0, f"exception box on /{path}"
         assert page.locator("[data-testid='stSidebar']").get_by_text("Context length n").count() == 1
         if label is not None:
             assert f"/{path}?" in page.url and "n=256" in page.url, page.url
         page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)
         print(f"/{path}: drawn in {time.time() - started:.1f} s")
+    page.close()
+
+
+def wait_for_charts(page, count: int) -> None:
+    """Wait until ``count`` charts are drawn, then let plotly and vega finish their first paint."""
+    page.wait_for_function(f'document.querySelectorAll("{CHART_SELECTOR}").length >= {count}', timeout=30_000)
+    page.wait_for_timeout(800)
+
+
+# --- the projector layout -------------------------------------------------------------------
+
+# Facts about the layout, measured in the page: the first chart's box, every pair of overlapping
+# plotly texts (titles, annotations, tick labels, axis titles, legend, colour bars, slider and
+# buttons), the smallest plotly font, KaTeX formulas that stick out of their column, charts wider
+# than their element, the sidebar state and the toolbar.
+LAYOUT_FACTS = """
+() => {
+  const visible = e => { const r = e.getBoundingClientRect(); return r.width > 0 && r.height > 0; };
+  const box = e => { const r = e.getBoundingClientRect();
+    return {left: r.left, top: r.top, right: r.right, bottom: r.bottom, width: r.width, height: r.height}; };
+  const charts = [...document.querySelectorAll(
+    "[data-testid='stPlotlyChart'], [data-testid='stVegaLiteChart']")].filter(visible);
+  const overlaps = [];
+  let smallestFont = Infinity;
+  for (const plot of document.querySelectorAll(".js-plotly-plot")) {
+    const texts = [...plot.querySelectorAll("svg text")].filter(t =>
+      t.textContent.trim() && visible(t) && getComputedStyle(t).visibility !== "hidden"
+      && getComputedStyle(t).opacity !== "0" && !t.closest(".hoverlayer"));
+    for (const t of texts) smallestFont = Math.min(smallestFont, parseFloat(getComputedStyle(t).fontSize));
+    const boxes = texts.map(t => [t.textContent.trim(), box(t)]);
+    for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+      const [a, p] = boxes[i], [b, q] = boxes[j];
+      const w = Math.min(p.right, q.right) - Math.max(p.left, q.left);
+      const h = Math.min(p.bottom, q.bottom) - Math.max(p.top, q.top);
+      if (w > 1 && h > 1) overlaps.push(`${a} / ${b}`);
+    }
+  }
+  const formulas = [];
+  for (const formula of document.querySelectorAll(".katex-display")) {
+    const column = formula.closest("[data-testid='stElementContainer']") || formula.parentElement;
+    const inner = formula.querySelector(".katex-html") || formula;
+    const c = box(column), f = box(inner);
+    if (f.right > c.right + 1 || f.left < c.left - 1 || formula.scrollWidth > formula.clientWidth + 4)
+      formulas.push(formula.textContent.slice(0, 40));
+  }
+  const wide = [];
+  for (const chart of charts) {
+    const drawn = chart.querySelector("canvas, svg.marks, .main-svg");
+    if (drawn && box(drawn).right > box(chart).right + 1) wide.push(chart.getAttribute("data-testid"));
+  }
+  const sidebar = document.querySelector("[data-testid='stSidebar']");
+  return {
+    firstChart: charts.length ? box(charts[0]) : null,
+    viewportHeight: window.innerHeight,
+    overlaps, smallestFont, formulas, wide,
+    pageWidth: document.documentElement.scrollWidth, viewportWidth: window.innerWidth,
+    sidebarCollapsed: sidebar ? sidebar.getAttribute("data-collapsed") : null,
+    deploy: document.querySelectorAll("[data-testid='stAppDeployButton']").length
+      + [...document.querySelectorAll("header button")].filter(b => b.textContent.trim() === "Deploy").length,
+  };
+}
+"""
+LECTURE_PAGES = [  # (url path with lecture mode on, screenshot name, main charts to wait for)
+    ("?lecture=1", "lecture_mode_overview", 1),
+    ("masks?lecture=1", "lecture_mode_masks", 2),
+    ("convergence?lecture=1", "lecture_mode_convergence", 3),
+    ("attention?lecture=1", "lecture_mode_attention", 2),
+    ("scaling?lecture=1", "lecture_mode_scaling", 1),
+    ("theory?lecture=1", "lecture_mode_theory", 2),
+    ("language_model?lecture=1", "lecture_mode_language_model", 3),
+]
+PROJECTORS = [(1280, 720), (1024, 768)]
+
+
+def check_projector_layout(page, where: str) -> dict:
+    """Assert the projector promises on the page as drawn now; returns the measured facts."""
+    facts = page.evaluate(LAYOUT_FACTS)
+    first = facts["firstChart"]
+    assert first is not None, f"{where}: no chart drawn"
+    assert first["top"] + first["height"] / 2 <= facts["viewportHeight"], (
+        f"{where}: the first chart spans {first['top']:.0f}..{first['bottom']:.0f} px; its top half must be "
+        f"in the first {facts['viewportHeight']} px"
+    )
+    assert not facts["overlaps"], f"{where}: overlapping figure text: {facts['overlaps'][:6]}"
+    assert facts["smallestFont"] >= 16 or facts["smallestFont"] == float("inf"), (
+        f"{where}: figure text of {facts['smallestFont']} px (lecture mode needs >= 16 px)"
+    )
+    assert not facts["formulas"], f"{where}: formulas overflow their column: {facts['formulas']}"
+    assert not facts["wide"], f"{where}: charts wider than their place: {facts['wide']}"
+    assert facts["pageWidth"] <= facts["viewportWidth"] + 1, f"{where}: the page scrolls sideways"
+    assert facts["sidebarCollapsed"] == "true", f"{where}: the sidebar should start folded in lecture mode"
+    assert facts["deploy"] == 0, f"{where}: a Deploy button is shown"
+    return facts
+
+
+def test_projector_layout_in_lecture_mode(server, browser):
+    """At 1280 x 720 and 1024 x 768 with lecture mode on, every page shows the top half of its main
+    figure in the first screen, with no overlapping figure text and no formula running off."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport={"width": 1280, "height": 720})
+    for path, name, charts in LECTURE_PAGES:
+        page.set_viewport_size({"width": 1280, "height": 720})
+        page.goto(f"{server}/{path}", wait_until="domcontentloaded")
+        wait_until_idle(page)
+        wait_for_charts(page, charts)
+        assert page.locator("[data-testid='stException']").count() == 0, f"exception box on /{path}"
+        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+        for width, height in PROJECTORS:
+            page.set_viewport_size({"width": width, "height": height})
+            page.wait_for_timeout(1000)  # plotly and vega redraw at the new width
+            check_projector_layout(page, f"/{path} at {width} x {height}")
+        # Navigation stays in the (folded) sidebar, one click away.
+        assert page.locator("[data-testid='stSidebarNav'] a").count() == 8
+    # Viewers get no developer menu (rerun, clear cache) either.
+    page.locator("[data-testid='stMainMenu']").click()
+    page.wait_for_timeout(500)
+    assert page.get_by_text("Clear cache", exact=False).count() == 0
+    page.close()
+
+
+def test_lecture_tour_steps_and_keys(server, browser):
+    """The tour: every step on a projector, moved through with a presenter's keys, bookmarkable."""
+    from alibi_lsh.app.tour import NUM_STEPS, STEPS
+
+    page = browser.new_page(viewport={"width": 1280, "height": 720})
+    page.goto(f"{server}/lecture?lecture=1&step=1", wait_until="domcontentloaded")
+    timings = []
+    for index in range(1, NUM_STEPS + 1):
+        if index > 1:
+            started = time.time()
+            page.keyboard.press("PageDown")
+            page.get_by_text(f"{index} / {NUM_STEPS}", exact=False).first.wait_for(timeout=60_000)
+        else:
+            started = time.time()
+            page.get_by_text(f"1 / {NUM_STEPS}", exact=False).first.wait_for(timeout=90_000)
+        wait_for_charts(page, 1)
+        timings.append(time.time() - started)
+        wait_until_idle(page)
+        assert f"step={index}" in page.url, page.url
+        assert page.locator("[data-testid='stException']").count() == 0, f"exception box on step {index}"
+        assert page.get_by_text(STEPS[index - 1].title, exact=False).count() >= 1
+        page.screenshot(path=str(SCREENSHOTS / f"lecture_step_{index}.png"))
+        for width, height in PROJECTORS:
+            page.set_viewport_size({"width": width, "height": height})
+            page.wait_for_timeout(1000)
+            check_projector_layout(page, f"step {index} at {width} x {height}")
+        page.set_viewport_size({"width": 1280, "height": 720})
+    print("tour: seconds from key press to the step's chart drawn:", ", ".join(f"{t:.1f}" for t in timings))
+    for key, expected in (("ArrowLeft", NUM_STEPS - 1), ("PageUp", NUM_STEPS - 2), ("ArrowRight", NUM_STEPS - 1)):
+        page.keyboard.press(key)
+        page.get_by_text(f"{expected} / {NUM_STEPS}", exact=False).first.wait_for(timeout=60_000)
+        wait_until_idle(page)
+        assert f"step={expected}" in page.url, (key, page.url)
+    # A bookmark reopens the exact slide; a step out of range is clamped with a warning.
+    page.goto(f"{server}/lecture?lecture=1&step=99&n=128", wait_until="domcontentloaded")
+    page.get_by_text(f"{NUM_STEPS} / {NUM_STEPS}", exact=False).first.wait_for(timeout=60_000)
+    wait_until_idle(page)
+    assert page.get_by_text("step=99 is above the cap", exact=False).count() == 1
+    assert f"step={NUM_STEPS}" in page.url and "n=128" in page.url, page.url
     page.close()
 
 

@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 import pytest
 import torch
 
-from alibi_lsh.app import app_data, figures
+from alibi_lsh.app import attention_data, figures, mask_data, theory_data
 from alibi_lsh.masks import mask_running_mean, sample_masks, sample_partitions
 from alibi_lsh.metrics import max_norm_bound, max_norm_error
 from alibi_lsh.slopes import alibi_kernel
@@ -23,15 +23,15 @@ def vega_values(chart) -> pd.DataFrame:
 
 
 def test_claim_figure_holds_kernel_mean_and_difference():
-    data = app_data.claim_data(N, M, R, "binning", 3)
+    data = mask_data.claim_data(N, M, R, "binning", 3)
     kernel = alibi_kernel(N, [M])[0].numpy()
     mean = mask_running_mean(N, M, R, "binning", 3, checkpoints=[R])[0][0].numpy()
-    figure = figures.claim_figure(data["kernel"], data["mean"], R)
+    figure = figures.claim_figure(data.kernel, data.mean, R)
     z = [figures.decode(trace.z) for trace in figure.data]
     np.testing.assert_allclose(z[0], kernel, atol=1e-6)
     np.testing.assert_allclose(z[1], mean, atol=1e-6)
     np.testing.assert_allclose(z[2], mean - kernel, atol=1e-6)
-    assert data["max"] == pytest.approx(float(max_norm_error(torch.tensor(mean), torch.tensor(kernel))), abs=1e-6)
+    assert data.max_error == pytest.approx(float(max_norm_error(torch.tensor(mean), torch.tensor(kernel))), abs=1e-6)
     # One shared 0..1 scale for kernel and mean, a symmetric diverging one for the error.
     assert figure.data[0].coloraxis == figure.data[1].coloraxis == "coloraxis"
     assert (figure.layout.coloraxis.cmin, figure.layout.coloraxis.cmax) == (0.0, 1.0)
@@ -40,16 +40,16 @@ def test_claim_figure_holds_kernel_mean_and_difference():
 
 
 def test_downsampled_heatmaps_keep_position_axes():
-    data = app_data.claim_data(600, M, 4, "binning", 0)
-    assert data["factor"] == 3 and data["kernel"].shape == (200, 200)
-    figure = figures.claim_figure(data["kernel"], data["mean"], 4, data["factor"])
+    data = mask_data.claim_data(600, M, 4, "binning", 0)
+    assert data.factor == 3 and data.kernel.shape == (200, 200)
+    figure = figures.claim_figure(data.kernel, data.mean, 4, data.factor)
     assert figure.data[0].x[-1] == pytest.approx(199 * 3 + 1)
 
 
 def test_mask_grid_shows_the_sampled_masks_and_outlines():
-    sampled = app_data.mask_samples(N, M, 4, "cuts", 1)
+    sampled = mask_data.mask_samples(N, M, 4, "cuts", 1)
     masks = sample_masks(N, M, 4, "cuts", 1).numpy()
-    figure = figures.mask_grid(sampled["masks"], sampled["starts"], cols=2)
+    figure = figures.mask_grid(sampled.masks, sampled.starts, cols=2)
     heatmaps = [t for t in figure.data if t.type == "heatmap"]
     outlines = [t for t in figure.data if t.type == "scatter"]
     assert len(heatmaps) == 4 and len(outlines) == 4
@@ -60,9 +60,9 @@ def test_mask_grid_shows_the_sampled_masks_and_outlines():
 
 
 def test_convergence_animation_frames_are_running_means():
-    anim = app_data.running_mean_frames(N, M, R, "qmc", 2)
-    means, _ = mask_running_mean(N, M, R, "qmc", 2, checkpoints=anim["checkpoints"])
-    figure = figures.convergence_animation(anim["kernel"], anim["frames"], anim["checkpoints"], anim["max_error"])
+    anim = mask_data.running_mean_frames(N, M, R, "qmc", 2)
+    means, _ = mask_running_mean(N, M, R, "qmc", 2, checkpoints=anim.checkpoints)
+    figure = figures.convergence_animation(anim.kernel, anim.frames, anim.checkpoints, anim.max_error)
     assert [f.name for f in figure.frames] == [str(r) for r in range(1, R + 1)]
     np.testing.assert_allclose(figures.decode(figure.frames[-1].data[0].z), means[-1].numpy(), atol=1e-6)
     assert figure.layout.updatemenus[0].buttons[0].method == "animate"
@@ -71,7 +71,7 @@ def test_convergence_animation_frames_are_running_means():
 
 
 def test_width_law_chart_data():
-    law = app_data.block_width_law(N, M, "binning", 0, num_samples=200)
+    law = mask_data.block_width_law(N, M, "binning", 0, num_samples=200)
     values = vega_values(figures.width_law_chart(law, "binning"))
     theory = values[values["series"].str.startswith("theory")]
     np.testing.assert_allclose(theory["probability"].to_numpy(), law["theory"].to_numpy())
@@ -79,9 +79,9 @@ def test_width_law_chart_data():
 
 
 def test_error_curves_chart_data_and_bounds():
-    curves = app_data.error_curves(N, M, 8, ("binning", "cuts"), (0, 1), spectral=False)
-    summary = app_data.summarize_errors(curves)
-    refs = app_data.reference_lines(N, M, 8, "binning", summary)
+    curves = mask_data.error_curves(N, M, 8, ("binning", "cuts"), (0, 1), spectral=False)
+    summary = mask_data.summarize_errors(curves)
+    refs = mask_data.reference_lines(N, M, 8, "binning", summary)
     chart = figures.error_curves_chart(summary, refs, ("max-norm", "relative Frobenius"))
     assert len(chart.to_dict()["hconcat"]) == 2
     means, _ = mask_running_mean(N, M, 8, "cuts", 1, checkpoints=[1, 2, 4, 8])
@@ -93,58 +93,96 @@ def test_error_curves_chart_data_and_bounds():
 
 
 def test_attention_figures_match_library_attention():
-    setup = app_data.attention_setup(N, 4, R, "binning", 0, 2.0, True)
-    row = app_data.attention_row(setup, 1, 30, 8)
+    setup = attention_data.attention_setup(N, 4, R, "binning", 0, 2.0, True)
+    row = attention_data.attention_row(setup, 1, 30, 8)
     assert len(row) == 31 and np.allclose(row[["exact", "approximate", "window"]].sum(), 1.0)
     values = vega_values(figures.attention_row_chart(row, 30))
     assert set(values["method"]) == {"exact", "approximate", "window"}
     # The dense mean-of-masks output equals the block algorithm on the same partitions.
-    assert app_data.block_algorithm_check(setup, R, "binning", 0, True) < 1e-5
-    errors = app_data.head_output_errors(setup, 8, True)
+    assert attention_data.block_algorithm_check(setup, R, "binning", 0, True) < 1e-5
+    errors = attention_data.head_output_errors(setup, 8, True)
     chart_values = vega_values(figures.output_error_chart(errors))
     np.testing.assert_allclose(chart_values["relative error"].to_numpy(), errors["relative error"].to_numpy())
 
 
 def test_distance_profile_triangle_mixture_is_the_kernel():
-    profile = app_data.distance_profile(N, M, R, "binning", 0)
+    profile = theory_data.distance_profile(N, M, R, "binning", 0)
     np.testing.assert_allclose(profile["triangle mixture"], profile["formula"], atol=1e-9)
-    power = app_data.distance_profile(N, 1.0, R, "binning", 0, kernel="power")
+    power = theory_data.distance_profile(N, 1.0, R, "binning", 0, kernel="power")
     np.testing.assert_allclose(power["triangle mixture"], power["formula"], atol=1e-5)  # heavy tail cut at 100 n
     values = vega_values(figures.distance_profile_chart(profile))
     assert {"formula exp(-m d)", "triangle mixture", "sampled mean"} <= set(values["curve"])
 
 
 def test_per_head_figure_and_bars():
-    data = app_data.per_head_data(N, 4, R, "binning", 0)
-    figure = figures.per_head_figure(data["kernels"], data["means"], data["table"]["slope"].tolist(), R)
+    data = mask_data.per_head_data(N, 4, R, "binning", 0)
+    figure = figures.per_head_figure(data.kernels, data.means, data.table["slope"].tolist(), R)
     assert len(figure.data) == 8
     np.testing.assert_allclose(figures.decode(figure.data[0].z), alibi_kernel(N, [0.0625 * 2**2])[0].numpy(), atol=1e-6)
-    values = vega_values(figures.head_error_bars(data["table"]))
+    values = vega_values(figures.head_error_bars(data.table))
     assert len(values) == 8
 
 
 def test_fonts_are_legible():
-    chart = figures.width_law_chart(app_data.block_width_law(N, M, "cuts", 0, num_samples=50), "cuts")
+    chart = figures.width_law_chart(mask_data.block_width_law(N, M, "cuts", 0, num_samples=50), "cuts")
     config = chart.to_dict()["config"]
     assert config["axis"]["labelFontSize"] >= 14 and config["axis"]["titleFontSize"] >= 14
 
 
+def test_bias_kernel_figure_holds_the_bias_and_its_exponential():
+    data = mask_data.bias_kernel(N, M)
+    figure = figures.bias_kernel_figure(data.bias, data.kernel, data.factor)
+    bias, kernel = (figures.decode(trace.z) for trace in figure.data)
+    distance = np.abs(np.arange(N)[:, None] - np.arange(N)[None, :])
+    np.testing.assert_allclose(bias, -M * distance, atol=1e-5)
+    np.testing.assert_allclose(kernel, np.exp(-M * distance), atol=1e-6)
+    # The bias has its own colour bar, from the smallest bias (far corner) to 0 (the diagonal).
+    assert figure.data[0].coloraxis == "coloraxis3" and figure.layout.coloraxis3.cmax == 0.0
+    assert figure.layout.coloraxis3.cmin == pytest.approx(-M * (N - 1), rel=1e-5)
+
+
+def test_per_head_titles_number_heads_from_one():
+    data = mask_data.per_head_data(N, 4, R, "binning", 0)
+    figure = figures.per_head_figure(data.kernels, data.means, data.table["slope"].tolist(), R)
+    titles = [a.text for a in figure.layout.annotations]
+    assert titles[:4] == ["head 1<br>m=1/4", "head 2<br>m=1/16", "head 3<br>m=1/64", "head 4<br>m=1/256"]
+
+
+def test_scaling_chart_shows_the_chosen_cases_of_a_benchmark():
+    frame = pd.DataFrame(
+        {
+            "n": [512, 1024, 512, 1024, 512],
+            "label": ["dense", "dense", "lsh binning R=4", "lsh binning R=4", "window"],
+            "time_ms": [10.0, 40.0, 5.0, 10.0, 3.0],
+            "rel_error": [1e-7, 1e-7, 0.3, 0.31, 0.01],
+            "peak_mem_mb": [8.0, 32.0, 1.0, 2.0, 1.0],
+            "status": ["ok", "ok", "ok", "ok", "skipped: too slow"],
+        }
+    )
+    chart = figures.scaling_chart(frame, ("dense", "lsh binning R=4", "window"))
+    values = vega_values(chart)
+    assert len(values) == 4 and set(values["label"]) == {"dense", "lsh binning R=4"}  # skipped rows left out
+    spec = chart.to_dict()
+    colours = spec["hconcat"][0]["encoding"]["color"]["scale"]
+    assert colours["domain"] == ["dense", "lsh binning R=4", "window"] and colours["range"][0] == "#222222"
+
+
 def _plotly_figures() -> dict[str, go.Figure]:
-    data = app_data.claim_data(N, M, R, "binning", 3)
-    sampled = app_data.mask_samples(N, M, 4, "cuts", 1)
-    anim = app_data.running_mean_frames(N, M, R, "qmc", 2)
-    heads = app_data.per_head_data(N, 4, R, "binning", 0)
+    bias = mask_data.bias_kernel(N, M)
+    data = mask_data.claim_data(N, M, R, "binning", 3)
+    sampled = mask_data.mask_samples(N, M, 4, "cuts", 1)
+    anim = mask_data.running_mean_frames(N, M, R, "qmc", 2)
+    heads = mask_data.per_head_data(N, 4, R, "binning", 0)
     return {
-        "claim": figures.claim_figure(data["kernel"], data["mean"], R),
-        "masks": figures.mask_grid(sampled["masks"], sampled["starts"], cols=2),
-        "animation": figures.convergence_animation(
-            anim["kernel"], anim["frames"], anim["checkpoints"], anim["max_error"]
-        ),
-        "heads": figures.per_head_figure(heads["kernels"], heads["means"], heads["table"]["slope"].tolist(), R),
+        "claim": figures.claim_figure(data.kernel, data.mean, R),
+        "masks": figures.mask_grid(sampled.masks, sampled.starts, cols=2),
+        "animation": figures.convergence_animation(anim.kernel, anim.frames, anim.checkpoints, anim.max_error),
+        "heads": figures.per_head_figure(heads.kernels, heads.means, heads.table["slope"].tolist(), R),
+        "bias": figures.bias_kernel_figure(bias.bias, bias.kernel, bias.factor),
     }
 
 
-@pytest.mark.parametrize("name", ["claim", "masks", "animation", "heads"])
+@pytest.mark.parametrize("name", ["claim", "masks", "animation", "heads", "bias"])
 def test_plotly_figures_pass_plotly_validation(name):
     """The builders skip plotly's validation for speed; here every property is validated once."""
     figure = _plotly_figures()[name]
@@ -157,7 +195,7 @@ def test_subplot_grid_matches_make_subplots():
     from plotly.subplots import make_subplots
 
     titles = [f"head {h}" for h in range(1, 5)]
-    ours = figures._grid(2, 4, titles, 14, horizontal_spacing=0.015, vertical_spacing=0.06, row_titles=["a", "b"])
+    ours = figures.grid(2, 4, titles, 14, horizontal_spacing=0.015, vertical_spacing=0.06, row_titles=["a", "b"])
     theirs = make_subplots(
         rows=2, cols=4, subplot_titles=titles, horizontal_spacing=0.015, vertical_spacing=0.06, row_titles=["a", "b"]
     ).to_dict()["layout"]
@@ -176,20 +214,31 @@ def test_typed_arrays_round_trip():
     np.testing.assert_array_equal(figures.decode(encoded), z)
 
 
+def _stored_frame() -> pd.DataFrame:
+    from alibi_lsh.app.stored_bench import load_shipped
+
+    return load_shipped("cpu").frame
+
+
 @pytest.mark.parametrize(
     ("name", "labels", "tables"),
     [
         (
             "width_law",
             ("binning",),
-            lambda: figures.width_law_tables(app_data.block_width_law(N, M, "binning", 0), "binning"),
+            lambda: figures.width_law_tables(mask_data.block_width_law(N, M, "binning", 0), "binning"),
         ),
-        ("head_error", (), lambda: figures.head_error_tables(app_data.per_head_data(N, 4, R, "binning", 0)["table"])),
+        ("head_error", (), lambda: figures.head_error_tables(mask_data.per_head_data(N, 4, R, "binning", 0).table)),
+        (
+            "scaling",
+            (("dense", "lsh binning R=4"),),
+            lambda: figures.scaling_tables(_stored_frame(), ("dense", "lsh binning R=4")),
+        ),
         (
             "distance_profile",
             ("(1+d)^-1", figures.FONT_SIZE, True),
             lambda: figures.distance_profile_tables(
-                app_data.distance_profile(N, 1.0, R, "binning", 0, kernel="power"), "(1+d)^-1", 0.0, True
+                theory_data.distance_profile(N, 1.0, R, "binning", 0, kernel="power"), "(1+d)^-1", 0.0, True
             ),
         ),
     ],

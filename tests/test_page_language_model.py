@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -9,17 +10,25 @@ from streamlit.testing.v1 import AppTest
 
 from alibi_lsh.lm import DEFAULT_WEIGHTS
 
-# AppTest resolves relative paths against this file, so name the page from the repository root.
-PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "language_model.py")
+# AppTest resolves relative paths against this file, so name the entry script from the repository root.
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
 pytestmark = pytest.mark.skipif(not DEFAULT_WEIGHTS.is_file(), reason="shipped weights not trained yet")
+
+
+def open_page(**params: str) -> AppTest:
+    """The page inside the app (navigation, shared controls), as a visitor opens it."""
+    at = AppTest.from_file(APP, default_timeout=120)
+    for key, value in params.items():
+        at.query_params[key] = value
+    at.run()
+    at.switch_page("pages/language_model.py").run()
+    assert not at.exception, at.exception
+    return at
 
 
 @pytest.fixture
 def app() -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=120)
-    at.run()
-    assert not at.exception, at.exception
-    return at
+    return open_page()
 
 
 def test_default_view_shows_results_losses_and_heatmaps(app):
@@ -31,6 +40,12 @@ def test_default_view_shows_results_losses_and_heatmaps(app):
     assert "Loss, exact (nats/byte)" in labels and "Loss, LSH binning R=8" in labels
     assert len(app.get("plotly_chart")) == 1  # the exact vs approximate heatmaps
     assert len(app.get("vega_lite_chart")) >= 2  # perplexity chart + per-byte loss chart
+    # Every figure has its CSV: perplexity, per-layer error (folded), per-byte losses, attention maps.
+    downloads = [b.proto.label for b in app.get("download_button")]
+    assert downloads.count("Download the data (CSV)") == 4
+    # Heads are numbered from 1, like the sidebar; the last one is the default.
+    assert app.selectbox(key="lm_head").options[0].startswith("1 (slope")
+    assert app.selectbox(key="lm_head").value == 8 and app.selectbox(key="lm_layer").value == 1
 
 
 def test_too_long_text_gets_a_clear_message(app):
@@ -43,10 +58,19 @@ def test_too_long_text_gets_a_clear_message(app):
 def test_changing_layer_head_and_r(app):
     app.select_slider(key="lm_R").set_value(2).run()
     app.selectbox(key="lm_layer").set_value(3).run()
-    app.selectbox(key="lm_head").set_value(0).run()
+    app.selectbox(key="lm_head").set_value(1).run()
     assert not app.exception
     assert "Loss, LSH binning R=2" in [m.label for m in app.metric]
-    assert len(app.get("plotly_chart")) == 1
+    spec = json.loads(app.get("plotly_chart")[0].proto.spec)
+    assert spec["layout"]["title"]["text"].startswith("Layer 3, head 1:")
+
+
+def test_lecture_mode_uses_lecture_fonts():
+    at = open_page(lecture="1")
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert spec["layout"]["font"]["size"] >= 20
+    chart = json.loads(at.get("vega_lite_chart")[0].proto.spec)
+    assert chart["config"]["axis"]["labelFontSize"] >= 16
 
 
 def test_quick_run_computes_perplexity_on_demand(app):
@@ -66,7 +90,7 @@ def test_missing_weights_show_a_message_not_a_traceback(monkeypatch, tmp_path):
     monkeypatch.setattr(checkpoint, "DEFAULT_WEIGHTS", tmp_path / "missing.safetensors")
     st.cache_resource.clear()  # the model is cached per process
     try:
-        at = AppTest.from_file(PAGE, default_timeout=60).run()
+        at = open_page()
         assert not at.exception
         assert "Model weights not found" in at.error[0].value
         assert not at.metric

@@ -1,11 +1,14 @@
-"""Server-side time of the app's pages, measured with Streamlit's AppTest (no browser).
+"""Server-side time of the app's pages and of the tour's steps, measured with Streamlit's AppTest
+(no browser).
 
 For every page: the first load with empty caches, then full page runs after a slider change at
 n = 256, R = 64. Two kinds of change are timed: to a *new* value (the page's computations are
 redone: the n slider stepping 256 -> 255 -> 254 ...) and back to a value seen before (served
-from the caches). Medians over ``--repeat`` runs; prints a markdown table.
+from the caches). For every step of the tour (the Lecture page, lecture mode, default settings):
+the step drawn with empty caches, and drawn again. Medians over ``--repeat`` runs; prints
+markdown tables.
 
-    python -m alibi_lsh.app.page_timing [--repeat 7]
+    python -m alibi_lsh.app.page_timing [--repeat 7] [--pages ...] [--no-tour]
 """
 
 from __future__ import annotations
@@ -88,6 +91,26 @@ def time_page(entry: Path, page: str | None, toggles: dict[str, bool], repeat: i
     }
 
 
+def time_tour_step(entry: Path, step: int, repeat: int) -> dict[str, float]:
+    """One tour step at the default settings in lecture mode: drawn with empty caches (median of
+    ``repeat`` fresh sessions, each emptying the caches first), and drawn again from the caches."""
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    cold, cold_cpu, warm = [], [], []
+    for _ in range(repeat):
+        at = AppTest.from_file(str(entry), default_timeout=300)
+        for key, value in {**BASE, "lecture": "1", "step": str(step)}.items():
+            at.query_params[key] = value
+        at.run()  # the session opens on the home page; the tour is one click away
+        _clear_caches(st)
+        cold.append(_timed(lambda at=at: at.switch_page("pages/lecture.py").run(), cold_cpu))
+        assert not at.exception, at.exception
+        assert at.subheader[0].value.startswith(f"{step} /"), at.subheader[0].value
+        warm.append(_timed(at.run))
+    return {"cold": statistics.median(cold), "cold_cpu": statistics.median(cold_cpu), "warm": statistics.median(warm)}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=7, help="slider changes per page (median)")
@@ -95,6 +118,7 @@ def main(argv: list[str] | None = None) -> None:
         "--pages", nargs="*", choices=list(PAGES), metavar="PAGE", help="only these pages (default: all)"
     )
     parser.add_argument("--app", type=Path, default=Path("app.py"), help="the app's entry script")
+    parser.add_argument("--no-tour", action="store_true", help="skip the tour's steps")
     args = parser.parse_args(argv)
     args.app = args.app.resolve()  # AppTest resolves relative paths against the calling file
 
@@ -121,6 +145,16 @@ def main(argv: list[str] | None = None) -> None:
     print("|---|---:|---:|---:|---:|")
     for name, t in rows:
         print(f"| {name} | {t['first']:.0f} | {t['new']:.0f} | {t['new_cpu']:.0f} | {t['cached']:.0f} |")
+    if not args.no_tour:
+        from .tour import STEPS
+
+        print(
+            "\nTour steps (lecture mode, defaults), ms: drawn with empty caches (wall, CPU), drawn again\n"
+            "\n| step | empty caches (ms) | same, CPU time (ms) | drawn again (ms) |\n|---|---:|---:|---:|"
+        )
+        for index, step in enumerate(STEPS, start=1):
+            t = time_tour_step(args.app, index, max(1, args.repeat // 2))
+            print(f"| {index}. {step.title} | {t['cold']:.0f} | {t['cold_cpu']:.0f} | {t['warm']:.0f} |")
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"\nLoad average (1 min) at the end: {load:.1f}.")
     print(f"\nFirst session after start (imports included): {first_session:.0f} ms.")

@@ -77,12 +77,15 @@ def token_loss_chart(tokens: list[str], exact: torch.Tensor, approx: torch.Tenso
     ).properties(height=260)
 
 
-def attention_heatmaps(exact: torch.Tensor, approx: torch.Tensor, approx_label: str, title: str = "") -> go.Figure:
+def attention_heatmaps(
+    exact: torch.Tensor, approx: torch.Tensor, approx_label: str, title: str = "", font_size: int = 14
+) -> go.Figure:
     """Side-by-side heatmaps of two (n, n) attention-weight matrices (rows: queries, columns:
     keys) on one colour scale; the upper triangle is blank because the model is causal.
 
     The colour scale tops out at the 99th percentile of the causal weights (larger weights show
     in the top colour): a few near-1 weights on the diagonal would otherwise leave the rest dark.
+    ``font_size`` (px) sizes every text; ticks are two points smaller.
     """
     causal = torch.ones_like(exact, dtype=torch.bool).tril()
     weights = torch.cat([exact[causal], approx[causal]]).float()
@@ -92,10 +95,17 @@ def attention_heatmaps(exact: torch.Tensor, approx: torch.Tensor, approx_label: 
         z = matrix.masked_fill(~causal, float("nan")).numpy()
         fig.add_trace(
             go.Heatmap(z=z, zmin=0.0, zmax=high, colorscale="Viridis", showscale=col == 2,
+                       colorbar=dict(title=dict(text="weight", side="top"), nticks=4),
                        hovertemplate="query %{y}<br>key %{x}<br>weight %{z:.4f}<extra></extra>"),
             row=1, col=col,
         )
-        fig.update_yaxes(autorange="reversed", title_text="query position", row=1, col=col)
-        fig.update_xaxes(title_text="key position", row=1, col=col)
-    fig.update_layout(title=title, height=460, margin={"l": 40, "r": 20, "t": 60, "b": 40})
+        fig.update_yaxes(autorange="reversed", title_text="query i", row=1, col=col)
+        fig.update_xaxes(title_text="key j", row=1, col=col)
+    fig.update_xaxes(tickfont=dict(size=font_size - 2), nticks=6)
+    fig.update_yaxes(tickfont=dict(size=font_size - 2), nticks=6)
+    fig.update_annotations(font=dict(size=font_size))  # the subplot titles
+    fig.update_layout(
+        title=dict(text=title, font=dict(size=font_size + 2)), height=480, font=dict(size=font_size),
+        margin={"l": 60, "r": 20, "t": 90, "b": 50},
+    )
     return fig

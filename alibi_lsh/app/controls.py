@@ -1,13 +1,9 @@
-"""The app's shared controls: one immutable value object, parsed from the URL and kept per session.
+"""The app's shared controls: one immutable value object, and its URL form (pure, no Streamlit).
 
-The sidebar of ``app.py`` edits a :class:`Controls` (preset, head count or custom slope, context
-length n, samples R, scheme, seed, lecture mode). Its values live in ``st.session_state`` (one copy
-per browser session, never module-level state) and are mirrored into ``st.query_params`` so that
-a URL reproduces the exact state. Values that arrive out of range are clamped, and every clamp
-produces a message that names the value actually used.
-
-The parsing and clamping functions are pure and testable without Streamlit; only
-:func:`current`, :func:`render_sidebar` and :func:`sync_url` touch ``st``.
+The sidebar edits a :class:`Controls` (preset, head count or custom slope, context length n,
+samples R, scheme, seed, lecture mode); :mod:`alibi_lsh.app.session` keeps it per browser session
+and mirrors it into the URL, so that a link reproduces the exact state. Values that arrive out of
+range are clamped, and every clamp produces a message that names the value actually used.
 """
 
 from __future__ import annotations
@@ -55,6 +51,12 @@ class Controls:
         if self.slope_mode == "custom":
             return self.custom_slope
         return float(alibi_slopes(self.heads)[self.head - 1])
+
+    @property
+    def head_index(self) -> int:
+        """The global head index (0-based) whose blocks single-head figures draw (docs/blocks.md):
+        head - 1 for an ALiBi head, 0 for a custom slope."""
+        return self.head - 1 if self.slope_mode == "alibi" else 0
 
     @property
     def head_slopes(self) -> list[float]:
@@ -213,199 +215,7 @@ def apply_preset(controls: Controls, preset: str) -> Controls:
     return replace(controls, preset=preset, **PRESETS.get(preset, {}))
 
 
-# ---------------------------------------------------------------------------------------------
-# Streamlit side. Imported lazily so that the pure functions above work without a server.
-
-STATE_KEY = "controls"
-MESSAGES_KEY = "control_messages"
-
-
-def current() -> Controls:
-    """This session's controls; on a session's first run they are parsed from the URL."""
-    import streamlit as st
-
-    if STATE_KEY not in st.session_state:
-        controls, messages = parse_controls(st.query_params.to_dict())
-        st.session_state[STATE_KEY] = controls
-        st.session_state[MESSAGES_KEY] = messages
-    return st.session_state[STATE_KEY]
-
-
-def messages() -> list[str]:
-    """Messages about clamped values, kept until the next control change."""
-    import streamlit as st
-
-    return list(st.session_state.get(MESSAGES_KEY, []))
-
-
-def _set(**changes) -> None:
-    import streamlit as st
-
-    st.session_state[STATE_KEY] = replace(current(), **changes)
-
-
-def _on_widget(field: str, widget_key: str) -> None:
-    """Copy a widget's value into the controls; any edit turns the preset into 'custom'."""
-    import streamlit as st
-
-    value = st.session_state[widget_key]
-    notes: list[str] = []
-    changes: dict[str, object] = {field: value}
-    if field == "custom_slope":
-        value, message = clamp_slope(value)
-        changes[field] = value
-        st.session_state[widget_key] = value  # show the value used in the field itself
-        if message:
-            notes.append(message)
-    if field == "heads":
-        changes["head"] = min(current().head, int(value))
-    if field not in ("lecture", "seed"):
-        changes["preset"] = "custom"
-    _set(**changes)
-    st.session_state[MESSAGES_KEY] = notes
-
-
-def _on_preset() -> None:
-    import streamlit as st
-
-    st.session_state[STATE_KEY] = apply_preset(current(), st.session_state["w_preset"])
-    st.session_state[MESSAGES_KEY] = []
-
-
-def resample() -> None:
-    """Button callback: the next seed (a fresh set of random partitions)."""
-    _set(seed=min(SEED_MAX, current().seed + 1))
-
-
-def render_sidebar() -> Controls:
-    """Draw the shared controls in the sidebar and return their values.
-
-    Widgets are given their values through ``st.session_state`` before they are created, so the
-    values survive page switches and hidden widgets (lecture mode hides the secondary ones).
-    """
-    import streamlit as st
-
-    controls = current()
-    widgets = {
-        "w_preset": controls.preset,
-        "w_lecture": controls.lecture,
-        "w_slope_mode": controls.slope_mode,
-        "w_heads": controls.heads,
-        "w_head": controls.head,
-        "w_custom_slope": controls.custom_slope,
-        "w_n": controls.n,
-        "w_samples": controls.samples,
-        "w_scheme": controls.scheme,
-        "w_seed": controls.seed,
-    }
-    for key, value in widgets.items():
-        st.session_state[key] = value
-
-    def callback(field: str) -> dict:
-        return {"on_change": _on_widget, "args": (field, f"w_{field}")}
-
-    with st.sidebar:
-        st.toggle("Lecture mode", key="w_lecture", help="Larger text; hides secondary controls.", **callback("lecture"))
-        st.selectbox(
-            "Preset",
-            PRESET_NAMES,
-            key="w_preset",
-            on_change=_on_preset,
-            help="A starting point; editing any control below switches to 'custom'.",
-        )
-        st.slider(
-            "Context length n",
-            N_MIN,
-            N_MAX,
-            key="w_n",
-            help=f"Positions 0..n-1; capped at {N_MAX} because these pages draw n x n matrices.",
-            **callback("n"),
-        )
-        st.slider(
-            "Samples R",
-            R_MIN,
-            R_MAX,
-            key="w_samples",
-            help=f"Number of random partitions averaged; capped at {R_MAX}.",
-            **callback("samples"),
-        )
-        if not controls.lecture:
-            st.radio(
-                "Slope",
-                ["alibi", "custom"],
-                key="w_slope_mode",
-                horizontal=True,
-                format_func={"alibi": "ALiBi head", "custom": "custom m"}.get,
-                **callback("slope_mode"),
-            )
-            if controls.slope_mode == "alibi":
-                left, right = st.columns(2)
-                left.number_input("Heads H", HEADS_MIN, HEADS_MAX, key="w_heads", **callback("heads"))
-                right.number_input(
-                    "Head", 1, controls.heads, key="w_head", help="Head 1 has the steepest slope.", **callback("head")
-                )
-            else:
-                st.number_input(
-                    "Custom slope m",
-                    key="w_custom_slope",
-                    format="%.4g",
-                    step=0.01,
-                    help=f"Any m in [{SLOPE_MIN:g}, {SLOPE_MAX:g}]; kernel exp(-m|i-j|).",
-                    **callback("custom_slope"),
-                )
-            st.selectbox(
-                "Scheme",
-                SCHEMES,
-                key="w_scheme",
-                help="binning: random width W and shift s; "
-                "cuts: independent cuts; qmc: binning driven by Sobol points.",
-                **callback("scheme"),
-            )
-            st.number_input("Seed", 0, SEED_MAX, key="w_seed", help="Same seed, same partitions.", **callback("seed"))
-        controls = current()
-        st.caption(
-            f"{controls.slope_label()}, mean block width {mean_width_label(controls.slope)}; "
-            f"scheme {controls.scheme}, seed {controls.seed}."
-        )
-    return controls
-
-
 def mean_width_label(slope: float) -> str:
     """E[W] = (1 + q)/(1 - q) with q = exp(-m), formatted for captions."""
     q = math.exp(-slope)
     return f"{(1 + q) / -math.expm1(-slope):.1f}"
-
-
-def sync_url(controls: Controls) -> None:
-    """Mirror the controls into the URL (only when they changed, to avoid needless messages)."""
-    import streamlit as st
-
-    wanted = to_query_params(controls)
-    if st.query_params.to_dict() != wanted:
-        st.query_params.from_dict(wanted)
-
-
-def ensure_entry_point() -> None:
-    """Make sure a page runs inside the entry script (navigation, sidebar, URL state).
-
-    Streamlit treats a folder named ``pages/`` next to the entry script as the old automatic
-    multipage layout until some session has called ``st.navigation``; the first visitor of a fresh
-    server who opens a bookmarked sub-page (``/masks?n=64``) would get that page alone, without the
-    shared controls (AppTest does the same on every run). Pages call this first: if the old layout
-    is active, switch it off and run the entry script here, which routes to this very page; then
-    stop, since the page has been drawn inside it.
-    """
-    import runpy
-
-    import streamlit as st
-    from streamlit.runtime.pages_manager import PagesManager
-    from streamlit.runtime.scriptrunner import get_script_run_ctx
-
-    if not PagesManager.uses_pages_directory:
-        return
-    PagesManager.uses_pages_directory = False
-    context = get_script_run_ctx()
-    if context is None:  # not inside a Streamlit run (e.g. imported by a test): nothing to route
-        return
-    runpy.run_path(str(context.pages_manager.main_script_path), run_name="__main__")
-    st.stop()

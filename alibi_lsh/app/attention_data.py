@@ -1,0 +1,145 @@
+"""The numbers behind the Attention page: random q, k, v and ALiBi attention three ways.
+
+Exact ALiBi weighs key j of query i by exp(score) exp(-m|i-j|); the approximation replaces the
+kernel by the mean of R block masks (what ``lsh_alibi_attention`` computes in blocks), the window
+baseline drops keys w or more positions away. No Streamlit here; shapes follow torch SDPA
+(1, H, n, d).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ..attention import alibi_attention, lsh_alibi_attention, window_alibi_attention
+from ..masks import mask_running_mean
+from ..slopes import alibi_slopes
+
+HEAD_DIM = 64
+
+
+def random_qkv(n: int, heads: int, seed: int, score_scale: float, dim: int = HEAD_DIM):
+    """Seeded q, k, v (1, H, n, d) with N(0, 1) entries; q is multiplied by ``score_scale``.
+
+    With the default softmax scale 1/sqrt(d) the logits q.k/sqrt(d) have standard deviation
+    ``score_scale``: 0 gives uniform attention (pure ALiBi kernel), larger values peakier rows.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    q, k, v = (torch.randn(1, heads, n, dim, generator=generator, dtype=torch.float64) for _ in range(3))
+    return q * score_scale, k, v
+
+
+def head_mask_means(n: int, slopes: list[float], samples: int, scheme: str, seed: int) -> torch.Tensor:
+    """M_hat for every head, float64 (H, n, n), from the very partitions ``lsh_alibi_attention`` draws.
+
+    Head h of an attention call draws the blocks of global head h (docs/blocks.md), which is what
+    ``mask_running_mean(..., head=h)`` draws with the same seed.
+    """
+    return torch.stack(
+        [
+            mask_running_mean(n, float(m), samples, scheme, seed, checkpoints=[samples], head=h)[0][0].to(torch.float64)
+            for h, m in enumerate(torch.as_tensor(slopes, dtype=torch.float64).tolist())
+        ]
+    )
+
+
+def _weights(scores: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+    """normalize(exp(scores) * kernel) over the last dim, stably (scores may hold -inf)."""
+    shifted = torch.exp(scores - scores.amax(dim=-1, keepdim=True)) * kernel
+    return shifted / shifted.sum(dim=-1, keepdim=True)
+
+
+@dataclass(frozen=True, eq=False)
+class AttentionSetup:
+    """Inputs ``q, k, v`` (1, H, n, d) float64, ALiBi ``slopes`` (H floats), ``scores`` q.k/sqrt(d)
+    (H, n, n) float32 (-inf above the diagonal if causal) and the mask means M_hat (H, n, n) float32."""
+
+    q: torch.Tensor
+    k: torch.Tensor
+    v: torch.Tensor
+    slopes: list[float]
+    scores: torch.Tensor
+    means: torch.Tensor
+
+
+def attention_setup(
+    n: int, heads: int, samples: int, scheme: str, seed: int, score_scale: float, causal: bool
+) -> AttentionSetup:
+    """Scores and mask means for the attention page, float32 to keep the H n^2 storage small."""
+    q, k, v = random_qkv(n, heads, seed, score_scale)
+    slopes = alibi_slopes(heads).tolist()
+    scores = (q[0] @ k[0].transpose(-1, -2)) / math.sqrt(q.shape[-1])
+    if causal:
+        scores = scores.masked_fill(torch.ones(n, n, dtype=torch.bool).triu(1), -math.inf)
+    means = head_mask_means(n, slopes, samples, scheme, seed).float()
+    return AttentionSetup(q=q, k=k, v=v, slopes=slopes, scores=scores.float(), means=means)
+
+
+def attention_row(setup: AttentionSetup, head: int, query: int, window: int) -> pd.DataFrame:
+    """Weights of one query row of one head (0-based) against key position, three ways.
+
+    Columns ``key``, ``exact`` (ALiBi), ``approximate`` (mean of R masks: the weights the LSH
+    attention uses), ``window`` (ALiBi truncated to |i-j| < window). Causal rows stop at the query.
+    """
+    scores = setup.scores[head, query].double()
+    n = scores.shape[-1]
+    distance = (torch.arange(n, dtype=torch.float64) - query).abs()
+    kernel = torch.exp(-setup.slopes[head] * distance)
+    exact = _weights(scores, kernel)
+    approx = _weights(scores, setup.means[head, query].double())
+    windowed = _weights(scores, kernel * (distance < window))
+    keys = int(torch.isfinite(scores).sum())  # causal rows: keys 0..query
+    return pd.DataFrame(
+        {
+            "key": np.arange(keys),
+            "exact": exact[:keys].numpy(),
+            "approximate": approx[:keys].numpy(),
+            "window": windowed[:keys].numpy(),
+        }
+    )
+
+
+def dense_lsh_output(setup: AttentionSetup) -> torch.Tensor:
+    """normalize(exp(S) * M_hat) V head by head, (1, H, n, d) float64: the LSH output, densely."""
+    outputs = [_weights(s.double(), m.double()) @ v for s, m, v in zip(setup.scores, setup.means, setup.v[0])]
+    return torch.stack(outputs)[None]
+
+
+def _relative_error(estimate: torch.Tensor, exact: torch.Tensor) -> list[float]:
+    """||estimate - exact||_F / ||exact||_F per head for (1, H, n, d) outputs."""
+    diff = torch.linalg.vector_norm((estimate - exact).double(), dim=(-2, -1))[0]
+    return (diff / torch.linalg.vector_norm(exact.double(), dim=(-2, -1))[0]).tolist()
+
+
+def head_output_errors(setup: AttentionSetup, window: int, causal: bool) -> pd.DataFrame:
+    """Relative output error per head of the approximation and of the window baseline.
+
+    The approximation is computed densely from M_hat (out = normalize(exp(S) * M_hat) V), which is
+    the same algebra as the block algorithm; :func:`block_algorithm_check` confirms it.
+    Columns ``head``, ``slope``, ``method`` ("LSH, R samples" / "window"), ``relative error``.
+    """
+    v = setup.v
+    exact = alibi_attention(setup.q, setup.k, v, setup.slopes, causal=causal)
+    dense = dense_lsh_output(setup)
+    window_out = window_alibi_attention(setup.q, setup.k, v, setup.slopes, window, causal=causal)
+    heads = len(setup.slopes)
+    return pd.DataFrame(
+        {
+            "head": list(range(1, heads + 1)) * 2,
+            "slope": setup.slopes * 2,
+            "method": ["LSH (mean of R masks)"] * heads + [f"window w={window}"] * heads,
+            "relative error": _relative_error(dense, exact) + _relative_error(window_out, exact),
+        }
+    )
+
+
+def block_algorithm_check(setup: AttentionSetup, samples: int, scheme: str, seed: int, causal: bool) -> float:
+    """max |block algorithm - dense M_hat attention| over all outputs (float64 inputs)."""
+    block = lsh_alibi_attention(
+        setup.q, setup.k, setup.v, setup.slopes, samples, causal=causal, scheme=scheme, seed=seed
+    )
+    return float((block.double() - dense_lsh_output(setup)).abs().max())

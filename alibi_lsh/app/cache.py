@@ -1,0 +1,166 @@
+"""Cached wrappers: the pages' numbers and figures, computed once per setting and process.
+
+``st.cache_data`` returns a fresh copy of the cached value to every caller, so sessions never share
+mutable objects; ``max_entries`` bounds the memory each function may hold. Building a figure costs
+more than the numbers behind it at n = 256, so:
+
+- plotly figures are built from plain dicts with base64-encoded arrays, once per input, and shared
+  read-only (``st.cache_resource``: nothing mutates a figure after it is built);
+- altair charts are split into a layout, built once per set of labels (which schemes, which metrics,
+  the font), and the tables that fill it; a new input only swaps the tables. The layouts are
+  validated against the Vega-Lite schema in tests/test_figures.py, not here.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from . import attention_data, figures, mask_data, stored_bench, theory_data
+
+# --- numbers (keys are the plain arguments) --------------------------------------------------
+
+claim_data = st.cache_data(max_entries=16, show_spinner=False)(mask_data.claim_data)
+bias_kernel = st.cache_data(max_entries=16, show_spinner=False)(mask_data.bias_kernel)
+mask_samples = st.cache_data(max_entries=16, show_spinner=False)(mask_data.mask_samples)
+block_width_law = st.cache_data(max_entries=16, show_spinner=False)(mask_data.block_width_law)
+running_mean_frames = st.cache_data(max_entries=8, show_spinner=False)(mask_data.running_mean_frames)
+error_curves = st.cache_data(
+    max_entries=16, show_spinner="Measuring errors over R and seeds (spectral norms by Lanczos)..."
+)(mask_data.error_curves)
+per_head_data = st.cache_data(max_entries=8, show_spinner=False)(mask_data.per_head_data)
+distance_profile = st.cache_data(max_entries=16, show_spinner=False)(theory_data.distance_profile)
+width_law_check = st.cache_data(max_entries=16, show_spinner=False)(theory_data.width_law_check)
+bounds_table = st.cache_data(max_entries=16, show_spinner=False)(theory_data.bounds_table)
+stored_results = st.cache_data(max_entries=4, show_spinner=False)(stored_bench.load_shipped)
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def attention_setup(
+    n: int, heads: int, samples: int, scheme: str, seed: int, score_scale: float, causal: bool
+) -> attention_data.AttentionSetup:
+    """Cached :func:`attention_data.attention_setup` (few entries: it holds H n^2 floats)."""
+    return attention_data.attention_setup(n, heads, samples, scheme, seed, score_scale, causal)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def head_output_errors(
+    n: int, heads: int, samples: int, scheme: str, seed: int, score_scale: float, causal: bool, window: int
+) -> pd.DataFrame:
+    setup = attention_setup(n, heads, samples, scheme, seed, score_scale, causal)
+    return attention_data.head_output_errors(setup, window, causal)
+
+
+@st.cache_data(max_entries=16, show_spinner="Running the block algorithm (lsh_alibi_attention)...")
+def block_algorithm_check(
+    n: int, heads: int, samples: int, scheme: str, seed: int, score_scale: float, causal: bool
+) -> float:
+    setup = attention_setup(n, heads, samples, scheme, seed, score_scale, causal)
+    return attention_data.block_algorithm_check(setup, samples, scheme, seed, causal)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def error_summary(
+    n: int,
+    slope: float,
+    samples: int,
+    schemes: tuple[str, ...],
+    seeds: tuple[int, ...],
+    spectral: bool,
+    head: int = 0,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(summary, references) of :func:`error_curves`: mean/min/max over seeds, guide and bounds."""
+    summary = mask_data.summarize_errors(error_curves(n, slope, samples, schemes, seeds, spectral, head))
+    return summary, mask_data.reference_lines(n, slope, samples, schemes[0], summary)
+
+
+# --- plotly figures (shared read-only) -------------------------------------------------------
+
+FIGURE_CACHE = dict(max_entries=32, show_spinner=False)
+
+
+@st.cache_resource(**FIGURE_CACHE)
+def claim_figure(n: int, slope: float, samples: int, scheme: str, seed: int, font: int, head: int = 0):
+    data = claim_data(n, slope, samples, scheme, seed, head)
+    return figures.claim_figure(data.kernel, data.mean, samples, data.factor, font)
+
+
+@st.cache_resource(**FIGURE_CACHE)
+def bias_kernel_figure(n: int, slope: float, font: int):
+    data = bias_kernel(n, slope)
+    return figures.bias_kernel_figure(data.bias, data.kernel, data.factor, font)
+
+
+@st.cache_resource(**FIGURE_CACHE)
+def mask_grid(n: int, slope: float, count: int, scheme: str, seed: int, font: int, cols: int = 4, head: int = 0):
+    sampled = mask_samples(n, slope, count, scheme, seed, head)
+    titles = [f"{k}: {short}" for k, short in zip(sampled.table["sample"], sampled.table["short"])]
+    panel_height = 300 if count > 1 else 420
+    return figures.mask_grid(
+        sampled.masks,
+        sampled.starts,
+        cols=cols,
+        font_size=font,
+        factor=sampled.factor,
+        titles=titles,
+        panel_height=panel_height,
+    )
+
+
+@st.cache_resource(**FIGURE_CACHE)
+def convergence_figure(n: int, slope: float, samples: int, scheme: str, seed: int, font: int, head: int = 0):
+    anim = running_mean_frames(n, slope, samples, scheme, seed, head)
+    return figures.convergence_animation(anim.kernel, anim.frames, anim.checkpoints, anim.max_error, anim.factor, font)
+
+
+@st.cache_resource(**FIGURE_CACHE)
+def per_head_figure(n: int, heads: int, samples: int, scheme: str, seed: int, font: int):
+    data = per_head_data(n, heads, samples, scheme, seed)
+    return figures.per_head_figure(data.kernels, data.means, data.table["slope"].tolist(), samples, data.factor, font)
+
+
+# --- altair charts: a cached layout per label set, filled with fresh tables -------------------
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def layout_spec(name: str, *labels) -> dict:
+    """The Vega-Lite dict of ``figures.<name>_layout(*labels)``, built once per label set (read-only)."""
+    return getattr(figures, f"{name}_layout")(*labels).to_dict(validate=False)
+
+
+def _vega(name: str, labels: tuple, tables: dict[str, pd.DataFrame]) -> dict:
+    """A private Vega-Lite dict: the cached layout ``name`` filled with ``tables``."""
+    return figures.spec_with_data(layout_spec(name, *labels), tables)
+
+
+def width_law_spec(n: int, slope: float, scheme: str, seed: int, font: int, head: int = 0) -> dict:
+    tables = figures.width_law_tables(block_width_law(n, slope, scheme, seed, head=head), scheme)
+    return _vega("width_law", (scheme, font), tables)
+
+
+def error_curves_spec(
+    summary: pd.DataFrame, references: pd.DataFrame, samples: int, schemes: tuple[str, ...], font: int
+) -> dict:
+    metrics = tuple(m for m in mask_data.METRICS if m in set(summary["metric"]))
+    labels = (tuple(schemes), tuple(mask_data.error_checkpoints(samples)), metrics, font)
+    return _vega("error_curves", labels, {"summary": summary, "references": references})
+
+
+def head_error_spec(table: pd.DataFrame, font: int) -> dict:
+    return _vega("head_error", (font,), figures.head_error_tables(table))
+
+
+def attention_row_spec(row: pd.DataFrame, query: int, font: int) -> dict:
+    return _vega("attention_row", (query, font), figures.attention_row_tables(row))
+
+
+def output_error_spec(table: pd.DataFrame, font: int) -> dict:
+    return _vega("output_error", (font,), {"errors": table})
+
+
+def distance_profile_spec(profile: pd.DataFrame, what: str, cutoff: float, log_y: bool, font: int) -> dict:
+    return _vega("distance_profile", (what, font, log_y), figures.distance_profile_tables(profile, what, cutoff, log_y))
+
+
+def scaling_spec(frame: pd.DataFrame, labels: tuple[str, ...], font: int) -> dict:
+    return _vega("scaling", (tuple(labels), font), figures.scaling_tables(frame, tuple(labels)))

@@ -1,0 +1,116 @@
+"""How pages show things: a page's head, figures with their downloads, the code behind them, errors.
+
+Every figure comes with a CSV button for its data; plotly figures save a PNG from their toolbar
+camera and altair charts PNG or SVG from their ``...`` menu. In lecture mode a page's explanation
+is folded under its title and the code expanders are hidden, so the figure starts high on a
+projector.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+
+import pandas as pd
+import streamlit as st
+
+from .figures.style import FONT_SIZE, LECTURE_FONT_SIZE
+
+PLOTLY_CONFIG = {
+    "displaylogo": False,
+    # The toolbar's camera saves a PNG at twice the screen resolution (sharp on slides). Heatmaps are
+    # rasters, so an SVG would only wrap the same image; the altair charts offer PNG and SVG in their menu.
+    "toImageButtonOptions": {"format": "png", "scale": 2},
+}
+
+
+def figure_font(lecture: bool) -> int:
+    """Figure font size: bigger in lecture mode (read from the back of a room)."""
+    return LECTURE_FONT_SIZE if lecture else FONT_SIZE
+
+
+def page_head(title: str, explanation: str, lecture: bool) -> None:
+    """The page's title and its two or three sentences; folded under "About this page" in lecture
+    mode, so that the figure starts in the first screen of a projector."""
+    st.title(title)
+    if lecture:
+        with st.expander("About this page", icon=":material/info:"):
+            st.markdown(explanation)
+    else:
+        st.markdown(explanation)
+
+
+def figure_heading(text: str, lecture: bool) -> None:
+    """A figure's heading: a subheader, or one caption line in lecture mode (less height)."""
+    if lecture:
+        st.caption(text)
+    else:
+        st.subheader(text)
+
+
+def csv_download(
+    table: pd.DataFrame | Callable[[], pd.DataFrame], name: str, label: str = "Download the data (CSV)"
+) -> None:
+    """A download button for a figure's data; a callable is only evaluated when clicked."""
+    if callable(table):
+
+        def data() -> str:
+            return table().to_csv(index=False)
+    else:
+        data = table.to_csv(index=False)
+    st.download_button(
+        label, data, file_name=f"{name}.csv", mime="text/csv", key=f"csv_{name}", icon=":material/download:"
+    )
+
+
+def matrix_table(**matrices) -> pd.DataFrame:
+    """Square matrices (same shape) as a long table i, j, one column per matrix (for CSV export)."""
+    first = next(iter(matrices.values()))
+    size = first.shape[-1]
+    rows, cols = divmod(pd.RangeIndex(size * size).to_numpy(), size)
+    return pd.DataFrame({"i": rows, "j": cols, **{k: v.reshape(-1) for k, v in matrices.items()}})
+
+
+def show_plotly(
+    figure, name: str, data: pd.DataFrame | Callable[[], pd.DataFrame] | None = None, key: str | None = None
+) -> None:
+    """A plotly figure (PNG from the toolbar camera) with a CSV button for its data."""
+    st.plotly_chart(figure, width="stretch", theme=None, config=PLOTLY_CONFIG, key=key or f"fig_{name}")
+    if data is not None:
+        csv_download(data, name)
+
+
+def show_altair(chart, name: str, data: pd.DataFrame | None = None) -> None:
+    """An altair chart or a private Vega-Lite dict (PNG/SVG from the chart's ... menu), with a CSV button.
+
+    A dict is drawn as it is and Streamlit edits it in place, so it must not be shared: the
+    cached ``*_spec`` functions return a fresh copy each time.
+    """
+    if isinstance(chart, dict):
+        st.vega_lite_chart(chart, width="stretch", key=f"chart_{name}")
+    else:
+        st.altair_chart(chart, width="stretch", key=f"chart_{name}")
+    if data is not None:
+        csv_download(data, name)
+
+
+def show_code(*functions: Callable, lecture: bool = False) -> None:
+    """A "Show the code" expander with the source of the alibi_lsh functions behind a figure."""
+    if lecture:
+        return
+    with st.expander("Show the code"):
+        for function in functions:
+            st.caption(f"`{function.__module__}.{function.__qualname__}`")
+            st.code(_source(function), language="python")
+
+
+@functools.cache
+def _source(function: Callable) -> str:
+    """The source text of ``function``, read from disk once per process (not on every rerun)."""
+    return inspect.getsource(function)
+
+
+def error_box(error: ValueError) -> None:
+    """Show a library ValueError as a readable message instead of a traceback."""
+    st.error(f"Cannot draw this figure: {error}")

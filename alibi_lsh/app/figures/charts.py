@@ -1,0 +1,378 @@
+"""Altair line and bar charts of the app: error curves, width laws, attention rows, benchmarks.
+
+Each chart comes in two parts: a *layout* that reads named datasets (``alt.NamedData``) and
+depends only on a few labels, and the *tables* that fill them. Building an altair chart costs
+20-300 ms (schema objects, copies), so the app builds each layout once per label set and only
+swaps the tables when the numbers change (:func:`spec_with_data`). ``*_chart`` functions join
+both, for tests and notebooks. No Streamlit here.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import altair as alt
+import pandas as pd
+
+from .style import FONT_SIZE, METHOD_COLORS, SCHEME_COLORS, TEXT_COLOR, tick_size
+
+
+def with_data(chart: alt.TopLevelMixin, tables: dict[str, pd.DataFrame]) -> alt.TopLevelMixin:
+    """The layout ``chart`` with its named datasets filled from ``tables`` (name -> table)."""
+    return chart.properties(datasets={name: table.to_dict("records") for name, table in tables.items()})
+
+
+def spec_with_data(layout: dict, tables: dict[str, pd.DataFrame]) -> dict:
+    """A private copy of a layout's Vega-Lite dict with its named datasets set to ``tables``.
+
+    Streamlit converts the tables to Arrow itself, so they are passed as DataFrames.
+    """
+    spec = copy.deepcopy(layout)  # the layout may be shared (cached); Streamlit edits specs in place
+    spec["datasets"] = dict(tables)
+    return spec
+
+
+def style(chart: alt.TopLevelMixin, font_size: int = FONT_SIZE, legend_orient: str | None = None) -> alt.TopLevelMixin:
+    """Projector-friendly fonts on any altair chart (ticks >= 14 px, >= 18 px in lecture mode);
+    optionally move every legend (``"bottom"``: a horizontal legend under the chart)."""
+    small = tick_size(font_size)
+    ink = dict(labelColor=TEXT_COLOR, titleColor=TEXT_COLOR)  # dark text: a projector washes grey out
+    # Full-colour swatches: a legend merged from a line and its pale band would show the band's tint.
+    legend = dict(labelFontSize=small, titleFontSize=font_size, symbolSize=160, symbolOpacity=1, labelLimit=400, **ink)
+    if legend_orient == "bottom":
+        legend.update(orient="bottom", direction="horizontal", columns=4)
+    elif legend_orient:
+        legend.update(orient=legend_orient)
+    return (
+        chart.configure_axis(labelFontSize=small, titleFontSize=font_size, titleLimit=600, **ink)
+        .configure_legend(**legend)
+        .configure_title(fontSize=font_size + 2, color=TEXT_COLOR)
+        .configure_header(labelFontSize=font_size, titleFontSize=font_size, **ink)
+    )
+
+
+def _width_law_names(scheme: str) -> tuple[str, str]:
+    what = "block length L (interior blocks)" if scheme == "cuts" else "block width W"
+    law = "geometric q^(L-1)(1-q)" if scheme == "cuts" else "pi(W) = W q^(W-1) (1-q)^2"
+    return what, law
+
+
+def width_law_tables(table: pd.DataFrame, scheme: str) -> dict[str, pd.DataFrame]:
+    """``block_width_law``'s table in long form (width, series, probability) as dataset "law"."""
+    _, law = _width_law_names(scheme)
+    long = table.melt("width", ["sampled", "theory"], var_name="series", value_name="probability")
+    long["series"] = long["series"].map({"sampled": "sampled", "theory": f"theory: {law}"})
+    return {"law": long}
+
+
+def width_law_layout(scheme: str, font_size: int = FONT_SIZE) -> alt.TopLevelMixin:
+    """Bars: sampled frequency of each block width; line: the theoretical law (dataset "law")."""
+    what, _ = _width_law_names(scheme)
+    color = alt.Color(
+        "series:N", title=None, legend=alt.Legend(orient="top"), scale=alt.Scale(range=["#9ecae1", "#d62728"])
+    )
+    x = alt.X("width:Q", title=f"{what} (positions)")
+    y = alt.Y("probability:Q", title="probability")
+    tooltip = ["width:Q", alt.Tooltip("probability:Q", format=".4f")]
+    source = alt.NamedData("law")
+    bars = (
+        alt.Chart(source)
+        .transform_filter(alt.datum.series == "sampled")
+        .mark_bar(opacity=0.9)
+        .encode(x=x, y=y, color=color, tooltip=tooltip)
+    )
+    line = (
+        alt.Chart(source)
+        .transform_filter(alt.datum.series != "sampled")
+        .mark_line(strokeWidth=3)
+        .encode(x=x, y=y, color=color, tooltip=tooltip)
+    )
+    return style(alt.layer(bars, line).properties(height=340), font_size)
+
+
+def width_law_chart(table: pd.DataFrame, scheme: str, font_size: int = FONT_SIZE) -> alt.TopLevelMixin:
+    """Sampled block widths against the law (``block_width_law``'s table)."""
+    return with_data(width_law_layout(scheme, font_size), width_law_tables(table, scheme))
+
+
+def error_curves_layout(
+    schemes: tuple[str, ...], ticks: tuple[int, ...], metrics: tuple[str, ...], font_size: int = FONT_SIZE
+) -> alt.TopLevelMixin:
+    """Log-log error against R, one panel per metric: a line per scheme (mean over seeds) with a
+    min-max band, the 1/sqrt(R) guide (dashed grey) and the bound (dotted red) where one exists.
+
+    Datasets: "summary" (``summarize_errors``) and "references" (``reference_lines``); ``ticks``
+    are the R values marked on the x axis.
+    """
+    panel_width = 500 // max(1, len(metrics))  # two or three panels and the legend fit a 1024-pixel projector
+    panels = []
+    schemes = tuple(sorted(schemes))
+    scheme_scale = alt.Scale(domain=list(schemes), range=[SCHEME_COLORS[s] for s in schemes])
+    # Lines and bands share this encoding: a layer with legend=None would hide the merged scheme legend.
+    color = alt.Color("scheme:N", scale=scheme_scale, title="scheme")
+    x = alt.X("R:Q", scale=alt.Scale(type="log", base=2), axis=alt.Axis(values=list(ticks)), title="samples R")
+    ref_y = alt.Y("value:Q", scale=alt.Scale(type="log"))
+    dash = alt.StrokeDash(
+        "line:N",
+        title="reference",
+        scale=alt.Scale(domain=["1/sqrt(R) guide", "bound (95%)"], range=[[6, 4], [2, 2]]),
+    )
+    tooltip = [
+        "scheme:N",
+        "R:Q",
+        alt.Tooltip("mean:Q", format=".4f"),
+        alt.Tooltip("low:Q", format=".4f"),
+        alt.Tooltip("high:Q", format=".4f"),
+    ]
+    for metric in metrics:
+        summary = alt.Chart(alt.NamedData("summary")).transform_filter(alt.datum.metric == metric)
+        y = alt.Y("mean:Q", scale=alt.Scale(type="log"), title=f"{metric} error")
+        band = summary.mark_area(opacity=0.18).encode(x=x, y="low:Q", y2="high:Q", color=color)
+        line = summary.mark_line(point=True, strokeWidth=2.5).encode(x=x, y=y, color=color, tooltip=tooltip)
+        # Every metric has the 1/sqrt(R) guide; max-norm and spectral also a bound.
+        references = (
+            alt.Chart(alt.NamedData("references"))
+            .transform_filter(alt.datum.metric == metric)
+            .mark_line(color="#555555", strokeWidth=2)
+            .encode(
+                x=x,
+                y=ref_y,
+                strokeDash=dash,
+                detail="line:N",
+                tooltip=["line:N", "R:Q", alt.Tooltip("value:Q", format=".4f")],
+            )
+        )
+        panels.append(alt.layer(band, line, references).properties(title=metric, width=panel_width, height=280))
+    chart = alt.hconcat(*panels).resolve_scale(y="independent")
+    return style(chart, font_size, legend_orient="right")  # in the first screen, next to the lines
+
+
+def error_curves_chart(
+    summary: pd.DataFrame, references: pd.DataFrame, metrics: tuple[str, ...], font_size: int = FONT_SIZE
+) -> alt.TopLevelMixin:
+    """:func:`error_curves_layout` filled with ``summary`` and ``references``."""
+    layout = error_curves_layout(
+        tuple(summary["scheme"].unique()), tuple(sorted(summary["R"].unique().tolist())), metrics, font_size
+    )
+    return with_data(layout, {"summary": summary, "references": references})
+
+
+def head_error_tables(table: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """``per_head_data``'s table in long form (head, slope, metric, error) as dataset "errors"."""
+    long = table.melt(["head", "slope"], ["max-norm", "relative Frobenius"], var_name="metric", value_name="error")
+    return {"errors": long}
+
+
+def head_error_layout(font_size: int = FONT_SIZE) -> alt.TopLevelMixin:
+    """Grouped bars: error of the mean of R masks per head (dataset "errors")."""
+    chart = (
+        alt.Chart(alt.NamedData("errors"))
+        .mark_bar()
+        .encode(
+            x=alt.X("head:O", title="head (slope halves each step)"),
+            xOffset="metric:N",
+            y=alt.Y("error:Q", title="error of the mean of R masks"),
+            color=alt.Color("metric:N", legend=alt.Legend(orient="top", title=None)),
+            tooltip=["head:O", alt.Tooltip("slope:Q", format=".4g"), "metric:N", alt.Tooltip("error:Q", format=".4f")],
+        )
+        .properties(height=300)
+    )
+    return style(chart, font_size)
+
+
+def head_error_bars(table: pd.DataFrame, font_size: int = FONT_SIZE) -> alt.TopLevelMixin:
+    """Grouped bars: error of the mean of R masks per head (``per_head_data``'s table, wide)."""
+    return with_data(head_error_layout(font_size), head_error_tables(table))
+
+
+def attention_row_tables(row: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """``attention_row``'s table in long form (key, method, weight) as dataset "row"."""
+    return {"row": row.melt("key", ["exact", "approximate", "window"], var_name="method", value_name="weight")}
+
+
+def attention_row_layout(query: int, font_size: int = FONT_SIZE) -> alt.TopLevelMixin:
+    """Attention weight of one query against key position: exact, approximate and window (dataset "row")."""
+    methods = list(METHOD_COLORS)
+    chart = (
+        alt.Chart(alt.NamedData("row"))
+        .mark_line(strokeWidth=2.5, interpolate="step-after")
+        .encode(
+            x=alt.X("key:Q", title="key position j"),
+            y=alt.Y("weight:Q", title=f"attention weight of query i = {query}"),
+            color=alt.Color(
+                "method:N",
+                scale=alt.Scale(domain=methods, range=list(METHOD_COLORS.values())),
+                legend=alt.Legend(orient="top", title=None),
+            ),
+            strokeDash=alt.StrokeDash(
+                "method:N", scale=alt.Scale(domain=methods, range=[[1, 0], [1, 0], [6, 3]]), legend=None
+            ),
+            tooltip=["method:N", "key:Q", alt.Tooltip("weight:Q", format=".4f")],
+        )
+        .properties(height=360)
+    )
+    return style(chart, font_size)
+
+
+def attention_row_chart(row: pd.DataFrame, query: int, font_size: int = FONT_SIZE) -> alt.TopLevelMixin:
+    """Attention weight of one query against key position: exact, approximate and window."""
+    return with_data(attention_row_layout(query, font_size), attention_row_tables(row))
+
+
+def output_error_layout(font_size: int = FONT_SIZE) -> alt.TopLevelMixin:
+    """Relative output error per head for each method (dataset "errors": ``head_output_errors``)."""
+    chart = (
+        alt.Chart(alt.NamedData("errors"))
+        .mark_bar()
+        .encode(
+            x=alt.X("head:O", title="head (slope halves each step)"),
+            xOffset="method:N",
+            y=alt.Y("relative error:Q", title="relative output error ||o - o_exact|| / ||o_exact||"),
+            color=alt.Color(
+                "method:N",
+                legend=alt.Legend(orient="top", title=None),
+                scale=alt.Scale(range=[METHOD_COLORS["approximate"], METHOD_COLORS["window"]]),
+            ),
+            tooltip=[
+                "head:O",
+                alt.Tooltip("slope:Q", format=".4g"),
+                "method:N",
+                alt.Tooltip("relative error:Q", format=".4f"),
+            ],
+        )
+        .properties(height=330)
+    )
+    return style(chart, font_size)
+
+
+def output_error_chart(table: pd.DataFrame, font_size: int = FONT_SIZE) -> alt.TopLevelMixin:
+    """Relative output error per head for each method (``head_output_errors``'s table)."""
+    return with_data(output_error_layout(font_size), {"errors": table})
+
+
+def distance_profile_tables(
+    profile: pd.DataFrame, what: str = "exp(-m d)", cutoff: float = 1e-3, log_y: bool = False
+) -> dict[str, pd.DataFrame]:
+    """``distance_profile``'s table in long form (distance, curve, value) as dataset "profile".
+
+    Distances beyond the point where the formula drops below ``cutoff`` are left out (all ~0).
+    """
+    visible = profile[profile["formula"] >= cutoff]
+    if len(visible) < 2:
+        visible = profile.head(2)
+    long = visible.melt(
+        "distance", ["formula", "triangle mixture", "sampled mean"], var_name="curve", value_name="value"
+    )
+    long["curve"] = long["curve"].replace({"formula": f"formula {what}"})
+    if log_y:  # heavy tails: a log axis shows the whole curve; zeros (no sample reached d) have no place on it
+        long = long[long["value"] > 0]
+    return {"profile": long}
+
+
+def distance_profile_layout(what: str = "exp(-m d)", font_size: int = FONT_SIZE, log_y: bool = False):
+    """k(d) against distance d: the formula, the triangle mixture (dashed) and the sampled mean
+    (dots), from dataset "profile"."""
+    domain = [f"formula {what}", "triangle mixture", "sampled mean"]
+    color = alt.Color(
+        "curve:N",
+        scale=alt.Scale(domain=domain, range=["#222222", "#d62728", "#1f77b4"]),
+        legend=alt.Legend(orient="top", title=None, columns=2),  # fits a half-width column
+    )
+    x = alt.X("distance:Q", title="distance d = |i - j| (positions)")
+    y = alt.Y(
+        "value:Q",
+        title="k(d) = P(same block)" + (" (log scale)" if log_y else ""),
+        scale=alt.Scale(type="log") if log_y else alt.Undefined,
+    )
+    source = alt.NamedData("profile")
+    lines = (
+        alt.Chart(source)
+        .transform_filter(alt.datum.curve != "sampled mean")
+        .mark_line(strokeWidth=2.5)
+        .encode(
+            x=x,
+            y=y,
+            color=color,
+            strokeDash=alt.StrokeDash(
+                "curve:N", scale=alt.Scale(domain=domain, range=[[1, 0], [6, 4], [1, 0]]), legend=None
+            ),
+        )
+    )
+    dots = (
+        alt.Chart(source)
+        .transform_filter(alt.datum.curve == "sampled mean")
+        .mark_circle(size=36)
+        .encode(x=x, y=y, color=color, tooltip=["distance:Q", alt.Tooltip("value:Q", format=".4f")])
+    )
+    return style(alt.layer(lines, dots).properties(height=320), font_size)
+
+
+def distance_profile_chart(
+    profile: pd.DataFrame,
+    what: str = "exp(-m d)",
+    font_size: int = FONT_SIZE,
+    cutoff: float = 1e-3,
+    log_y: bool = False,
+) -> alt.TopLevelMixin:
+    """k(d) against distance d: the formula, the triangle mixture (dashed) and the sampled mean (dots).
+
+    Distances beyond the point where the formula drops below ``cutoff`` are left out (all ~0).
+    """
+    return with_data(
+        distance_profile_layout(what, font_size, log_y), distance_profile_tables(profile, what, cutoff, log_y)
+    )
+
+
+# --- benchmark results (the Scaling page and the tour) ----------------------------------------
+
+FIXED_METHOD_COLOURS = {"dense": "#222222", "flex": "#8c8c8c", "window": "#ff7f0e"}
+LSH_COLOURS = ["#1f77b4", "#2ca02c", "#9467bd", "#17becf", "#8c564b", "#e377c2", "#bcbd22", "#d62728"]
+
+
+def scaling_tables(frame: pd.DataFrame, labels: tuple[str, ...]) -> dict[str, pd.DataFrame]:
+    """The measured rows (status "ok") of the cases ``labels`` as dataset "bench": n, label, time, error."""
+    ok = frame[(frame["status"] == "ok") & frame["label"].isin(labels)]
+    return {"bench": ok[["n", "label", "time_ms", "rel_error", "peak_mem_mb"]].reset_index(drop=True)}
+
+
+def _case_colours(labels: tuple[str, ...]) -> list[str]:
+    """Exact methods in fixed greys/orange, the lsh cases in a cycle of distinct colours."""
+    colours, lsh = [], iter(LSH_COLOURS * (1 + len(labels) // len(LSH_COLOURS)))
+    for label in labels:
+        colours.append(FIXED_METHOD_COLOURS.get(label) or next(lsh))
+    return colours
+
+
+def scaling_layout(labels: tuple[str, ...], font_size: int = FONT_SIZE, panel_width: int = 245) -> alt.TopLevelMixin:
+    """Two log-log panels against the context length n, from dataset "bench" (:func:`scaling_tables`):
+    median wall time, and the relative error against the float64 reference; one line per case."""
+    color = alt.Color("label:N", scale=alt.Scale(domain=list(labels), range=_case_colours(labels)), title="method")
+    x = alt.X("n:Q", scale=alt.Scale(type="log", base=2), title="context length n")
+    tooltip = [
+        "label:N",
+        "n:Q",
+        alt.Tooltip("time_ms:Q", format=".1f", title="time (ms)"),
+        alt.Tooltip("rel_error:Q", format=".2e", title="relative error"),
+        alt.Tooltip("peak_mem_mb:Q", format=".0f", title="peak memory (MB)"),
+    ]
+    base = alt.Chart(alt.NamedData("bench")).mark_line(point=True, strokeWidth=2.5)
+    time = base.encode(
+        x=x, y=alt.Y("time_ms:Q", scale=alt.Scale(type="log"), title="median time (ms)"), color=color, tooltip=tooltip
+    ).properties(title="time", width=panel_width, height=280)
+    error = (
+        base.transform_filter(alt.datum.rel_error > 0)
+        .encode(
+            x=x,
+            y=alt.Y("rel_error:Q", scale=alt.Scale(type="log"), title="relative error"),
+            color=color,
+            tooltip=tooltip,
+        )
+        .properties(title="error against exact (float64)", width=panel_width, height=280)
+    )
+    # The legend at the right, in the first screen next to the lines it names.
+    return style(alt.hconcat(time, error), font_size, legend_orient="right")
+
+
+def scaling_chart(frame: pd.DataFrame, labels: tuple[str, ...], font_size: int = FONT_SIZE) -> alt.TopLevelMixin:
+    """:func:`scaling_layout` filled with the rows of ``frame`` (a benchmark frame) for ``labels``."""
+    return with_data(scaling_layout(labels, font_size), scaling_tables(frame, labels))

@@ -1,0 +1,346 @@
+"""The numbers behind the mask pages (Overview, Masks, Convergence): pure functions on the public API.
+
+No Streamlit here (:mod:`alibi_lsh.app.cache` wraps these in ``st.cache_data``), so every function
+can be tested on its own. Each returns a small frozen dataclass (or a table): matrices are numpy
+float32 arrays, (p, p) for one head and (H, p, p) for all heads, block-averaged for display to at
+most p pixels (``factor`` positions per pixel); positions and widths are in tokens.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ..kernels import PositionalKernel
+from ..masks import mask_running_mean, sample_masks, sample_partitions
+from ..metrics import max_norm_bound, max_norm_error, relative_frobenius_error, spectral_norm_bound, spectral_norm_error
+from ..slopes import alibi_bias, alibi_kernel, alibi_slopes
+
+# Heatmaps larger than this are block-averaged before drawing: a projector shows ~1000 pixels
+# across three panels anyway, and it keeps the page's data (and its run time) small.
+MAX_HEATMAP_PIXELS = 256
+# The animated running mean uses at most this many pixels and frames (data sent once, then played
+# in the browser: 2 panels x 40 frames x 128^2 float32 is about 5 MB).
+MAX_ANIMATION_PIXELS = 128
+MAX_ANIMATION_FRAMES = 40
+
+
+def downsample(matrix: np.ndarray, size: int) -> tuple[np.ndarray, int]:
+    """Block-average the last two (square) dims down to at most ``size``; returns (array, factor).
+
+    factor = ceil(n / size) positions per pixel (1 means unchanged); a ragged last block is
+    averaged over the positions it has. The result is float32.
+    """
+    n = matrix.shape[-1]
+    factor = max(1, math.ceil(n / size))
+    if factor == 1:
+        return matrix, 1
+    pixels = math.ceil(n / factor)
+    ragged = pixels * factor - n
+    lead = matrix.shape[:-2]
+    # Zero-pad to a multiple of the factor and add the factor x factor tiles with strided slices:
+    # ~10x faster than np.add.reduceat or a .sum over a short axis (this runs on every animation
+    # frame).
+    # float32 sums: at most factor^2 <= 64 terms in 0..1 (n <= 1024), far below display precision.
+    padded = np.zeros((*lead, pixels * factor, pixels * factor), dtype=np.float32)
+    padded[..., :n, :n] = matrix
+    across = padded.reshape(*lead, pixels * factor, pixels, factor)
+    summed = sum(across[..., k] for k in range(factor))  # (..., pixels * factor, pixels)
+    down = summed.reshape(*lead, pixels, factor, pixels)
+    summed = sum(down[..., k, :] for k in range(factor))  # (..., pixels, pixels)
+    counts = np.full(pixels, float(factor))
+    counts[-1] -= ragged
+    return (summed / counts[:, None] / counts[None, :]).astype(np.float32), factor
+
+
+# --- Overview -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class ClaimData:
+    """The kernel exp(-m|i-j|) and the mean of R sampled masks (float32 (p, p), for display), and
+    the errors of the full n x n mean: max-norm, spectral norm and relative Frobenius."""
+
+    kernel: np.ndarray
+    mean: np.ndarray
+    factor: int
+    max_error: float
+    spectral_error: float
+    frobenius_error: float
+
+
+def claim_data(n: int, slope: float, samples: int, scheme: str, seed: int, head: int = 0) -> ClaimData:
+    """The kernel, the mean of R masks of one head and their errors (see :class:`ClaimData`).
+
+    ``head`` is the global head index (0-based) whose blocks are drawn (docs/blocks.md).
+    """
+    kernel = alibi_kernel(n, [slope])[0]
+    means, _ = mask_running_mean(n, slope, samples, scheme, seed, checkpoints=[samples], head=head)
+    mean = means[0]
+    kernel_view, factor = downsample(kernel.numpy(), MAX_HEATMAP_PIXELS)
+    mean_view, _ = downsample(mean.numpy(), MAX_HEATMAP_PIXELS)
+    return ClaimData(
+        kernel=kernel_view.astype(np.float32),
+        mean=mean_view.astype(np.float32),
+        factor=factor,
+        max_error=float(max_norm_error(mean, kernel)),
+        spectral_error=float(spectral_norm_error(mean, kernel)),
+        frobenius_error=float(relative_frobenius_error(mean, kernel)),
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class BiasKernel:
+    """ALiBi's bias -m|i-j| and its exponential exp(-m|i-j|) for one head, float32 (p, p)."""
+
+    bias: np.ndarray
+    kernel: np.ndarray
+    factor: int
+
+
+def bias_kernel(n: int, slope: float) -> BiasKernel:
+    """The bias ALiBi adds to the scores and the factor it multiplies the attention by."""
+    bias, factor = downsample(alibi_bias(n, [slope])[0].numpy(), MAX_HEATMAP_PIXELS)
+    kernel, _ = downsample(alibi_kernel(n, [slope])[0].numpy(), MAX_HEATMAP_PIXELS)
+    return BiasKernel(bias=bias.astype(np.float32), kernel=kernel.astype(np.float32), factor=factor)
+
+
+# --- Masks ----------------------------------------------------------------------------------
+
+
+def partition_table(partitions) -> pd.DataFrame:
+    """One row per sampled partition: its draw (W, s) or cut positions and its block lengths."""
+    rows = []
+    for index, partition in enumerate(partitions, start=1):
+        lengths = partition.lengths()
+        starts = partition.starts.tolist()
+        rows.append(
+            {
+                "sample": index,
+                "draw": partition.describe(),
+                "short": f"W={partition.width}, s={partition.shift}"
+                if partition.width is not None
+                else f"{partition.num_blocks - 1} cuts",
+                "W": partition.width,
+                "s": partition.shift,
+                "blocks": partition.num_blocks,
+                "longest block": int(lengths.max()),
+                "block starts": ", ".join(map(str, starts[:24])) + (" ..." if len(starts) > 24 else ""),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True, eq=False)
+class MaskSamples:
+    """The first sampled masks of one head: ``masks`` float32 (count, p, p) (0/1, block-averaged for
+    display), ``starts`` (block starts per mask, in positions) and ``table`` (:func:`partition_table`)."""
+
+    masks: np.ndarray
+    factor: int
+    starts: list[list[int]]
+    table: pd.DataFrame
+
+
+def mask_samples(n: int, slope: float, count: int, scheme: str, seed: int, head: int = 0) -> MaskSamples:
+    """The first ``count`` sampled masks of global head ``head`` and their partitions."""
+    partitions = sample_partitions(n, slope, count, scheme, seed, head=head)
+    masks = sample_masks(n, slope, count, scheme, seed, head=head)
+    view, factor = downsample(masks.to(torch.float32).numpy(), MAX_HEATMAP_PIXELS)
+    return MaskSamples(
+        masks=view.astype(np.float32),
+        factor=factor,
+        starts=[p.starts.tolist() for p in partitions],
+        table=partition_table(partitions),
+    )
+
+
+def block_width_law(
+    n: int, slope: float, scheme: str, seed: int, num_samples: int = 1000, head: int = 0
+) -> pd.DataFrame:
+    """Sampled block widths against the theoretical law.
+
+    binning / qmc: the drawn width W of each partition against pi(W) = W q^(W-1) (1-q)^2.
+    cuts: the length of every block that does not touch either end against the geometric law
+    q^(L-1) (1-q). Returns columns ``width``, ``sampled`` (frequency), ``theory`` (probability),
+    cut at the 99.5% quantile of the law so the bars stay readable.
+    """
+    kernel = PositionalKernel.alibi(slope)
+    partitions = sample_partitions(n, slope, num_samples, scheme, seed, head=head)
+    q = math.exp(-slope)
+    if scheme == "cuts":
+        interior = [p.lengths()[1:-1] for p in partitions if p.num_blocks > 2]
+        values = torch.cat(interior).numpy() if interior else np.array([], dtype=np.int64)
+        top = max(1, math.ceil(math.log(0.005) / math.log(q))) if q > 0 else 1
+        widths = np.arange(1, top + 1)
+        theory = q ** (widths - 1) * (1 - q)
+    else:
+        values = np.array([p.width for p in partitions])
+        top = int(kernel.width_quantile(torch.tensor([0.995]))[0])
+        widths = np.arange(1, top + 1)
+        theory = kernel.width_pmf(torch.as_tensor(widths)).numpy()
+    counts = np.bincount(np.clip(values, 0, top + 1), minlength=top + 2)[1 : top + 1]
+    sampled = counts / max(1, len(values))
+    return pd.DataFrame({"width": widths, "sampled": sampled, "theory": theory})
+
+
+# --- Convergence ----------------------------------------------------------------------------
+
+
+def animation_checkpoints(samples: int, max_frames: int = MAX_ANIMATION_FRAMES) -> list[int]:
+    """r values for the animation: every r while r is small, then about geometric steps up to R."""
+    if samples <= max_frames:
+        return list(range(1, samples + 1))
+    geometric = np.unique(np.round(np.geomspace(1, samples, max_frames)).astype(int))
+    return sorted(set(geometric.tolist()) | {1, samples})
+
+
+@dataclass(frozen=True, eq=False)
+class RunningMean:
+    """The running mean of the first r masks for r in ``checkpoints``: ``frames`` float32 (C, p, p)
+    and ``kernel`` (p, p) for display, ``max_error`` (C,) measured at full resolution."""
+
+    checkpoints: list[int]
+    frames: np.ndarray
+    kernel: np.ndarray
+    factor: int
+    max_error: np.ndarray
+
+
+def running_mean_frames(n: int, slope: float, samples: int, scheme: str, seed: int, head: int = 0) -> RunningMean:
+    """The running mean for the animation, at most :data:`MAX_ANIMATION_FRAMES` frames of at most
+    :data:`MAX_ANIMATION_PIXELS` pixels."""
+    checkpoints = animation_checkpoints(samples)
+    means, _ = mask_running_mean(n, slope, samples, scheme, seed, checkpoints=checkpoints, head=head)
+    kernel = alibi_kernel(n, [slope])[0]
+    max_error = max_norm_error(means, kernel).numpy()
+    frames, factor = downsample(means.numpy(), MAX_ANIMATION_PIXELS)
+    small_kernel, _ = downsample(kernel.numpy(), MAX_ANIMATION_PIXELS)
+    return RunningMean(
+        checkpoints=checkpoints,
+        frames=frames.astype(np.float32),
+        kernel=small_kernel.astype(np.float32),
+        factor=factor,
+        max_error=max_error,
+    )
+
+
+def error_checkpoints(samples: int) -> list[int]:
+    """Powers of two up to R, and R itself: evenly spaced on the log-log chart."""
+    points = [2**k for k in range(int(math.log2(samples)) + 1)]
+    return sorted(set(points) | {samples})
+
+
+METRICS = ("max-norm", "spectral", "relative Frobenius")
+
+
+def error_curves(
+    n: int,
+    slope: float,
+    samples: int,
+    schemes: tuple[str, ...],
+    seeds: tuple[int, ...],
+    spectral: bool = True,
+    head: int = 0,
+) -> pd.DataFrame:
+    """Errors of the running mean against R for several schemes and seeds (long format).
+
+    Columns: ``scheme``, ``seed``, ``R``, ``metric`` (one of :data:`METRICS`), ``error``.
+    The spectral norm (Lanczos, the slowest part) is skipped when ``spectral`` is False.
+    """
+    kernel = alibi_kernel(n, [slope])[0]
+    checkpoints = error_checkpoints(samples)
+    rows = []
+    for scheme in schemes:
+        for seed in seeds:
+            means, _ = mask_running_mean(n, slope, samples, scheme, seed, checkpoints=checkpoints, head=head)
+            measured = {
+                "max-norm": max_norm_error(means, kernel),
+                "relative Frobenius": relative_frobenius_error(means, kernel),
+            }
+            if spectral:
+                measured["spectral"] = spectral_norm_error(means, kernel)
+            for metric, errors in measured.items():
+                rows += [
+                    {"scheme": scheme, "seed": seed, "R": r, "metric": metric, "error": float(e)}
+                    for r, e in zip(checkpoints, errors.tolist())
+                ]
+    return pd.DataFrame(rows)
+
+
+def summarize_errors(curves: pd.DataFrame) -> pd.DataFrame:
+    """Mean, min and max over seeds per (scheme, metric, R): the line and the band."""
+    grouped = curves.groupby(["scheme", "metric", "R"])["error"]
+    return grouped.agg(mean="mean", low="min", high="max").reset_index()
+
+
+def reference_lines(
+    n: int, slope: float, samples: int, scheme: str, summary: pd.DataFrame, delta: float = 0.05
+) -> pd.DataFrame:
+    """The 1/sqrt(R) guide and the theoretical bounds at the error checkpoints (long format).
+
+    Columns ``R``, ``metric``, ``line`` ("1/sqrt(R) guide" or "bound (95%)"), ``value``. The guide
+    for each metric starts at the mean measured error at R = 1 (over schemes) and falls as
+    1/sqrt(R); bounds (max-norm, spectral; for those in ``summary``) hold with probability 1 - delta
+    for independent samples.
+    """
+    rows = []
+    checkpoints = error_checkpoints(samples)
+    for metric in summary["metric"].unique():
+        start = summary[(summary["metric"] == metric) & (summary["R"] == 1)]["mean"].mean()
+        rows += [
+            {"R": r, "metric": metric, "line": "1/sqrt(R) guide", "value": start / math.sqrt(r)} for r in checkpoints
+        ]
+    bounds = {
+        "max-norm": lambda r: max_norm_bound(n, r, delta),
+        "spectral": lambda r: spectral_norm_bound(n, slope, r, delta, scheme),
+    }
+    # Bounds only for the metrics measured: the spectral bound costs a block-size quantile per R.
+    for metric in sorted(bounds.keys() & set(summary["metric"])):
+        rows += [{"R": r, "metric": metric, "line": "bound (95%)", "value": bounds[metric](r)} for r in checkpoints]
+    return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True, eq=False)
+class PerHead:
+    """Kernel and mean of R masks of every standard ALiBi head, float32 (H, p, p) for display, and
+    ``table``: head (from 1), slope, mean width E[W], max-norm and relative Frobenius error."""
+
+    kernels: np.ndarray
+    means: np.ndarray
+    factor: int
+    table: pd.DataFrame
+
+
+def per_head_data(n: int, heads: int, samples: int, scheme: str, seed: int) -> PerHead:
+    """Every head of an H-head ALiBi model averaging R masks of its own width law (head h draws the
+    blocks of global head h, as attention does)."""
+    slopes = alibi_slopes(heads).tolist()
+    kernels = alibi_kernel(n, slopes)
+    means = torch.stack(
+        [
+            mask_running_mean(n, m, samples, scheme, seed, checkpoints=[samples], head=h)[0][0]
+            for h, m in enumerate(slopes)
+        ]
+    )
+    table = pd.DataFrame(
+        {
+            "head": range(1, heads + 1),
+            "slope": slopes,
+            "mean width": [PositionalKernel.alibi(m).mean_width() for m in slopes],
+            "max-norm": max_norm_error(means, kernels).tolist(),
+            "relative Frobenius": relative_frobenius_error(means, kernels).tolist(),
+        }
+    )
+    small_kernels, factor = downsample(kernels.numpy(), MAX_HEATMAP_PIXELS // 2)
+    small_means, _ = downsample(means.numpy(), MAX_HEATMAP_PIXELS // 2)
+    return PerHead(
+        kernels=small_kernels.astype(np.float32),
+        means=small_means.astype(np.float32),
+        factor=factor,
+        table=table,
+    )

@@ -1,0 +1,51 @@
+"""What the entry script sets up before any page: the browser tab, the toolbar, the projector layout.
+
+Lecture mode is a layout for a 1280 x 720 (or 1024 x 768) projector: the sidebar starts folded
+(navigation and the shared controls stay one click away in it), text is larger, the page's top
+margin and title are smaller, and pages fold their explanations, so that every page's main figure
+starts in the first screen.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+PAGE_TITLE = "ALiBi as random block masks"
+PAGE_ICON = ":material/grid_on:"
+TOOLBAR_MODE = "viewer"  # no Deploy button and no developer menu (rerun, clear cache) for visitors
+
+# Streamlit sizes text and spacing in rem, so the root size scales both; headings are then
+# brought back down, since a lecture needs the figure, not a large title.
+LECTURE_CSS = """
+<style>
+html { font-size: 18px; }
+[data-testid="stMainBlockContainer"] { padding: 4rem 1.5rem 2rem 1.5rem; }
+[data-testid="stMainBlockContainer"] h1 { font-size: 1.7rem; padding: 0 0 0.2rem 0; }
+[data-testid="stMainBlockContainer"] h2 { font-size: 1.4rem; }
+[data-testid="stMainBlockContainer"] h3 { font-size: 1.2rem; }
+</style>
+"""
+
+
+def hide_developer_toolbar() -> None:
+    """Set Streamlit's client toolbar to viewer mode, whatever directory the app was started from
+    (``.streamlit/config.toml`` is only read from the working directory).
+
+    The option reaches the browser with the next run's session message, so the first run of a
+    process that finds it unset sets it and reruns once.
+    """
+    if st.get_option("client.toolbarMode") != TOOLBAR_MODE:
+        st.set_option("client.toolbarMode", TOOLBAR_MODE)
+        st.rerun()
+
+
+def configure_page(lecture: bool) -> None:
+    """Tab title and icon, the wide layout, and in lecture mode the folded sidebar and larger text."""
+    st.set_page_config(
+        page_title=PAGE_TITLE,
+        page_icon=PAGE_ICON,
+        layout="wide",
+        initial_sidebar_state="collapsed" if lecture else "auto",
+    )
+    if lecture:
+        st.html(LECTURE_CSS)

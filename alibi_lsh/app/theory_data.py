@@ -1,0 +1,97 @@
+"""The numbers behind the Theory page: the width law, the triangle mixture and the bounds, each
+next to what the sampler produces. No Streamlit here."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ..kernels import PositionalKernel, resolve_kernel
+from ..masks import mask_running_mean, sample_partitions
+from ..metrics import block_size_bound, max_norm_bound, spectral_norm_bound
+from .mask_data import claim_data
+
+
+def distance_profile(
+    n: int, parameter: float, samples: int, scheme: str, seed: int, kernel: str = "alibi", head: int = 0
+) -> pd.DataFrame:
+    """k(d) three ways for d = 0..n-1: the formula, the triangle mixture sum_W pi(W)(1-d/W)_+,
+    and the sampled mean M_hat averaged along the d-th diagonal.
+
+    ``kernel`` is "alibi" (``parameter`` = slope m) or "power" (``parameter`` = exponent a).
+    """
+    positional = resolve_kernel(kernel, parameter)
+    distances = torch.arange(n, dtype=torch.float64)
+    exact = positional.distance_values(n)
+    # sum_W pi(W) (1 - d/W)_+ = A(d) - d B(d) with A(d) = sum_{W>d} pi(W), B(d) = sum_{W>d} pi(W)/W.
+    widths = torch.arange(1, 100 * n + 1, dtype=torch.float64)
+    pmf = positional.width_pmf(widths)
+    tail = positional.width_tail(widths[-1:]).item()  # widths beyond 100 n: (1 - d/W) ~ 1
+    above = pmf.flip(0).cumsum(0).flip(0)  # above[w-1] = sum_{W>=w} pi(W)
+    above_over_w = (pmf / widths).flip(0).cumsum(0).flip(0)
+    d = distances.long()
+    mixture = above[d] - distances * above_over_w[d] + tail  # W >= d+1, i.e. W > d
+    means, _ = mask_running_mean(n, parameter, samples, scheme, seed, checkpoints=[samples], kernel=kernel, head=head)
+    mean = means[0].to(torch.float64)
+    sampled = torch.stack([torch.diagonal(mean, offset=d).mean() for d in range(n)])
+    return pd.DataFrame(
+        {
+            "distance": distances.numpy(),
+            "formula": exact.numpy(),
+            "triangle mixture": mixture.numpy(),
+            "sampled mean": sampled.numpy(),
+        }
+    )
+
+
+def width_law_check(
+    n: int, slope: float, scheme: str, seed: int, num_samples: int = 1000, head: int = 0
+) -> pd.DataFrame:
+    """Analytic against sampled: the total probability of the law, E[W] and P(W > E[W])."""
+    kernel = PositionalKernel.alibi(slope)
+    widths = torch.arange(1, 200_000, dtype=torch.float64)
+    pmf = kernel.width_pmf(widths)
+    mean_width = kernel.mean_width()
+    drawn = np.array(
+        [
+            p.width if p.width is not None else float("nan")
+            for p in sample_partitions(
+                n, slope, num_samples, "binning" if scheme == "cuts" else scheme, seed, head=head
+            )
+        ]
+    )
+    threshold = math.floor(mean_width)
+    return pd.DataFrame(
+        {
+            "quantity": ["sum of pi(W)", "E[W] = (1+q)/(1-q)", f"P(W > {threshold})"],
+            "analytic": [float(pmf.sum()), mean_width, float(kernel.width_tail(torch.tensor([float(threshold)]))[0])],
+            f"sampled ({num_samples} draws)": [1.0, float(drawn.mean()), float((drawn > threshold).mean())],
+        }
+    )
+
+
+def bounds_table(
+    n: int, slope: float, samples: int, scheme: str, seed: int, delta: float = 0.05, head: int = 0
+) -> pd.DataFrame:
+    """Each bound at the current (n, m, R) next to the measured error of one run."""
+    data = claim_data(n, slope, samples, scheme, seed, head)
+    return pd.DataFrame(
+        {
+            "quantity": ["max-norm error", "spectral-norm error", "largest block (over the R samples)"],
+            "bound (95%)": [
+                max_norm_bound(n, samples, delta),
+                spectral_norm_bound(n, slope, samples, delta, scheme),
+                float(block_size_bound(n, slope, samples, delta, scheme)),
+            ],
+            "measured": [
+                data.max_error,
+                data.spectral_error,
+                float(
+                    max(int(p.lengths().max()) for p in sample_partitions(n, slope, samples, scheme, seed, head=head))
+                ),
+            ],
+        }
+    )

@@ -1,0 +1,182 @@
+"""Drawing the guided tour: the navigation row, each step's controls and its one figure.
+
+Every figure comes from the cached builders the pages use, with the pages' own default settings,
+so a step shares its cache entries with the page it summarises (and renders in well under a
+second on a 2-core machine). The tour is meant for a projector, so it always uses lecture fonts.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ..kernels import PositionalKernel
+from ..samplers import SCHEMES
+from . import attention_data, cache, display, lm_cache, session, stored_bench
+from .controls import Controls
+from .figures.style import LECTURE_FONT_SIZE
+from .tour import NUM_STEPS, STEPS, Step, parse_step
+
+STEP_KEY = "tour_step"  # the last step shown in this session (the URL parameter "step" wins)
+FONT = LECTURE_FONT_SIZE
+ATTENTION_MAX_HEADS = 16  # as on the Attention page
+ERROR_SEEDS = (0, 1, 2)  # as the Convergence page's default
+ARROW_KEYS = "tour_arrow_keys"  # the container of the buttons that answer the arrow keys
+
+
+def current_step() -> int:
+    """The step of the URL (clamped, with a warning), else this session's last one, else 1."""
+    raw = st.query_params.get("step", st.session_state.get(STEP_KEY))
+    index, message = parse_step(raw)
+    if message:
+        st.warning(message, icon=":material/warning:")
+    st.session_state[STEP_KEY] = index
+    if st.query_params.get("step") != str(index):
+        st.query_params["step"] = str(index)  # bookmarkable, and a clamped value shows as used
+    return index
+
+
+def _go(index: int) -> None:
+    """Button callback: show step ``index`` (kept in range)."""
+    index = min(max(index, 1), NUM_STEPS)
+    st.session_state[STEP_KEY] = index
+    st.query_params["step"] = str(index)
+
+
+def navigation_row(index: int) -> None:
+    """Previous / the step's title / Next. Keys: PageUp and PageDown (a presenter's remote) on the
+    buttons, the arrow keys on two small twins, all hidden from the layout but one."""
+    left, middle, right = st.columns([2, 5, 2], vertical_alignment="center")
+    left.button(
+        "Previous",
+        key="tour_previous",
+        on_click=_go,
+        args=(index - 1,),
+        disabled=index == 1,
+        icon=":material/arrow_back:",
+        shortcut="PageUp",
+        width="stretch",
+    )
+    middle.subheader(f"{index} / {NUM_STEPS} · {STEPS[index - 1].title}", anchor=False)
+    right.button(
+        "Next",
+        key="tour_next",
+        on_click=_go,
+        args=(index + 1,),
+        disabled=index == NUM_STEPS,
+        icon=":material/arrow_forward:",
+        icon_position="right",
+        shortcut="PageDown",
+        width="stretch",
+        type="primary",
+    )
+    # The arrow keys, for remotes and keyboards that send them: the same moves on buttons kept out of
+    # sight (the visible ones already show their keys).
+    st.html(f"<style>.st-key-{ARROW_KEYS} {{ display: none; }}</style>")
+    with st.container(key=ARROW_KEYS):
+        st.button("back", key="tour_left", on_click=_go, args=(index - 1,), shortcut="Left")
+        st.button("forward", key="tour_right", on_click=_go, args=(index + 1,), shortcut="Right")
+
+
+def _controls_row(step: Step) -> None:
+    """The step's live controls (at most two), side by side at the left."""
+    if not step.controls:
+        return
+    columns = st.columns([1, 1, 2], vertical_alignment="bottom")
+    for field, column in zip(step.controls, columns):
+        if field == "seed":
+            column.button("Draw another", key="tour_resample", on_click=session.resample, icon=":material/casino:")
+        else:
+            session.control_widget(field, session.ON_PAGE, column)
+
+
+def _bias(controls: Controls) -> None:
+    data = cache.bias_kernel(controls.n, controls.slope)
+    figure = cache.bias_kernel_figure(controls.n, controls.slope, FONT)
+    display.show_plotly(figure, "tour_bias_kernel", lambda: display.matrix_table(bias=data.bias, kernel=data.kernel))
+
+
+def _mask(controls: Controls, scheme: str) -> None:
+    sampled = cache.mask_samples(controls.n, controls.slope, 1, scheme, controls.seed, controls.head_index)
+    figure = cache.mask_grid(
+        controls.n, controls.slope, 1, scheme, controls.seed, FONT, cols=1, head=controls.head_index
+    )
+    display.show_plotly(figure, f"tour_mask_{scheme}", sampled.table)
+
+
+def _triangles(controls: Controls) -> None:
+    profile = cache.distance_profile(
+        controls.n, controls.slope, controls.samples, controls.scheme, controls.seed, head=controls.head_index
+    )
+    spec = cache.distance_profile_spec(profile, "exp(-m d)", 1e-3, False, FONT)
+    display.show_altair(spec, "tour_triangle_mixture", profile)
+
+
+def _convergence(controls: Controls) -> None:
+    figure = cache.convergence_figure(
+        controls.n, controls.slope, controls.samples, controls.scheme, controls.seed, FONT, controls.head_index
+    )
+    display.show_plotly(figure, "tour_convergence")
+
+
+def _error(controls: Controls) -> None:
+    summary, references = cache.error_summary(
+        controls.n, controls.slope, controls.samples, SCHEMES, ERROR_SEEDS, False, controls.head_index
+    )
+    spec = cache.error_curves_spec(summary, references, controls.samples, SCHEMES, FONT)
+    display.show_altair(spec, "tour_error_against_R", summary)
+
+
+def _attention(controls: Controls) -> None:
+    heads = min(controls.heads, ATTENTION_MAX_HEADS)
+    head = min(controls.head, heads) if controls.slope_mode == "alibi" else 1
+    setup = cache.attention_setup(controls.n, heads, controls.samples, controls.scheme, controls.seed, 1.0, True)
+    window = min(controls.n, max(1, round(PositionalKernel.alibi(setup.slopes[head - 1]).mean_width())))
+    query = controls.n // 2
+    row = attention_data.attention_row(setup, head - 1, query, window)
+    st.caption(f"Head {head} of {heads}, query i = {query}, R = {controls.samples}, window w = {window}.")
+    display.show_altair(cache.attention_row_spec(row, query, FONT), "tour_attention_row", row)
+
+
+def _scaling(controls: Controls) -> None:
+    results = cache.stored_results("cpu")
+    if results is None:
+        st.info("No stored benchmark ships with this installation; the Scaling page measures one.")
+        return
+    labels = set(results.frame["label"])
+    cases = tuple(case for case in stored_bench.DEFAULT_CASES if case in labels)
+    display.show_altair(cache.scaling_spec(results.frame, cases, FONT), "tour_scaling", results.frame)
+    st.caption(f"Stored run: {results.machine}, torch {results.torch}, {results.created}.")
+
+
+def _language_model(controls: Controls) -> None:
+    spec = lm_cache.stored_perplexity_spec(FONT)
+    if spec is None:
+        st.info("The language model's evaluation tables are missing (`python -m alibi_lsh.lm eval` writes them).")
+        return
+    display.show_altair(spec, "tour_perplexity", lm_cache.stored_evaluation().summary)
+
+
+DRAW = {
+    "bias": _bias,
+    "binning": lambda controls: _mask(controls, "binning"),
+    "cuts": lambda controls: _mask(controls, "cuts"),
+    "triangles": _triangles,
+    "convergence": _convergence,
+    "error": _error,
+    "attention": _attention,
+    "scaling": _scaling,
+    "language_model": _language_model,
+}
+
+
+def show_step(index: int, controls: Controls) -> None:
+    """Step ``index`` (1-based): its sentences, controls and figure, and a link to its page."""
+    step = STEPS[index - 1]
+    st.markdown(step.text)
+    _controls_row(step)
+    try:
+        DRAW[step.key](controls)
+    except ValueError as error:
+        display.error_box(error)
+    st.page_link(step.page, label="The whole story on its page", icon=":material/open_in_new:")
+    st.caption("Keys: PageDown or → for the next step, PageUp or ← for the previous one.")
