@@ -72,7 +72,7 @@ def test_sidebar_controls_change_the_figure_and_url():
     assert "R = 4 binning samples" in at.subheader[0].value
     at.selectbox(key="w_scheme").set_value("cuts").run()
     at.number_input(key="w_seed").set_value(5).run()
-    at.selectbox(key="w_head").set_value(2).run()
+    at.number_input(key="w_head").set_value(2).run()
     assert "m = 0.25 (head 2 of 8), R = 4 cuts samples" in at.subheader[0].value
     assert at.selectbox(key="w_preset").value == "custom"
     assert not at.exception and len(plotly(at)) == 1

@@ -130,9 +130,12 @@ def control_widget(field: str, prefix: str = SIDEBAR, container=st) -> None:
         if controls.slope_mode == "custom":
             container.caption(f"{controls.slope_label()}: switch to an ALiBi head in the sidebar.")
             return
-        container.selectbox(
-            "Head", list(range(1, controls.heads + 1)), help="Head 1 has the steepest slope.", **callback
-        )
+        if compact:
+            container.selectbox(
+                "Head", list(range(1, controls.heads + 1)), help="Head 1 has the steepest slope.", **callback
+            )
+        else:
+            container.number_input("Head", 1, controls.heads, help="Head 1 has the steepest slope.", **callback)
     elif field == "custom_slope":
         container.number_input(
             "Custom slope m",
