@@ -94,7 +94,10 @@ def bias_kernel_figure(n: int, slope: float, font: int):
 @st.cache_resource(**FIGURE_CACHE)
 def mask_grid(n: int, slope: float, count: int, scheme: str, seed: int, font: int, cols: int = 4, head: int = 0):
     sampled = mask_samples(n, slope, count, scheme, seed, head)
-    titles = [f"{k}: {short}" for k, short in zip(sampled.table["sample"], sampled.table["short"])]
+    if count == 1:  # one mask alone (the tour): its draw in words, no sample number
+        titles = list(sampled.table["draw"])
+    else:
+        titles = [f"{k}: {short}" for k, short in zip(sampled.table["sample"], sampled.table["short"])]
     panel_height = 300 if count > 1 else 420
     return figures.mask_grid(
         sampled.masks,

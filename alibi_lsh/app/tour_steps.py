@@ -1,5 +1,8 @@
 """Drawing the guided tour: the navigation row, each step's controls and its one figure.
 
+Step ``key`` draws its figure in a container keyed ``tour_figure_<key>`` (and names its CSV
+``tour_<key>``), so a browser test can wait for exactly that figure.
+
 Every figure comes from the cached builders the pages use, with the pages' own default settings,
 so a step shares its cache entries with the page it summarises (and renders in well under a
 second on a 2-core machine). The tour is meant for a projector, so it always uses lecture fonts.
@@ -92,7 +95,7 @@ def _controls_row(step: Step) -> None:
 def _bias(controls: Controls) -> None:
     data = cache.bias_kernel(controls.n, controls.slope)
     figure = cache.bias_kernel_figure(controls.n, controls.slope, FONT)
-    display.show_plotly(figure, "tour_bias_kernel", lambda: display.matrix_table(bias=data.bias, kernel=data.kernel))
+    display.show_plotly(figure, "tour_bias", lambda: display.matrix_table(bias=data.bias, kernel=data.kernel))
 
 
 def _mask(controls: Controls, scheme: str) -> None:
@@ -100,7 +103,7 @@ def _mask(controls: Controls, scheme: str) -> None:
     figure = cache.mask_grid(
         controls.n, controls.slope, 1, scheme, controls.seed, FONT, cols=1, head=controls.head_index
     )
-    display.show_plotly(figure, f"tour_mask_{scheme}", sampled.table)
+    display.show_plotly(figure, f"tour_{scheme}", sampled.table)
 
 
 def _triangles(controls: Controls) -> None:
@@ -108,7 +111,7 @@ def _triangles(controls: Controls) -> None:
         controls.n, controls.slope, controls.samples, controls.scheme, controls.seed, head=controls.head_index
     )
     spec = cache.distance_profile_spec(profile, "exp(-m d)", 1e-3, False, FONT)
-    display.show_altair(spec, "tour_triangle_mixture", profile)
+    display.show_altair(spec, "tour_triangles", profile)
 
 
 def _convergence(controls: Controls) -> None:
@@ -123,7 +126,7 @@ def _error(controls: Controls) -> None:
         controls.n, controls.slope, controls.samples, SCHEMES, ERROR_SEEDS, False, controls.head_index
     )
     spec = cache.error_curves_spec(summary, references, controls.samples, SCHEMES, FONT)
-    display.show_altair(spec, "tour_error_against_R", summary)
+    display.show_altair(spec, "tour_error", summary)
 
 
 def _attention(controls: Controls) -> None:
@@ -134,7 +137,7 @@ def _attention(controls: Controls) -> None:
     query = controls.n // 2
     row = attention_data.attention_row(setup, head - 1, query, window)
     st.caption(f"Head {head} of {heads}, query i = {query}, R = {controls.samples}, window w = {window}.")
-    display.show_altair(cache.attention_row_spec(row, query, FONT), "tour_attention_row", row)
+    display.show_altair(cache.attention_row_spec(row, query, FONT), "tour_attention", row)
 
 
 def _scaling(controls: Controls) -> None:
@@ -153,7 +156,7 @@ def _language_model(controls: Controls) -> None:
     if spec is None:
         st.info("The language model's evaluation tables are missing (`python -m alibi_lsh.lm eval` writes them).")
         return
-    display.show_altair(spec, "tour_perplexity", lm_cache.stored_evaluation().summary)
+    display.show_altair(spec, "tour_language_model", lm_cache.stored_evaluation().summary)
 
 
 DRAW = {
@@ -174,9 +177,10 @@ def show_step(index: int, controls: Controls) -> None:
     step = STEPS[index - 1]
     st.markdown(step.text)
     _controls_row(step)
-    try:
-        DRAW[step.key](controls)
-    except ValueError as error:
-        display.error_box(error)
+    with st.container(key=f"tour_figure_{step.key}"):
+        try:
+            DRAW[step.key](controls)
+        except ValueError as error:
+            display.error_box(error)
     st.page_link(step.page, label="The whole story on its page", icon=":material/open_in_new:")
     st.caption("Keys: PageDown or → for the next step, PageUp or ← for the previous one.")

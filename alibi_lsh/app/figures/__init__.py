@@ -41,11 +41,13 @@ from .heatmaps import (
     mask_grid,
     per_head_figure,
 )
-from .style import FONT_SIZE, LECTURE_FONT_SIZE
+from .style import ERROR_COLORSCALE, FONT_SIZE, LECTURE_FONT_SIZE, UNIT_COLORSCALE
 
 __all__ = [
+    "ERROR_COLORSCALE",
     "FONT_SIZE",
     "LECTURE_FONT_SIZE",
+    "UNIT_COLORSCALE",
     "attention_row_chart",
     "attention_row_layout",
     "attention_row_tables",

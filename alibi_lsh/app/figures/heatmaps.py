@@ -42,6 +42,11 @@ def heatmap_trace(z: np.ndarray, kind: str, factor: int = 1, subplot: int = 1) -
     }
 
 
+def _tick_label(value: float) -> str:
+    """A colour-bar label: two significant digits, a true minus sign, 0 without a sign."""
+    return "0" if abs(value) < 1e-12 else f"{value:.2g}".replace("-", "\u2212")
+
+
 def colour_axes(ranges: dict[str, tuple[float, float]], font_size: int) -> dict:
     """Layout entries of the colour axes in ``ranges`` (kind -> (min, max)), their colour bars
     stacked at the right edge, top to bottom in the order given.
@@ -61,7 +66,9 @@ def colour_axes(ranges: dict[str, tuple[float, float]], font_size: int) -> dict:
                 title=dict(text=title, font=dict(size=font_size), side="top"),
                 tickfont=dict(size=tick_size(font_size)),
                 ticklabelposition="outside bottom",
-                nticks=3,
+                # Three labels, at the ends and the middle: more would crowd a short bar.
+                tickvals=[low, (low + high) / 2, high],
+                ticktext=[_tick_label(low), _tick_label((low + high) / 2), _tick_label(high)],
                 x=1.02,
                 xanchor="left",
                 y=1 - (index + 0.5) / count,
