@@ -34,7 +34,7 @@ from torch import nn
 from alibi_lsh import alibi_attention, lsh_alibi_attention, window_alibi_attention
 from alibi_lsh.cli_args import bounded_int, existing_file, run_command, seed
 from alibi_lsh.lm.config import EXACT, AttentionSpec
-from alibi_lsh.lm.model import layer_seed
+from alibi_lsh.attention.spec import layer_head_offset
 from alibi_lsh.samplers import SCHEMES
 
 SUPPORTED_MODEL_TYPES = ("bloom", "mpt")
@@ -106,7 +106,8 @@ def _attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, slopes: torch.Ten
         out = alibi_attention(q, k, v, slopes, causal=True, scale=scale)
     elif spec.kind == "lsh":
         out = lsh_alibi_attention(q, k, v, slopes, spec.num_samples, causal=True, scheme=spec.scheme,
-                                  seed=layer_seed(spec.seed, layer), scale=scale)
+                                  seed=spec.seed, scale=scale,
+                                  head_offset=layer_head_offset(layer, q.shape[1]))
     elif spec.kind == "window":
         out = window_alibi_attention(q, k, v, slopes, spec.window, causal=True, scale=scale)
     else:

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from alibi_lsh import alibi_attention, alibi_slopes
+from alibi_lsh import alibi_attention, alibi_slopes, lsh_alibi_attention
 from alibi_lsh.lm import DEFAULT_WEIGHTS, EXACT, ALiBiGPT, AttentionSpec, ModelConfig, TrainConfig, load_model
 from alibi_lsh.lm.__main__ import main
 from alibi_lsh.lm.checkpoint import save_weights
@@ -59,6 +59,23 @@ def test_lsh_is_reproducible_from_its_seed():
     b, _ = model(x, attention=AttentionSpec("lsh", "cuts", 4, seed=3))
     c, _ = model(x, attention=AttentionSpec("lsh", "cuts", 4, seed=4))
     assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+@pytest.mark.parametrize("seed", [5, 20_000_000_000_000, 2**63 - 1])  # big seeds: nothing derived from them
+def test_each_layer_draws_the_blocks_of_its_global_heads(seed):
+    """Layer l's heads are global heads l*H .. l*H + H - 1 of the spec's own seed."""
+    model, capture, layer_outputs = tiny_model(), {}, {}
+    x = torch.randint(256, (1, 40), generator=torch.Generator().manual_seed(2))
+    model.blocks[1].attn.register_forward_hook(lambda mod, args, out: layer_outputs.setdefault(1, out))
+    model(x, attention=AttentionSpec("lsh", "binning", 4, seed=seed), capture=capture)
+    q, k, v = capture[1]
+    expected = lsh_alibi_attention(q, k, v, model.slopes, 4, scheme="binning", seed=seed, head_offset=TINY.n_head)
+    block = model.blocks[1].attn
+    y = expected.transpose(1, 2).reshape(1, 40, TINY.n_embd)
+    assert torch.allclose(layer_outputs[1], block.c_proj(y), atol=1e-6)
+    # Layer 0 of the same seed draws other blocks (heads 0..H-1): its output differs on layer 1's q, k, v.
+    other = lsh_alibi_attention(q, k, v, model.slopes, 4, scheme="binning", seed=seed, head_offset=0)
+    assert not torch.allclose(other, expected, atol=1e-4)
 
 
 def test_capture_returns_each_layers_qkv():

@@ -27,9 +27,10 @@ class AttentionSpec:
     """Which attention every layer of a model uses.
 
     - ``exact``: ALiBi attention (:func:`alibi_attention`, the reference);
-    - ``lsh``: :func:`lsh_alibi_attention` with ``num_samples`` (R) partitions from ``scheme``;
-      layer l draws its blocks from ``layer_seed(seed, l)``, so layers do not share partitions
-      (``seed=None``: fresh blocks at every call);
+    - ``lsh``: :func:`lsh_alibi_attention` with ``num_samples`` (R) partitions from ``scheme``,
+      keyed by ``seed`` (an int in [0, 2^63 - 1], used as is by every layer; ``seed=None``: fresh
+      blocks at every call). Layers do not share partitions because their heads have distinct
+      global indices (:func:`layer_head_offset`);
     - ``window``: ALiBi truncated to |i - j| < ``window`` (an int, or one window per head).
     """
 
@@ -55,9 +56,18 @@ class AttentionSpec:
 EXACT = AttentionSpec("exact")
 
 
-def layer_seed(seed: int | None, layer: int) -> int | None:
-    """Seed of one layer's partitions: distinct per layer, reproducible from the run's seed."""
-    return None if seed is None else seed * 1_000_003 + layer
+def layer_head_offset(layer: int, num_heads: int) -> int:
+    """Global index of the first query head of layer ``layer`` (0-based) in a model with ``num_heads``
+    query heads per layer: ``layer * num_heads``.
+
+    The LSH blocks are a function of (seed, global head, sample, position) (docs/blocks.md), so
+    numbering the heads across layers (layer l holds global heads l*H .. l*H + H - 1) gives every
+    (layer, head) its own blocks from the one seed the user chose: no per-layer seed is derived,
+    so none can leave the seed range.
+    """
+    if layer < 0 or num_heads < 1:
+        raise ValueError(f"layer must be >= 0 and num_heads >= 1, got layer={layer}, num_heads={num_heads}")
+    return layer * num_heads
 
 
 def attend(
@@ -66,7 +76,6 @@ def attend(
     v: torch.Tensor,
     slopes: torch.Tensor | Sequence[float],
     spec: AttentionSpec = EXACT,
-    layer: int = 0,
     *,
     causal: bool = True,
     scale: float | None = None,
@@ -74,19 +83,20 @@ def attend(
     enable_gqa: bool = False,
     head_offset: int = 0,
 ) -> torch.Tensor:
-    """ALiBi attention of layer ``layer`` under ``spec``; (B, H, n_q, d_v) in q's dtype.
+    """ALiBi attention under ``spec``; (B, H, n_q, d_v) in q's dtype.
 
     Shapes and keyword arguments as :func:`alibi_attention` (q (B, H, n_q, d), k, v (B, H_kv,
-    n_k, ·), bottom-right aligned queries, ``key_padding_mask`` with 1 = real token);
-    ``head_offset`` (the global index of q's first head, for a shard of a model's heads) matters
-    to the LSH blocks only.
+    n_k, ·), bottom-right aligned queries, ``key_padding_mask`` with 1 = real token).
+    ``head_offset`` is the global index of q's first head; it matters to the LSH blocks only. A
+    model passes ``layer_head_offset(layer, H)`` for each layer (plus a shard's first head within
+    the layer), so that its layers draw distinct blocks from ``spec.seed``. Raises ValueError as
+    the attention function of ``spec.kind`` does.
     """
     options = {"scale": scale, "key_padding_mask": key_padding_mask, "enable_gqa": enable_gqa}
     if spec.kind == "exact":
         return alibi_attention(q, k, v, slopes, causal, **options)
     if spec.kind == "lsh":
-        seed = layer_seed(spec.seed, layer)
         return lsh_alibi_attention(
-            q, k, v, slopes, spec.num_samples, causal, spec.scheme, seed, **options, head_offset=head_offset
+            q, k, v, slopes, spec.num_samples, causal, spec.scheme, spec.seed, **options, head_offset=head_offset
         )
     return window_alibi_attention(q, k, v, slopes, spec.window, causal, **options)

@@ -28,7 +28,7 @@ from alibi_lsh.samplers import SCHEMES
 
 from .config import EXACT, AttentionSpec
 from .data import eval_windows, load_split
-from .model import ALiBiGPT, QKVCapture, layer_seed
+from .model import ALiBiGPT, QKVCapture, layer_head_offset
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"  # the shipped evaluation, read by the app
 Progress = Callable[[float, str], None]
@@ -120,7 +120,8 @@ def attention_maps(
     if spec.kind != "lsh":
         raise ValueError("attention_maps compares exact attention with an 'lsh' spec")
     approx = lsh_alibi_attention(
-        q, k, eye, model.slopes, spec.num_samples, causal=True, scheme=spec.scheme, seed=layer_seed(spec.seed, layer)
+        q, k, eye, model.slopes, spec.num_samples, causal=True, scheme=spec.scheme, seed=spec.seed,
+        head_offset=layer_head_offset(layer, model.config.n_head),
     )[0]
     return exact, approx
 
@@ -211,10 +212,12 @@ def attention_errors(
             captured[n] = capture_qkv(model, eval_windows(val, n, windows)[0])
         q, k, v = captured[n][layer]
         exact = alibi_attention(q, k, v, model.slopes, causal=True)
+        head_offset = layer_head_offset(layer, model.config.n_head)  # the blocks the model draws in this layer
         for r in cfg.samples:
             errors = torch.tensor([
                 relative_error(
-                    lsh_alibi_attention(q, k, v, model.slopes, r, scheme=scheme, seed=layer_seed(seed, layer)), exact
+                    lsh_alibi_attention(q, k, v, model.slopes, r, scheme=scheme, seed=seed, head_offset=head_offset),
+                    exact,
                 )
                 for seed in cfg.seeds
             ])

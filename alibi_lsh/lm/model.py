@@ -4,7 +4,9 @@ There are no positional embeddings: position enters only through the ALiBi bias 
 the attention logits of head h, which is what lets the model run on inputs longer than it was
 trained on. Each layer's attention is chosen at call time by an ``AttentionSpec`` and computed by
 its dispatch ``attend`` (:mod:`alibi_lsh.attention.spec`): exact ALiBi, the positional-LSH
-approximation ``lsh_alibi_attention`` or a truncated window ``window_alibi_attention``.
+approximation ``lsh_alibi_attention`` or a truncated window ``window_alibi_attention``. With LSH,
+layer l's heads are global heads l*H .. l*H + H - 1 of the spec's one seed, so each (layer, head)
+draws its own blocks.
 
 Shapes: B batch, n sequence length (bytes), C = n_embd, H heads, d = C / H head size, V = 256.
 """
@@ -18,11 +20,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from alibi_lsh import alibi_slopes
-from alibi_lsh.attention.spec import attend, layer_seed
+from alibi_lsh.attention.spec import attend, layer_head_offset
 
 from .config import EXACT, AttentionSpec, ModelConfig
 
-__all__ = ["ALiBiGPT", "QKVCapture", "attend", "layer_seed"]
+__all__ = ["ALiBiGPT", "QKVCapture", "attend", "layer_head_offset"]
 
 # Per layer: (q, k, v), each (B, H, n, d), as fed to the attention function.
 QKVCapture = dict[int, tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
@@ -47,7 +49,7 @@ class CausalSelfAttention(nn.Module):
         q, k, v = (t.view(B, n, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
         if capture is not None:
             capture[self.layer] = (q.detach(), k.detach(), v.detach())
-        y = attend(q, k, v, slopes, spec, self.layer)
+        y = attend(q, k, v, slopes, spec, head_offset=layer_head_offset(self.layer, self.n_head))
         y = y.transpose(1, 2).contiguous().view(B, n, C)
         return self.resid_dropout(self.c_proj(y))
 
