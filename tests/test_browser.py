@@ -56,8 +56,13 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server():
-    """`streamlit run app.py` on a free localhost port, stopped after the module's tests."""
+def server(tmp_path_factory):
+    """`streamlit run app.py` on a free localhost port, stopped after the module's tests.
+
+    Its output goes to a file, not a pipe: nobody reads a pipe while the tests run, and a server
+    whose pipe is full stops answering. No file watcher: a .venv inside the checkout (as CI
+    makes it) would keep it busy.
+    """
     port = free_port()
     command = [
         sys.executable,
@@ -71,10 +76,14 @@ def server():
         str(port),
         "--server.address",
         "127.0.0.1",
+        "--server.fileWatcherType",
+        "none",
         "--browser.gatherUsageStats",
         "false",
     ]
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    log_path = tmp_path_factory.mktemp("server") / "streamlit.log"
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 30
     while time.time() < deadline:
@@ -85,7 +94,7 @@ def server():
             time.sleep(0.3)
     else:
         process.kill()
-        pytest.fail(f"streamlit did not start: {process.stdout.read() if process.stdout else ''}")
+        pytest.fail(f"streamlit did not start: {log_path.read_text()[-4000:]}")
     yield url
     process.terminate()
     try:
