@@ -163,21 +163,31 @@ def head_error_tables(table: pd.DataFrame) -> dict[str, pd.DataFrame]:
     return {"errors": long}
 
 
-def head_error_layout(font_size: int = FONT_SIZE) -> alt.TopLevelMixin:
-    """Grouped bars: error of the mean of R masks per head (dataset "errors")."""
-    chart = (
+def _bars_per_head(group: str, value: str, y_title: str, height: int, colours: list[str] | None = None) -> alt.Chart:
+    """Grouped bars from dataset "errors": one group per head, one bar per ``group`` value."""
+    colour_scale = alt.Scale(range=colours) if colours else alt.Undefined
+    return (
         alt.Chart(alt.NamedData("errors"))
         .mark_bar()
         .encode(
             x=alt.X("head:O", title="head (slope halves each step)"),
-            xOffset="metric:N",
-            y=alt.Y("error:Q", title="error of the mean of R masks"),
-            color=alt.Color("metric:N", legend=alt.Legend(orient="top", title=None)),
-            tooltip=["head:O", alt.Tooltip("slope:Q", format=".4g"), "metric:N", alt.Tooltip("error:Q", format=".4f")],
+            xOffset=f"{group}:N",
+            y=alt.Y(f"{value}:Q", title=y_title),
+            color=alt.Color(f"{group}:N", legend=alt.Legend(orient="top", title=None), scale=colour_scale),
+            tooltip=[
+                "head:O",
+                alt.Tooltip("slope:Q", format=".4g"),
+                f"{group}:N",
+                alt.Tooltip(f"{value}:Q", format=".4f"),
+            ],
         )
-        .properties(height=300)
+        .properties(height=height)
     )
-    return style(chart, font_size)
+
+
+def head_error_layout(font_size: int = FONT_SIZE) -> alt.TopLevelMixin:
+    """Grouped bars: error of the mean of R masks per head (dataset "errors")."""
+    return style(_bars_per_head("metric", "error", "error of the mean of R masks", 300), font_size)
 
 
 def head_error_bars(table: pd.DataFrame, font_size: int = FONT_SIZE) -> alt.TopLevelMixin:
@@ -221,28 +231,9 @@ def attention_row_chart(row: pd.DataFrame, query: int, font_size: int = FONT_SIZ
 
 def output_error_layout(font_size: int = FONT_SIZE) -> alt.TopLevelMixin:
     """Relative output error per head for each method (dataset "errors": ``head_output_errors``)."""
-    chart = (
-        alt.Chart(alt.NamedData("errors"))
-        .mark_bar()
-        .encode(
-            x=alt.X("head:O", title="head (slope halves each step)"),
-            xOffset="method:N",
-            y=alt.Y("relative error:Q", title="relative output error ||o - o_exact|| / ||o_exact||"),
-            color=alt.Color(
-                "method:N",
-                legend=alt.Legend(orient="top", title=None),
-                scale=alt.Scale(range=[METHOD_COLORS["approximate"], METHOD_COLORS["window"]]),
-            ),
-            tooltip=[
-                "head:O",
-                alt.Tooltip("slope:Q", format=".4g"),
-                "method:N",
-                alt.Tooltip("relative error:Q", format=".4f"),
-            ],
-        )
-        .properties(height=330)
-    )
-    return style(chart, font_size)
+    colours = [METHOD_COLORS["approximate"], METHOD_COLORS["window"]]
+    title = "relative output error ||o - o_exact|| / ||o_exact||"
+    return style(_bars_per_head("method", "relative error", title, 330, colours), font_size)
 
 
 def output_error_chart(table: pd.DataFrame, font_size: int = FONT_SIZE) -> alt.TopLevelMixin:
