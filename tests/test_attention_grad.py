@@ -53,11 +53,11 @@ def test_gradcheck_exact_and_window(name):
         assert torch.autograd.gradcheck(method, _leaves(q, k, v), fast_mode=True)
 
 
-@pytest.mark.parametrize("policy", ["never", "always"], ids=["per-sample", "band"])
+@pytest.mark.parametrize("path", ["union", "per-sample"])
 @pytest.mark.parametrize("scheme", SCHEMES)
 @pytest.mark.parametrize("name", list(CASES))
-def test_lsh_gradient_is_the_gradient_of_the_estimator(name, scheme, policy, monkeypatch):
-    monkeypatch.setattr("alibi_lsh.attention.band.BAND_POLICY", policy)
+def test_lsh_gradient_is_the_gradient_of_the_estimator(name, scheme, path, monkeypatch):
+    monkeypatch.setattr("alibi_lsh.attention.lsh.SAMPLE_PATH", path)
     (q, k, v), kwargs = _case(name, seed=len(name))
     slopes = [0.5, 0.0, 0.15, 1.1][: q.shape[1]]  # head 1 is plain attention
     kwargs |= {"scheme": scheme, "seed": 3}

@@ -1,7 +1,8 @@
 """LSH attention: the fast paths against the dense reference estimator, and its use in models.
 
 The reference (:func:`lsh_alibi_attention_reference`) is itself checked against the naive loop
-with the sampled mask mean; the fast paths (plain, band, per-sample views and gathers) must equal
+with the sampled mask mean; the paths (plain, the count-weighted union pass, per-sample views and
+gathers) must equal
 it to rounding for every shape a model produces: decoding, chunked prefill, GQA, padding.
 """
 
@@ -21,6 +22,7 @@ from alibi_lsh import (
     lsh_alibi_attention_reference,
     window_alibi_attention,
 )
+from alibi_lsh.attention import union
 from alibi_lsh.attention.blocks import binning_runs, padded_width
 from alibi_lsh.attention.draws import attention_draws, sample_head_partitions
 from alibi_lsh.samplers import CutsSampler
@@ -30,9 +32,9 @@ from .reference import mask_mean_weight, naive_attention
 from .test_attention import qkv
 
 
-@pytest.fixture(params=["never", "always"], ids=["per-sample", "band"])
-def band_policy(request, monkeypatch):
-    monkeypatch.setattr("alibi_lsh.attention.band.BAND_POLICY", request.param)
+@pytest.fixture(params=["union", "per-sample"])
+def sample_path(request, monkeypatch):
+    monkeypatch.setattr("alibi_lsh.attention.lsh.SAMPLE_PATH", request.param)
     return request.param
 
 
@@ -50,7 +52,7 @@ def test_reference_estimator_matches_the_naive_loop_with_the_mask_mean(scheme, c
 @pytest.mark.parametrize("causal", [True, False])
 @pytest.mark.parametrize("scheme", SCHEMES)
 @pytest.mark.parametrize(("n_q", "n_k"), [(61, 61), (17, 61), (1, 61)])
-def test_fast_paths_equal_the_reference(scheme, causal, n_q, n_k, band_policy):
+def test_fast_paths_equal_the_reference(scheme, causal, n_q, n_k, sample_path):
     q, k, v = qkv(2, 4, 4, n_q, n_k, 8, value_dim=5, seed=n_q)
     slopes = alibi_slopes(4).double() * 4  # steep: many short blocks at this small n
     slopes[2] = 0.0  # one plain head
@@ -77,12 +79,14 @@ def test_sample_chunks_and_tile_splits_do_not_change_the_result(monkeypatch):
         with monkeypatch.context() as patch:
             patch.setattr("alibi_lsh.attention.blocks.CHUNK_ELEMENTS", 2 * 4 * 90 * 8 * 5)  # 5 samples a chunk
             patch.setattr("alibi_lsh.attention.blocks.TILE_ELEMENTS", 1)  # one block per call
-            patch.setattr("alibi_lsh.attention.banded.BIAS_ELEMENTS", 1)  # one tile per call
+            patch.setattr("alibi_lsh.attention.union.BIAS_ELEMENTS", 1)  # one tile per call
+            torch.testing.assert_close(lsh_alibi_attention(q, k, v, slopes, 12, scheme=scheme, seed=3), whole)
+            patch.setattr("alibi_lsh.attention.lsh.SAMPLE_PATH", "per-sample")
             torch.testing.assert_close(lsh_alibi_attention(q, k, v, slopes, 12, scheme=scheme, seed=3), whole)
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)
-def test_decoding_token_by_token_and_chunked_prefill_reproduce_the_full_call(scheme, band_policy):
+def test_decoding_token_by_token_and_chunked_prefill_reproduce_the_full_call(scheme, sample_path):
     # Blocks are a function of (seed, head, sample, position): a query sees the same blocks
     # whatever the length of the cache.
     q, k, v = qkv(2, 3, 3, 40, 40, 4, seed=4)
@@ -103,7 +107,7 @@ def test_decoding_token_by_token_and_chunked_prefill_reproduce_the_full_call(sch
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)
-def test_grouped_query_heads_equal_repeated_kv_heads(scheme, band_policy):
+def test_grouped_query_heads_equal_repeated_kv_heads(scheme, sample_path):
     q, k, v = qkv(2, 6, 2, 9, 30, 4, seed=3)
     slopes = alibi_slopes(6).double() * 8
     grouped = lsh_alibi_attention(q, k, v, slopes, 4, scheme=scheme, seed=5, enable_gqa=True)
@@ -114,7 +118,7 @@ def test_grouped_query_heads_equal_repeated_kv_heads(scheme, band_policy):
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)
-def test_a_padded_row_equals_the_sequence_alone_and_ignores_its_padding(scheme, band_policy):
+def test_a_padded_row_equals_the_sequence_alone_and_ignores_its_padding(scheme, sample_path):
     q, k, v = qkv(3, 2, 2, 30, 30, 4, seed=11)
     slopes = [0.5, 0.08]
     runs = [(7, 30), (0, 21), (3, 26)]  # left, right, both
@@ -308,3 +312,39 @@ def test_draws_are_cached_per_integer_seed():
     assert attention_draws(slopes, 4, "binning", 7, 0) is first
     assert attention_draws(slopes, 4, "binning", 7, 4) is not first
     assert attention_draws(slopes, 4, "binning", None, 0) is not attention_draws(slopes, 4, "binning", None, 0)
+
+
+@pytest.mark.parametrize("causal", [True, False])
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_union_pass_on_long_inputs_with_padding_equals_the_reference(scheme, causal, monkeypatch):
+    # Wide heads at n = 300: many tiles, several tile sizes and span classes in one call, rows with
+    # their own padding, queries the last 250 of 300 keys, GQA; small calls split every class.
+    monkeypatch.setattr("alibi_lsh.attention.union.BIAS_ELEMENTS", 40_000)
+    q, k, v = qkv(3, 4, 2, 250, 300, 4, value_dim=3, seed=7)
+    slopes = torch.tensor([1 / 2, 1 / 16, 1 / 64, 1 / 128], dtype=torch.float64)
+    mask = torch.ones(3, 300, dtype=torch.bool)
+    mask[0, :40], mask[2, 260:] = False, False
+    kwargs = {"causal": causal, "scheme": scheme, "seed": 5, "enable_gqa": True, "key_padding_mask": mask}
+    expected = lsh_alibi_attention_reference(q, k, v, slopes, 6, **kwargs)
+    torch.testing.assert_close(lsh_alibi_attention(q, k, v, slopes, 6, **kwargs), expected, rtol=1e-10, atol=1e-10)
+    plan = union.UnionPlan(attention_draws(slopes, 6, scheme, 5, 0), [0, 1, 2, 3], 2, (3, 4, 250, 300, 2), None, causal)
+    assert len(set(plan.table[:, union.ROWS].tolist())) > 1 and len(set(plan.table[:, union.SPAN].tolist())) > 3
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_block_bounds_are_the_first_and_last_position_of_each_block(scheme):
+    slopes = torch.tensor([0.3, 0.02], dtype=torch.float64)
+    draws = attention_draws(slopes, 5, scheme, 9, 0)
+    for draw, head in zip(draws, sample_head_partitions(70, slopes, 5, scheme, 9)):
+        start, end = union.block_bounds(draw, 20, 70, need_end=True)
+        for r, partition in enumerate(head):
+            ids = partition.block_ids()
+            for i in range(20, 70):
+                same = (ids == ids[i]).nonzero().reshape(-1)
+                assert (start[r, i - 20], end[r, i - 20]) == (same.min(), same.max())
+
+
+def test_tile_rows_and_span_classes():
+    assert [union.tile_rows(reach) for reach in (1, 40, 100, 700, 5000)] == [16, 16, 32, 128, 256]
+    spans = torch.tensor([1, 16, 17, 100, 128, 129, 1000, 1025])
+    assert union.span_class(spans).tolist() == [16, 16, 32, 112, 128, 144, 1024, 1152]

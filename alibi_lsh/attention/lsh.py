@@ -9,14 +9,16 @@ log-sum-exp: one softmax over the multiset of (sample, key) pairs. This is exact
 only approximation is M_hat for K. Cost per sample is about n * W * d instead of n^2 * d.
 :func:`lsh_alibi_attention_reference` (in :mod:`.reference`) writes the same estimator densely.
 
-Each head takes one of three paths, all differentiable in q, k, v:
+Each head takes one of two paths, both differentiable in q, k, v:
 
 - slope 0: one block holding everything, i.e. exact attention without bias (:mod:`.exact`);
-- narrow heads (every sampled block <= BAND_MAX_WIDTH), where R calls over tiny blocks are
-  overhead-bound, when a cost model says so: the band path (:mod:`.band`), one banded attention
-  with log M_hat as the bias, cost independent of R;
-- the others: the per-sample block path (:mod:`.blocks`), fused calls on zero-copy views or
-  gathered tiles of the blocks, merged by an online log-sum-exp (:mod:`.merge`).
+- the others: the count-weighted pass (:mod:`.union`), one softmax per query over the union of
+  its sampled blocks with the bias log c_ij, every head, tile and padded batch row of the call
+  in a few fused calls, one per width class.
+
+``SAMPLE_PATH = "per-sample"`` selects the readable path instead (:mod:`.blocks`): ordinary
+attention inside every block of every sample, merged by an online log-sum-exp (:mod:`.merge`).
+It computes the same estimator, and the tests hold the two (and the dense reference) equal.
 """
 
 from __future__ import annotations
@@ -34,11 +36,14 @@ from .._checks import (
     default_scale,
     key_padding_runs,
 )
-from .band import band_attention, band_is_cheaper
 from .blocks import BlockPlan, PerSampleAttention, first_key_read
 from .draws import HeadDraw, attention_draws
 from .exact import exact_alibi
 from .padding import over_real_keys
+from .union import union_attention
+
+# "union": the count-weighted pass (the fast path); "per-sample": R block attentions merged.
+SAMPLE_PATH = "union"
 
 
 def lsh_alibi_attention(
@@ -89,42 +94,52 @@ def lsh_alibi_attention(
     head_offset = check_head_offset(head_offset, group)
     draws = attention_draws(slopes, num_samples, scheme, seed, head_offset)
 
-    def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        return lsh_estimate(q, k, v, draws, group, causal, scale)
-
-    return over_real_keys(attend, q, k, v, runs)
-
-
-def lsh_estimate(
-    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, draws: list[HeadDraw], group: int, causal: bool, scale: float
-) -> torch.Tensor:
-    """The estimator on unpadded inputs (positions = key indices), each head on its path; (B, H, n_q, d_v)."""
-    batch, heads, n_q, head_dim = q.shape
-    n_k, value_dim = k.shape[2], v.shape[-1]
-    band_heads, block_heads, first = {}, [], n_k - n_q
-    for h in range(heads):
-        cheaper, band = band_is_cheaper(draws[h], n_q, n_k, causal)
-        if draws[h].is_plain:
-            first = 0
-        elif cheaper:
-            band_heads[h] = band
-            first = min(first, max(0, n_k - n_q - band + 1))
-        else:
-            block_heads.append(h)
-            first = min(first, first_key_read(draws[h], n_q, n_k))
-    check_values(q, k[:, :, first:], v[:, :, first:], scale)  # the keys this call reads, no more
-
-    out = q.new_empty(batch, heads, n_q, value_dim)
-    for h in range(heads):
-        kv = h // group
-        if draws[h].is_plain:  # one block holding everything: plain attention
-            zero = torch.zeros(1, dtype=torch.float64)
-            out[:, h : h + 1] = exact_alibi(
-                q[:, h : h + 1], k[:, kv : kv + 1], v[:, kv : kv + 1], zero, causal, scale, 1
-            )
-        elif h in band_heads:  # narrow heads: all samples in one banded pass
-            out[:, h] = band_attention(q[:, h], k[:, kv], v[:, kv], draws[h], band_heads[h], causal, scale)
-    if block_heads:
-        plan = BlockPlan(draws, block_heads, group, (batch, n_q, n_k, head_dim, value_dim), causal, scale)
-        out[:, block_heads] = PerSampleAttention.apply(plan, q, k, v)
+    plain = [h for h in range(q.shape[1]) if draws[h].is_plain]
+    sampled = [h for h in range(q.shape[1]) if not draws[h].is_plain]
+    parts = []
+    if plain:
+        plain_heads = lambda *qkv: plain_attention(*qkv, plain, group, causal, scale)
+        parts.append(over_real_keys(plain_heads, q, k, v, runs, len(plain)))
+    if sampled and SAMPLE_PATH == "union":
+        parts.append(union_attention(q, k, v, draws, sampled, group, runs, causal, scale))
+    elif sampled:
+        per_sample = lambda *qkv: per_sample_attention(*qkv, draws, sampled, group, causal, scale)
+        parts.append(over_real_keys(per_sample, q, k, v, runs, len(sampled)))
+    out = torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]
+    order = plain + sampled
+    if order != sorted(order):  # back to the call's head order
+        out = out[:, torch.tensor(order).argsort().to(q.device)]
     return out
+
+
+def plain_attention(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads: list[int], group: int, causal: bool, scale: float
+) -> torch.Tensor:
+    """Heads with slope 0 (one block holding everything) on unpadded inputs; (B, len(heads), n_q, d_v)."""
+    check_values(q, k, v, scale)
+    zero = torch.zeros(1, dtype=torch.float64)
+    outputs = []
+    for h in heads:
+        kv = slice(h // group, h // group + 1)
+        outputs.append(exact_alibi(q[:, h : h + 1], k[:, kv], v[:, kv], zero, causal, scale, 1))
+    return torch.cat(outputs, dim=1)
+
+
+def per_sample_attention(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    draws: list[HeadDraw],
+    heads: list[int],
+    group: int,
+    causal: bool,
+    scale: float,
+) -> torch.Tensor:
+    """The readable path: R block attentions per head merged by log-sum-exp (:mod:`.blocks`), for the
+    sampled query heads ``heads`` on unpadded inputs (positions = key indices); (B, len(heads), n_q, d_v)."""
+    batch, _, n_q, head_dim = q.shape
+    n_k, value_dim = k.shape[2], v.shape[-1]
+    first = min(first_key_read(draws[h], n_q, n_k) for h in heads)
+    check_values(q, k[:, :, first:], v[:, :, first:], scale)  # the keys this call reads, no more
+    plan = BlockPlan(draws, heads, group, (batch, n_q, n_k, head_dim, value_dim), causal, scale)
+    return PerSampleAttention.apply(plan, q, k, v)

@@ -17,13 +17,20 @@ Attend = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def over_real_keys(
-    attend: Attend, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, runs: list[tuple[int, int]] | None
+    attend: Attend,
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    runs: list[tuple[int, int]] | None,
+    out_heads: int | None = None,
 ) -> torch.Tensor:
     """``attend(q, k, v)`` on each row's real run; q (B, H, n_q, d), k, v (B, H_kv, n_k, ·); runs from
-    :func:`alibi_lsh._checks.key_padding_runs` (None: no padding). Returns (B, H, n_q, d_v)."""
+    :func:`alibi_lsh._checks.key_padding_runs` (None: no padding). Returns (B, out_heads, n_q, d_v):
+    ``attend`` may return fewer heads than q has (default: H)."""
     if runs is None:
         return attend(q, k, v)
     batch, heads, n_q, _ = q.shape
+    heads = heads if out_heads is None else out_heads
     offset = k.shape[2] - n_q  # query t sits at key index offset + t
     out = q.new_zeros(batch, heads, n_q, v.shape[-1])
     groups: dict[tuple[int, int], list[int]] = {}
