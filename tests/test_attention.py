@@ -129,7 +129,7 @@ def test_exact_reference_chunks_rows_without_changing_the_result(causal, monkeyp
     whole = alibi_attention(q, k, v, slopes, causal=causal)
     monkeypatch.setattr("alibi_lsh.attention.exact.CHUNK_ELEMENTS", 2 * 40 * 3)  # 3 query rows per chunk
     torch.testing.assert_close(alibi_attention(q, k, v, slopes, causal=causal), whole, rtol=1e-12, atol=1e-12)
-    monkeypatch.setattr("alibi_lsh.attention.banded.BIAS_ELEMENTS", 1)  # one tile per fused call
+    monkeypatch.setattr("alibi_lsh.attention.window.MAX_TILE", 2)  # tiny tiles, many edge tiles
     windowed = window_alibi_attention(q, k, v, slopes, 5, causal=causal)
     expected = naive_attention(q, k, v, alibi_weight(slopes, [5, 5]), causal)
     torch.testing.assert_close(windowed, expected, rtol=1e-10, atol=1e-10)
@@ -258,3 +258,20 @@ def test_other_bad_inputs_raise_value_error():
         window_alibi_attention(q, k, v, [0.1, 0.2], 0)
     with pytest.raises(ValueError, match="one per head"):
         window_alibi_attention(q, k, v, [0.1, 0.2], [3, 4, 5])
+
+
+@pytest.mark.parametrize("causal", [True, False])
+@pytest.mark.parametrize(("n_q", "n_k"), [(300, 300), (170, 300)])
+def test_window_tiles_on_long_inputs_equal_dense_masked_attention(causal, n_q, n_k):
+    # Interior tiles share one bias, edge tiles mask the keys outside; windows from 1 to wider than n.
+    q, k, v = qkv(2, 5, 5, n_q, n_k, 4, value_dim=3, seed=n_q)
+    slopes, windows = [0.9, 0.2, 0.03, 0.01, 0.0], [1, 7, 90, 257, 400]
+    position = torch.arange(n_k)
+    u = (n_k - n_q + torch.arange(n_q))[:, None] - position[None, :]
+    expected = []
+    for h, (m, w) in enumerate(zip(slopes, windows)):
+        visible = (u.abs() < w) & ((u >= 0) | (not causal))
+        scores = (q[:, h] @ k[:, h].transpose(-1, -2)) / 2 + torch.where(visible, -m * u.abs().double(), -math.inf)
+        expected.append(torch.softmax(scores, dim=-1) @ v[:, h])
+    actual = window_alibi_attention(q, k, v, slopes, windows, causal=causal)
+    torch.testing.assert_close(actual, torch.stack(expected, dim=1), rtol=1e-10, atol=1e-10)
