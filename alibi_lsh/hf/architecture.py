@@ -1,0 +1,32 @@
+"""What the adapter needs to know about one Hugging Face ALiBi architecture."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """One ALiBi architecture of ``transformers``: where its attention lives and what it computes.
+
+    Attention logits are ``scale * q.k - slopes[h] * |i - j|``, with the slopes read from the
+    model's own ALiBi code (orderings, rounding and scaling differ between architectures).
+    """
+
+    model_type: str  # config.model_type
+    attention_class: str  # class name of the attention modules (subclasses are patched too)
+    base_class: str  # class name of the model that runs the layers (receives output_attentions)
+    check_config: Callable[[Any], None]  # raises ValueError when the config has no ALiBi
+    slopes: Callable[[Any], torch.Tensor]  # config -> (H,) float64 slopes on the scaled logits
+    scale: Callable[[nn.Module], float]  # attention module -> factor on q.k
+    forward: Callable[..., Any]  # the patched forward, bound to each attention module
+
+
+def class_names(module: nn.Module) -> set[str]:
+    """Names of a module's class and its bases (so FalconFlashAttention2 counts as FalconAttention)."""
+    return {cls.__name__ for cls in type(module).__mro__}

@@ -1,0 +1,112 @@
+"""``patch_attention`` / ``unpatch_attention``: swap the attention computation of a loaded model."""
+
+from __future__ import annotations
+
+import types
+from typing import Any
+
+import torch
+from torch import nn
+
+from alibi_lsh.attention.spec import EXACT, AttentionSpec, layer_head_offset
+
+from .architecture import Architecture, class_names
+from .bloom import BLOOM
+from .falcon import FALCON
+from .layer import LayerPatch, refuse_output_attentions
+from .mpt import MPT
+
+ARCHITECTURES = {arch.model_type: arch for arch in (BLOOM, MPT, FALCON)}
+SUPPORTED_MODEL_TYPES = tuple(ARCHITECTURES)
+# The mask formats the patched layers read: the additive float mask (eager) and SDPA's.
+SUPPORTED_ATTN_IMPLEMENTATIONS = ("eager", "sdpa")
+
+
+def architecture(config: Any) -> Architecture:
+    """The architecture of a model config; ValueError unless it is an ALiBi model the adapter supports."""
+    model_type = getattr(config, "model_type", None)
+    if model_type not in ARCHITECTURES:
+        raise ValueError(
+            f"not an ALiBi model we support: model_type {model_type!r} (supported: {', '.join(SUPPORTED_MODEL_TYPES)})"
+        )
+    arch = ARCHITECTURES[model_type]
+    arch.check_config(config)
+    return arch
+
+
+def check_alibi_config(config: Any) -> None:
+    """Raise ValueError unless ``config`` describes a BLOOM, MPT or ALiBi Falcon model."""
+    architecture(config)
+
+
+def model_slopes(model: nn.Module) -> torch.Tensor:
+    """The ALiBi slopes (H,) float64 on the model's scaled attention logits, from the model's own code.
+
+    BLOOM and MPT use Press et al.'s slopes (``alibi_lsh.alibi_slopes``, also for head counts that
+    are not powers of two); Falcon rounds them to bfloat16 and applies them after the 1 /
+    sqrt(head_dim) scaling. Raises ValueError for other models.
+    """
+    return architecture(model.config).slopes(model.config)
+
+
+def attention_modules(model: nn.Module, arch: Architecture) -> list[nn.Module]:
+    """The model's attention modules of ``arch``, in layer order."""
+    return [module for module in model.modules() if arch.attention_class in class_names(module)]
+
+
+def patch_attention(model: nn.Module, spec: AttentionSpec = EXACT) -> nn.Module:
+    """Make every attention layer of a BLOOM, MPT or ALiBi Falcon model compute ``spec`` (in place).
+
+    Keeps the model's projections, weights and key-value cache; only the attention itself is
+    computed by :func:`alibi_lsh.attention.spec.attend`: exact ALiBi, LSH or window. Layer l's
+    query heads are global heads l*H .. l*H + H - 1 of ``spec.seed`` (distinct blocks per layer
+    and head; decoding steps see the blocks of one full call). Calling it again switches to
+    another spec; :func:`unpatch_attention` restores the model's own code. Returns the model.
+
+    Raises ValueError for other models, an attention implementation other than eager or SDPA,
+    or a model without attention layers; the patched model raises ValueError for
+    ``output_attentions=True``, attention dropout in training mode, unsupported caches and masks.
+    """
+    if not isinstance(spec, AttentionSpec):
+        raise ValueError(f"spec must be an AttentionSpec, got {type(spec).__name__}")
+    arch = architecture(model.config)
+    implementation = getattr(model.config, "_attn_implementation", None) or "eager"
+    if implementation not in SUPPORTED_ATTN_IMPLEMENTATIONS:
+        raise ValueError(
+            f"attention implementation {implementation!r} is not supported (its masks are not read); load the "
+            f"model with attn_implementation in {SUPPORTED_ATTN_IMPLEMENTATIONS}"
+        )
+    modules = attention_modules(model, arch)
+    if not modules:
+        raise ValueError(f"found no {arch.attention_class} layers to patch in this model")
+    slopes = arch.slopes(model.config)
+    for layer, module in enumerate(modules):
+        module.alibi_lsh = LayerPatch(spec, slopes, arch.scale(module), layer_head_offset(layer, slopes.numel()))
+        module.forward = types.MethodType(arch.forward, module)  # an instance attribute shadows the class method
+    for base in _base_models(model, arch):
+        if "alibi_lsh_hook" not in base.__dict__:
+            base.alibi_lsh_hook = base.register_forward_pre_hook(_refuse_output_attentions, with_kwargs=True)
+    return model
+
+
+def unpatch_attention(model: nn.Module) -> nn.Module:
+    """Undo :func:`patch_attention`: the model computes attention with its own code again."""
+    arch = architecture(model.config)
+    for module in attention_modules(model, arch):
+        for attribute in ("forward", "alibi_lsh"):
+            module.__dict__.pop(attribute, None)
+    for base in _base_models(model, arch):
+        hook = base.__dict__.pop("alibi_lsh_hook", None)
+        if hook is not None:
+            hook.remove()
+    return model
+
+
+def _base_models(model: nn.Module, arch: Architecture) -> list[nn.Module]:
+    return [module for module in model.modules() if arch.base_class in class_names(module)]
+
+
+def _refuse_output_attentions(module: nn.Module, args: tuple, kwargs: dict) -> None:
+    """Forward pre-hook of the base model: MPT's blocks never pass output_attentions to attention."""
+    wanted = kwargs.get("output_attentions")
+    refuse_output_attentions(module.config.output_attentions if wanted is None else wanted)
