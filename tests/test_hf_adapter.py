@@ -178,9 +178,11 @@ def test_a_left_padded_row_gives_what_the_sequence_gives_alone(arch):
 
 
 @ARCHS
-def test_exact_mode_decodes_with_a_cache_like_one_full_call(arch):
-    """Chunked prefill then token-by-token steps against the cache = logits of one full call."""
-    model = patched(MODELS[arch](), EXACT)
+@pytest.mark.parametrize("spec", [EXACT, LSH], ids=["exact", "lsh"])
+def test_decoding_with_a_cache_gives_the_logits_of_one_full_call(arch, spec):
+    """Chunked prefill then token-by-token steps against the cache = logits of one full call
+    (in LSH mode too: every step draws the blocks of the full call)."""
+    model = patched(MODELS[arch](), spec)
     ids, mask = prompts(n=12)
     with torch.no_grad():
         full = model(ids, attention_mask=mask).logits
