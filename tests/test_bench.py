@@ -173,6 +173,9 @@ def test_run_benchmark_rows_progress_and_dense_cap():
     assert dense.loc[32, "status"] == "ok" and dense.loc[64, "status"].startswith("skipped: dense bias needs")
     ok = df[df["status"] == "ok"]
     assert ok["rel_error"].map(math.isfinite).all() and (ok["time_ms"] > 0).all()
+    # LSH is also timed with its draws cached; the others have one time only.
+    assert ok["time_cached_ms"].notna().tolist() == (ok["method"] == "lsh").tolist()
+    assert (ok[ok["method"] == "lsh"]["time_cached_ms"] > 0).all()
     slopes = fit_loglog_slopes(df)
     assert {"method", "scheme", "samples", "slope"} <= set(slopes.columns)
     assert slopes[slopes["method"] == "lsh"]["slope"].map(math.isfinite).all()
@@ -197,6 +200,10 @@ def test_bench_command_end_to_end(tmp_path, capsys):
         assert status == ["ok", "ok"], (label, status)
         assert group["rel_error"].map(math.isfinite).all() and group["max_abs_error"].map(math.isfinite).all()
     assert (charts / "time.png").stat().st_size > 0 and (charts / "pareto_n64.svg").stat().st_size > 0
+    # The FLOP floor: the useful FLOPs at the measured matmul rate.
+    ok = df[df["status"] == "ok"]
+    floor = ok["flops"] / (ok["matmul_gflops"] * 1e9) * 1e3
+    assert ((ok["floor_ms"] - floor).abs() <= 1e-9 * floor).all() and (ok["floor_ms"] > 0).all()
     printed = capsys.readouterr().out
     assert "GFLOP/s" in printed and "lsh cuts R=4" in printed
 

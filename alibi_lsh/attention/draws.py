@@ -131,6 +131,11 @@ def _cached_draws(slopes: tuple[float, ...], num_samples: int, scheme: str, seed
     return draw_head_blocks(None, torch.tensor(slopes, dtype=torch.float64), num_samples, scheme, seed, head_offset)
 
 
+def clear_draws_cache() -> None:
+    """Forget the cached draws of :func:`attention_draws` (benchmarks time calls that draw afresh)."""
+    _cached_draws.cache_clear()
+
+
 def attention_draws(
     slopes: torch.Tensor, num_samples: int, scheme: str, seed: int | torch.Generator | None, head_offset: int
 ) -> list[HeadDraw]:

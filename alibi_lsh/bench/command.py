@@ -28,14 +28,30 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         description="Every method on the same q, k, v; errors against an exact float64 reference.",
     )  # fmt: skip
     lengths = int_list(2, MAX_N)
-    parser.add_argument("--n", type=lengths, default=(512, 1024, 2048, 4096),
-                        help=f"context lengths, comma-separated, each 2..{MAX_N} (default 512,1024,2048,4096)")
-    parser.add_argument("--samples", type=int_list(1, 4096), default=(1, 4, 16, 64),
-                        help="R values of lsh, comma-separated, each 1..4096 (default 1,4,16,64)")
-    parser.add_argument("--schemes", type=name_list(SCHEMES), default=("binning",),
-                        help=f"lsh schemes, comma-separated, from {','.join(SCHEMES)} (default binning)")
-    parser.add_argument("--methods", type=name_list(METHODS), default=METHODS,
-                        help=f"methods, comma-separated, from {','.join(METHODS)} (default all)")
+    parser.add_argument(
+        "--n",
+        type=lengths,
+        default=(512, 1024, 2048, 4096),
+        help=f"context lengths, comma-separated, each 2..{MAX_N} (default 512,1024,2048,4096)",
+    )
+    parser.add_argument(
+        "--samples",
+        type=int_list(1, 4096),
+        default=(1, 4, 16, 64),
+        help="R values of lsh, comma-separated, each 1..4096 (default 1,4,16,64)",
+    )
+    parser.add_argument(
+        "--schemes",
+        type=name_list(SCHEMES),
+        default=("binning",),
+        help=f"lsh schemes, comma-separated, from {','.join(SCHEMES)} (default binning)",
+    )
+    parser.add_argument(
+        "--methods",
+        type=name_list(METHODS),
+        default=METHODS,
+        help=f"methods, comma-separated, from {','.join(METHODS)} (default all)",
+    )
     parser.add_argument("--heads", type=bounded_int(1, 256), default=8, help="heads H, 1..256 (standard ALiBi slopes)")
     parser.add_argument("--dim", type=bounded_int(1, 1024), default=64, help="head dimension d, 1..1024")
     parser.add_argument("--batch", type=bounded_int(1, 64), default=1, help="batch size B, 1..64")
@@ -44,29 +60,57 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     causal.add_argument("--bidirectional", dest="causal", action="store_false", help="attend both ways")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--dtype", choices=tuple(DTYPES), default="float32")
-    parser.add_argument("--repeat", type=bounded_int(1, 100), default=3,
-                        help="timed calls after the warm-up, 1..100 (median reported)")
+    parser.add_argument(
+        "--repeat", type=bounded_int(1, 100), default=3, help="timed calls after the warm-up, 1..100 (median reported)"
+    )
     parser.add_argument("--seed", type=seed, default=0, help="random seed, 0..2^63 - 1")
     parser.add_argument("--qkv", choices=QKV_SOURCES, default="random", help="random q, k, v or the trained model's")
-    parser.add_argument("--score-std", type=positive_float(100.0), default=2.0,
-                        help="std of the random scores q.k/sqrt(d), in (0, 100]")
-    parser.add_argument("--max-dense-gib", type=positive_float(4096.0), default=10.0,
-                        help="largest dense bias to allocate, GiB in (0, 4096]")
-    parser.add_argument("--max-call-s", type=positive_float(86400.0), default=120.0,
-                        help="skip calls predicted to take longer, seconds in (0, 86400]")
-    parser.add_argument("--threads", type=bounded_int(1, 1024), default=None,
-                        help="torch intra-op threads, 1..1024 (default: torch's)")
-    parser.add_argument("--out", type=output_file, default=None,
-                        help="CSV file to write (its directory must exist; default: none)")
-    parser.add_argument("--charts", type=output_dir, default=None,
-                        help="directory for time/error/pareto charts, PNG and SVG (created; default: none)")
-    parser.add_argument("--pareto-n", type=bounded_int(2, MAX_N), default=None,
-                        help="n of the error-vs-time chart, one of --n (default: the largest measured)")
-    parser.add_argument("--fit-min-n", type=bounded_int(2, MAX_N), default=2048,
-                        help=f"smallest n of the log-log slope fit, 2..{MAX_N} (default 2048)")
-    parser.add_argument("--mode", choices=("forward", "decode", "training"), default="forward",
-                        help="forward: the sweep above (default); decode: one step (n_q = 1) against a cache of each "
-                             "--n keys; training: forward + backward at each --n (exact, window, lsh)")
+    parser.add_argument(
+        "--score-std", type=positive_float(100.0), default=2.0, help="std of the random scores q.k/sqrt(d), in (0, 100]"
+    )
+    parser.add_argument(
+        "--max-dense-gib",
+        type=positive_float(4096.0),
+        default=10.0,
+        help="largest dense bias to allocate, GiB in (0, 4096]",
+    )
+    parser.add_argument(
+        "--max-call-s",
+        type=positive_float(86400.0),
+        default=120.0,
+        help="skip calls predicted to take longer, seconds in (0, 86400]",
+    )
+    parser.add_argument(
+        "--threads", type=bounded_int(1, 1024), default=None, help="torch intra-op threads, 1..1024 (default: torch's)"
+    )
+    parser.add_argument(
+        "--out", type=output_file, default=None, help="CSV file to write (its directory must exist; default: none)"
+    )
+    parser.add_argument(
+        "--charts",
+        type=output_dir,
+        default=None,
+        help="directory for time/error/pareto charts, PNG and SVG (created; default: none)",
+    )
+    parser.add_argument(
+        "--pareto-n",
+        type=bounded_int(2, MAX_N),
+        default=None,
+        help="n of the error-vs-time chart, one of --n (default: the largest measured)",
+    )
+    parser.add_argument(
+        "--fit-min-n",
+        type=bounded_int(2, MAX_N),
+        default=2048,
+        help=f"smallest n of the log-log slope fit, 2..{MAX_N} (default 2048)",
+    )
+    parser.add_argument(
+        "--mode",
+        choices=("forward", "decode", "training"),
+        default="forward",
+        help="forward: the sweep above (default); decode: one step (n_q = 1) against a cache of each "
+        "--n keys; training: forward + backward at each --n (exact, window, lsh)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -94,11 +138,14 @@ def _progress_bar(total: int):
 
 def format_table(df: pd.DataFrame) -> str:
     """The printed table: one line per (n, method case)."""
-    shown = df[["n", "label", "time_ms", "peak_mem_mb", "rel_error", "max_abs_error", "gflops", "efficiency", "status"]]
+    columns = ["n", "label", "time_ms", "time_cached_ms", "floor_ms", "peak_mem_mb", "rel_error", "max_abs_error"]
+    shown = df[[*columns, "gflops", "efficiency", "status"]]
     return shown.to_string(
         index=False,
         formatters={
             "time_ms": "{:.1f}".format,
+            "time_cached_ms": "{:.1f}".format,
+            "floor_ms": "{:.1f}".format,
             "peak_mem_mb": "{:.0f}".format,
             "rel_error": "{:.2e}".format,
             "max_abs_error": "{:.2e}".format,

@@ -22,15 +22,18 @@ def _fmt(value, spec: str) -> str:
 
 
 def markdown_table(df: pd.DataFrame, n: int | None = None) -> str:
-    """One markdown row per case (at one n, or all): time, memory, error, GFLOP/s, status."""
+    """One markdown row per case (at one n, or all): time (draws cache cleared; warm), FLOP floor,
+    memory, error, GFLOP/s, status."""
     rows = df if n is None else df[df["n"] == n]
     lines = [
-        "| n | method | time (ms) | peak mem (MiB) | rel. error | max abs error | GFLOP/s | % of matmul | status |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---|",
+        "| n | method | time (ms) | time, draws cached (ms) | FLOP floor (ms) | peak mem (MiB) | rel. error | "
+        "max abs error | GFLOP/s | % of matmul | status |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for _, r in rows.iterrows():
         lines.append(
-            f"| {r['n']} | {r['label']} | {_fmt(r['time_ms'], '.1f')} | {_fmt(r['peak_mem_mb'], '.0f')} | "
+            f"| {r['n']} | {r['label']} | {_fmt(r['time_ms'], '.1f')} | {_fmt(r.get('time_cached_ms'), '.1f')} | "
+            f"{_fmt(r.get('floor_ms'), '.1f')} | {_fmt(r['peak_mem_mb'], '.0f')} | "
             f"{_fmt(r['rel_error'], '.2e')} | {_fmt(r['max_abs_error'], '.2e')} | {_fmt(r['gflops'], '.1f')} | "
             f"{_fmt(100 * r['efficiency'] if pd.notna(r['efficiency']) else None, '.0f')} | {r['status']} |"
         )

@@ -2,7 +2,10 @@
 
 ``run_benchmark(config, progress)`` returns one row per (n, method case) with the median wall
 time after a warm-up, the peak extra memory, the errors against the float64 reference, the FLOP
-count and the achieved GFLOP/s as a fraction of this machine's measured fp32 matmul throughput.
+count, its floor (the time those FLOPs take at this machine's measured fp32 matmul rate) and the
+achieved GFLOP/s as a fraction of that rate. LSH is timed twice: ``time_ms`` with the block
+draws cache cleared before every call (the draws are part of the work of a call), and
+``time_cached_ms`` with it warm, as repeated calls with one integer seed find it.
 Nothing is asserted here: a case that cannot run (memory, predicted time, a compiler error) is
 recorded with a ``status`` saying why, and the sweep goes on.
 """
@@ -22,6 +25,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..attention.draws import clear_draws_cache
 from ..samplers import SCHEMES
 from ..slopes import alibi_slopes
 from .methods import METHODS, Case, dense_bytes, flop_count, prepare
@@ -31,9 +35,9 @@ Progress = Callable[[int, int, str], None]
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 QKV_SOURCES = ("random", "lm")
 COLUMNS = [
-    "method", "scheme", "samples", "n", "label", "time_ms", "repeats", "peak_mem_mb", "rel_error",
-    "max_abs_error", "flops", "gflops", "matmul_gflops", "efficiency", "heads", "dim", "batch", "causal",
-    "device", "dtype", "qkv", "status",
+    "method", "scheme", "samples", "n", "label", "time_ms", "time_cached_ms", "floor_ms", "repeats",
+    "peak_mem_mb", "rel_error", "max_abs_error", "flops", "gflops", "matmul_gflops", "efficiency", "heads",
+    "dim", "batch", "causal", "device", "dtype", "qkv", "status",
 ]  # fmt: skip
 
 
@@ -234,12 +238,7 @@ class PeakMemory:
         if cls._tuned:
             return
         cls._tuned = True
-        try:
-            libc = ctypes.CDLL("libc.so.6")
-            libc.mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD = 1 MiB, fixed (no dynamic raise)
-            libc.malloc_trim(0)
-        except (OSError, AttributeError):
-            pass
+        _mallopt(1 << 20, 128 << 10)  # mmap above 1 MiB, return freed heap tops above 128 KiB
 
     @staticmethod
     def _status(key: str) -> int | None:
@@ -269,6 +268,41 @@ class PeakMemory:
             self.peak = None if high is None else max(0, high - self._start)
 
 
+def _mallopt(mmap_threshold: int, trim_threshold: int) -> None:
+    """glibc's M_MMAP_THRESHOLD and M_TRIM_THRESHOLD (no-op without glibc), then a trim."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, mmap_threshold)
+        libc.mallopt(-1, trim_threshold)
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+class SteadyHeap:
+    """Timed calls with a warm heap: freed temporaries up to 64 MiB stay in the process for reuse.
+
+    :class:`PeakMemory` makes every allocation above 1 MiB a fresh mmap, so that freed memory
+    leaves the resident set at once; timed that way, every temporary would pay its page faults
+    again on each call (about 1.5 us per 4 KiB page on the benchmark machine), which a long-running
+    process, whose allocator keeps freed memory, does not. Inside this block glibc keeps freed
+    memory below 64 MiB; on leaving, the measuring settings come back and the heap is trimmed.
+    Applies on the CPU only (CUDA's caching allocator already reuses memory).
+    """
+
+    def __init__(self, device: torch.device):
+        self.cpu = device.type == "cpu" and PeakMemory._tuned
+
+    def __enter__(self) -> SteadyHeap:
+        if self.cpu:
+            _mallopt(64 << 20, 256 << 20)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.cpu:
+            _mallopt(1 << 20, 128 << 10)
+
+
 # --------------------------------------------------------------------------------------------
 # One measurement
 # --------------------------------------------------------------------------------------------
@@ -277,30 +311,46 @@ class PeakMemory:
 _COMPLEXITY = {"dense": 2.0, "flex": 2.0, "window": 1.0, "lsh": 1.0}
 
 
+def _timed(run: Callable[[], torch.Tensor], device: torch.device, before: Callable[[], None] | None = None):
+    """(seconds, output) of one call of ``run``, after ``before`` (not timed)."""
+    if before is not None:
+        before()
+    _sync(device)
+    start = time.perf_counter()
+    out = run()
+    _sync(device)
+    return time.perf_counter() - start, out
+
+
 def _measure(case: Case, run_inputs: tuple, config: BenchConfig, device: torch.device) -> dict:
-    """Time (median of repeats after a warm-up), peak memory and output of one case."""
+    """Time (median of repeats after a warm-up), peak memory and output of one case.
+
+    The warm-up call is the memory measurement (with the draws cache cleared first, so that an
+    LSH call pays its draws); the timed calls run in a :class:`SteadyHeap`. LSH is timed with the
+    draws cache cleared before each call (``time_s``) and then with it warm (``time_cached_s``).
+    """
     q, k, v, slopes = run_inputs
+    fresh_draws = clear_draws_cache if case.method == "lsh" else None
     with PeakMemory(device) as memory:
         run = prepare(case, q, k, v, slopes, config.causal, config.seed)
-        _sync(device)
-        start = time.perf_counter()
-        out = run()  # warm-up: compiles (flex), allocates, spins up threads
-        _sync(device)
-        first = time.perf_counter() - start
-    times = []
-    if first > config.long_call_s and case.method != "flex":
-        times = [first]  # a multi-second call is past every warm-up effect: keep it, save the time
-    else:
-        for _ in range(config.repeat):
-            _sync(device)
-            start = time.perf_counter()
-            out = run()
-            _sync(device)
-            times.append(time.perf_counter() - start)
-            if times[-1] > config.long_call_s:
-                break  # long calls: one timed call after the warm-up is enough
+        first, out = _timed(run, device, fresh_draws)  # warm-up: compiles (flex), allocates, spins up threads
+    # A multi-second call is past every warm-up effect: one timed call is enough.
+    repeat = 1 if first > config.long_call_s and case.method != "flex" else config.repeat
+    result = {"peak": memory.peak, "out": out, "time_cached_s": None}
+    with SteadyHeap(device):
+        for key, before in (("time_s", fresh_draws), ("time_cached_s", None)):
+            if key == "time_cached_s" and case.method != "lsh":
+                break
+            times = []
+            for _ in range(repeat):
+                seconds, result["out"] = _timed(run, device, before)
+                times.append(seconds)
+                if seconds > config.long_call_s:
+                    break  # long calls: one timed call after the warm-up is enough
+            result[key] = statistics.median(times)
+            result["repeats"] = len(times)
     del run
-    return {"time_s": statistics.median(times), "repeats": len(times), "peak": memory.peak, "out": out}
+    return result
 
 
 def run_benchmark(config: BenchConfig, progress: Progress | None = None) -> pd.DataFrame:
@@ -349,6 +399,8 @@ def _run(config: BenchConfig, progress: Progress | None) -> pd.DataFrame:
                     rel, max_abs = output_errors(result["out"], reference)
                     row.update(
                         time_ms=1e3 * result["time_s"], repeats=result["repeats"],
+                        time_cached_ms=None if result["time_cached_s"] is None else 1e3 * result["time_cached_s"],
+                        floor_ms=1e3 * flops / (peak_gflops * 1e9),
                         peak_mem_mb=None if result["peak"] is None else result["peak"] / 2**20,
                         rel_error=rel, max_abs_error=max_abs, flops=flops,
                         gflops=flops / result["time_s"] / 1e9,
