@@ -114,3 +114,16 @@ def test_an_unsupported_input_falls_back_with_one_warning(fresh_adapter, monkeyp
         second = fused.attention_forward(q, k, v, 1.0, True)
     for out in (first, second):
         torch.testing.assert_close(out, expected)
+
+
+@pytest.mark.parametrize(("mask_shape", "keys"), [((1, 3, 6, 9), 9), ((1, 1, 6, 32), 32), ((3, 6, 20), 20)])
+def test_cuda_bias_is_the_mask_in_q_dtype_with_aligned_rows(mask_shape, keys):
+    # The CUDA kernel's attn_bias: (B, N, L_q, L_k) in q's dtype, rows 16-element aligned in storage,
+    # broadcast dimensions left at stride 0. Pure tensor work, so it is checked on the CPU.
+    q = torch.zeros(2, 3, 6, 4, dtype=torch.bfloat16)
+    k = torch.zeros(2, 3, keys, 4, dtype=torch.bfloat16)
+    mask = torch.randn(mask_shape).reshape((1,) * (4 - len(mask_shape)) + mask_shape)
+    bias = fused._cuda_bias(mask, q, k)
+    assert bias.shape == (2, 3, 6, keys) and bias.dtype == torch.bfloat16
+    assert bias.stride(-1) == 1 and bias.stride(-2) % 16 == 0 and bias.stride(0) == 0
+    torch.testing.assert_close(bias, mask.to(torch.bfloat16).expand(2, 3, 6, keys), rtol=0, atol=0)

@@ -8,8 +8,9 @@ the *merged* output and log-sum-exp (as split-KV decoding does). So the paths ne
 - :func:`attention_backward`: (dq, dk, dv) of that attention, given out and lse.
 
 Both run torch's ``_scaled_dot_product_flash_attention_for_cpu`` (and its backward) on the CPU and
-``_scaled_dot_product_efficient_attention`` (forward, no additive mask) on CUDA, where the
-installed torch has them, and a plain matmul softmax otherwise. Only "this input is not
+``_scaled_dot_product_efficient_attention`` (forward, with the additive mask as its ``attn_bias``
+in q's dtype, rows padded to a multiple of 16 keys as SDPA pads them) on CUDA, where the
+installed torch has them, and a plain matmul softmax otherwise (the CUDA backward among them). Only "this input is not
 supported" errors select the matmul path; out-of-memory and every other error propagate. The
 first fallback for a reason warns once.
 
@@ -38,7 +39,9 @@ _CUDA_FORWARD = "_scaled_dot_product_efficient_attention"
 _CPU_DTYPES = (torch.float32, torch.float64, torch.bfloat16, torch.float16)
 _CUDA_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
 # Messages of the errors that mean "this kernel does not take this input" (and nothing worse).
-_UNSUPPORTED = ("not implemented for", "not supported", "no available kernel", "should have the same")
+_UNSUPPORTED = ("not implemented for", "not supported", "no available kernel", "should have the same", "aligned")
+# The CUDA kernel reads bias rows whose stride is a multiple of this many elements.
+_CUDA_BIAS_ALIGNMENT = 16
 
 # Reasons already warned about, and inputs the fused kernels refused: (device type, dtype, direction).
 _WARNED: set[str] = set()
@@ -64,7 +67,7 @@ def _fused_kernel(q: torch.Tensor, direction: str, has_mask: bool):
         return None
     if device == "cpu" and dtype in _CPU_DTYPES:
         op = _op(_CPU_FORWARD if direction == "forward" else _CPU_BACKWARD)
-    elif device == "cuda" and dtype in _CUDA_DTYPES and direction == "forward" and not has_mask:
+    elif device == "cuda" and dtype in _CUDA_DTYPES and direction == "forward":
         op = _op(_CUDA_FORWARD)
     else:
         op = None
@@ -98,6 +101,19 @@ def _additive(mask: torch.Tensor | None, q: torch.Tensor) -> tuple[torch.Tensor 
         additive = torch.zeros(mask.shape, dtype=dtype, device=q.device).masked_fill_(~mask, -math.inf)
         return additive, (empty if bool(empty.any()) else None)
     return mask.to(dtype), None
+
+
+def _cuda_bias(additive: torch.Tensor, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    """The additive mask as the CUDA kernel's attn_bias: q's dtype, (B, N, L_q, L_k) with broadcast
+    dimensions kept at stride 0, rows in storage padded to a multiple of 16 keys (sliced back)."""
+    keys = k.shape[2]
+    padded = -(-keys // _CUDA_BIAS_ALIGNMENT) * _CUDA_BIAS_ALIGNMENT
+    bias = additive.to(q.dtype)
+    if padded != keys or bias.stride(-1) != 1 or bias.stride(-2) % _CUDA_BIAS_ALIGNMENT:
+        storage = bias.new_zeros(*bias.shape[:-1], padded)
+        storage[..., :keys] = bias
+        bias = storage[..., :keys]
+    return bias.expand(q.shape[0], q.shape[1], q.shape[2], keys)
 
 
 def _same_head_size(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -136,8 +152,9 @@ def attention_forward(
             if result is not None:
                 result = (result[0][..., : v.shape[-1]], result[1])
         else:
+            bias = None if additive is None else _cuda_bias(additive, q, k)
             result = _call(
-                op, q, "forward", q.contiguous(), k.contiguous(), v.contiguous(), None, True, 0.0, causal, scale=scale
+                op, q, "forward", q.contiguous(), k.contiguous(), v.contiguous(), bias, True, 0.0, causal, scale=scale
             )
             if result is not None:
                 result = (result[0], result[1][..., : q.shape[2]])  # lse rows padded to a multiple of 32

@@ -48,26 +48,34 @@ MIN_TILE, MAX_TILE = 16, 256
 SPAN_STEP = 16
 
 
-def block_bounds(draw: HeadDraw, first: int, length: int, need_end: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+def block_bounds(
+    draw: HeadDraw, first: int, length: int, need_end: bool, device: torch.device | None = None
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """First and last position of the block holding each position first .. length-1, in every sample.
 
-    Returns (start, end), int64 (R, length - first); end is None unless ``need_end``. Blocks are
-    cut at ``length`` (the end of the sequence).
+    Returns (start, end), int64 (R, length - first) on ``device`` (default CPU); end is None unless
+    ``need_end``. Blocks are cut at ``length`` (the end of the sequence).
     """
-    if draw.is_cuts:
-        is_start, lo = block_starts(draw, range(draw.num_samples), length - first, length)
-        position = torch.arange(lo, length, dtype=torch.int64)
-        start = torch.cummax(torch.where(is_start, position, lo), dim=1).values[:, first - lo :]
-        if not need_end:
-            return start, None
-        is_end = torch.cat([is_start[:, 1:], torch.ones(is_start.shape[0], 1, dtype=torch.bool)], dim=1)
-        end = torch.cummin(torch.where(is_end, position, length - 1).flip(1), dim=1).values.flip(1)
-        return start, end[:, first - lo :]
-    position = torch.arange(first, length, dtype=torch.int64)
-    widths, shifts = draw.widths[:, None], draw.shifts[:, None]
+    if draw.is_cuts:  # the cut patterns are hashed on the CPU
+        start, end = _cut_bounds(draw, first, length, need_end)
+        return start.to(device), None if end is None else end.to(device)
+    position = torch.arange(first, length, dtype=torch.int64, device=device)
+    widths, shifts = draw.widths[:, None].to(device), draw.shifts[:, None].to(device)
     block_start = torch.div(position + shifts, widths, rounding_mode="floor") * widths - shifts
     end = (block_start + widths).clamp_max(length) - 1 if need_end else None
     return block_start.clamp_min(0), end
+
+
+def _cut_bounds(draw: HeadDraw, first: int, length: int, need_end: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """:func:`block_bounds` of the cuts scheme, on the CPU."""
+    is_start, lo = block_starts(draw, range(draw.num_samples), length - first, length)
+    position = torch.arange(lo, length, dtype=torch.int64)
+    start = torch.cummax(torch.where(is_start, position, lo), dim=1).values[:, first - lo :]
+    if not need_end:
+        return start, None
+    is_end = torch.cat([is_start[:, 1:], torch.ones(is_start.shape[0], 1, dtype=torch.bool)], dim=1)
+    end = torch.cummin(torch.where(is_end, position, length - 1).flip(1), dim=1).values.flip(1)
+    return start, end[:, first - lo :]
 
 
 def tile_rows(mean_reach: float) -> int:
@@ -122,6 +130,7 @@ class UnionPlan:
         shape: tuple[int, int, int, int, int],
         runs: list[tuple[int, int]] | None,
         causal: bool,
+        device: torch.device | None = None,
     ):
         batch, num_heads, n_q, n_k, kv_heads = shape
         self.heads, self.causal, self.n_q, self.n_k = heads, causal, n_q, n_k
@@ -143,7 +152,7 @@ class UnionPlan:
             pos_lo, length = p0 + lo - unit.first, unit.end - unit.first
             reach_from = length
             for row, h in enumerate(heads):
-                start, end = block_bounds(draws[h], pos_lo, length, not causal)
+                start, end = block_bounds(draws[h], pos_lo, length, not causal, device)
                 reach_from = min(reach_from, int(start[:, 0].min()))
                 q_base = (b * num_heads + h) * n_q
                 k_base = (b * kv_heads + h // group) * n_k + unit.first
@@ -164,12 +173,11 @@ class UnionPlan:
     ) -> torch.Tensor:
         """The tile rows (columns Q_BASE .. SPAN) of one (unit, head) with queries lo.. at positions pos_lo.."""
         count = start.shape[1]
-        position = torch.arange(pos_lo, pos_lo + count, dtype=torch.int64)
 
         def reach(at: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-            """(earliest key, latest key + 1) of the queries ``at``."""
-            latest = position[at] + 1 if self.causal else end[:, at].amax(dim=0) + 1
-            return start[:, at].amin(dim=0), latest
+            """(earliest key, latest key + 1) of the queries ``at`` (CPU int64)."""
+            latest = pos_lo + at + 1 if self.causal else end[:, at.to(end.device)].amax(dim=0).cpu() + 1
+            return start[:, at.to(start.device)].amin(dim=0).cpu(), latest
 
         earliest, latest = reach(torch.arange(0, count, 8))  # every 8th query tells the mean reach
         rows = tile_rows(float((latest - earliest).double().mean()))
@@ -195,7 +203,7 @@ class UnionPlan:
         table = self.table
         if table.numel() == 0:
             return
-        log_count = torch.log(torch.arange(self.samples + 1, dtype=torch.float64)).to(dtype)  # log 0 = -inf
+        log_count = torch.log(torch.arange(self.samples + 1, dtype=torch.float64)).to(device, dtype)  # log 0 = -inf
         key = table[:, ROWS] * (int(table[:, SPAN].max()) + 1) + table[:, SPAN]
         key, order = torch.sort(key, stable=True)
         table = table[order]
@@ -206,37 +214,37 @@ class UnionPlan:
             rows, span = int(members[0, ROWS]), int(members[0, SPAN])
             per_call = max(1, min(BIAS_ELEMENTS // (rows * span), GATHER_ELEMENTS // (self.batch * span * width)))
             for lo in range(0, members.shape[0], per_call):
-                yield self._call(members[lo : lo + per_call], rows, span, log_count, device)
+                yield self._call(members[lo : lo + per_call].to(device), rows, span, log_count)
 
-    def _call(self, tiles: torch.Tensor, rows: int, span: int, log_count: torch.Tensor, device) -> _Call:
-        offsets = torch.arange(rows, dtype=torch.int64)
+    def _call(self, tiles: torch.Tensor, rows: int, span: int, log_count: torch.Tensor) -> _Call:
+        """The indices and bias of one call, built on the tiles' device."""
+        offsets = torch.arange(rows, dtype=torch.int64, device=tiles.device)
         valid = offsets[None, :] < tiles[:, VALID, None]
         row = torch.minimum(offsets[None, :], tiles[:, VALID, None] - 1)  # short tiles repeat their last row
-        key_position = tiles[:, SPAN_START, None] + torch.arange(span, dtype=torch.int64)[None, :]
+        key_position = tiles[:, SPAN_START, None] + torch.arange(span, dtype=torch.int64, device=tiles.device)
         counts = self._counts(tiles, row, span)
-        bias = log_count.index_select(0, counts.view(-1)).view(1, *counts.shape)
         return _Call(
-            query=(tiles[:, Q_BASE, None] + tiles[:, T0, None] + row).to(device),
-            output=(tiles[:, O_BASE, None] + tiles[:, T0, None] + row).to(device),
-            keys=(tiles[:, K_BASE, None] + key_position.clamp_min(0)).to(device),
-            valid=valid.to(device),
-            bias=bias.to(device),
+            query=tiles[:, Q_BASE, None] + tiles[:, T0, None] + row,
+            output=tiles[:, O_BASE, None] + tiles[:, T0, None] + row,
+            keys=tiles[:, K_BASE, None] + key_position.clamp_min(0),
+            valid=valid,
+            bias=log_count.index_select(0, counts.view(-1)).view(1, *counts.shape),
         )
 
     def _counts(self, tiles: torch.Tensor, row: torch.Tensor, span: int) -> torch.Tensor:
         """c (N, T, S) int32: in how many samples each query row shares a block with each span key."""
         bound = tiles[:, BOUND, None] + row  # (N, T) columns of the bounds
         origin = tiles[:, SPAN_START, None, None]
-        counts = torch.zeros(*row.shape, span, dtype=torch.int32)
+        counts = torch.zeros(*row.shape, span, dtype=torch.int32, device=row.device)
         starts = self.starts.index_select(1, bound.view(-1)).view(-1, *row.shape).permute(1, 2, 0)  # (N, T, R)
-        counts.scatter_add_(2, (starts - origin).to(torch.int64), torch.ones(starts.shape, dtype=torch.int32))
+        counts.scatter_add_(2, (starts - origin).to(torch.int64), torch.ones_like(starts))
         if self.causal:  # every block ends at the query: c drops to 0 after it
             after = (tiles[:, POS0, None] + row + 1 - origin[..., 0]).unsqueeze(-1)
-            drop = torch.full(after.shape, -self.samples, dtype=torch.int32)
+            drop = torch.full(after.shape, -self.samples, dtype=torch.int32, device=row.device)
         else:
             ends = self.ends.index_select(1, bound.view(-1)).view(-1, *row.shape).permute(1, 2, 0)
             after = (ends - origin + 1).to(torch.int64)
-            drop = torch.full(after.shape, -1, dtype=torch.int32)
+            drop = torch.full(after.shape, -1, dtype=torch.int32, device=row.device)
         inside = after < span
         counts.scatter_add_(2, torch.where(inside, after, 0), torch.where(inside, drop, 0))
         return torch.cumsum(counts, dim=2, dtype=torch.int32)
@@ -328,7 +336,8 @@ def union_attention(
     values this call reads (ValueError). Returns (B, len(heads), n_q, d_v) in q's dtype,
     differentiable in q, k, v; query rows at padded positions are 0.
     """
-    plan = UnionPlan(draws, heads, group, (q.shape[0], q.shape[1], q.shape[2], k.shape[2], k.shape[1]), runs, causal)
+    shape = (q.shape[0], q.shape[1], q.shape[2], k.shape[2], k.shape[1])
+    plan = UnionPlan(draws, heads, group, shape, runs, causal, q.device)
     for rows, queries, keys in plan.checks:
         check_values(q[rows, :, queries], k[rows, :, keys], v[rows, :, keys], scale)
     return UnionAttention.apply(plan, q, k, v, scale)
