@@ -4,6 +4,8 @@ LSH kernel's internals (tensor draws equal the partition objects). No timing is 
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 
 import pandas as pd
 import pytest
@@ -246,3 +248,38 @@ def test_union_pass_equals_per_sample_blocks_in_float32(scheme, causal, n, monke
         monkeypatch.setattr("alibi_lsh.attention.lsh.SAMPLE_PATH", path)
         results.append(lsh_alibi_attention(q, k, v, slopes, 7, causal=causal, scheme=scheme, seed=3))
     torch.testing.assert_close(results[1], results[0], rtol=1e-5, atol=1e-5)
+
+
+def test_gpu_check_runs_every_path_at_toy_sizes_on_the_cpu(tmp_path):
+    # The one-command GPU check, exercised on the CPU so that it cannot rot: smoke checks against
+    # float64 references, then the sweep (flex compiled once, dynamic length), rows appended as it goes.
+    from alibi_lsh.bench import gpu_check
+
+    code = gpu_check.main(["--device", "cpu", "--smoke", "--dtypes", "float32,bfloat16", "--out", str(tmp_path)])
+    df = pd.read_csv(tmp_path / "gpu_check.csv").fillna({"scheme": ""})
+    smoke, sweep = df[df["stage"] == "smoke"], df[df["stage"] == "sweep"]
+    assert code == 0 and len(smoke) >= 15 and (smoke["status"] == "ok").all()
+    assert (smoke["rel_error"] <= smoke["tolerance"]).all()
+    labels = {"flex", "sdpa", "window", "lsh binning R=8", "lsh binning R=64"}
+    ok = sweep[sweep["status"] == "ok"]
+    flex_failed = sweep[sweep["label"] == "flex"]["status"].str.startswith("failed").all()  # no C++ compiler
+    assert set(ok["label"]) == labels - ({"flex"} if flex_failed else set())
+    assert set(ok["n"]) == set(gpu_check.SMOKE_N) and set(ok["dtype"]) == {"float32", "bfloat16"}
+    lsh = ok[ok["method"] == "lsh"]
+    assert lsh["rel_error"].between(1e-3, 2).all() and (lsh["time_cached_ms"] > 0).all()
+    assert (ok[ok["method"] != "lsh"]["rel_error"] < 1e-2).all()
+    log = (tmp_path / "gpu_check.log").read_text()
+    assert "done: 0 smoke check(s) failed" in log
+    paths = gpu_check.draw_charts(tmp_path / "gpu_check.csv", tmp_path / "charts")
+    assert (tmp_path / "charts" / "float32" / "time.png") in paths
+
+
+def test_gpu_check_imports_only_torch_numpy_pandas_and_tqdm():
+    code = (
+        "import sys, torch, numpy, pandas, tqdm; before = set(sys.modules); "
+        "import alibi_lsh.bench.gpu_check as g; g.build_parser(); "
+        "new = {m.split('.')[0] for m in set(sys.modules) - before}; "
+        "print(sorted(new - set(sys.stdlib_module_names) - {'alibi_lsh', 'tqdm'}))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]", result.stdout
