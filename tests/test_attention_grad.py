@@ -111,3 +111,24 @@ def test_half_precision_gradients_are_finite_and_close():
         for g, h in zip(full, half):
             assert h.dtype == torch.bfloat16 and torch.isfinite(h).all()
             assert ((h.double() - g).norm() / g.norm()).item() < 5e-2
+
+
+def test_small_backward_calls_give_the_same_gradients(monkeypatch):
+    # The backward passes cut their calls smaller than the forward's: same gradients, any cut.
+    (q, k, v), kwargs = _case("cache, GQA", seed=2)
+    slopes = [0.5, 0.08, 0.2, 0.03]
+    methods = {
+        "window": lambda q, k, v: window_alibi_attention(q, k, v, slopes, [2, 5, 9, 13], **kwargs),
+        "lsh": lambda q, k, v: lsh_alibi_attention(q, k, v, slopes, 5, seed=4, **kwargs),
+    }
+    weights = torch.randn(q.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(5))
+    for name, method in methods.items():
+        inputs = _leaves(q, k, v)
+        whole = torch.autograd.grad((method(*inputs) * weights).sum(), inputs)
+        with monkeypatch.context() as patch:
+            patch.setattr("alibi_lsh.attention.window.BACKWARD_ELEMENTS", 1)  # one tile per call
+            patch.setattr("alibi_lsh.attention.union.BACKWARD_SPLIT", 10**9)  # one tile per call
+            inputs = _leaves(q, k, v)
+            cut = torch.autograd.grad((method(*inputs) * weights).sum(), inputs)
+        for a, b in zip(cut, whole):
+            torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12, msg=name)

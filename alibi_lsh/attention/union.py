@@ -40,6 +40,9 @@ from .fused import attention_backward, attention_forward
 BIAS_ELEMENTS = 2**22
 # Gathered key and value elements (B * N * S * d, each) of one fused call, at most.
 GATHER_ELEMENTS = 2**22
+# The backward pass holds more per call (the kernel's dk, dv, the gathered output and its
+# gradient): its calls are this many times smaller, so a training step stays near the forward's memory.
+BACKWARD_SPLIT = 4
 # Query rows per tile: between these, about a quarter of the head's mean reach (fitted on a 2-core
 # CPU: smaller tiles waste fewer keys, larger ones gather fewer keys per query).
 MIN_TILE, MAX_TILE = 16, 256
@@ -180,7 +183,7 @@ class UnionPlan:
             return start[:, at.to(start.device)].amin(dim=0).cpu(), latest
 
         earliest, latest = reach(torch.arange(0, count, 8))  # every 8th query tells the mean reach
-        rows = tile_rows(float((latest - earliest).double().mean()))
+        rows = min(count, tile_rows(float((latest - earliest).double().mean())))  # a decoding step: 1
         first_row = torch.arange(0, count, rows, dtype=torch.int64)
         valid = (count - first_row).clamp_max(rows)
         # Bounds are nondecreasing along the positions: a tile spans from its first query's earliest
@@ -198,8 +201,11 @@ class UnionPlan:
         table[:, SPAN] = span
         return table
 
-    def calls(self, device: torch.device, dtype: torch.dtype, width: int) -> Iterator[_Call]:
-        """The fused calls, one (T, S) class and chunk at a time, with their biases built; ``width`` = d + d_v."""
+    def calls(self, device: torch.device, dtype: torch.dtype, width: int, split: int = 1) -> Iterator[_Call]:
+        """The fused calls, one (T, S) class and chunk at a time, with their biases built.
+
+        ``width`` = d + d_v sizes the gathers; ``split`` makes every call that many times smaller.
+        """
         table = self.table
         if table.numel() == 0:
             return
@@ -212,7 +218,8 @@ class UnionPlan:
         for index in range(classes.numel()):
             members = table[bounds[index] : bounds[index + 1]]
             rows, span = int(members[0, ROWS]), int(members[0, SPAN])
-            per_call = max(1, min(BIAS_ELEMENTS // (rows * span), GATHER_ELEMENTS // (self.batch * span * width)))
+            elements = min(BIAS_ELEMENTS // (rows * span), GATHER_ELEMENTS // (self.batch * span * width))
+            per_call = max(1, elements // split)
             for lo in range(0, members.shape[0], per_call):
                 yield self._call(members[lo : lo + per_call].to(device), rows, span, log_count)
 
@@ -289,7 +296,7 @@ def _backward(plan: UnionPlan, grad_out, q, k, v, out, lse, scale: float):
     grad_rows, out_rows = _flat(grad_out.contiguous(), plan.shared), _flat(out, plan.shared)
     lse_rows = lse.reshape(out_rows.shape[:2])
     grad_q, grad_k, grad_v = (torch.zeros(t.shape, dtype=dtype, device=q.device) for t in (q_rows, k_rows, v_rows))
-    for call in plan.calls(q.device, dtype, q.shape[-1] + v.shape[-1]):
+    for call in plan.calls(q.device, dtype, q.shape[-1] + v.shape[-1], BACKWARD_SPLIT):
         # Repeated rows of a short tile get no output gradient: they add nothing to dk, dv.
         grad_tile = _rows(grad_rows, call.output) * call.valid[None, :, :, None]
         dq, dk, dv = attention_backward(

@@ -32,6 +32,9 @@ from .padding import over_real_keys
 
 # Query rows per tile: about a quarter of the window, within these bounds (fitted on a 2-core CPU).
 MIN_TILE, MAX_TILE = 32, 256
+# Key (and key-gradient) elements of one backward call, B * tiles * S * d, at most: the flash
+# backward returns dk, dv per tile, so a training step stays near the forward's memory.
+BACKWARD_ELEMENTS = 2**20
 
 
 def _as_windows(window: int | Sequence[int] | torch.Tensor, heads: int) -> list[int]:
@@ -90,7 +93,7 @@ class _Tiles:
         visible = (u < self.window) & (u > (-1 if self.ahead == 0 else -self.window))
         # Computed in float64 and rounded: a slope too large for dtype gives -inf beyond u = 0, 0 at u = 0.
         bias = torch.where(visible, -slope * u.abs().double(), -math.inf).to(dtype)
-        if tiles == self.inner:
+        if tiles.start >= self.inner.start and tiles.stop <= self.inner.stop:  # interior: one bias for all
             return bias[None, None]
         b = torch.tensor(list(tiles), device=device)[:, None, None]
         key = self.first_key + b * self.rows + torch.arange(self.span, device=device)
@@ -98,8 +101,12 @@ class _Tiles:
         # Rows after the last query: see every key (finite, discarded, zero gradient).
         return bias.masked_fill(b * self.rows + x >= self.n_q, 0.0)[None]
 
-    def groups(self) -> list[range]:
-        return [r for r in (*self.edges, self.inner) if len(r)]
+    def groups(self, per_call: int | None = None) -> list[range]:
+        """The edge groups and the interior, each cut into ranges of at most ``per_call`` tiles."""
+        groups = [r for r in (*self.edges, self.inner) if len(r)]
+        if per_call is None:
+            return groups
+        return [range(lo, min(g.stop, lo + per_call)) for g in groups for lo in range(g.start, g.stop, per_call)]
 
 
 class WindowAttention(torch.autograd.Function):
@@ -133,7 +140,8 @@ class WindowAttention(torch.autograd.Function):
         grad_k = torch.zeros(k.shape[0], padded, k.shape[-1], dtype=dtype, device=q.device)
         grad_v = torch.zeros(v.shape[0], padded, v.shape[-1], dtype=dtype, device=q.device)
         start = tiles.first_key + tiles.pad_front
-        for group in tiles.groups():
+        per_call = max(1, BACKWARD_ELEMENTS // (q.shape[0] * tiles.span * max(k.shape[-1], v.shape[-1])))
+        for group in tiles.groups(per_call):
             part = slice(group.start, group.stop)
             dq, dk, dv = attention_backward(
                 grad_tiles[:, part], q_tiles[:, part], k_tiles[:, part], v_tiles[:, part], out[:, part],
