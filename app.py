@@ -11,11 +11,12 @@ from __future__ import annotations
 import streamlit as st
 import torch
 
-from alibi_lsh.app import navigation, page_setup, session
+from alibi_lsh.app import memory, navigation, page_setup, session
 
 # Every interactive computation here is small; one thread per computation keeps several students
 # on one server from oversubscribing the CPU (measured: 5-10x faster under load than the default).
 torch.set_num_threads(1)
+memory.start_janitor()  # gives freed memory back to the system after students leave
 
 page_setup.hide_developer_toolbar()
 page_setup.configure_page(lecture=session.current().lecture)
@@ -24,5 +25,10 @@ controls = session.render_sidebar()
 for message in session.messages():
     st.warning(message, icon=":material/warning:")
 session.sync_url(controls)
-with session.entry_point():
-    page.run()
+try:
+    with session.entry_point():
+        page.run()
+finally:
+    # Modules imported by this run go to the collector's permanent generation: the full
+    # collections after later runs then skip them (120 ms per run otherwise; alibi_lsh.app.memory).
+    memory.freeze_imports()

@@ -36,6 +36,7 @@ STREAMLIT_OPTIONS = (
     "--browser.gatherUsageStats=false",
     "--server.fileWatcherType=none",
     "--server.runOnSave=false",
+    "--runner.postScriptGC=false",  # as .streamlit/config.toml: see alibi_lsh/app/memory.py
 )
 HEALTH_PATH = "/_stcore/health"
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
