@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from alibi_lsh.app import cache, display, mask_data, session
+from alibi_lsh.app import cache, display, live_panel, mask_data, session
 from alibi_lsh.app.controls import Controls
 from alibi_lsh.masks import mask_running_mean
 from alibi_lsh.metrics import max_norm_bound, spectral_norm_bound, spectral_norm_error
 from alibi_lsh.samplers import SCHEMES
 
 MAX_HEADS_SHOWN = 16  # per-head view: H n^2 matrices; more heads would not fit the screen either
+LIVE_KEY = "convergence_live"
 
 session.ensure_entry_point()
 controls = session.current()
@@ -18,39 +19,20 @@ font = display.figure_font(controls.lecture)
 
 display.page_head(
     "Convergence: averaging more masks",
-    "Press **Play** to average the masks one after another: the middle picture fills in towards the kernel on the "
-    "left, and the error on the right fades to white. Below, on demand, the error is measured for every R on "
-    "log-log axes, where 'shrinks like 1/sqrt(R)' is a straight line of slope -1/2.",
+    "Drag **R** in the figure to average the masks one after another: the mean fills in towards the kernel, "
+    "and the error fades to white (your browser samples and draws them). Below, on demand, the error is measured "
+    "for every R on log-log axes, where 'shrinks like 1/sqrt(R)' is a straight line of slope -1/2.",
     controls.lecture,
 )
 session.page_controls("samples", "n", "head")
 
+display.figure_heading("Live in your browser: drag R and watch the mean of the first R masks fill in", controls.lecture)
 try:
-    anim = cache.running_mean_frames(
-        controls.n, controls.slope, controls.samples, controls.scheme, controls.seed, controls.head_index
-    )
+    view = live_panel.show(controls, key=LIVE_KEY)
 except ValueError as error:
     display.error_box(error)
 else:
-    figure = cache.convergence_figure(
-        controls.n, controls.slope, controls.samples, controls.scheme, controls.seed, font, controls.head_index
-    )
-    display.show_plotly(
-        figure,
-        "convergence_animation",
-        lambda: display.matrix_table(
-            kernel=anim.kernel, **{f"mean_r{r}": f for r, f in zip(anim.checkpoints, anim.frames)}
-        ),
-    )
-    first_frames = ", ".join(map(str, anim.checkpoints[:6]))
-    notes = [f"{len(anim.checkpoints)} frames, r = {first_frames}, ..., {controls.samples}."]
-    if anim.factor > 1:
-        pixels = anim.frames.shape[-1]
-        notes.append(
-            f"The animation is drawn at {pixels} x {pixels} pixels (each pixel averages {anim.factor} x "
-            f"{anim.factor} positions) to keep it smooth; the errors in the titles use the full matrices."
-        )
-    st.caption(" ".join(notes))
+    live_panel.exact_numbers(view)
 
 
 @st.fragment
@@ -134,8 +116,13 @@ try:
 except ValueError as error:
     display.error_box(error)
 else:
-    heatmaps = cache.per_head_figure(controls.n, heads, controls.samples, controls.scheme, controls.seed, font)
+    narrow = live_panel.narrow(LIVE_KEY)  # a phone: one panel per row
+    heatmaps = cache.per_head_figure(controls.n, heads, controls.samples, controls.scheme, controls.seed, font, narrow)
     display.show_plotly(heatmaps, "per_head_heatmaps")
+    st.caption(
+        f"Drawn at {per_head.kernels.shape[-1]} x {per_head.kernels.shape[-1]} pixels per head in 8-bit colours; "
+        "the bars below give each head's exact errors (with a CSV)."
+    )
     display.show_altair(cache.head_error_spec(per_head.table, font), "per_head_errors", per_head.table)
 
 display.show_code(

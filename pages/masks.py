@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from alibi_lsh.app import cache, display, mask_data, session
+from alibi_lsh.app import cache, display, live_panel, mask_data, session
 from alibi_lsh.kernels import PositionalKernel
 from alibi_lsh.partition import Partition
 from alibi_lsh.samplers import BinningSampler, CutsSampler
+
+LIVE_KEY = "masks_live"
 
 session.ensure_entry_point()
 controls = session.current()
@@ -37,17 +39,31 @@ try:
 except ValueError as error:
     display.error_box(error)
 else:
+    # A phone (reported by the live figure below) gets one mask per row, each the column's width.
+    columns = 1 if live_panel.narrow(LIVE_KEY) else 4
     figure = cache.mask_grid(
-        controls.n, controls.slope, count, controls.scheme, controls.seed, font, head=controls.head_index
+        controls.n, controls.slope, count, controls.scheme, controls.seed, font, cols=columns, head=controls.head_index
     )
     display.show_plotly(figure, "masks_grid", sampled.table)
-    caption = "Orange squares outline the blocks (drawn for masks with at most 128 blocks)."
-    if sampled.factor > 1:
-        caption += f" Each pixel averages {sampled.factor} x {sampled.factor} positions, so block edges look grey."
-    st.caption(caption)
+    st.caption(
+        "Dark squares are the blocks (mask value 1: i and j in one block), white is 0; orange lines outline "
+        "the blocks of masks with at most 128 blocks. Drawn exactly from the block starts at every n."
+    )
     st.subheader("The draws")
-    columns = ["sample", "draw", "blocks", "longest block", "block starts"]
-    st.dataframe(sampled.table[columns], hide_index=True, width="stretch")
+    table_columns = ["sample", "draw", "blocks", "longest block", "block starts"]
+    st.dataframe(sampled.table[table_columns], hide_index=True, width="stretch")
+
+st.subheader("Live: sample masks in your browser")
+st.markdown(
+    "The same sampler runs in your browser: drag the seed or the slope to draw other masks (the newest one is "
+    "on the left), R to average more of them. The numbers below are the library's for the masks drawn."
+)
+try:
+    view = live_panel.show(controls, key=LIVE_KEY)
+except ValueError as error:
+    display.error_box(error)
+else:
+    live_panel.exact_numbers(view)
 
 st.subheader("Block widths over 1000 samples against the theoretical law")
 st.markdown(

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import math
-
 import streamlit as st
 
-from alibi_lsh.app import cache, display, mask_data, session
+from alibi_lsh.app import cache, display, live_panel, mask_data, session
 from alibi_lsh.masks import mask_running_mean
 from alibi_lsh.slopes import alibi_kernel
+
+LIVE_KEY = "overview_live"
 
 session.ensure_entry_point()
 controls = session.current()
@@ -19,8 +19,8 @@ display.page_head(
     "ALiBi lowers the attention between positions i and j by a penalty that grows with their distance; "
     "after the softmax this multiplies the attention by **exp(-m|i-j|)**. "
     "That number is exactly the chance that i and j land in the same block when we cut the sequence into "
-    "random contiguous blocks, so the average of R random block masks (left to right: target, average, "
-    "difference) approaches the ALiBi matrix as R grows.",
+    "random contiguous blocks, so the average of R random block masks approaches the ALiBi matrix as R grows. "
+    "The figure below samples and draws in your browser: drag R, the slope or the seed.",
     controls.lecture,
 )
 st.latex(
@@ -29,35 +29,29 @@ st.latex(
 )
 session.page_controls("samples", "n", "head")
 
+display.figure_heading(
+    "Live in your browser: one mask, the mean of R masks, the kernel and their difference", controls.lecture
+)
 try:
-    data = cache.claim_data(
-        controls.n, controls.slope, controls.samples, controls.scheme, controls.seed, controls.head_index
-    )
+    view = live_panel.show(controls, key=LIVE_KEY)
 except ValueError as error:
     display.error_box(error)
 else:
-    display.figure_heading(
-        f"n = {controls.n} positions, {controls.slope_label()}, R = {controls.samples} {controls.scheme} samples",
-        controls.lecture,
+    live_panel.exact_numbers(view)
+    st.subheader("Along each diagonal: the mean of the masks against exp(-m d)")
+    st.markdown(
+        "Positions d apart share a block with probability exp(-m d): the mean of the R masks above, averaged "
+        "along each diagonal (dots), falls on the formula; the dashed line is the same law written as a mixture "
+        "of triangles, one per block width (the Theory page derives it)."
     )
-    figure = cache.claim_figure(
-        controls.n, controls.slope, controls.samples, controls.scheme, controls.seed, font, controls.head_index
-    )
-    display.show_plotly(
-        figure,
+    profile = cache.distance_profile(view.n, view.slope, view.samples, view.scheme, view.seed, head=view.head)
+    spec = cache.distance_profile_spec(profile, "exp(-m d)", 1e-3, False, font)
+    display.show_altair(spec, "overview_distance_profile", profile)
+    display.csv_download(
+        lambda: mask_data.claim_table(view.n, view.slope, view.samples, view.scheme, view.seed, view.head),
         "overview_kernel_mean_difference",
-        lambda: display.matrix_table(kernel=data.kernel, mean=data.mean, difference=data.mean - data.kernel),
+        "Download the kernel, the mean and their difference (CSV, every i, j)",
     )
-    if data.factor > 1:
-        st.caption(
-            f"Drawn at {data.kernel.shape[0]} x {data.kernel.shape[0]} pixels: each pixel averages "
-            f"{data.factor} x {data.factor} positions. Errors below use the full n x n matrices."
-        )
-    cols = st.columns(4)
-    cols[0].metric("max |mean - kernel|", f"{data.max_error:.3f}", help="Largest error of any single entry.")
-    cols[1].metric("spectral-norm error", f"{data.spectral_error:.3f}", help="||mean - kernel||_2 (Lanczos).")
-    cols[2].metric("relative Frobenius error", f"{data.frobenius_error:.3f}", help="||mean - kernel||_F / ||kernel||_F")
-    cols[3].metric("1 / sqrt(R)", f"{1 / math.sqrt(controls.samples):.3f}", help="How fast the errors shrink with R.")
 
 st.subheader("Explore")
 links = [

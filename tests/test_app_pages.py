@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from alibi_lsh import alibi_kernel, mask_running_mean, spectral_norm_error
+
 APP = Path(__file__).resolve().parent.parent / "app.py"
 SMALL = {"n": "48", "R": "8"}
 
@@ -43,6 +45,16 @@ def heatmap_count(element) -> int:
     return sum(trace["type"] == "heatmap" for trace in json.loads(element.proto.spec)["data"])
 
 
+def panel_count(element) -> int:
+    """Panels (traces) of a plotly figure: heatmaps, or the filled squares of a mask each."""
+    return len(json.loads(element.proto.spec)["data"])
+
+
+def live_figures(at: AppTest) -> list[dict]:
+    """The live masks figures on the page: the settings each was mounted with (its JSON data)."""
+    return [json.loads(e.proto.json) for e in at.get("bidi_component") if e.proto.component_name.endswith("live_masks")]
+
+
 def texts(elements) -> str:
     return " | ".join(e.value for e in elements)
 
@@ -53,12 +65,18 @@ def texts(elements) -> str:
 def test_overview_default_run():
     at = open_page(**SMALL)
     assert at.title[0].value == "ALiBi is an average of random block masks"
-    assert len(at.latex) == 1 and len(plotly(at)) == 1 and heatmap_count(plotly(at)[0]) == 3
-    assert [m.label for m in at.metric][:3] == [
-        "max |mean - kernel|",
+    assert len(at.latex) == 1 and len(live_figures(at)) == 1 and len(altair(at)) == 1  # live; the diagonals
+    live = live_figures(at)[0]
+    assert (live["n"], live["samples"], live["scheme"], live["seed"], live["head"]) == (48, 8, "binning", "0", 3)
+    assert [m.label for m in at.metric] == [
+        "max-norm error",
+        "its bound (95%)",
         "spectral-norm error",
-        "relative Frobenius error",
+        "its bound (95%)",
     ]
+    # The numbers are the library's for the masks drawn (n = 48, m = 1/16, R = 8, head index 3).
+    mean = mask_running_mean(48, 1 / 16, 8, "binning", 0, checkpoints=[8], head=3)[0][0]
+    assert at.metric[2].value == f"{float(spectral_norm_error(mean, alibi_kernel(48, [1 / 16])[0])):.4g}"
     assert len(at.get("page_link")) == 7
     assert not at.warning and not at.error
     assert at.query_params["n"] == ["48"] or at.query_params["n"] == "48"
@@ -67,15 +85,15 @@ def test_overview_default_run():
 def test_sidebar_controls_change_the_figure_and_url():
     at = open_page(**SMALL)
     at.slider(key="w_n").set_value(32).run()
-    assert "n = 32 positions" in at.subheader[0].value
+    assert live_figures(at)[0]["n"] == 32 and "n = 32," in texts(at.caption)
     at.slider(key="w_samples").set_value(4).run()
-    assert "R = 4 binning samples" in at.subheader[0].value
+    assert "R = 4 binning masks" in texts(at.caption)
     at.selectbox(key="w_scheme").set_value("cuts").run()
     at.number_input(key="w_seed").set_value(5).run()
     at.number_input(key="w_head").set_value(2).run()
-    assert "m = 0.25 (head 2 of 8), R = 4 cuts samples" in at.subheader[0].value
+    assert "n = 32, m = 0.25, R = 4 cuts masks, seed 5, head index 1" in texts(at.caption)
     assert at.selectbox(key="w_preset").value == "custom"
-    assert not at.exception and len(plotly(at)) == 1
+    assert not at.exception and len(altair(at)) == 1
 
 
 def test_custom_slope_zero_or_negative_is_clamped_with_a_warning():
@@ -83,8 +101,8 @@ def test_custom_slope_zero_or_negative_is_clamped_with_a_warning():
     at.radio(key="w_slope_mode").set_value("custom").run()
     at.number_input(key="w_custom_slope").set_value(-1.0).run()
     assert "slope=-1 is not allowed" in texts(at.warning) and "using slope=0.001" in texts(at.warning)
-    assert "m = 0.001 (custom)" in at.subheader[0].value
-    assert len(plotly(at)) == 1
+    assert live_figures(at)[0]["slope"] == 0.001 and "m = 0.001," in texts(at.caption)
+    assert len(altair(at)) == 1
 
 
 def test_preset_and_lecture_mode():
@@ -111,7 +129,7 @@ def test_preset_and_lecture_mode():
 def test_bad_url_values_are_clamped_and_named(params, message):
     at = open_page(**params)
     assert message in texts(at.warning)
-    assert len(plotly(at)) == 1 and not at.error
+    assert len(live_figures(at)) == 1 and len(altair(at)) == 1 and not at.error
 
 
 # --- pages ----------------------------------------------------------------------------------
@@ -120,10 +138,10 @@ def test_bad_url_values_are_clamped_and_named(params, message):
 def test_masks_page():
     at = open_page("pages/masks.py", **SMALL)
     assert at.title[0].value == "Random block masks"
-    assert heatmap_count(plotly(at)[0]) == 8 and len(altair(at)) == 1 and len(at.dataframe) == 1
-    assert len(at.dataframe[0].value) == 8
+    assert panel_count(plotly(at)[0]) == 8 and len(altair(at)) == 1 and len(at.dataframe) == 1
+    assert len(at.dataframe[0].value) == 8 and len(live_figures(at)) == 1 and len(at.metric) == 4
     at.select_slider(key="masks_count").set_value(4).run()
-    assert heatmap_count(plotly(at)[0]) == 4
+    assert panel_count(plotly(at)[0]) == 4
     at.button(key="masks_resample").click().run()
     assert "seed **1**" in " ".join(m.value for m in at.markdown)
     at.selectbox(key="w_scheme").set_value("cuts").run()
@@ -145,9 +163,9 @@ def vega_panels(element) -> list[str]:
 def test_convergence_page():
     at = open_page("pages/convergence.py", **SMALL)
     assert at.title[0].value == "Convergence: averaging more masks"
-    assert len(plotly(at)) == 2 and len(altair(at)) == 1  # animation, per-head heatmaps; head bars
-    spec = json.loads(plotly(at)[0].proto.spec)
-    assert len(spec["frames"]) == 8 and spec["layout"]["updatemenus"][0]["buttons"][0]["label"] == "▶ Play"
+    # The live figure (the running mean, drawn in the browser) with its numbers; per-head heatmaps and bars.
+    assert len(live_figures(at)) == 1 and len(at.metric) == 4
+    assert len(plotly(at)) == 1 and heatmap_count(plotly(at)[0]) == 16 and len(altair(at)) == 1
     # The error-against-R comparison is on demand, and the page says so.
     assert "Computed on demand: switch on **Measure**" in texts(at.info)
     at.toggle(key="conv_measure").set_value(True).run()
@@ -162,7 +180,7 @@ def test_convergence_page():
     assert "Pick at least one scheme" in texts(at.info)
     at.multiselect(key="conv_schemes").set_value(["binning", "cuts"]).run()
     at.slider(key="w_samples").set_value(40).run()  # while on, the curves follow the sidebar
-    assert len(json.loads(plotly(at)[0].proto.spec)["frames"]) == 40
+    assert live_figures(at)[0]["samples"] == 40
     curves = json.loads(altair(at)[0].proto.spec)
     assert curves["hconcat"][0]["layer"][0]["encoding"]["x"]["axis"]["values"] == [1, 2, 4, 8, 16, 32, 40]
     assert not at.exception
@@ -171,9 +189,9 @@ def test_convergence_page():
 def test_error_curves_fragment_reruns_alone():
     """Changing a control of the error section reruns only that fragment: the page above is untouched."""
     at = open_page("pages/convergence.py", **SMALL)
-    animation = plotly(at)[0].proto.spec
+    heads = plotly(at)[0].proto.spec
     at.toggle(key="conv_measure").set_value(True).run()
-    assert plotly(at)[0].proto.spec == animation and len(altair(at)) == 2 and not at.exception
+    assert plotly(at)[0].proto.spec == heads and len(altair(at)) == 2 and not at.exception
 
 
 def test_convergence_page_bad_url():
@@ -246,8 +264,8 @@ def test_two_sessions_do_not_share_controls():
     first, second = open_page(**SMALL), open_page(**SMALL)
     first.slider(key="w_n").set_value(24).run()
     second.run()
-    assert "n = 24 positions" in first.subheader[0].value
-    assert "n = 48 positions" in second.subheader[0].value
+    assert live_figures(first)[0]["n"] == 24 and "n = 24," in texts(first.caption)
+    assert live_figures(second)[0]["n"] == 48 and "n = 48," in texts(second.caption)
 
 
 # --- lecture mode and the toolbar -------------------------------------------------------------
@@ -275,7 +293,7 @@ def test_lecture_mode_puts_the_page_controls_at_hand(page, controls):
 def test_a_control_on_the_page_is_the_shared_control():
     at = open_page("pages/convergence.py", lecture="1", **SMALL)
     at.select_slider(key="p_samples").set_value(16).run()
-    assert len(json.loads(plotly(at)[0].proto.spec)["frames"]) == 16
+    assert live_figures(at)[0]["samples"] == 16
     assert at.slider(key="w_samples").value == 16 and at.query_params["R"] in ("16", ["16"])
     at.slider(key="w_samples").set_value(4).run()  # and the other way round
     assert at.select_slider(key="p_samples").value == 4
@@ -287,4 +305,4 @@ def test_the_app_hides_the_developer_toolbar_whatever_its_config():
     st.set_option("client.toolbarMode", "auto")  # as when started outside the repository (no config.toml)
     at = open_page(**SMALL)
     assert st.get_option("client.toolbarMode") == "viewer"
-    assert at.title[0].value == "ALiBi is an average of random block masks" and len(plotly(at)) == 1
+    assert at.title[0].value == "ALiBi is an average of random block masks" and len(altair(at)) == 1

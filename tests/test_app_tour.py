@@ -93,8 +93,8 @@ def test_next_and_previous_move_through_the_steps_and_the_url():
 
 def test_a_bookmark_reopens_the_step_with_its_settings():
     at = open_tour(step="5", R="16")
-    animation = json.loads(at.get("plotly_chart")[0].proto.spec)
-    assert len(animation["frames"]) == 16  # the running mean over r = 1..16
+    live = [json.loads(e.proto.json) for e in at.get("bidi_component")]
+    assert len(live) == 1 and live[0]["samples"] == 16  # the live running mean starts at R = 16
     at.select_slider(key="p_samples").set_value(32).run()  # the step's live control is the shared R
     assert at.query_params["R"] in ("32", ["32"]) and url_step(at) == "5"
 

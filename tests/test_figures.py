@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import pytest
-import torch
 
 from alibi_lsh.app import attention_data, figures, mask_data, theory_data
 from alibi_lsh.masks import mask_running_mean, sample_masks, sample_partitions
-from alibi_lsh.metrics import max_norm_bound, max_norm_error
+from alibi_lsh.metrics import max_norm_bound, max_norm_error, spectral_norm_error
 from alibi_lsh.slopes import alibi_kernel
 
 N, M, R = 48, 0.125, 16
@@ -22,52 +23,63 @@ def vega_values(chart) -> pd.DataFrame:
     return pd.concat([pd.DataFrame(rows) for rows in spec["datasets"].values()], ignore_index=True)
 
 
-def test_claim_figure_holds_kernel_mean_and_difference():
-    data = mask_data.claim_data(N, M, R, "binning", 3)
-    kernel = alibi_kernel(N, [M])[0].numpy()
-    mean = mask_running_mean(N, M, R, "binning", 3, checkpoints=[R])[0][0].numpy()
-    figure = figures.claim_figure(data.kernel, data.mean, R)
-    z = [figures.decode(trace.z) for trace in figure.data]
-    np.testing.assert_allclose(z[0], kernel, atol=1e-6)
-    np.testing.assert_allclose(z[1], mean, atol=1e-6)
-    np.testing.assert_allclose(z[2], mean - kernel, atol=1e-6)
-    assert data.max_error == pytest.approx(float(max_norm_error(torch.tensor(mean), torch.tensor(kernel))), abs=1e-6)
-    # One shared 0..1 scale for kernel and mean, a symmetric diverging one for the error.
-    assert figure.data[0].coloraxis == figure.data[1].coloraxis == "coloraxis"
-    assert (figure.layout.coloraxis.cmin, figure.layout.coloraxis.cmax) == (0.0, 1.0)
-    assert figure.layout.coloraxis2.cmin == -figure.layout.coloraxis2.cmax
-    assert figure.layout.yaxis.autorange == "reversed" and figure.layout.yaxis.scaleanchor == "x"
+def test_claim_numbers_are_the_library_errors_and_bounds():
+    data = mask_data.claim_data(N, M, R, "binning", 3, head=2)
+    kernel = alibi_kernel(N, [M])[0]
+    mean = mask_running_mean(N, M, R, "binning", 3, checkpoints=[R], head=2)[0][0]
+    assert data.max_error == pytest.approx(float(max_norm_error(mean, kernel)), abs=1e-7)
+    assert data.spectral_error == pytest.approx(float(spectral_norm_error(mean, kernel)), rel=1e-6)
+    assert data.max_bound == pytest.approx(max_norm_bound(N, R)) and data.max_error < data.max_bound
+    table = mask_data.claim_table(N, M, R, "binning", 3, head=2)
+    assert len(table) == N * N
+    np.testing.assert_allclose(table["difference"].to_numpy(), (mean - kernel).numpy().reshape(-1), atol=1e-7)
 
 
-def test_downsampled_heatmaps_keep_position_axes():
-    data = mask_data.claim_data(600, M, 4, "binning", 0)
-    assert data.factor == 3 and data.kernel.shape == (200, 200)
-    figure = figures.claim_figure(data.kernel, data.mean, 4, data.factor)
-    assert figure.data[0].x[-1] == pytest.approx(199 * 3 + 1)
+def colours(scale: list, positions: np.ndarray) -> np.ndarray:
+    """RGB (0..255, float) of ``positions`` in 0..1 through a plotly colour scale, as plotly.js
+    interpolates it (linearly between stops)."""
+    stops = np.array([at for at, _ in scale])
+    rgb = np.array([[int(hex_[i : i + 2], 16) for i in (1, 3, 5)] for _, hex_ in scale], dtype=float)
+    return np.stack([np.interp(positions, stops, rgb[:, c]) for c in range(3)], axis=-1)
 
 
-def test_mask_grid_shows_the_sampled_masks_and_outlines():
+@pytest.mark.parametrize(
+    ("scale", "largest_shift"), [("UNIT_COLORSCALE", 0.72), ("ERROR_COLORSCALE", 1.5), ("BIAS_COLORSCALE", 0.93)]
+)
+def test_8_bit_colour_codes_change_no_colour_by_a_visible_step(scale, largest_shift):
+    """The eye cannot tell: through each colour scale, a code moves a colour channel by at most
+    ``largest_shift`` of 255 levels (the steepest stretch of the scale, times half a code step);
+    a just noticeable difference is several levels."""
+    scales = importlib.import_module("alibi_lsh.app.figures.style")  # figures.style is a function
+    values = np.linspace(-1.0, 1.0, 200_001)
+    codes = figures.decode(figures.colour_levels(values, -1.0, 1.0)).astype(float)
+    exact = colours(getattr(scales, scale), (values + 1) / 2)
+    coded = colours(getattr(scales, scale), codes / 255)
+    assert np.abs(exact - coded).max() <= largest_shift
+    with pytest.raises(ValueError, match="high > low"):
+        figures.colour_levels(values, 1.0, 1.0)
+
+
+def test_mask_grid_draws_the_sampled_masks_exactly():
     sampled = mask_data.mask_samples(N, M, 4, "cuts", 1)
     masks = sample_masks(N, M, 4, "cuts", 1).numpy()
-    figure = figures.mask_grid(sampled.masks, sampled.starts, cols=2)
-    heatmaps = [t for t in figure.data if t.type == "heatmap"]
-    outlines = [t for t in figure.data if t.type == "scatter"]
-    assert len(heatmaps) == 4 and len(outlines) == 4
-    for trace, mask in zip(heatmaps, masks):
-        np.testing.assert_array_equal(figures.decode(trace.z), mask.astype(np.float32))
+    figure = figures.mask_grid(sampled.starts, N, cols=2)
+    assert len(figure.data) == 4 and all(t.fill == "toself" for t in figure.data)
+    centres = np.arange(N)
+    for trace, mask in zip(figure.data, masks):
+        xs, ys = figures.decode(trace.x), figures.decode(trace.y)
+        # Rasterise the filled squares: cell (i, j) is dark iff its centre lies in some square.
+        squares = np.isnan(xs).nonzero()[0]
+        drawn = np.zeros((N, N), dtype=bool)
+        for end in squares:
+            x0, x1, y0, y1 = xs[end - 5], xs[end - 4], ys[end - 5], ys[end - 3]
+            inside_x = (centres > x0) & (centres < x1)
+            inside_y = (centres > y0) & (centres < y1)
+            drawn |= inside_y[:, None] & inside_x[None, :]
+        np.testing.assert_array_equal(drawn, mask)
     starts = sample_partitions(N, M, 4, "cuts", 1)[0].starts.tolist()
-    assert list(outlines[0].x).count(None) == len(starts)  # one closed square per block
-
-
-def test_convergence_animation_frames_are_running_means():
-    anim = mask_data.running_mean_frames(N, M, R, "qmc", 2)
-    means, _ = mask_running_mean(N, M, R, "qmc", 2, checkpoints=anim.checkpoints)
-    figure = figures.convergence_animation(anim.kernel, anim.frames, anim.checkpoints, anim.max_error)
-    assert [f.name for f in figure.frames] == [str(r) for r in range(1, R + 1)]
-    np.testing.assert_allclose(figures.decode(figure.frames[-1].data[0].z), means[-1].numpy(), atol=1e-6)
-    assert figure.layout.updatemenus[0].buttons[0].method == "animate"
-    assert len(figure.layout.sliders[0].steps) == R
-    assert figure.layout.coloraxis2.cmax == 1.0
+    assert np.isnan(figures.decode(figure.data[0].x)).sum() == len(starts)  # one closed square per block
+    assert figure.layout.yaxis.range == (N - 0.5, -0.5)  # query i down, as the heatmaps
 
 
 def test_width_law_chart_data():
@@ -116,11 +128,22 @@ def test_distance_profile_triangle_mixture_is_the_kernel():
 
 def test_per_head_figure_and_bars():
     data = mask_data.per_head_data(N, 4, R, "binning", 0)
-    figure = figures.per_head_figure(data.kernels, data.means, data.table["slope"].tolist(), R)
-    assert len(figure.data) == 8
-    np.testing.assert_allclose(figures.decode(figure.data[0].z), alibi_kernel(N, [0.0625 * 2**2])[0].numpy(), atol=1e-6)
+    for narrow in (False, True):
+        figure = figures.per_head_figure(data.kernels, data.means, data.table["slope"].tolist(), R, narrow=narrow)
+        assert len(figure.data) == 8
+        kernel = alibi_kernel(N, [0.0625 * 2**2])[0].numpy()
+        # 8-bit colour codes on 0..1: within half a level of the kernel, and the axis spans the codes.
+        np.testing.assert_allclose(figures.decode(figure.data[0].z) / 255, kernel, atol=0.5 / 255 + 1e-9)
+        assert (figure.layout.coloraxis.cmin, figure.layout.coloraxis.cmax) == (0, 255)
+        assert list(figure.layout.coloraxis.colorbar.ticktext) == ["0", "0.5", "1"]
+    assert figure.layout.coloraxis.colorbar.orientation == "h"  # a phone: the bar on top, not at the side
     values = vega_values(figures.head_error_bars(data.table))
     assert len(values) == 8
+
+
+def test_per_head_panels_are_at_display_resolution():
+    data = mask_data.per_head_data(256, 2, 4, "binning", 0)
+    assert data.kernels.shape == (2, 64, 64) and data.factor == 4
 
 
 def test_fonts_are_legible():
@@ -132,13 +155,13 @@ def test_fonts_are_legible():
 def test_bias_kernel_figure_holds_the_bias_and_its_exponential():
     data = mask_data.bias_kernel(N, M)
     figure = figures.bias_kernel_figure(data.bias, data.kernel, data.factor)
-    bias, kernel = (figures.decode(trace.z) for trace in figure.data)
+    bias, kernel = (figures.decode(trace.z).astype(float) / 255 for trace in figure.data)
     distance = np.abs(np.arange(N)[:, None] - np.arange(N)[None, :])
-    np.testing.assert_allclose(bias, -M * distance, atol=1e-5)
-    np.testing.assert_allclose(kernel, np.exp(-M * distance), atol=1e-6)
-    # The bias has its own colour bar, from the smallest bias (far corner) to 0 (the diagonal).
-    assert figure.data[0].coloraxis == "coloraxis3" and figure.layout.coloraxis3.cmax == 0.0
-    assert figure.layout.coloraxis3.cmin == pytest.approx(-M * (N - 1), rel=1e-5)
+    lowest = -M * (N - 1)  # the bias's colour bar runs from the far corner to 0 (the diagonal)
+    np.testing.assert_allclose(lowest * (1 - bias), -M * distance, atol=0.5 / 255 * -lowest + 1e-9)
+    np.testing.assert_allclose(kernel, np.exp(-M * distance), atol=0.5 / 255 + 1e-9)
+    assert figure.data[0].coloraxis == "coloraxis3"
+    assert figure.layout.coloraxis3.colorbar.ticktext[0] == f"{lowest:.2g}".replace("-", "\u2212")
 
 
 def test_per_head_titles_number_heads_from_one():
@@ -169,20 +192,19 @@ def test_scaling_chart_shows_the_chosen_cases_of_a_benchmark():
 
 def _plotly_figures() -> dict[str, go.Figure]:
     bias = mask_data.bias_kernel(N, M)
-    data = mask_data.claim_data(N, M, R, "binning", 3)
     sampled = mask_data.mask_samples(N, M, 4, "cuts", 1)
-    anim = mask_data.running_mean_frames(N, M, R, "qmc", 2)
     heads = mask_data.per_head_data(N, 4, R, "binning", 0)
+    slopes = heads.table["slope"].tolist()
     return {
-        "claim": figures.claim_figure(data.kernel, data.mean, R),
-        "masks": figures.mask_grid(sampled.masks, sampled.starts, cols=2),
-        "animation": figures.convergence_animation(anim.kernel, anim.frames, anim.checkpoints, anim.max_error),
-        "heads": figures.per_head_figure(heads.kernels, heads.means, heads.table["slope"].tolist(), R),
+        "masks": figures.mask_grid(sampled.starts, N, cols=2),
+        "masks, one column": figures.mask_grid(sampled.starts, N, cols=1),
+        "heads": figures.per_head_figure(heads.kernels, heads.means, slopes, R),
+        "heads, narrow": figures.per_head_figure(heads.kernels, heads.means, slopes, R, narrow=True),
         "bias": figures.bias_kernel_figure(bias.bias, bias.kernel, bias.factor),
     }
 
 
-@pytest.mark.parametrize("name", ["claim", "masks", "animation", "heads", "bias"])
+@pytest.mark.parametrize("name", ["masks", "masks, one column", "heads", "heads, narrow", "bias"])
 def test_plotly_figures_pass_plotly_validation(name):
     """The builders skip plotly's validation for speed; here every property is validated once."""
     figure = _plotly_figures()[name]

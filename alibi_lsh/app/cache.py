@@ -20,11 +20,10 @@ from . import attention_data, figures, mask_data, stored_bench, theory_data
 
 # --- numbers (keys are the plain arguments) --------------------------------------------------
 
-claim_data = st.cache_data(max_entries=16, show_spinner=False)(mask_data.claim_data)
+claim_data = st.cache_data(max_entries=64, show_spinner=False)(mask_data.claim_data)  # five floats each
 bias_kernel = st.cache_data(max_entries=16, show_spinner=False)(mask_data.bias_kernel)
 mask_samples = st.cache_data(max_entries=16, show_spinner=False)(mask_data.mask_samples)
 block_width_law = st.cache_data(max_entries=16, show_spinner=False)(mask_data.block_width_law)
-running_mean_frames = st.cache_data(max_entries=8, show_spinner=False)(mask_data.running_mean_frames)
 error_curves = st.cache_data(
     max_entries=16, show_spinner="Measuring errors over R and seeds (spectral norms by Lanczos)..."
 )(mask_data.error_curves)
@@ -80,12 +79,6 @@ FIGURE_CACHE = dict(max_entries=32, show_spinner=False)
 
 
 @st.cache_resource(**FIGURE_CACHE)
-def claim_figure(n: int, slope: float, samples: int, scheme: str, seed: int, font: int, head: int = 0):
-    data = claim_data(n, slope, samples, scheme, seed, head)
-    return figures.claim_figure(data.kernel, data.mean, samples, data.factor, font)
-
-
-@st.cache_resource(**FIGURE_CACHE)
 def bias_kernel_figure(n: int, slope: float, font: int):
     data = bias_kernel(n, slope)
     return figures.bias_kernel_figure(data.bias, data.kernel, data.factor, font)
@@ -98,28 +91,15 @@ def mask_grid(n: int, slope: float, count: int, scheme: str, seed: int, font: in
         titles = list(sampled.table["draw"])
     else:
         titles = [f"{k}: {short}" for k, short in zip(sampled.table["sample"], sampled.table["short"])]
-    panel_height = 300 if count > 1 else 420
-    return figures.mask_grid(
-        sampled.masks,
-        sampled.starts,
-        cols=cols,
-        font_size=font,
-        factor=sampled.factor,
-        titles=titles,
-        panel_height=panel_height,
-    )
+    panel_height = 300 if count > 1 and cols > 1 else 420
+    return figures.mask_grid(sampled.starts, n, cols=cols, font_size=font, titles=titles, panel_height=panel_height)
 
 
 @st.cache_resource(**FIGURE_CACHE)
-def convergence_figure(n: int, slope: float, samples: int, scheme: str, seed: int, font: int, head: int = 0):
-    anim = running_mean_frames(n, slope, samples, scheme, seed, head)
-    return figures.convergence_animation(anim.kernel, anim.frames, anim.checkpoints, anim.max_error, anim.factor, font)
-
-
-@st.cache_resource(**FIGURE_CACHE)
-def per_head_figure(n: int, heads: int, samples: int, scheme: str, seed: int, font: int):
+def per_head_figure(n: int, heads: int, samples: int, scheme: str, seed: int, font: int, narrow: bool = False):
     data = per_head_data(n, heads, samples, scheme, seed)
-    return figures.per_head_figure(data.kernels, data.means, data.table["slope"].tolist(), samples, data.factor, font)
+    slopes = data.table["slope"].tolist()
+    return figures.per_head_figure(data.kernels, data.means, slopes, samples, data.factor, font, narrow=narrow)
 
 
 # --- altair charts: a cached layout per label set, filled with fresh tables -------------------

@@ -16,17 +16,15 @@ import pandas as pd
 import torch
 
 from ..kernels import PositionalKernel
-from ..masks import mask_running_mean, sample_masks, sample_partitions
+from ..masks import mask_running_mean, sample_partitions
 from ..metrics import max_norm_bound, max_norm_error, relative_frobenius_error, spectral_norm_bound, spectral_norm_error
 from ..slopes import alibi_bias, alibi_kernel, alibi_slopes
 
-# Heatmaps larger than this are block-averaged before drawing: a projector shows ~1000 pixels
-# across three panels anyway, and it keeps the page's data (and its run time) small.
+# Heatmaps are block-averaged to the resolution they are displayed at: a projector shows ~1000
+# pixels across two or three panels, and the per-head grid's panels are ~130 px wide on a laptop
+# (16 of them: 64 x 64 in 8-bit colours is ~90 kB, against 1.4 MB for 128 x 128 float32).
 MAX_HEATMAP_PIXELS = 256
-# The animated running mean uses at most this many pixels and frames (data sent once, then played
-# in the browser: 2 panels x 40 frames x 128^2 float32 is about 5 MB).
-MAX_ANIMATION_PIXELS = 128
-MAX_ANIMATION_FRAMES = 40
+PER_HEAD_PIXELS = 64
 
 
 def downsample(matrix: np.ndarray, size: int) -> tuple[np.ndarray, int]:
@@ -57,40 +55,47 @@ def downsample(matrix: np.ndarray, size: int) -> tuple[np.ndarray, int]:
     return (summed / counts[:, None] / counts[None, :]).astype(np.float32), factor
 
 
-# --- Overview -------------------------------------------------------------------------------
+# --- Overview ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True)
 class ClaimData:
-    """The kernel exp(-m|i-j|) and the mean of R sampled masks (float32 (p, p), for display), and
-    the errors of the full n x n mean: max-norm, spectral norm and relative Frobenius."""
+    """How far the mean of R masks (full n x n) is from exp(-m|i-j|): max-norm, spectral norm and
+    relative Frobenius errors, and the 95% bounds of the first two for independent samples."""
 
-    kernel: np.ndarray
-    mean: np.ndarray
-    factor: int
     max_error: float
     spectral_error: float
     frobenius_error: float
+    max_bound: float
+    spectral_bound: float
 
 
 def claim_data(n: int, slope: float, samples: int, scheme: str, seed: int, head: int = 0) -> ClaimData:
-    """The kernel, the mean of R masks of one head and their errors (see :class:`ClaimData`).
+    """The errors of the mean of R masks of one head, and their bounds (see :class:`ClaimData`).
 
-    ``head`` is the global head index (0-based) whose blocks are drawn (docs/blocks.md).
+    ``head`` is the global head index (0-based) whose blocks are drawn (docs/blocks.md), so these
+    are the numbers of the masks the live figure draws for the same settings.
     """
     kernel = alibi_kernel(n, [slope])[0]
     means, _ = mask_running_mean(n, slope, samples, scheme, seed, checkpoints=[samples], head=head)
     mean = means[0]
-    kernel_view, factor = downsample(kernel.numpy(), MAX_HEATMAP_PIXELS)
-    mean_view, _ = downsample(mean.numpy(), MAX_HEATMAP_PIXELS)
     return ClaimData(
-        kernel=kernel_view.astype(np.float32),
-        mean=mean_view.astype(np.float32),
-        factor=factor,
         max_error=float(max_norm_error(mean, kernel)),
         spectral_error=float(spectral_norm_error(mean, kernel)),
         frobenius_error=float(relative_frobenius_error(mean, kernel)),
+        max_bound=float(max_norm_bound(n, samples, 0.05)),
+        spectral_bound=float(spectral_norm_bound(n, slope, samples, 0.05, scheme)),
     )
+
+
+def claim_table(n: int, slope: float, samples: int, scheme: str, seed: int, head: int = 0) -> pd.DataFrame:
+    """The kernel, the mean of R masks and their difference at every (i, j), full precision (CSV)."""
+    kernel = alibi_kernel(n, [slope])[0].numpy()
+    mean = mask_running_mean(n, slope, samples, scheme, seed, checkpoints=[samples], head=head)[0][0].numpy()
+    size = kernel.shape[-1]
+    rows, cols = divmod(np.arange(size * size), size)
+    columns = {"kernel": kernel, "mean": mean, "difference": mean - kernel}
+    return pd.DataFrame({"i": rows, "j": cols, **{name: matrix.reshape(-1) for name, matrix in columns.items()}})
 
 
 @dataclass(frozen=True, eq=False)
@@ -137,11 +142,10 @@ def partition_table(partitions) -> pd.DataFrame:
 
 @dataclass(frozen=True, eq=False)
 class MaskSamples:
-    """The first sampled masks of one head: ``masks`` float32 (count, p, p) (0/1, block-averaged for
-    display), ``starts`` (block starts per mask, in positions) and ``table`` (:func:`partition_table`)."""
+    """The first sampled masks of one head over positions 0..n-1: ``starts`` (block starts per
+    mask, which draw it exactly) and ``table`` (:func:`partition_table`)."""
 
-    masks: np.ndarray
-    factor: int
+    n: int
     starts: list[list[int]]
     table: pd.DataFrame
 
@@ -149,14 +153,7 @@ class MaskSamples:
 def mask_samples(n: int, slope: float, count: int, scheme: str, seed: int, head: int = 0) -> MaskSamples:
     """The first ``count`` sampled masks of global head ``head`` and their partitions."""
     partitions = sample_partitions(n, slope, count, scheme, seed, head=head)
-    masks = sample_masks(n, slope, count, scheme, seed, head=head)
-    view, factor = downsample(masks.to(torch.float32).numpy(), MAX_HEATMAP_PIXELS)
-    return MaskSamples(
-        masks=view.astype(np.float32),
-        factor=factor,
-        starts=[p.starts.tolist() for p in partitions],
-        table=partition_table(partitions),
-    )
+    return MaskSamples(n=n, starts=[p.starts.tolist() for p in partitions], table=partition_table(partitions))
 
 
 def block_width_law(
@@ -189,44 +186,6 @@ def block_width_law(
 
 
 # --- Convergence ----------------------------------------------------------------------------
-
-
-def animation_checkpoints(samples: int, max_frames: int = MAX_ANIMATION_FRAMES) -> list[int]:
-    """r values for the animation: every r while r is small, then about geometric steps up to R."""
-    if samples <= max_frames:
-        return list(range(1, samples + 1))
-    geometric = np.unique(np.round(np.geomspace(1, samples, max_frames)).astype(int))
-    return sorted(set(geometric.tolist()) | {1, samples})
-
-
-@dataclass(frozen=True, eq=False)
-class RunningMean:
-    """The running mean of the first r masks for r in ``checkpoints``: ``frames`` float32 (C, p, p)
-    and ``kernel`` (p, p) for display, ``max_error`` (C,) measured at full resolution."""
-
-    checkpoints: list[int]
-    frames: np.ndarray
-    kernel: np.ndarray
-    factor: int
-    max_error: np.ndarray
-
-
-def running_mean_frames(n: int, slope: float, samples: int, scheme: str, seed: int, head: int = 0) -> RunningMean:
-    """The running mean for the animation, at most :data:`MAX_ANIMATION_FRAMES` frames of at most
-    :data:`MAX_ANIMATION_PIXELS` pixels."""
-    checkpoints = animation_checkpoints(samples)
-    means, _ = mask_running_mean(n, slope, samples, scheme, seed, checkpoints=checkpoints, head=head)
-    kernel = alibi_kernel(n, [slope])[0]
-    max_error = max_norm_error(means, kernel).numpy()
-    frames, factor = downsample(means.numpy(), MAX_ANIMATION_PIXELS)
-    small_kernel, _ = downsample(kernel.numpy(), MAX_ANIMATION_PIXELS)
-    return RunningMean(
-        checkpoints=checkpoints,
-        frames=frames.astype(np.float32),
-        kernel=small_kernel.astype(np.float32),
-        factor=factor,
-        max_error=max_error,
-    )
 
 
 def error_checkpoints(samples: int) -> list[int]:
@@ -336,8 +295,8 @@ def per_head_data(n: int, heads: int, samples: int, scheme: str, seed: int) -> P
             "relative Frobenius": relative_frobenius_error(means, kernels).tolist(),
         }
     )
-    small_kernels, factor = downsample(kernels.numpy(), MAX_HEATMAP_PIXELS // 2)
-    small_means, _ = downsample(means.numpy(), MAX_HEATMAP_PIXELS // 2)
+    small_kernels, factor = downsample(kernels.numpy(), PER_HEAD_PIXELS)
+    small_means, _ = downsample(means.numpy(), PER_HEAD_PIXELS)
     return PerHead(
         kernels=small_kernels.astype(np.float32),
         means=small_means.astype(np.float32),

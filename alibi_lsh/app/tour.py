@@ -64,8 +64,9 @@ STEPS = (
     Step(
         "convergence",
         "The mean of R masks converges to the kernel",
-        "Press **Play**: the mean of the first r masks fills in towards the kernel and the error fades. Each "
-        "entry of the mean is an average of r coin flips, so it is off by about 1/sqrt(r).",
+        "Drag **R** in the figure: the mean of the first R masks fills in towards the kernel and the error fades. "
+        "Each entry of the mean is an average of R coin flips, so it is off by about 1/sqrt(R), as the chart of "
+        "these very masks shows.",
         ("samples",),
         "pages/convergence.py",
     ),

@@ -14,7 +14,7 @@ import streamlit as st
 
 from ..kernels import PositionalKernel
 from ..samplers import SCHEMES
-from . import attention_data, cache, display, lm_cache, session, stored_bench
+from . import attention_data, cache, display, live_panel, lm_cache, session, stored_bench
 from .controls import Controls
 from .figures.style import LECTURE_FONT_SIZE
 from .tour import NUM_STEPS, STEPS, Step, parse_step
@@ -115,10 +115,18 @@ def _triangles(controls: Controls) -> None:
 
 
 def _convergence(controls: Controls) -> None:
-    figure = cache.convergence_figure(
-        controls.n, controls.slope, controls.samples, controls.scheme, controls.seed, FONT, controls.head_index
+    """The live figure (R dragged in the browser) beside the error of its very masks against r."""
+    live, chart = st.columns([5, 2])
+    with live:
+        view = live_panel.show(controls, key="tour_live", lecture=True)
+    summary, references = cache.error_summary(
+        view.n, view.slope, view.samples, (view.scheme,), (view.seed,), False, view.head
     )
-    display.show_plotly(figure, "tour_convergence")
+    summary = summary[summary["metric"] == "max-norm"]
+    references = references[references["metric"] == "max-norm"]
+    with chart:
+        spec = cache.error_curves_spec(summary, references, view.samples, (view.scheme,), FONT)
+        display.show_altair(spec, "tour_convergence", summary)
 
 
 def _error(controls: Controls) -> None:

@@ -32,11 +32,10 @@ from .charts import (
     width_law_tables,
     with_data,
 )
-from .grid import decode, grid, plain_figure, typed_array
+from .grid import colour_levels, decode, grid, plain_figure, typed_array
 from .heatmaps import (
     bias_kernel_figure,
-    claim_figure,
-    convergence_animation,
+    block_squares,
     heatmap_row,
     mask_grid,
     per_head_figure,
@@ -52,8 +51,8 @@ __all__ = [
     "attention_row_layout",
     "attention_row_tables",
     "bias_kernel_figure",
-    "claim_figure",
-    "convergence_animation",
+    "block_squares",
+    "colour_levels",
     "decode",
     "distance_profile_chart",
     "distance_profile_layout",

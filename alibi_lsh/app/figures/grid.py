@@ -38,6 +38,29 @@ def typed_array(values: np.ndarray) -> dict:
     return spec
 
 
+COLOUR_LEVELS = 255  # 8-bit colour codes 0..255
+
+
+def colour_levels(values: np.ndarray, low: float, high: float) -> dict:
+    """``values`` as 8-bit colour codes on the colour range low..high, a uint8 typed array.
+
+    code = round(255 (v - low) / (high - low)), clipped to 0..255; the colour axis then spans
+    0..255. A code differs from the exact position on the scale by at most 1/510 of the range;
+    through the app's colour scales that moves a colour channel by at most 0.71 (masks and
+    kernels), 0.92 (bias) and 1.5 (errors, the steepest scale) of its 255 levels (measured in
+    tests/test_figures.py): below what the eye tells apart, for a quarter of float32's bytes.
+    Only colours: the exact values travel in CSV downloads, tables and the live figures' readouts.
+    """
+    if not high > low:
+        raise ValueError(f"colour range must have high > low, got {low}..{high}")
+    scaled = (np.asarray(values, dtype=np.float64) - low) * (COLOUR_LEVELS / (high - low))
+    codes = np.clip(np.rint(scaled), 0, COLOUR_LEVELS).astype(np.uint8)
+    spec = {"dtype": "u1", "bdata": base64.b64encode(np.ascontiguousarray(codes).tobytes()).decode("ascii")}
+    if codes.ndim > 1:
+        spec["shape"] = ", ".join(map(str, codes.shape))
+    return spec
+
+
 def decode(value) -> np.ndarray:
     """The numpy array behind a trace property: a :func:`typed_array` dict, or a plain sequence."""
     if isinstance(value, dict) and "bdata" in value:

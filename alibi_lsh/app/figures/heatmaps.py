@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from .grid import grid, plain_figure, square_axes, subplot_axes, typed_array
+from .grid import COLOUR_LEVELS, colour_levels, grid, plain_figure, square_axes, subplot_axes, typed_array
 from .style import BIAS_COLORSCALE, EDGE_COLOR, ERROR_COLORSCALE, FONT_SIZE, UNIT_COLORSCALE, tick_size
 
 # Colour axis of each kind of matrix: its layout key, scale and colour-bar title.
@@ -27,18 +27,29 @@ def _centres(size: int, factor: int) -> np.ndarray:
     return np.arange(size) * factor + (factor - 1) / 2
 
 
-def heatmap_trace(z: np.ndarray, kind: str, factor: int = 1, subplot: int = 1) -> dict:
+def heatmap_trace(
+    z: np.ndarray, kind: str, factor: int = 1, subplot: int = 1, coded: tuple[float, float] | None = None
+) -> dict:
     """One heatmap trace (z (p, p)) on subplot ``subplot`` (1-based, row-major), bound to the
-    shared colour axis of its ``kind`` ('unit', 'error' or 'bias')."""
+    shared colour axis of its ``kind`` ('unit', 'error' or 'bias').
+
+    ``coded=(low, high)`` sends 8-bit colour codes on that range instead of float32 values
+    (:func:`~alibi_lsh.app.figures.grid.colour_levels`); its hover then names the position only,
+    since a code is not the value (the exact values are in the figure's CSV).
+    """
     centres = _centres(z.shape[-1], factor)
+    if coded is None:
+        values, hover = typed_array(z), "i=%{y}<br>j=%{x}<br>value=%{z:.3f}<extra></extra>"
+    else:
+        values, hover = colour_levels(z, *coded), "i=%{y}<br>j=%{x}<extra></extra>"
     return {
         "type": "heatmap",
-        "z": typed_array(z),
+        "z": values,
         "x": centres.tolist(),
         "y": centres.tolist(),
         **subplot_axes(subplot),
         "coloraxis": COLOUR_AXES[kind][0],
-        "hovertemplate": "i=%{y}<br>j=%{x}<br>value=%{z:.3f}<extra></extra>",
+        "hovertemplate": hover,
     }
 
 
@@ -47,34 +58,42 @@ def _tick_label(value: float) -> str:
     return "0" if abs(value) < 1e-12 else f"{value:.2g}".replace("-", "\u2212")
 
 
-def colour_axes(ranges: dict[str, tuple[float, float]], font_size: int) -> dict:
+def colour_axes(
+    ranges: dict[str, tuple[float, float]], font_size: int, coded: bool = False, horizontal: bool = False
+) -> dict:
     """Layout entries of the colour axes in ``ranges`` (kind -> (min, max)), their colour bars
-    stacked at the right edge, top to bottom in the order given.
+    stacked at the right edge, top to bottom in the order given (``horizontal``: one bar above
+    the panels, for a phone's narrow column, where bars at the side would take half the width).
 
     Tick labels sit just below their ticks, so that the top one stays clear of the bar's title,
     and the bars leave room between them for the bottom label of one and the title of the next.
+    ``coded``: the traces hold 8-bit codes, so the axis spans 0..255, labelled in values.
     """
     axes = {}
     count = len(ranges)
     for index, (kind, (low, high)) in enumerate(ranges.items()):
         key, scale, title = COLOUR_AXES[kind]
-        axes[key] = dict(
-            colorscale=scale,
-            cmin=low,
-            cmax=high,
-            colorbar=dict(
-                title=dict(text=title, font=dict(size=font_size), side="top"),
-                tickfont=dict(size=tick_size(font_size)),
+        ticks = [low, (low + high) / 2, high]  # three labels: more would crowd a short bar
+        positions = [0, COLOUR_LEVELS / 2, COLOUR_LEVELS] if coded else ticks
+        bar = dict(
+            title=dict(text=title, font=dict(size=font_size), side="top" if not horizontal else "right"),
+            tickfont=dict(size=tick_size(font_size)),
+            tickvals=positions,
+            ticktext=[_tick_label(value) for value in ticks],
+            thickness=14,
+        )
+        if horizontal:
+            bar.update(orientation="h", x=0.5, xanchor="center", y=1.0, yanchor="bottom", len=0.8, ypad=0)
+        else:
+            bar.update(
                 ticklabelposition="outside bottom",
-                # Three labels, at the ends and the middle: more would crowd a short bar.
-                tickvals=[low, (low + high) / 2, high],
-                ticktext=[_tick_label(low), _tick_label((low + high) / 2), _tick_label(high)],
                 x=1.02,
                 xanchor="left",
                 y=1 - (index + 0.5) / count,
                 len=0.62 / count,
-                thickness=14,
-            ),
+            )
+        axes[key] = dict(
+            colorscale=scale, cmin=0 if coded else low, cmax=COLOUR_LEVELS if coded else high, colorbar=bar
         )
     return axes
 
@@ -102,16 +121,21 @@ def heatmap_row_spec(
     font_size: int,
     height: int,
     error_range: float | None,
+    coded: bool = False,
 ) -> tuple[list[dict], dict]:
     """Traces and layout of :func:`heatmap_row` (plain dicts, for builders that add to them)."""
-    data = [heatmap_trace(z, kind, factor, subplot) for subplot, (_, z, kind) in enumerate(panels, start=1)]
+    ranges = _ranges(panels, error_range)
+    data = [
+        heatmap_trace(z, kind, factor, subplot, coded=ranges[kind] if coded else None)
+        for subplot, (_, z, kind) in enumerate(panels, start=1)
+    ]
     layout = grid(1, len(panels), [p[0] for p in panels], font_size, horizontal_spacing=0.08, vertical_spacing=0)
     layout.update(square_axes(layout, rows=1, cols=len(panels), font_size=font_size))
     layout.update(
         height=height,
         font=dict(size=font_size),
         margin=dict(l=70, r=100, t=70, b=55),
-        **colour_axes(_ranges(panels, error_range), font_size),
+        **colour_axes(ranges, font_size, coded=coded),
     )
     return data, layout
 
@@ -122,194 +146,92 @@ def heatmap_row(
     font_size: int = FONT_SIZE,
     height: int = 420,
     error_range: float | None = None,
+    coded: bool = False,
 ) -> go.Figure:
     """Square heatmaps side by side: ``panels`` are (title, z (p, p), kind), kind 'unit', 'error' or 'bias'.
 
     ``factor`` is the number of positions per pixel (axes are labelled in positions either way).
-    The error colour bar spans +-``error_range`` (default: the largest |error| shown).
+    The error colour bar spans +-``error_range`` (default: the largest |error| shown). ``coded``
+    sends 8-bit colour codes instead of float32 values (a quarter of the data; see
+    :func:`~alibi_lsh.app.figures.grid.colour_levels`).
     """
-    return plain_figure(*heatmap_row_spec(panels, factor, font_size, height, error_range))
-
-
-def claim_figure(
-    kernel: np.ndarray, mean: np.ndarray, samples: int, factor: int = 1, font_size: int = FONT_SIZE
-) -> go.Figure:
-    """The claim in one row: exp(-m|i-j|), the mean of R masks, and their difference (all (p, p))."""
-    return heatmap_row(
-        [
-            ("ALiBi kernel<br>exp(-m|i-j|)", kernel, "unit"),
-            (f"mean of<br>R = {samples} masks", mean, "unit"),
-            ("difference<br>mean - kernel", mean - kernel, "error"),
-        ],
-        factor=factor,
-        font_size=font_size,
-    )
+    return plain_figure(*heatmap_row_spec(panels, factor, font_size, height, error_range, coded))
 
 
 def bias_kernel_figure(bias: np.ndarray, kernel: np.ndarray, factor: int = 1, font_size: int = FONT_SIZE) -> go.Figure:
-    """ALiBi's additive bias -m|i-j| next to its exponential exp(-m|i-j|), both (p, p)."""
+    """ALiBi's additive bias -m|i-j| next to its exponential exp(-m|i-j|), both (p, p), in 8-bit colours."""
     return heatmap_row(
         [("ALiBi bias<br>-m|i-j|", bias, "bias"), ("its exponential<br>exp(-m|i-j|)", kernel, "unit")],
         factor=factor,
         font_size=font_size,
         height=440,
+        coded=True,
     )
 
 
-def block_outline(starts: list[int], n: int) -> tuple[list, list]:
-    """x, y of closed squares around each block [a, b) on the diagonal, None between squares."""
-    xs: list = []
-    ys: list = []
-    ends = [*starts[1:], n]
-    for a, b in zip(starts, ends):
-        lo, hi = a - 0.5, b - 0.5
-        xs += [lo, hi, hi, lo, lo, None]
-        ys += [lo, lo, hi, hi, lo, None]
+def block_squares(starts: list[int], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """x, y of closed squares around each block [a, b) on the diagonal (in positions, cell edges
+    at half-integers), NaN between squares: one polygon per block for a filled scatter trace."""
+    begin = np.asarray(starts, dtype=np.float64) - 0.5
+    end = np.append(np.asarray(starts[1:], dtype=np.float64), n) - 0.5
+    nan = np.full_like(begin, np.nan)
+    xs = np.stack([begin, end, end, begin, begin, nan], axis=1).reshape(-1)
+    ys = np.stack([begin, begin, end, end, begin, nan], axis=1).reshape(-1)
     return xs, ys
 
 
 def mask_grid(
-    masks: np.ndarray,
     starts: list[list[int]],
+    n: int,
     cols: int = 4,
     font_size: int = FONT_SIZE,
-    factor: int = 1,
     max_outlined_blocks: int = 128,
     titles: list[str] | None = None,
     panel_height: int = 300,
 ) -> go.Figure:
-    """Sampled block masks in a grid (bool or 0..1, (c, p, p)), each block outlined in orange.
+    """Sampled block masks in a grid, drawn exactly from their block starts (positions 0..n-1).
 
-    Outlines are drawn for masks with at most ``max_outlined_blocks`` blocks (beyond that they
-    would merge into a line); ``starts`` are block starts in positions.
+    A mask is 1 where i and j share a block: each block [a, b) is a filled dark square on the
+    diagonal, outlined in orange for masks with at most ``max_outlined_blocks`` blocks (beyond
+    that the outlines would merge into a line). Drawn from the starts rather than as an n x n
+    raster: exact at every n (no averaged grey edges) and a few bytes per block instead of n^2.
     """
-    count = masks.shape[0]
+    count = len(starts)
     cols = min(cols, count)
     rows = -(-count // cols)
-    n = masks.shape[-1] * factor
     titles = titles or [f"mask {k + 1}" for k in range(count)]
+    filled = UNIT_COLORSCALE[-1][1]
     data = []
-    for k in range(count):
-        data.append(heatmap_trace(masks[k].astype(np.float32), "unit", factor, subplot=k + 1))
-        if len(starts[k]) <= max_outlined_blocks:
-            xs, ys = block_outline(starts[k], n)
-            data.append(
-                dict(
-                    type="scatter",
-                    x=xs,
-                    y=ys,
-                    mode="lines",
-                    line=dict(color=EDGE_COLOR, width=1.5),
-                    hoverinfo="skip",
-                    showlegend=False,
-                    **subplot_axes(k + 1),
-                )
+    for k, mask_starts in enumerate(starts):
+        xs, ys = block_squares(mask_starts, n)
+        outlined = len(mask_starts) <= max_outlined_blocks
+        data.append(
+            dict(
+                type="scatter",
+                x=typed_array(xs),
+                y=typed_array(ys),
+                mode="lines",
+                fill="toself",
+                fillcolor=filled,
+                line=dict(color=EDGE_COLOR if outlined else filled, width=1.5 if outlined else 0.5),
+                hoverinfo="skip",
+                showlegend=False,
+                **subplot_axes(k + 1),
             )
-    layout = grid(rows, cols, titles, font_size, horizontal_spacing=0.06, vertical_spacing=0.12)
+        )
+    layout = grid(rows, cols, titles, font_size, horizontal_spacing=0.06, vertical_spacing=0.12 if rows > 1 else 0)
     layout.update(square_axes(layout, rows, cols, font_size, titles=False))
+    for index in range(1, count + 1):  # scatter traces need the matrix's extent set by hand
+        suffix = "" if index == 1 else str(index)
+        layout[f"xaxis{suffix}"].update(range=[-0.5, n - 0.5], autorange=False, showgrid=False, zeroline=False)
+        layout[f"yaxis{suffix}"].update(range=[n - 0.5, -0.5], autorange=False, showgrid=False, zeroline=False)
     layout.update(
         height=panel_height * rows + 50,
         font=dict(size=font_size),
-        margin=dict(l=55, r=100, t=45, b=25),
-        **colour_axes({"unit": (0.0, 1.0)}, font_size),
+        margin=dict(l=55, r=20, t=45, b=25),
+        plot_bgcolor="#ffffff",
     )
     return plain_figure(data, layout)
-
-
-def convergence_animation(
-    kernel: np.ndarray,
-    frames: np.ndarray,
-    checkpoints: list[int],
-    max_error: np.ndarray,
-    factor: int = 1,
-    font_size: int = FONT_SIZE,
-    frame_ms: int = 80,
-) -> go.Figure:
-    """Kernel | running mean of the first r masks | error, animated over r in the browser.
-
-    ``frames`` (C, p, p) are the running means at ``checkpoints``; ``max_error`` (C,) the
-    full-resolution max-norm errors shown in the title. Play/pause buttons and a slider come with
-    the figure, so playing needs no round trip to the server (``frame_ms`` per frame).
-    The error colour range is fixed at +-1 for all frames so that the error visibly fades.
-    """
-
-    def title(index: int) -> str:
-        return f"r = {checkpoints[index]} masks averaged: max |error| = {max_error[index]:.3f}"
-
-    data, layout = heatmap_row_spec(
-        [
-            ("ALiBi kernel", kernel, "unit"),
-            ("mean of r masks", frames[0], "unit"),
-            ("error", frames[0] - kernel, "error"),
-        ],
-        factor=factor,
-        font_size=font_size,
-        height=540,
-        error_range=1.0,
-    )
-    # Each frame replaces only the z of traces 1 and 2 (mean, error); x, y and colours stay.
-    animation = [
-        dict(
-            name=str(r),
-            data=[
-                dict(type="heatmap", z=typed_array(frames[index])),
-                dict(type="heatmap", z=typed_array(frames[index] - kernel)),
-            ],
-            traces=[1, 2],
-            layout=dict(title=dict(text=title(index))),
-        )
-        for index, r in enumerate(checkpoints)
-    ]
-    play = dict(
-        frame=dict(duration=frame_ms, redraw=True), transition=dict(duration=0), fromcurrent=True, mode="immediate"
-    )
-    # Play/pause at the top left, beside the title, so that they are in the first screen of a
-    # projector; the r slider under the panels.
-    layout.update(
-        title=dict(text=title(0), font=dict(size=font_size + 2), x=0.5, xanchor="center", y=0.97, yanchor="top"),
-        margin=dict(layout["margin"], t=110, b=90),
-        updatemenus=[
-            dict(
-                type="buttons",
-                direction="left",
-                x=0.0,
-                y=1.0,
-                xanchor="left",
-                yanchor="bottom",
-                font=dict(size=tick_size(font_size)),
-                pad=dict(b=font_size * 2 + 16),
-                buttons=[
-                    dict(label="▶ Play", method="animate", args=[None, play]),
-                    dict(
-                        label="❚❚ Pause",
-                        method="animate",
-                        args=[[None], dict(frame=dict(duration=0, redraw=False), mode="immediate")],
-                    ),
-                ],
-            )
-        ],
-        sliders=[
-            dict(
-                active=0,
-                x=0.0,
-                y=-0.12,
-                len=1.0,
-                yanchor="top",
-                pad=dict(t=0, b=0),
-                currentvalue=dict(prefix="r = ", font=dict(size=font_size), xanchor="left"),
-                font=dict(size=tick_size(font_size)),
-                steps=[
-                    dict(
-                        label=str(r),
-                        method="animate",
-                        args=[[str(r)], dict(frame=dict(duration=0, redraw=True), mode="immediate")],
-                    )
-                    for r in checkpoints
-                ],
-            )
-        ],
-    )
-    return plain_figure(data, layout, animation)
 
 
 def _slope_label(slope: float) -> str:
@@ -325,19 +247,44 @@ def per_head_figure(
     samples: int,
     factor: int = 1,
     font_size: int = FONT_SIZE,
+    narrow: bool = False,
 ) -> go.Figure:
-    """Two rows of small heatmaps, kernel above and mean of R masks below, one column per head.
+    """Small heatmaps of every head, in 8-bit colours: kernel and mean of R masks per head.
 
-    Columns are headed by the head number (from 1) and its slope; with more than 8 heads the
-    headings shrink to the number and the slope, so that they stay apart.
+    Wide (a laptop or a projector): two rows, kernel above and mean of R masks below, one column
+    per head, headed by the head number (from 1) and its slope; with more than 8 heads the
+    headings shrink to the number and the slope. ``narrow`` (a phone): one column, kernel and
+    mean of each head one under the other, the colour bar on top, so every panel gets the
+    column's full width.
     """
     heads = kernels.shape[0]
+    coded = (0.0, 1.0)
+    if narrow:
+        titles = []
+        for h in range(heads):
+            titles += [f"head {h + 1}, m={_slope_label(slopes[h])}: kernel", f"head {h + 1}: mean, R={samples}"]
+        data = []
+        for h in range(heads):
+            data.append(heatmap_trace(kernels[h], "unit", factor, subplot=2 * h + 1, coded=coded))
+            data.append(heatmap_trace(means[h], "unit", factor, subplot=2 * h + 2, coded=coded))
+        rows = 2 * heads
+        # A phone's column is ~360 px wide: rows of a 340 px square plus room for its title.
+        title_px, row_px = 2 * font_size + 8, 340 + 2 * font_size + 8
+        layout = grid(rows, 1, titles, font_size, horizontal_spacing=0, vertical_spacing=title_px / (rows * row_px))
+        layout.update(square_axes(layout, rows, 1, font_size, titles=False, ticks=False))
+        layout.update(
+            height=rows * row_px + 80,
+            font=dict(size=font_size),
+            margin=dict(l=10, r=10, t=70, b=10 + title_px),
+            **colour_axes({"unit": (0.0, 1.0)}, font_size, coded=True, horizontal=True),
+        )
+        return plain_figure(data, layout)
     if heads <= 8:
         titles = [f"head {h + 1}<br>m={_slope_label(slopes[h])}" for h in range(heads)]
     else:
         titles = [f"{h + 1}<br>{_slope_label(slopes[h])}" for h in range(heads)]
-    data = [heatmap_trace(kernels[h], "unit", factor, subplot=h + 1) for h in range(heads)]
-    data += [heatmap_trace(means[h], "unit", factor, subplot=heads + h + 1) for h in range(heads)]
+    data = [heatmap_trace(kernels[h], "unit", factor, subplot=h + 1, coded=coded) for h in range(heads)]
+    data += [heatmap_trace(means[h], "unit", factor, subplot=heads + h + 1, coded=coded) for h in range(heads)]
     small = tick_size(font_size)
     layout = grid(
         2,
@@ -353,6 +300,6 @@ def per_head_figure(
         height=max(320, 2 * 1100 // max(heads, 4) + 130),
         font=dict(size=font_size),
         margin=dict(l=20, r=100, t=30 + 2 * small + 10, b=20),
-        **colour_axes({"unit": (0.0, 1.0)}, font_size),
+        **colour_axes({"unit": (0.0, 1.0)}, font_size, coded=True),
     )
     return plain_figure(data, layout)

@@ -34,6 +34,8 @@ SLIDER_MAX_SLOPE = 8.0
 # picture visibly fades as R grows; at 0.25 the error of R = 64 masks at n = 256 is still clear.
 ERROR_RANGE = 0.25
 ASSETS = ("blocks.js", "live_masks.js")
+# The figure's layouts by width: four panels in a row, two by two, one at a time (a phone).
+LAYOUTS = ("wide", "grid", "single")
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,9 @@ class LiveView:
     ``head`` is the global head index of docs/blocks.md (it keys the random stream; 0-based).
     ``max_norm_error`` is max_ij |mean of the R masks - exp(-m|i-j|)| as computed in the browser,
     None until the browser has reported (then the settings are the ones passed in, which the
-    browser draws as they are). ``from_browser`` says which of the two it is.
+    browser draws as they are). ``from_browser`` says which of the two it is. ``layout`` is how the
+    figure's width laid it out in the browser (:data:`LAYOUTS`: ``"single"`` on a phone), None
+    until reported; pages use it to lay out their own figures for a narrow column.
     """
 
     n: int
@@ -54,6 +58,7 @@ class LiveView:
     head: int
     max_norm_error: float | None = None
     from_browser: bool = False
+    layout: str | None = None
 
     def mask_arguments(self) -> dict[str, Any]:
         """Keyword arguments of :func:`alibi_lsh.mask_running_mean` for exactly these masks."""
@@ -203,7 +208,10 @@ def live_masks(
     result = _mount()(
         key=key,
         data=component_data(asked, heads, max_samples, lecture, error_range, reported),
-        default={"view": None},
+        default={"view": None, "layout": None},
         on_view_change=lambda: None,
+        on_layout_change=lambda: None,
     )
-    return reported_view(result.get("view"), asked, max_samples) or asked
+    view = reported_view(result.get("view"), asked, max_samples) or asked
+    layout = result.get("layout")
+    return replace(view, layout=layout) if layout in LAYOUTS else view

@@ -197,6 +197,7 @@ export class LiveMasks {
 
   receive(data, setStateValue) {
     this.setStateValue = setStateValue;
+    this.reportLayout();
     this.options = data;
     this.root.style.setProperty("--alibi-live-font-scale", data.lecture ? "1.35" : "1");
     for (const bar of this.root.querySelectorAll('[data-bar="unit"] i')) bar.style.background = gradientCss(data.unit_colors);
@@ -240,6 +241,15 @@ export class LiveMasks {
         max_norm_error: this.maxError,
       });
     }, REPORT_DELAY_MS);
+  }
+
+  /** Tell the server when the width calls for a phone's layout (one panel at a time) or no longer
+   *  does: it then lays out its own figures for a narrow column. Other changes cost no rerun. */
+  reportLayout() {
+    const narrow = this.root.dataset.layout === "single";
+    if (!this.setStateValue || !this.measured || narrow === (this.reportedNarrow ?? false)) return;
+    this.reportedNarrow = narrow;
+    this.setStateValue("layout", this.root.dataset.layout);
   }
 
   // -- controls --
@@ -319,6 +329,8 @@ export class LiveMasks {
     if (!width) return;
     const layout = width >= 760 ? "wide" : width >= 500 ? "grid" : "single";
     this.root.dataset.layout = layout;
+    this.measured = true;
+    this.reportLayout();
     for (const name of PANELS) this.ui.panels[name].hidden = layout === "single" && name !== this.shown;
     for (const tab of this.ui.tabs) tab.setAttribute("aria-selected", String(tab.dataset.show === this.shown));
     this.request({});

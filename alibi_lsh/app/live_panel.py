@@ -1,0 +1,81 @@
+"""The live masks figure on a page: started from the shared controls, with the library's exact
+numbers for the very masks it draws beside it.
+
+The figure (:mod:`alibi_lsh.app.live`) samples and draws in the browser; when the reader lets go
+of one of its controls it reports its settings, and :func:`exact_numbers` computes, with the
+Python library, the errors of exactly those masks (the same documented blocks, docs/blocks.md)
+and the bounds they should stay under.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from . import cache
+from .controls import R_MAX, Controls
+from .live import LiveView, live_masks
+
+# The live figure's R slider reaches at least this far (further if the shared R is larger).
+LIVE_MAX_SAMPLES = 512
+
+
+def show(controls: Controls, key: str, lecture: bool | None = None) -> LiveView:
+    """Mount the live figure at the shared controls' settings; returns the settings it draws.
+
+    ``key`` names the figure (one per page); ``lecture`` (default: the controls' lecture mode)
+    draws its text larger.
+    """
+    return live_masks(
+        n=controls.n,
+        slope=controls.slope,
+        samples=controls.samples,
+        scheme=controls.scheme,
+        seed=controls.seed,
+        head=controls.head_index,
+        heads=controls.heads,
+        max_samples=min(R_MAX, max(LIVE_MAX_SAMPLES, controls.samples)),
+        lecture=controls.lecture if lecture is None else lecture,
+        key=key,
+    )
+
+
+def narrow(key: str) -> bool:
+    """True if the live figure ``key`` reported a phone's layout (one panel at a time) in this
+    session: the page then lays out its server-drawn figures for a narrow column too.
+
+    Read from the figure's state, so a figure drawn above the live one on the page knows it too.
+    """
+    state = st.session_state.get(key) if key in st.session_state else None
+    return isinstance(state, dict) and state.get("layout") == "single"
+
+
+def describe(view: LiveView) -> str:
+    """The settings of the drawn masks in words, e.g. 'n = 256, m = 0.0625, R = 64 binning masks, seed 0'."""
+    return (
+        f"n = {view.n}, m = {view.slope:.4g}, R = {view.samples} {view.scheme} masks, seed {view.seed}, "
+        f"head index {view.head}"
+    )
+
+
+def exact_numbers(view: LiveView, columns: int = 4) -> None:
+    """The library's errors of the mean of the masks on screen and their 95% bounds, as metrics.
+
+    The max-norm error is the one the browser computed as well (it reports it; they agree to
+    float32 rounding); the spectral norm (Lanczos) and the bounds only the library computes.
+    """
+    numbers = cache.claim_data(view.n, view.slope, view.samples, view.scheme, view.seed, view.head)
+    cells = st.columns(columns)
+    metrics = (
+        ("max-norm error", numbers.max_error, "max |mean - kernel| over all entries i, j."),
+        ("its bound (95%)", numbers.max_bound, "Holds with probability 95% for independent samples."),
+        ("spectral-norm error", numbers.spectral_error, "||mean - kernel||_2, by Lanczos."),
+        ("its bound (95%)", numbers.spectral_bound, "Loose by a constant factor, with the right slope in R."),
+    )
+    for index, (label, value, why) in enumerate(metrics):
+        cells[index % columns].metric(label, f"{value:.4g}", help=why)
+    where = "as drawn above" if view.from_browser else "at the figure's starting settings"
+    st.caption(
+        f"Computed on the server by alibi_lsh for the masks {where} ({describe(view)}); relative Frobenius "
+        f"error {numbers.frobenius_error:.4f}. Bounds hold with probability 95% for independent samples "
+        "(docs/theory.md); qmc samples are not independent, so for them the bounds are a reference."
+    )
