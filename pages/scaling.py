@@ -8,7 +8,7 @@ import os
 import streamlit as st
 import torch
 
-from alibi_lsh.app import cache, display, session, stored_bench
+from alibi_lsh.app import bench_gate, cache, display, session, stored_bench
 
 CPU_CAP = 16384  # largest n offered on a CPU: dense attention at 16k already takes seconds per head
 CUDA_CAP = 65536
@@ -69,10 +69,27 @@ else:
 
 # --- a fresh measurement on this server ------------------------------------------------------
 st.subheader("Run on this server")
+limits = bench_gate.caps()
+if limits.max_n is not None:
+    st.caption(
+        f"On a shared server one measurement runs at a time, with n up to {limits.max_n}, the dense bias up to "
+        f"{limits.max_dense_bytes / 2**30:.0f} GiB and {limits.threads} CPU thread, so that the rest of the class "
+        f"keeps its pages. An instructor lifts these caps by starting the server with "
+        f"`{bench_gate.INSTRUCTOR_ENV}=1` (`python -m alibi_lsh.app.serve --instructor`)."
+    )
+running_since = bench_gate.busy_since()
+if running_since is not None:
+    st.info(
+        "Busy: another visitor's measurement is running on this server; the stored results above stay. "
+        "Press Run again when it has finished.",
+        icon=":material/hourglass_top:",
+    )
 devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 c1, c2, c3 = st.columns(3)
 device = c1.selectbox("Device", devices, key="scale_device", help="CUDA appears when a GPU is available.")
 cap_max = CUDA_CAP if device == "cuda" else CPU_CAP
+if limits.max_n is not None:
+    cap_max = min(cap_max, limits.max_n)
 caps = [2**k for k in range(9, 17) if 2**k <= cap_max]
 n_cap = c2.select_slider("Largest n", caps, value=min(CPU_CAP, cap_max), key=f"scale_cap_{device}")
 repeat = c3.select_slider("Repeats (median)", [1, 2, 3, 5], value=2, key="scale_repeat")
@@ -87,11 +104,12 @@ methods = c4.multiselect(
 samples = c5.multiselect("Samples R (lsh)", [1, 4, 16, 64], default=[4, 16], key="scale_samples")
 schemes = c6.multiselect("Schemes (lsh)", ["binning", "cuts", "qmc"], default=["binning"], key="scale_schemes")
 c7, c8 = st.columns(2)
+max_threads = min(os.cpu_count() or 1, limits.threads or os.cpu_count() or 1)
 threads = c7.slider(
     "CPU threads",
     1,
-    os.cpu_count() or 1,
-    os.cpu_count() or 1,
+    max(2, max_threads),  # a slider needs two values; more than the cap is refused with a message
+    max_threads,
     key="scale_threads",
     help="Threads for this run only; the other pages use one thread per computation.",
 )
@@ -127,13 +145,22 @@ st.caption(
 )
 
 if st.button("Run", type="primary", icon=":material/play_arrow:", key="scale_run"):
-    bar = st.progress(0.0, text="Starting...")
+    refusal = limits.refusal(n_values, config.heads, config.methods, threads if device == "cpu" else 1)
+    if refusal:
+        st.error(f"Not run: {refusal}. Pick a smaller largest n, fewer threads or no dense method.")
+        st.stop()
+    bar = st.progress(0.0, text="Waiting for the server...")
 
     def progress(done: int, total: int, label: str) -> None:
         bar.progress(min(1.0, done / max(1, total)), text=f"{done}/{total}: {label}")
 
     try:
-        frame = run_benchmark(config, progress=progress)
+        with bench_gate.exclusive_run():
+            frame = run_benchmark(config, progress=progress)
+    except bench_gate.Busy as busy:
+        bar.empty()
+        st.warning(f"Busy: {busy}. The stored results above stay; press Run again when it has finished.")
+        st.stop()
     except (ValueError, RuntimeError) as error:
         display.error_box(error)
         st.stop()

@@ -246,6 +246,37 @@ def test_scaling_page():
     assert len(altair(at)) == 2 and len(at.dataframe) == 2  # the stored results and this run
 
 
+def test_scaling_run_is_capped_and_one_at_a_time_for_students(monkeypatch, tmp_path):
+    from alibi_lsh.app import bench_gate
+
+    pytest.importorskip("alibi_lsh.bench")
+    monkeypatch.delenv(bench_gate.INSTRUCTOR_ENV, raising=False)
+    monkeypatch.setattr(bench_gate, "lock_path", lambda: tmp_path / "run.lock")
+    at = open_page("pages/scaling.py", heads="64", **SMALL)
+    assert at.select_slider(key="scale_cap_cpu").options[-1] == "4096"  # students: n up to 4096
+    assert "ALIBI_LSH_INSTRUCTOR=1" in texts(at.caption)
+    at.select_slider(key="scale_cap_cpu").set_value("4096").run()
+    at.button(key="scale_run").click().run()  # 64 heads x 4096^2 float32 = 4 GiB of dense bias
+    assert "Not run: the dense bias at n=4096 with H=64 heads takes 4.00 GiB, above the cap 1 GiB" in at.error[0].value
+    at.select_slider(key="scale_cap_cpu").set_value("512").run()
+    with bench_gate.exclusive_run():  # another visitor's measurement is running
+        at.run()
+        assert "Busy: another visitor's measurement is running" in texts(at.info)
+        at.button(key="scale_run").click().run()
+        assert "Busy: another visitor's measurement is running on this server" in texts(at.warning)
+        assert len(altair(at)) == 1 and not at.exception  # the stored results stay
+
+
+def test_scaling_in_instructor_mode_has_no_caps(monkeypatch):
+    from alibi_lsh.app import bench_gate
+
+    pytest.importorskip("alibi_lsh.bench")
+    monkeypatch.setenv(bench_gate.INSTRUCTOR_ENV, "1")
+    at = open_page("pages/scaling.py", **SMALL)
+    assert at.select_slider(key="scale_cap_cpu").options[-1] == "16384"
+    assert "ALIBI_LSH_INSTRUCTOR" not in texts(at.caption)
+
+
 def test_theory_page():
     at = open_page("pages/theory.py", **SMALL)
     assert at.title[0].value == "Theory, with live checks"

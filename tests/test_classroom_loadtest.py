@@ -1,7 +1,8 @@
 """The shipped load test: a short real run, the checks a simulated student makes, the table.
 
-The short run starts its own app process, runs two students for a few seconds on two pages and
-must print a table row with zero failed checks and zero timeouts. The checker is also given runs
+The short run starts its own app process, runs two students for a few seconds on two pages, plus
+one who presses Run on Scaling, and must print a table row with zero failed checks and zero
+timeouts and the measured run. The checker is also given runs
 built by hand, to show that it catches an exception box, a page without chart data and a page
 that shows another student's values.
 """
@@ -9,6 +10,7 @@ that shows another student's values.
 from __future__ import annotations
 
 import random
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -40,6 +42,9 @@ def test_short_run_prints_a_clean_row():
     assert values["timeouts"] == "0" and values["errors"] == "0"
     assert values["median"].endswith(("ms", " s")) and values["server memory"].endswith(("MB", "GB"))
     assert "after the last student left" in done.stdout
+    # One more student pressed Run on Scaling: its capped run measured (nobody else was running one).
+    runs = re.search(r"with 2 students: (\d+) runs measured in .* \(median\), 0 answered busy", done.stdout)
+    assert runs and int(runs.group(1)) >= 1, done.stdout
 
 
 def page(settings: Settings, **overrides) -> Rerun:

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 
 from .._checks import exit_status
 from .classroom.protocol import BrowserTab
-from .classroom.report import Usage, header, row, size
+from .classroom.report import Usage, duration, header, percentile, row, size
 from .classroom.servers import MAX_PROCESSES, Classroom
 from .classroom.students import ALL_PAGES, MODES, PhaseResult, Settings, check, run_phase
 from .classroom.usage import UsageMeter, resident_bytes
@@ -71,6 +71,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--idle-seconds", type=float, default=150.0, help="wait after the last phase, then report memory (0: skip)"
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the students' settings and think times")
+    parser.add_argument(
+        "--scaling-run",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="add one student on Scaling who presses Run every 3-6 s (default: on)",
+    )
     parser.add_argument("--url", help="measure this running server instead of starting one")
     return parser.parse_args(argv)
 
@@ -103,10 +109,20 @@ def measure_phase(
     """One phase of ``students``, with the server's CPU and peak memory and this process's CPU."""
     meter = UsageMeter(pids).start()
     client_start, wall_start = time.process_time(), time.monotonic()
-    result = asyncio.run(run_phase(url, students, args.seconds, pages, args.mode, args.timeout, args.seed))
+    result = asyncio.run(
+        run_phase(url, students, args.seconds, pages, args.mode, args.timeout, args.seed, args.scaling_run)
+    )
     client_cpu = 100 * (time.process_time() - client_start) / (time.monotonic() - wall_start)
     server_cpu, server_bytes = meter.stop()
     return result, Usage(server_cpu if pids else None, server_bytes if pids else None, client_cpu)
+
+
+def run_summary(students: int, result: PhaseResult) -> str:
+    """One line on the Scaling runs of a phase: how many measured, how long they took, how many were busy."""
+    measured = f"{len(result.runs)} runs measured" + (
+        f" in {duration(percentile(result.runs, 50))} (median)" if result.runs else ""
+    )
+    return f"- with {students} students: {measured}, {result.runs_busy} answered busy"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -125,16 +141,21 @@ def run(args: argparse.Namespace) -> int:
             + f" after 0.5-1.5 s of thought; {args.seconds:g} s per row, timeout {args.timeout:g} s.",
             flush=True,
         )
-        problems = asyncio.run(warm_up(direct, pages, args.timeout))
+        problems = asyncio.run(warm_up(direct, (*pages, "scaling") if args.scaling_run else pages, args.timeout))
         warm = resident_bytes(pids) if pids else None
         print(f"Server memory after one visit per page and process: {size(warm)}\n")
         print(header(), flush=True)
         load_averages: list[float] = []
+        run_notes: list[str] = []
         for count in counts:
             result, usage = measure_phase(url, pids, count, pages, args)
             print(row(result, usage), flush=True)
             problems += result.errors
             load_averages.append(os.getloadavg()[0])
+            run_notes.append(run_summary(count, result))
+        if args.scaling_run:
+            print("\nOne more student on Scaling pressed Run every 3-6 s (capped run, one at a time):")
+            print("\n".join(run_notes))
         # Other work on the machine competes for the cores: say how busy it was.
         loads = ", ".join(f"{load:.1f}" for load in load_averages)
         print(f"\nLoad average (1 min, this test's processes included) after each row: {loads}")

@@ -19,6 +19,7 @@ import signal
 import time
 
 from .._checks import exit_status
+from .bench_gate import INSTRUCTOR_ENV
 from .classroom.servers import MAX_PROCESSES, Classroom
 
 
@@ -38,11 +39,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--backend", action="append", default=[], metavar="HOST:PORT", help="an app process on another machine"
     )
     parser.add_argument("--log-dir", help="keep logs and the proxy configuration here (default: a temporary folder)")
+    parser.add_argument(
+        "--instructor",
+        action="store_true",
+        help=f"instructor mode: the Scaling page's Run has no caps (sets {INSTRUCTOR_ENV}=1 for the app processes)",
+    )
     return parser.parse_args(argv)
 
 
 def serve(args: argparse.Namespace) -> int:
     """Start the classroom, then wait for Ctrl-C or SIGTERM (status 0) or a dead child (status 1)."""
+    if args.instructor:  # the app processes inherit it; students cannot set it from a URL
+        os.environ[INSTRUCTOR_ENV] = "1"
     classroom = Classroom(args.processes, args.port, args.address, args.backend, log_dir=args.log_dir)
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM stops it like Ctrl-C
     try:

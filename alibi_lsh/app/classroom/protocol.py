@@ -83,6 +83,10 @@ class Rerun:
         """Bodies of ``st.error`` boxes (the app shows library errors this way)."""
         return [e.body for kind, e in self.elements if kind == "alert" and e.format == e.ERROR]
 
+    def warnings(self) -> list[str]:
+        """Bodies of ``st.warning`` boxes."""
+        return [e.body for kind, e in self.elements if kind == "alert" and e.format == e.WARNING]
+
     def texts(self) -> list[str]:
         """Bodies of headings, markdown and captions."""
         return [e.body for kind, e in self.elements if kind in ("heading", "markdown")]

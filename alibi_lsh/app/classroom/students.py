@@ -36,6 +36,15 @@ CONTROLS = {
     "w_head": ("head", "head", 1, HEADS),
 }
 THINK_SECONDS = (0.5, 1.5)  # uniform: one change about every second, plus the wait for the page
+# The student who presses Run on Scaling: a run takes seconds (capped for students), so it waits
+# longer for its page and thinks longer between presses.
+RUN_PAGE, RUN_BUTTON = "scaling", "scale_run"
+# Largest n of its runs: the second choice of the page's select slider (512, 1024, ...), so a run
+# (n = 256..1024, dense, window and LSH, 1 thread) takes a few seconds on a 2-core CPU.
+RUN_LARGEST_N = ("scale_cap_cpu", 1)
+RUN_TIMEOUT = 300.0
+RUN_THINK_SECONDS = (3.0, 6.0)
+BUSY_NOTE = "Busy: another visitor's measurement is running"
 
 
 @dataclass(frozen=True)
@@ -105,6 +114,8 @@ class PhaseResult:
     timeouts: int = 0
     errors: list[str] = field(default_factory=list)
     received_bytes: int = 0  # by the runs in ``latencies``
+    runs: list[float] = field(default_factory=list)  # seconds of each Scaling Run that measured
+    runs_busy: int = 0  # presses of Run answered with the busy note
 
     def record(self, rerun: Rerun, settings: Settings, first_load: bool) -> None:
         """Keep the run's latency (and bytes, unless it is a tab's first load) and its failed checks."""
@@ -136,6 +147,31 @@ async def simulate_student(
         settings = settings.changed(rng)[0]
 
 
+async def press_run(url: str, settings: Settings, rng: random.Random, deadline: float, result: PhaseResult) -> None:
+    """The student on Scaling until ``deadline``: opens the page, presses Run, reads the result, thinks
+    a few seconds, presses again. A finished run shows the measured chart beside the stored one;
+    a busy server shows its note (counted apart); either way the stored results stay drawn."""
+    while time.monotonic() < deadline:
+        async with (
+            _failures_counted(result, settings.page),
+            BrowserTab(url, settings.page, settings.query_string(), timeout=RUN_TIMEOUT) as tab,
+        ):
+            result.record(await tab.open(), settings, first_load=True)
+            key, choice = RUN_LARGEST_N
+            result.errors += check(await tab.rerun({key: choice}), settings)  # a select slider sends an index
+            while time.monotonic() < deadline:
+                run = await tab.rerun({RUN_BUTTON: True})
+                result.errors += check(run, settings)
+                if any(BUSY_NOTE in text for text in run.warnings()):
+                    result.runs_busy += 1
+                elif run.charts_with_data() >= 2:  # the stored results and this measurement
+                    result.runs.append(run.seconds)
+                else:
+                    result.errors.append(f"{settings.page}: Run showed neither a measurement nor the busy note")
+                await asyncio.sleep(max(0.0, min(rng.uniform(*RUN_THINK_SECONDS), deadline - time.monotonic())))
+        await _think(rng, deadline)
+
+
 @contextlib.asynccontextmanager
 async def _failures_counted(result: PhaseResult, page: str):
     """Count a run that timed out, and record a broken connection or protocol as an error."""
@@ -155,10 +191,12 @@ async def run_phase(
     mode: str = "controls",
     timeout: float = 30.0,
     seed: int = 0,
+    scaling_run: bool = False,
 ) -> PhaseResult:
     """``students`` students for ``seconds`` (each finishes its current run, at most ``timeout`` more).
 
     Student i is on ``pages[i % len(pages)]``; starts are spread over the first second.
+    ``scaling_run`` adds one more student, on Scaling, who presses Run (:func:`press_run`).
     """
     if mode not in MODES:
         raise ValueError(f"mode={mode!r} is not one of {', '.join(MODES)}")
@@ -171,7 +209,11 @@ async def run_phase(
         await asyncio.sleep(i / students)
         await simulate_student(url, Settings.draw(rng, pages[i % len(pages)]), rng, deadline, mode, timeout, result)
 
-    await asyncio.gather(*(student(i) for i in range(students)))
+    async def runner() -> None:
+        rng = random.Random(f"{seed}-{students}-run")
+        await press_run(url, Settings.draw(rng, RUN_PAGE), rng, deadline, result)
+
+    await asyncio.gather(*(student(i) for i in range(students)), *([runner()] if scaling_run else []))
     result.seconds = time.monotonic() - start
     return result
 
