@@ -10,24 +10,19 @@ only when /usr/bin/chromium is absent.
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
-ROOT = Path(__file__).resolve().parent.parent
-SCREENSHOTS = Path(os.environ.get("ALIBI_LSH_SCREENSHOTS", ROOT / "screenshots"))
+from .browser_support import SCREENSHOTS, chromium_browser, require_chromium, streamlit_server, wait_until_idle
+
+require_chromium()
+
 PAGES = [  # (navigation label, or None to open the URL; url path; screenshot name; title on the page; charts)
     # First a sub-page on the fresh server, as a bookmark would: it must come with navigation and sidebar.
     (None, "masks", "masks", "Random block masks", 2),
     ("Overview", "", "overview", "ALiBi is an average of random block masks", 1),
-    ("Convergence", "convergence", "convergence", "Convergence: averaging more masks", 3),
+    ("Convergence", "convergence", "convergence", "Convergence: averaging more masks", 2),
     ("Attention", "attention", "attention", "Attention: exact, approximate, window", 2),
     ("Scaling", "scaling", "scaling", "Scaling with the context length", 1),
     ("Theory", "theory", "theory", "Theory, with live checks", 2),
@@ -39,102 +34,18 @@ CHART_SELECTOR = (
     ".js-plotly-plot .main-svg, [data-testid='stVegaLiteChart'] canvas, [data-testid='stVegaLiteChart'] svg"
 )
 
-if not CHROMIUM.exists():
-    if os.environ.get("CI"):
-        pytest.fail(f"{CHROMIUM} is missing; the browser test is mandatory in CI", pytrace=False)
-    pytest.skip(
-        f"{CHROMIUM} not installed (the browser test runs when it is, and always in CI)", allow_module_level=True
-    )
-
-from playwright import sync_api as playwright  # noqa: E402  (after the skip: only needed with a browser)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """`streamlit run app.py` on a free localhost port, stopped after the module's tests.
-
-    Its output goes to a file, not a pipe: nobody reads a pipe while the tests run, and a server
-    whose pipe is full stops answering. No file watcher: a .venv inside the checkout (as CI
-    makes it) would keep it busy.
-    """
-    port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        "app.py",
-        "--server.headless",
-        "true",
-        "--server.port",
-        str(port),
-        "--server.address",
-        "127.0.0.1",
-        "--server.fileWatcherType",
-        "none",
-        "--browser.gatherUsageStats",
-        "false",
-    ]
-    log_path = tmp_path_factory.mktemp("server") / "streamlit.log"
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
-                break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        process.kill()
-        pytest.fail(f"streamlit did not start: {log_path.read_text()[-4000:]}")
-    yield url
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    """`streamlit run app.py` on a free localhost port, stopped after the module's tests."""
+    with streamlit_server("app.py", tmp_path_factory.mktemp("server")) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def browser():
-    with playwright.sync_playwright() as p:
-        chromium = p.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
+    with chromium_browser() as chromium:
         yield chromium
-        chromium.close()
-
-
-def wait_until_idle(page, timeout_s: float = 40) -> None:
-    """Wait until Streamlit's 'running' indicator is gone and stays gone for a moment."""
-    deadline = time.time() + timeout_s
-    quiet_since = None
-    while time.time() < deadline:
-        running = page.locator("[data-testid='stStatusWidget']").count() > 0
-        if running:
-            quiet_since = None
-        elif quiet_since is None:
-            quiet_since = time.time()
-        elif time.time() - quiet_since > 1.0:
-            return
-        page.wait_for_timeout(200)
-    raise AssertionError(f"the page kept running for more than {timeout_s} s")
 
 
 def test_every_page_renders_without_exceptions(server, browser):
@@ -177,7 +88,7 @@ LAYOUT_FACTS = """
   const box = e => { const r = e.getBoundingClientRect();
     return {left: r.left, top: r.top, right: r.right, bottom: r.bottom, width: r.width, height: r.height}; };
   const charts = [...document.querySelectorAll(
-    "[data-testid='stPlotlyChart'], [data-testid='stVegaLiteChart']")].filter(visible);
+    "[data-testid='stPlotlyChart'], [data-testid='stVegaLiteChart'], .alibi-live")].filter(visible);
   const overlaps = [];
   let smallestFont = Infinity;
   for (const plot of document.querySelectorAll(".js-plotly-plot")) {
@@ -221,7 +132,7 @@ LAYOUT_FACTS = """
 LECTURE_PAGES = [  # (url path with lecture mode on, screenshot name, main charts to wait for)
     ("?lecture=1", "lecture_mode_overview", 1),
     ("masks?lecture=1", "lecture_mode_masks", 2),
-    ("convergence?lecture=1", "lecture_mode_convergence", 3),
+    ("convergence?lecture=1", "lecture_mode_convergence", 2),
     ("attention?lecture=1", "lecture_mode_attention", 2),
     ("scaling?lecture=1", "lecture_mode_scaling", 1),
     ("theory?lecture=1", "lecture_mode_theory", 2),
@@ -383,3 +294,57 @@ def test_scaling_run_draws_its_charts(server, browser):
     assert "not valid JSON" not in page.content()  # table and chart data reached the browser intact
     page.screenshot(path=str(SCREENSHOTS / "scaling_after_run.png"))
     page.close()
+
+
+# --- a phone ---------------------------------------------------------------------------------
+
+PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
+PHONE_PAGES = [  # (url path, screenshot name, server-drawn charts on the page)
+    ("", "phone_overview", 1),
+    ("masks", "phone_masks", 2),
+    ("convergence", "phone_convergence", 2),
+]
+# Widths of every panel on the page: plotly subplots (their drag rectangles), Vega-Lite charts and
+# the live figure's visible canvases, with a name for the message.
+PANEL_WIDTHS = """
+() => {
+  const panels = [];
+  for (const plot of document.querySelectorAll(".js-plotly-plot")) {
+    plot.querySelectorAll(".nsewdrag").forEach((rect, k) =>
+      panels.push([`plotly panel ${k + 1}`, rect.getBoundingClientRect().width]));
+  }
+  for (const chart of document.querySelectorAll("[data-testid='stVegaLiteChart'] canvas, "
+                                                 + "[data-testid='stVegaLiteChart'] svg.marks"))
+    panels.push(["vega-lite chart", chart.getBoundingClientRect().width]);
+  for (const canvas of document.querySelectorAll(".alibi-live [data-panel]:not([hidden]) canvas"))
+    panels.push(["live panel", canvas.getBoundingClientRect().width]);
+  return panels;
+}
+"""
+
+
+def test_a_phone_gets_readable_figures(server, browser):
+    """At 390 x 844 every figure of Overview, Masks and Convergence (the per-head grid included) has
+    panels at least 300 px wide and no overlapping plotly text, and the page does not scroll sideways."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(**PHONE)
+    page = context.new_page()
+    for path, name, charts in PHONE_PAGES:
+        page.goto(f"{server}/{path}?n=256&R=64", wait_until="domcontentloaded")
+        # The live figure reports a phone's layout; the server then lays its own figures out in one column.
+        page.wait_for_function("document.querySelector('.alibi-live')?.dataset.layout === 'single'", timeout=90_000)
+        wait_until_idle(page)
+        wait_for_charts(page, charts)
+        wait_until_idle(page)
+        page.wait_for_timeout(1000)
+        assert page.locator("[data-testid='stException']").count() == 0, f"exception box on /{path}"
+        facts = page.evaluate(LAYOUT_FACTS)
+        assert not facts["overlaps"], f"/{path} on a phone: overlapping figure text: {facts['overlaps'][:6]}"
+        assert facts["pageWidth"] <= facts["viewportWidth"] + 1, f"/{path} on a phone scrolls sideways"
+        assert not facts["wide"], f"/{path} on a phone: charts wider than their place: {facts['wide']}"
+        widths = page.evaluate(PANEL_WIDTHS)
+        assert len(widths) >= charts + 1, widths
+        narrow = [(what, round(width)) for what, width in widths if width < 300]
+        assert not narrow, f"/{path} on a phone: panels under 300 px wide: {narrow}"
+        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    context.close()

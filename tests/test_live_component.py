@@ -11,15 +11,10 @@ machine). Screenshots at 390 x 844 (a phone, by touch), 1280 x 720 and 1600 x 10
 from __future__ import annotations
 
 import json
-import os
-import socket
 import statistics
-import subprocess
-import sys
 import time
 import urllib.parse
 import urllib.request
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -27,52 +22,25 @@ import torch
 
 from alibi_lsh import alibi_kernel, mask_running_mean, max_norm_error, sample_partitions
 
-from .test_live_sampler import launch_chromium, playwright
+from .browser_support import SCREENSHOTS, chromium_browser, require_chromium, streamlit_server
 
-ROOT = Path(__file__).resolve().parent.parent
-SCREENSHOTS = Path(os.environ.get("ALIBI_LSH_SCREENSHOTS", ROOT / "screenshots"))
+require_chromium()
+
 LIVE = ".alibi-live"
 SNAPSHOT = "document.querySelector('.alibi-live').liveMasks.snapshot()"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def server():
-    """`streamlit run tests/live_masks_app.py` on a free localhost port."""
-    port = free_port()
-    command = [sys.executable, "-m", "streamlit", "run", "tests/live_masks_app.py", "--server.headless", "true"]
-    command += ["--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
-                break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        process.kill()
-        pytest.fail(f"streamlit did not start: {process.stdout.read() if process.stdout else ''}")
-    yield url
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
+def server(tmp_path_factory):
+    """`streamlit run tests/live_masks_app.py` on a free localhost port (logging to a file)."""
+    with streamlit_server("tests/live_masks_app.py", tmp_path_factory.mktemp("live_server")) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def browser():
-    with playwright.sync_playwright() as driver:
-        chromium = launch_chromium(driver)
+    with chromium_browser() as chromium:
         yield chromium
-        chromium.close()
 
 
 def open_live(context_or_browser, server: str, viewport: dict, **settings):

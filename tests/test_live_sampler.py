@@ -11,9 +11,7 @@ Mandatory in CI (env CI set); locally skipped only when /usr/bin/chromium is abs
 from __future__ import annotations
 
 import math
-import os
 import random
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -24,22 +22,10 @@ from alibi_lsh.app.live.component import component_source
 from alibi_lsh.samplers import BinningSampler, CutsSampler, QMCSampler
 
 from . import block_reference as ref
+from .browser_support import launch_chromium, require_chromium
 from .test_block_function import KNOWN_ANSWERS, random_triples
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-if not CHROMIUM.exists():
-    if os.environ.get("CI"):
-        pytest.fail(f"{CHROMIUM} is missing; the browser tests are mandatory in CI", pytrace=False)
-    pytest.skip(f"{CHROMIUM} not installed (these tests run when it is, and always in CI)", allow_module_level=True)
+require_chromium()
 
 from playwright import sync_api as playwright  # noqa: E402  (after the skip: only needed with a browser)
 
@@ -47,10 +33,6 @@ LOAD_MODULE = """async (source) => {
     const url = URL.createObjectURL(new Blob([source], {type: "text/javascript"}));
     window.live = await import(url);
 }"""
-
-
-def launch_chromium(driver):
-    return driver.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
 
 
 @pytest.fixture(scope="module")
