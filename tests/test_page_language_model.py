@@ -96,3 +96,22 @@ def test_missing_weights_show_a_message_not_a_traceback(monkeypatch, tmp_path):
         assert not at.metric
     finally:
         st.cache_resource.clear()
+
+
+def test_attention_heatmaps_send_8_bit_colours_with_the_upper_triangle_blank():
+    import numpy as np
+    import torch
+
+    from alibi_lsh.lm.figures import attention_heatmaps
+
+    causal = torch.ones(40, 40, dtype=torch.bool).tril()
+    scores = torch.randn(40, 40, generator=torch.Generator().manual_seed(0))
+    weights = torch.softmax(scores.masked_fill(~causal, -1e9), -1)
+    figure = attention_heatmaps(weights, weights, "LSH R=4")
+    codes = np.asarray(figure.data[0].z)
+    assert codes.dtype == np.uint8 and (codes[~causal.numpy()] == 0).all()  # code 0: white, the masked keys
+    top = float(torch.quantile(torch.cat([weights[causal]] * 2), 0.99))  # over both panels, as the figure
+    decoded = (codes[causal.numpy()].astype(float) - 1) / 254 * top
+    expected = weights[causal].clamp(max=top).numpy()
+    np.testing.assert_allclose(decoded, expected, atol=0.5 / 254 * top + 1e-7)  # within half a colour level
+    assert figure.data[0].colorscale[0][1] == "#ffffff"

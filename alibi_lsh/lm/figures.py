@@ -77,6 +77,18 @@ def token_loss_chart(tokens: list[str], exact: torch.Tensor, approx: torch.Tenso
     ).properties(height=260)
 
 
+def _blank_then_viridis() -> list:
+    """A colour scale for 8-bit codes: code 0 (the causal mask's blank upper triangle) is white,
+    codes 1..255 (weights 0..top) run through plotly's Viridis."""
+    from plotly.colors import sequential
+
+    colours = sequential.Viridis
+    first = 1 / 255
+    scale = [[0.0, "#ffffff"], [0.5 / 255, "#ffffff"]]
+    scale += [[first + (1 - first) * k / (len(colours) - 1), colour] for k, colour in enumerate(colours)]
+    return scale
+
+
 def attention_heatmaps(
     exact: torch.Tensor, approx: torch.Tensor, approx_label: str, title: str = "", font_size: int = 14
 ) -> go.Figure:
@@ -85,19 +97,33 @@ def attention_heatmaps(
 
     The colour scale tops out at the 99th percentile of the causal weights (larger weights show
     in the top colour): a few near-1 weights on the diagonal would otherwise leave the rest dark.
-    ``font_size`` (px) sizes every text; ticks are two points smaller.
+    Colours are sent as 8-bit codes (a quarter of float32's bytes; the page's CSV has the exact
+    weights), so the hover names the query and the key. ``font_size`` (px) sizes every text;
+    ticks are two points smaller.
     """
     causal = torch.ones_like(exact, dtype=torch.bool).tril()
     weights = torch.cat([exact[causal], approx[causal]]).float()
-    high = float(torch.quantile(weights[: 2**24], 0.99)) or float(weights.max())
+    high = float(torch.quantile(weights[: 2**24], 0.99)) or float(weights.max()) or 1.0
     fig = make_subplots(rows=1, cols=2, subplot_titles=("exact ALiBi", approx_label), horizontal_spacing=0.08)
+    ticks = [0.0, high / 2, high]
     for col, matrix in ((1, exact), (2, approx)):
-        z = matrix.masked_fill(~causal, float("nan")).numpy()
+        codes = (1 + torch.round(254 * (matrix.float() / high).clamp(0, 1))).to(torch.uint8).masked_fill(~causal, 0)
         fig.add_trace(
-            go.Heatmap(z=z, zmin=0.0, zmax=high, colorscale="Viridis", showscale=col == 2,
-                       colorbar=dict(title=dict(text="weight", side="top"), nticks=4),
-                       hovertemplate="query %{y}<br>key %{x}<br>weight %{z:.4f}<extra></extra>"),
-            row=1, col=col,
+            go.Heatmap(
+                z=codes.numpy(),
+                zmin=0,
+                zmax=255,
+                colorscale=_blank_then_viridis(),
+                showscale=col == 2,
+                colorbar=dict(
+                    title=dict(text="weight", side="top"),
+                    tickvals=[1 + 254 * t / high for t in ticks],
+                    ticktext=[f"{t:.2g}" for t in ticks],
+                ),
+                hovertemplate="query %{y}<br>key %{x}<extra></extra>",
+            ),
+            row=1,
+            col=col,
         )
         fig.update_yaxes(autorange="reversed", title_text="query i", row=1, col=col)
         fig.update_xaxes(title_text="key j", row=1, col=col)
@@ -105,7 +131,9 @@ def attention_heatmaps(
     fig.update_yaxes(tickfont=dict(size=font_size - 2), nticks=6)
     fig.update_annotations(font=dict(size=font_size))  # the subplot titles
     fig.update_layout(
-        title=dict(text=title, font=dict(size=font_size + 2)), height=480, font=dict(size=font_size),
+        title=dict(text=title, font=dict(size=font_size + 2)),
+        height=480,
+        font=dict(size=font_size),
         margin={"l": 60, "r": 20, "t": 90, "b": 50},
     )
     return fig
