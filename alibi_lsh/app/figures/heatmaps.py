@@ -228,7 +228,8 @@ def mask_grid(
     layout.update(
         height=panel_height * rows + 50,
         font=dict(size=font_size),
-        margin=dict(l=55, r=20, t=45, b=25),
+        # One column is a phone's (or the tour's): narrow side margins leave the panel the width.
+        margin=dict(l=55 if cols > 1 else 45, r=20 if cols > 1 else 8, t=45, b=25),
         plot_bgcolor="#ffffff",
     )
     return plain_figure(data, layout)
