@@ -21,15 +21,8 @@ from alibi_lsh.lm.evaluate import (
 from alibi_lsh.lm.figures import attention_error_chart, attention_heatmaps, perplexity_chart, token_loss_chart
 
 TINY = ModelConfig(block_size=16, n_layer=2, n_head=4, n_embd=32)
-CFG = EvalConfig(
-    multiples=(1, 2),
-    samples=(1, 8),
-    schemes=("binning", "cuts"),
-    seeds=(0, 1),
-    windows=(4,),
-    tokens=64,
-    error_layers_length_multiples=(1,),
-)
+CFG = EvalConfig(multiples=(1, 2), samples=(1, 8), schemes=("binning", "cuts"), seeds=(0, 1), windows=(4,),
+                 tokens=64, error_layers_length_multiples=(1,))
 needs_weights = pytest.mark.skipif(not DEFAULT_WEIGHTS.is_file(), reason="shipped weights not trained yet")
 
 

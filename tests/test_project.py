@@ -11,24 +11,10 @@ import alibi_lsh
 ROOT = Path(__file__).resolve().parent.parent
 
 PUBLIC_API = [
-    "alibi_slopes",
-    "alibi_bias",
-    "alibi_kernel",
-    "PositionalKernel",
-    "make_sampler",
-    "Partition",
-    "sample_partitions",
-    "sample_masks",
-    "mask_running_mean",
-    "max_norm_error",
-    "spectral_norm_error",
-    "relative_frobenius_error",
-    "max_norm_bound",
-    "spectral_norm_bound",
-    "block_size_bound",
-    "alibi_attention",
-    "lsh_alibi_attention",
-    "window_alibi_attention",
+    "alibi_slopes", "alibi_bias", "alibi_kernel", "PositionalKernel", "make_sampler", "Partition",
+    "sample_partitions", "sample_masks", "mask_running_mean", "max_norm_error", "spectral_norm_error",
+    "relative_frobenius_error", "max_norm_bound", "spectral_norm_bound", "block_size_bound",
+    "alibi_attention", "lsh_alibi_attention", "window_alibi_attention",
 ]
 
 
