@@ -346,5 +346,11 @@ def test_a_phone_gets_readable_figures(server, browser):
         assert len(widths) >= charts + 1, widths
         narrow = [(what, round(width)) for what, width in widths if width < 300]
         assert not narrow, f"/{path} on a phone: panels under 300 px wide: {narrow}"
-        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+        # The screen at each figure (the page scrolls inside Streamlit's container, not the document).
+        figures = page.locator(".alibi-live, [data-testid='stPlotlyChart'], [data-testid='stVegaLiteChart']")
+        for k in range(figures.count()):
+            figures.nth(k).evaluate("e => e.scrollIntoView({block: 'start'})")
+            page.wait_for_timeout(300)
+            page.screenshot(path=str(SCREENSHOTS / f"{name}_figure_{k + 1}.png"))
     context.close()

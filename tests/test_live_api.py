@@ -15,7 +15,14 @@ from streamlit.testing.v1 import AppTest
 
 from alibi_lsh import alibi_kernel, alibi_slopes, mask_running_mean, max_norm_error
 from alibi_lsh.app.live import component
-from alibi_lsh.app.live.component import basis_of, checked_view, component_data, component_source, reported_view
+from alibi_lsh.app.live.component import (
+    basis_of,
+    checked_view,
+    compact_script,
+    component_data,
+    component_source,
+    reported_view,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 ASKED = checked_view(n=96, slope=0.1, samples=24, scheme="qmc", seed=2**53 + 1, head=5)
@@ -112,6 +119,11 @@ def test_the_assets_ship_as_package_data_and_form_one_module():
     assert 'class="alibi-live"' in source["html"] and "http" not in source["js"] + source["css"]
 
 
+def test_compacted_script_keeps_every_line_of_code():
+    source = "// a comment\n/**\n * docs\n */\nexport const a = 1; // kept\n\n  const b = `*/`;\n"
+    assert compact_script(source) == "export const a = 1; // kept\nconst b = `*/`;"
+
+
 def test_the_test_page_runs_under_apptest_with_the_settings_asked():
     """Without a browser nothing reports, so the page's numbers are those of the arguments."""
     at = AppTest.from_file(str(ROOT / "tests" / "live_masks_app.py"), default_timeout=60)
@@ -128,6 +140,7 @@ def test_the_test_page_runs_under_apptest_with_the_settings_asked():
         "head": 3,
         "max_norm_error": None,
         "from_browser": False,
+        "layout": None,  # nothing measured the width either
         "server_max_norm_error": None,
     }
     means, _ = mask_running_mean(48, 0.2, 12, "cuts", seed=7, head=3, checkpoints=[12])

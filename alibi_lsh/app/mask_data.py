@@ -8,6 +8,7 @@ most p pixels (``factor`` positions per pixel); positions and widths are in toke
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -275,11 +276,21 @@ class PerHead:
     table: pd.DataFrame
 
 
+@functools.lru_cache(maxsize=8)
+def _head_kernels(n: int, heads: int) -> tuple[torch.Tensor, np.ndarray, int]:
+    """The kernels of every head, float64 (H, n, n), and their display view: the part of
+    :func:`per_head_data` that depends on n and H only (a student's new seed or R reuses it).
+    Shared and read-only."""
+    kernels = alibi_kernel(n, alibi_slopes(heads).tolist())
+    small, factor = downsample(kernels.numpy(), PER_HEAD_PIXELS)
+    return kernels, small.astype(np.float32), factor
+
+
 def per_head_data(n: int, heads: int, samples: int, scheme: str, seed: int) -> PerHead:
     """Every head of an H-head ALiBi model averaging R masks of its own width law (head h draws the
     blocks of global head h, as attention does)."""
     slopes = alibi_slopes(heads).tolist()
-    kernels = alibi_kernel(n, slopes)
+    kernels, small_kernels, factor = _head_kernels(n, heads)
     means = torch.stack(
         [
             mask_running_mean(n, m, samples, scheme, seed, checkpoints=[samples], head=h)[0][0]
@@ -295,10 +306,9 @@ def per_head_data(n: int, heads: int, samples: int, scheme: str, seed: int) -> P
             "relative Frobenius": relative_frobenius_error(means, kernels).tolist(),
         }
     )
-    small_kernels, factor = downsample(kernels.numpy(), PER_HEAD_PIXELS)
     small_means, _ = downsample(means.numpy(), PER_HEAD_PIXELS)
     return PerHead(
-        kernels=small_kernels.astype(np.float32),
+        kernels=small_kernels,
         means=small_means.astype(np.float32),
         factor=factor,
         table=table,

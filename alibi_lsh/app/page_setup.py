@@ -27,6 +27,15 @@ html { font-size: 18px; }
 """
 
 
+# A displayed formula wider than a phone's column scrolls sideways inside its own box instead of
+# being cut off (KaTeX's display block; on a projector or a laptop every formula fits).
+PAGE_CSS = """
+<style>
+.katex-display { overflow-x: auto; overflow-y: hidden; }
+</style>
+"""
+
+
 def hide_developer_toolbar() -> None:
     """Set Streamlit's client toolbar to viewer mode, whatever directory the app was started from
     (``.streamlit/config.toml`` is only read from the working directory).
@@ -47,5 +56,6 @@ def configure_page(lecture: bool) -> None:
         layout="wide",
         initial_sidebar_state="collapsed" if lecture else "auto",
     )
+    st.html(PAGE_CSS)
     if lecture:
         st.html(LECTURE_CSS)

@@ -115,18 +115,15 @@ def _triangles(controls: Controls) -> None:
 
 
 def _convergence(controls: Controls) -> None:
-    """The live figure (R dragged in the browser) beside the error of its very masks against r."""
-    live, chart = st.columns([5, 2])
-    with live:
-        view = live_panel.show(controls, key="tour_live", lecture=True)
+    """The live figure (R dragged in the browser), then the error of its very masks against r."""
+    view = live_panel.show(controls, key="tour_live", lecture=True)
     summary, references = cache.error_summary(
         view.n, view.slope, view.samples, (view.scheme,), (view.seed,), False, view.head
     )
     summary = summary[summary["metric"] == "max-norm"]
     references = references[references["metric"] == "max-norm"]
-    with chart:
-        spec = cache.error_curves_spec(summary, references, view.samples, (view.scheme,), FONT)
-        display.show_altair(spec, "tour_convergence", summary)
+    spec = cache.error_curves_spec(summary, references, view.samples, (view.scheme,), FONT)
+    display.show_altair(spec, "tour_convergence", summary)
 
 
 def _error(controls: Controls) -> None:

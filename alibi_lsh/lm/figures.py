@@ -119,6 +119,7 @@ def attention_heatmaps(
                     title=dict(text="weight", side="top"),
                     tickvals=[1 + 254 * t / high for t in ticks],
                     ticktext=[f"{t:.2g}" for t in ticks],
+                    ticklabelposition="outside bottom",  # the top label just below its tick, clear of the title
                 ),
                 hovertemplate="query %{y}<br>key %{x}<extra></extra>",
             ),

@@ -59,11 +59,16 @@ def _tick_label(value: float) -> str:
 
 
 def colour_axes(
-    ranges: dict[str, tuple[float, float]], font_size: int, coded: bool = False, horizontal: bool = False
+    ranges: dict[str, tuple[float, float]],
+    font_size: int,
+    coded: bool = False,
+    horizontal: bool = False,
+    bar_y: float = 1.0,
 ) -> dict:
     """Layout entries of the colour axes in ``ranges`` (kind -> (min, max)), their colour bars
     stacked at the right edge, top to bottom in the order given (``horizontal``: one bar above
-    the panels, for a phone's narrow column, where bars at the side would take half the width).
+    the panels at ``bar_y`` in paper units, for a phone's narrow column, where bars at the side
+    would take half the width).
 
     Tick labels sit just below their ticks, so that the top one stays clear of the bar's title,
     and the bars leave room between them for the bottom label of one and the title of the next.
@@ -83,7 +88,7 @@ def colour_axes(
             thickness=14,
         )
         if horizontal:
-            bar.update(orientation="h", x=0.5, xanchor="center", y=1.0, yanchor="bottom", len=0.8, ypad=0)
+            bar.update(orientation="h", x=0.5, xanchor="center", y=bar_y, yanchor="bottom", len=0.8, ypad=0)
         else:
             bar.update(
                 ticklabelposition="outside bottom",
@@ -219,14 +224,17 @@ def mask_grid(
                 **subplot_axes(k + 1),
             )
         )
-    layout = grid(rows, cols, titles, font_size, horizontal_spacing=0.06, vertical_spacing=0.12 if rows > 1 else 0)
+    # Between rows: the tick labels of one panel and the title of the next, in pixels (a fraction
+    # of the figure's height would shrink to nothing with the eight rows of a phone's column).
+    gap = (2 * font_size + 40) / (rows * panel_height) if rows > 1 else 0
+    layout = grid(rows, cols, titles, font_size, horizontal_spacing=0.06, vertical_spacing=gap)
     layout.update(square_axes(layout, rows, cols, font_size, titles=False))
     for index in range(1, count + 1):  # scatter traces need the matrix's extent set by hand
         suffix = "" if index == 1 else str(index)
         layout[f"xaxis{suffix}"].update(range=[-0.5, n - 0.5], autorange=False, showgrid=False, zeroline=False)
         layout[f"yaxis{suffix}"].update(range=[n - 0.5, -0.5], autorange=False, showgrid=False, zeroline=False)
     layout.update(
-        height=panel_height * rows + 50,
+        height=panel_height * rows + 70,
         font=dict(size=font_size),
         # One column is a phone's (or the tour's): narrow side margins leave the panel the width.
         margin=dict(l=55 if cols > 1 else 45, r=20 if cols > 1 else 8, t=45, b=25),
@@ -273,11 +281,13 @@ def per_head_figure(
         title_px, row_px = 2 * font_size + 8, 340 + 2 * font_size + 8
         layout = grid(rows, 1, titles, font_size, horizontal_spacing=0, vertical_spacing=title_px / (rows * row_px))
         layout.update(square_axes(layout, rows, 1, font_size, titles=False, ticks=False))
+        plot_px = rows * row_px
         layout.update(
-            height=rows * row_px + 80,
+            height=plot_px + 70 + title_px + 10,
             font=dict(size=font_size),
-            margin=dict(l=10, r=10, t=70, b=10 + title_px),
-            **colour_axes({"unit": (0.0, 1.0)}, font_size, coded=True, horizontal=True),
+            margin=dict(l=10, r=10, t=70 + title_px, b=10),
+            # The bar above the first panel's title.
+            **colour_axes({"unit": (0.0, 1.0)}, font_size, coded=True, horizontal=True, bar_y=1 + title_px / plot_px),
         )
         return plain_figure(data, layout)
     if heads <= 8:
