@@ -102,6 +102,7 @@ def test_students_draw_their_settings_in_range_and_change_one_control():
 
 def test_widget_states_are_encoded_as_the_frontend_sends_them():
     assert list(widget_state("slider", "$$ID-1-w_n", 300).double_array_value.data) == [300.0]
+    assert list(widget_state("slider", "$$ID-1-scale_cap_cpu", "1024").string_array_value.data) == ["1024"]
     assert widget_state("number_input", "$$ID-1-w_seed", 7).double_value == 7.0
     assert widget_state("selectbox", "$$ID-1-w_scheme", "qmc").string_value == "qmc"
     assert widget_state("button", "$$ID-1-run", True).WhichOneof("value") == "trigger_value"

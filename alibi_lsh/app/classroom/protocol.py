@@ -118,7 +118,9 @@ def chart_has_data(kind: str, element: Any) -> bool:
 def widget_state(kind: str, widget_id: str, value: object) -> WidgetState:
     """The value of one widget as the frontend sends it (the widget's ``value_type`` in Streamlit)."""
     state = WidgetState(id=widget_id)
-    if kind == "slider":  # single-value sliders send a one-element array
+    if kind == "slider" and isinstance(value, str):  # a select slider sends its option as shown
+        state.string_array_value.data.append(value)
+    elif kind == "slider":  # single-value sliders send a one-element array
         state.double_array_value.data.append(float(value))
     elif kind == "number_input":
         state.double_value = float(value)

@@ -39,9 +39,9 @@ THINK_SECONDS = (0.5, 1.5)  # uniform: one change about every second, plus the w
 # The student who presses Run on Scaling: a run takes seconds (capped for students), so it waits
 # longer for its page and thinks longer between presses.
 RUN_PAGE, RUN_BUTTON = "scaling", "scale_run"
-# Largest n of its runs: the second choice of the page's select slider (512, 1024, ...), so a run
-# (n = 256..1024, dense, window and LSH, 1 thread) takes a few seconds on a 2-core CPU.
-RUN_LARGEST_N = ("scale_cap_cpu", 1)
+# Largest n of its runs, an option of the page's select slider: a run (n = 256..1024, dense,
+# window and LSH, 1 thread) takes a few seconds on a 2-core CPU.
+RUN_LARGEST_N = ("scale_cap_cpu", "1024")
 RUN_TIMEOUT = 300.0
 RUN_THINK_SECONDS = (3.0, 6.0)
 BUSY_NOTE = "Busy: another visitor's measurement is running"
@@ -158,7 +158,7 @@ async def press_run(url: str, settings: Settings, rng: random.Random, deadline: 
         ):
             result.record(await tab.open(), settings, first_load=True)
             key, choice = RUN_LARGEST_N
-            result.errors += check(await tab.rerun({key: choice}), settings)  # a select slider sends an index
+            result.errors += check(await tab.rerun({key: choice}), settings)
             while time.monotonic() < deadline:
                 run = await tab.rerun({RUN_BUTTON: True})
                 result.errors += check(run, settings)
