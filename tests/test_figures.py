@@ -8,10 +8,11 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import pytest
+import torch
 
 from alibi_lsh.app import attention_data, figures, mask_data, theory_data
 from alibi_lsh.masks import mask_running_mean, sample_masks, sample_partitions
-from alibi_lsh.metrics import max_norm_bound, max_norm_error, spectral_norm_error
+from alibi_lsh.metrics import max_norm_bound, max_norm_error, relative_frobenius_error, spectral_norm_error
 from alibi_lsh.slopes import alibi_kernel
 
 N, M, R = 48, 0.125, 16
@@ -139,6 +140,16 @@ def test_per_head_figure_and_bars():
     assert figure.layout.coloraxis.colorbar.orientation == "h"  # a phone: the bar on top, not at the side
     values = vega_values(figures.head_error_bars(data.table))
     assert len(values) == 8
+    # The table's errors are the library's metrics of each head's full n x n mean.
+    slopes = data.table["slope"].tolist()
+    means = torch.stack(
+        [mask_running_mean(N, m, R, "binning", 0, checkpoints=[R], head=h)[0][0] for h, m in enumerate(slopes)]
+    )
+    kernels = alibi_kernel(N, slopes)
+    np.testing.assert_allclose(data.table["max-norm"], max_norm_error(means, kernels).numpy(), rtol=1e-12)
+    np.testing.assert_allclose(
+        data.table["relative Frobenius"], relative_frobenius_error(means, kernels).numpy(), rtol=1e-12
+    )
 
 
 def test_per_head_panels_are_at_display_resolution():
