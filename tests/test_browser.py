@@ -354,3 +354,40 @@ def test_a_phone_gets_readable_figures(server, browser):
             page.wait_for_timeout(300)
             page.screenshot(path=str(SCREENSHOTS / f"{name}_figure_{k + 1}.png"))
     context.close()
+
+
+FIRST_LOADS = [  # (url path, title, server-drawn charts, live figure)
+    ("", "ALiBi is an average of random block masks", 1, True),
+    ("masks", "Random block masks", 2, True),
+    ("convergence", "Convergence: averaging more masks", 2, True),
+    ("attention", "Attention: exact, approximate, window", 2, False),
+    ("scaling", "Scaling with the context length", 1, False),
+    ("theory", "Theory, with live checks", 2, False),
+    ("lecture", "ALiBi's bias and its kernel", 1, False),
+    ("language_model", "Language model", 3, False),
+]
+
+
+def test_first_load_of_each_page_on_a_warm_server(server, browser):
+    """Seconds from opening a page's link (a new tab, a new session) on a warm server until all its
+    figures are drawn, at n = 256, R = 64 on a 1600 x 1000 laptop screen: printed, not asserted
+    (it depends on the machine and its load; docs/app.md records it)."""
+    page = browser.new_page(viewport={"width": 1600, "height": 1000})
+    for path, title, _, _ in FIRST_LOADS:  # warm: each page once (imports, caches)
+        page.goto(f"{server}/{path}?n=256&R=64", wait_until="domcontentloaded")
+        page.get_by_text(title, exact=False).first.wait_for(timeout=90_000)
+        wait_until_idle(page)
+    page.close()
+    drawn = f'document.querySelectorAll("{CHART_SELECTOR}").length >= %d'
+    times = []
+    live_drawn = " && document.querySelector('.alibi-live')?.liveMasks?.stats.frames > 0"
+    for path, _, charts, live in FIRST_LOADS:
+        tab = browser.new_page(viewport={"width": 1600, "height": 1000})
+        started = time.perf_counter()
+        tab.goto(f"{server}/{path}?n=256&R=64", wait_until="domcontentloaded")
+        condition = drawn % charts + (live_drawn if live else "")
+        tab.wait_for_function(condition, timeout=90_000)
+        times.append((path or "overview", time.perf_counter() - started))
+        assert tab.locator("[data-testid='stException']").count() == 0
+        tab.close()
+    print("\nfirst load on a warm server, seconds to every figure drawn:", ", ".join(f"{p} {t:.2f}" for p, t in times))

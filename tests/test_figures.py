@@ -83,6 +83,20 @@ def test_mask_grid_draws_the_sampled_masks_exactly():
     assert figure.layout.yaxis.range == (N - 0.5, -0.5)  # query i down, as the heatmaps
 
 
+@pytest.mark.parametrize("scheme", ["binning", "qmc", "cuts"])
+def test_block_width_law_counts_the_sampled_partitions(scheme):
+    """The law's bars come from the samplers' vectorised draws: the same blocks as sample_partitions."""
+    law = mask_data.block_width_law(N, M, scheme, 5, num_samples=300, head=2)
+    partitions = sample_partitions(N, M, 300, scheme, 5, head=2)
+    if scheme == "cuts":
+        drawn = [length for p in partitions if p.num_blocks > 2 for length in p.lengths()[1:-1].tolist()]
+    else:
+        drawn = [p.width for p in partitions]
+    top = int(law["width"].max())
+    expected = np.bincount(np.clip(drawn, 0, top + 1), minlength=top + 2)[1 : top + 1] / len(drawn)
+    np.testing.assert_array_equal(law["sampled"].to_numpy(), expected)
+
+
 def test_width_law_chart_data():
     law = mask_data.block_width_law(N, M, "binning", 0, num_samples=200)
     values = vega_values(figures.width_law_chart(law, "binning"))

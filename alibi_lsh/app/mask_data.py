@@ -19,6 +19,7 @@ import torch
 from ..kernels import PositionalKernel
 from ..masks import mask_running_mean, sample_partitions
 from ..metrics import max_norm_bound, max_norm_error, relative_frobenius_error, spectral_norm_bound, spectral_norm_error
+from ..samplers import make_sampler
 from ..slopes import alibi_bias, alibi_kernel, alibi_slopes
 
 # Heatmaps are block-averaged to the resolution they are displayed at: a projector shows ~1000
@@ -157,6 +158,14 @@ def mask_samples(n: int, slope: float, count: int, scheme: str, seed: int, head:
     return MaskSamples(n=n, starts=[p.starts.tolist() for p in partitions], table=partition_table(partitions))
 
 
+def interior_lengths(cuts: np.ndarray) -> np.ndarray:
+    """Lengths of the blocks that touch neither end, for cut patterns ``cuts`` bool (R, n - 1)
+    (True: a cut after position t): the gaps between consecutive cuts of each sample."""
+    rows, positions = np.nonzero(cuts)  # row-major: each sample's cuts in increasing order
+    same_sample = rows[1:] == rows[:-1]
+    return np.diff(positions)[same_sample]
+
+
 def block_width_law(
     n: int, slope: float, scheme: str, seed: int, num_samples: int = 1000, head: int = 0
 ) -> pd.DataFrame:
@@ -168,16 +177,17 @@ def block_width_law(
     cut at the 99.5% quantile of the law so the bars stay readable.
     """
     kernel = PositionalKernel.alibi(slope)
-    partitions = sample_partitions(n, slope, num_samples, scheme, seed, head=head)
+    # The samplers' vectorised draws, not 1000 Partition objects (~20 ms per new setting): the
+    # same blocks (docs/blocks.md; tests/test_figures.py compares them with sample_partitions).
+    sampler = make_sampler(scheme, kernel)
     q = math.exp(-slope)
     if scheme == "cuts":
-        interior = [p.lengths()[1:-1] for p in partitions if p.num_blocks > 2]
-        values = torch.cat(interior).numpy() if interior else np.array([], dtype=np.int64)
+        values = interior_lengths(sampler.draw(n, num_samples, seed, head).numpy())
         top = max(1, math.ceil(math.log(0.005) / math.log(q))) if q > 0 else 1
         widths = np.arange(1, top + 1)
         theory = q ** (widths - 1) * (1 - q)
     else:
-        values = np.array([p.width for p in partitions])
+        values = sampler.draw(num_samples, seed, head)[0].numpy()
         top = int(kernel.width_quantile(torch.tensor([0.995]))[0])
         widths = np.arange(1, top + 1)
         theory = kernel.width_pmf(torch.as_tensor(widths)).numpy()

@@ -12,6 +12,7 @@ import torch
 from ..kernels import PositionalKernel, resolve_kernel
 from ..masks import mask_running_mean, sample_partitions
 from ..metrics import block_size_bound, max_norm_bound, spectral_norm_bound
+from ..samplers import make_sampler
 from .mask_data import claim_data
 
 
@@ -55,14 +56,9 @@ def width_law_check(
     widths = torch.arange(1, 200_000, dtype=torch.float64)
     pmf = kernel.width_pmf(widths)
     mean_width = kernel.mean_width()
-    drawn = np.array(
-        [
-            p.width if p.width is not None else float("nan")
-            for p in sample_partitions(
-                n, slope, num_samples, "binning" if scheme == "cuts" else scheme, seed, head=head
-            )
-        ]
-    )
+    # The widths W of binning (qmc: its own points); cuts draws no width, so binning stands in.
+    sampler = make_sampler("binning" if scheme == "cuts" else scheme, kernel)
+    drawn = sampler.draw(num_samples, seed, head)[0].numpy().astype(np.float64)
     threshold = math.floor(mean_width)
     return pd.DataFrame(
         {
