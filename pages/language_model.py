@@ -11,11 +11,10 @@ import math
 
 import pandas as pd
 import streamlit as st
-import torch
 
 from alibi_lsh.app import display, figures, lm_cache, session
 from alibi_lsh.lm.data import sample_text
-from alibi_lsh.lm.figures import attention_error_chart, attention_heatmaps, perplexity_chart, token_loss_chart
+from alibi_lsh.lm.figures import perplexity_chart
 from alibi_lsh.samplers import SCHEMES
 
 SAMPLE_CHOICES = [1, 2, 4, 8, 16, 64]
@@ -24,15 +23,6 @@ MAX_TEXT_BYTES = 512  # 4x the training context; keeps the n x n heatmaps and LS
 session.ensure_entry_point()
 controls = session.current()
 font = display.figure_font(controls.lecture)
-
-
-def gap_table(summary: pd.DataFrame) -> pd.DataFrame:
-    """Perplexity gap to exact attention (percent): one row per variant, one column per length."""
-    gap = summary[summary.method != "exact"]
-    gap = gap.assign(
-        variant=gap.apply(lambda r: f"{r.scheme} R={r.R}" if r.method == "lsh" else f"window {r.window}", axis=1)
-    )
-    return gap.pivot_table(index="variant", columns="length", values="gap_pct", sort=False).round(2)
 
 
 def perplexity_section(block_size: int) -> None:
@@ -55,11 +45,10 @@ def perplexity_section(block_size: int) -> None:
             "Lines: mean over 3 seeds, band: min to max. Black rule: exact ALiBi; dashed grey: ALiBi "
             "truncated to a window. Context lengths 1x, 4x and 8x the training length."
         )
-        st.dataframe(gap_table(results.summary))
+        st.dataframe(lm_cache.stored_gap_table())
         st.caption("Perplexity gap to exact attention, in percent, per context length (bytes).")
         with st.expander("Per-layer error of the attention output on real q, k, v"):
-            chart = figures.style(attention_error_chart(results.errors), font)
-            display.show_altair(chart, "lm_attention_error", results.errors)
+            display.show_altair(lm_cache.attention_error_spec(font), "lm_attention_error", results.errors)
         return
 
     multiple = st.select_slider("Context length (x training length)", [1, 4, 8], value=1, key="lm_multiple")
@@ -124,8 +113,7 @@ def text_section(n_layer: int, n_head: int, slopes: list[float]) -> None:
     cols[2].metric("Perplexity ratio", f"{math.exp(mean_approx - mean_exact):.3f}")
     predicted = [chr(b) if 32 <= b < 127 else repr(bytes([b]))[2:-1] for b in text.encode("utf-8")[1:]]
     losses = pd.DataFrame({"position": range(1, len(predicted) + 1), "byte": predicted, "exact": exact, label: approx})
-    chart = token_loss_chart(predicted, torch.tensor(exact), torch.tensor(approx), label)
-    display.show_altair(figures.style(chart, font), "lm_token_losses", losses)
+    display.show_altair(lm_cache.token_loss_spec(text, scheme, samples, seed, font), "lm_token_losses", losses)
 
     cols = st.columns(2)
     layer = cols[0].selectbox("Layer", list(range(1, n_layer + 1)), key="lm_layer")
@@ -139,13 +127,7 @@ def text_section(n_layer: int, n_head: int, slopes: list[float]) -> None:
         help="Numbered from 1, steepest slope first, as in the sidebar.",
     )
     exact_maps, approx_maps = lm_cache.text_attention(text, layer - 1, scheme, samples, seed)
-    figure = attention_heatmaps(
-        torch.from_numpy(exact_maps[head - 1]),
-        torch.from_numpy(approx_maps[head - 1]),
-        label,
-        title=f"Layer {layer}, head {head}: attention weights on the exact model's q and k",
-        font_size=font,
-    )
+    figure = lm_cache.attention_figure(text, layer, head, scheme, samples, seed, font)
     display.show_plotly(
         figure,
         "lm_attention_maps",

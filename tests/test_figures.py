@@ -135,6 +135,9 @@ def test_attention_figures_match_library_attention():
 def test_distance_profile_triangle_mixture_is_the_kernel():
     profile = theory_data.distance_profile(N, M, R, "binning", 0)
     np.testing.assert_allclose(profile["triangle mixture"], profile["formula"], atol=1e-9)
+    mean = mask_running_mean(N, M, R, "binning", 0, checkpoints=[R])[0][0].double()
+    diagonals = [float(torch.diagonal(mean, offset=d).mean()) for d in range(N)]
+    np.testing.assert_allclose(profile["sampled mean"], diagonals, rtol=1e-12)
     power = theory_data.distance_profile(N, 1.0, R, "binning", 0, kernel="power")
     np.testing.assert_allclose(power["triangle mixture"], power["formula"], atol=1e-5)  # heavy tail cut at 100 n
     values = vega_values(figures.distance_profile_chart(profile))

@@ -60,6 +60,15 @@ def downsample(matrix: np.ndarray, size: int) -> tuple[np.ndarray, int]:
 # --- Overview ---------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=8)
+def mean_of_masks(n: int, slope: float, samples: int, scheme: str, seed: int, head: int = 0) -> torch.Tensor:
+    """The mean of the first R masks of global head ``head``, float32 (n, n), from
+    :func:`alibi_lsh.mask_running_mean`. A page's numbers and figures of one setting ask for it
+    more than once (the errors, the diagonal profile), so the last few are kept; shared, read-only.
+    """
+    return mask_running_mean(n, slope, samples, scheme, seed, checkpoints=[samples], head=head)[0][0]
+
+
 @dataclass(frozen=True)
 class ClaimData:
     """How far the mean of R masks (full n x n) is from exp(-m|i-j|): max-norm, spectral norm and
@@ -79,8 +88,7 @@ def claim_data(n: int, slope: float, samples: int, scheme: str, seed: int, head:
     are the numbers of the masks the live figure draws for the same settings.
     """
     kernel = alibi_kernel(n, [slope])[0]
-    means, _ = mask_running_mean(n, slope, samples, scheme, seed, checkpoints=[samples], head=head)
-    mean = means[0]
+    mean = mean_of_masks(n, slope, samples, scheme, seed, head)
     return ClaimData(
         max_error=float(max_norm_error(mean, kernel)),
         spectral_error=float(spectral_norm_error(mean, kernel)),
@@ -93,7 +101,7 @@ def claim_data(n: int, slope: float, samples: int, scheme: str, seed: int, head:
 def claim_table(n: int, slope: float, samples: int, scheme: str, seed: int, head: int = 0) -> pd.DataFrame:
     """The kernel, the mean of R masks and their difference at every (i, j), full precision (CSV)."""
     kernel = alibi_kernel(n, [slope])[0].numpy()
-    mean = mask_running_mean(n, slope, samples, scheme, seed, checkpoints=[samples], head=head)[0][0].numpy()
+    mean = mean_of_masks(n, slope, samples, scheme, seed, head).numpy()
     size = kernel.shape[-1]
     rows, cols = divmod(np.arange(size * size), size)
     columns = {"kernel": kernel, "mean": mean, "difference": mean - kernel}
@@ -301,12 +309,7 @@ def per_head_data(n: int, heads: int, samples: int, scheme: str, seed: int) -> P
     blocks of global head h, as attention does)."""
     slopes = alibi_slopes(heads).tolist()
     kernels, kernel_norms, small_kernels, factor = _head_kernels(n, heads)
-    means = torch.stack(
-        [
-            mask_running_mean(n, m, samples, scheme, seed, checkpoints=[samples], head=h)[0][0]
-            for h, m in enumerate(slopes)
-        ]
-    )
+    means = torch.stack([mean_of_masks(n, m, samples, scheme, seed, h) for h, m in enumerate(slopes)])
     difference = means.to(torch.float64) - kernels
     table = pd.DataFrame(
         {
