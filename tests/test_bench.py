@@ -283,3 +283,33 @@ def test_gpu_check_imports_only_torch_numpy_pandas_and_tqdm():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]", result.stdout
+
+
+def test_targets_are_medians_over_seeds():
+    from alibi_lsh.bench.report import seed_medians, target_rows
+
+    def rows(seed_factor: float, methods=("dense", "flex", "window", "lsh")):
+        out = []
+        for n in (2048, 8192, 16384, 32768):
+            for method in methods:
+                cases = [("", 0)] if method != "lsh" else [(s, r) for s in ("binning", "qmc", "cuts") for r in (8, 64)]
+                for scheme, r in cases:
+                    time_ms = {"dense": 40.0, "flex": 30.0, "window": 2.0}.get(method, r * seed_factor / 8) * n / 2048
+                    if method in ("dense", "flex"):
+                        time_ms *= n / 2048  # quadratic
+                    flops = 1e9 * time_ms * (1.2 if scheme == "cuts" else 1.0)  # cuts: more FLOPs, same time
+                    label = f"lsh {scheme} R={r}" if method == "lsh" else method
+                    out.append({"method": method, "scheme": scheme, "samples": r, "n": n, "label": label,
+                                "time_ms": time_ms, "time_cached_ms": time_ms, "flops": flops, "status": "ok",
+                                "efficiency": 0.5 if method != "window" else 0.25, "peak_mem_mb": 100.0})  # fmt: skip
+        return pd.DataFrame(out)
+
+    main_run, seeds = rows(1.0), [rows(f, ("lsh",)) for f in (2.0, 3.0, 0.5)]
+    medians = seed_medians(main_run, seeds)
+    r8 = medians[(medians["label"] == "lsh binning R=8") & (medians["n"] == 2048)]
+    assert r8["seeds"].item() == 4 and r8["time_ms"].item() == 1.5  # median of 1, 2, 3, 0.5
+    met = {target.split(" >=")[0].split(" within")[0].split(" <")[0]: ok for target, _, ok in target_rows(main_run, seeds)}
+    assert met["LSH binning and qmc"] and met["cuts"] and not met["window"]
+    # dense at 16384: 40 * 64 = 2560 ms; LSH R=8 there: 1.5 * 8 = 12 ms; flex 1920 ms.
+    assert met["LSH R = 8 at n = 16384"] and met["time slope over n in [2048, 32768]"]
+    assert met["extra memory at n = 32768"]
