@@ -308,7 +308,8 @@ def test_targets_are_medians_over_seeds():
     medians = seed_medians(main_run, seeds)
     r8 = medians[(medians["label"] == "lsh binning R=8") & (medians["n"] == 2048)]
     assert r8["seeds"].item() == 4 and r8["time_ms"].item() == 1.5  # median of 1, 2, 3, 0.5
-    met = {target.split(" >=")[0].split(" within")[0].split(" <")[0]: ok for target, _, ok in target_rows(main_run, seeds)}
+    targets = target_rows(main_run, seeds)
+    met = {target.split(" >=")[0].split(" within")[0].split(" <")[0]: ok for target, _, ok in targets}
     assert met["LSH binning and qmc"] and met["cuts"] and not met["window"]
     # dense at 16384: 40 * 64 = 2560 ms; LSH R=8 there: 1.5 * 8 = 12 ms; flex 1920 ms.
     assert met["LSH R = 8 at n = 16384"] and met["time slope over n in [2048, 32768]"]
