@@ -78,11 +78,12 @@ class _Tiles:
 
     def queries(self, t: torch.Tensor) -> torch.Tensor:
         """(B, n_q, c) -> (B, tiles, T, c), zero rows after the last query."""
-        return F.pad(t, (0, 0, 0, self.count * self.rows - self.n_q)).unflatten(1, (self.count, self.rows))
+        extra = self.count * self.rows - self.n_q
+        return (F.pad(t, (0, 0, 0, extra)) if extra else t).unflatten(1, (self.count, self.rows))
 
     def keys(self, t: torch.Tensor) -> torch.Tensor:
-        """(B, n_k, c) -> (B, tiles, S, c): overlapping views of one padded copy."""
-        padded = F.pad(t, (0, 0, self.pad_front, self.pad_back))
+        """(B, n_k, c) -> (B, tiles, S, c): overlapping views of t, or of one padded copy."""
+        padded = F.pad(t, (0, 0, self.pad_front, self.pad_back)) if self.pad_front or self.pad_back else t
         start = self.first_key + self.pad_front
         return padded[:, start:].unfold(1, self.span, self.rows).transpose(-1, -2)[:, : self.count]
 
