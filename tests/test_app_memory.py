@@ -6,6 +6,7 @@ import gc
 import importlib
 import sys
 import threading
+import time
 
 from alibi_lsh.app import memory
 
@@ -39,3 +40,36 @@ def test_janitor_starts_once_and_gives_memory_back():
     finally:
         if stop is not None:
             stop.set()
+
+
+def test_at_most_two_computations_run_at_once_and_nesting_does_not_deadlock():
+    running, most = [0], [0]
+    guard = threading.Lock()
+    release = threading.Event()
+
+    @memory.limit_concurrency
+    def inner() -> str:
+        return "inner"
+
+    @memory.limit_concurrency
+    def compute() -> str:
+        with guard:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        release.wait(5)
+        result = inner()  # a cached computation calling another, inside its slot
+        with guard:
+            running[0] -= 1
+        return result
+
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(compute())) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.3)  # all six have asked; only COMPUTE_SLOTS got in
+    assert running[0] == memory.COMPUTE_SLOTS == 2
+    release.set()
+    for thread in threads:
+        thread.join(10)
+    assert results == ["inner"] * 6 and most[0] == 2
+    assert compute.__wrapped__.__name__ == "compute"  # Streamlit's cache keys on the source behind it

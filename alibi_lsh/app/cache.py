@@ -16,25 +16,31 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from . import attention_data, figures, mask_data, stored_bench, theory_data
+from . import attention_data, figures, mask_data, memory, stored_bench, theory_data
 
 # --- numbers (keys are the plain arguments) --------------------------------------------------
 
-claim_data = st.cache_data(max_entries=64, show_spinner=False)(mask_data.claim_data)  # five floats each
-bias_kernel = st.cache_data(max_entries=16, show_spinner=False)(mask_data.bias_kernel)
-mask_samples = st.cache_data(max_entries=16, show_spinner=False)(mask_data.mask_samples)
-block_width_law = st.cache_data(max_entries=16, show_spinner=False)(mask_data.block_width_law)
-error_curves = st.cache_data(
-    max_entries=16, show_spinner="Measuring errors over R and seeds (spectral norms by Lanczos)..."
-)(mask_data.error_curves)
-per_head_data = st.cache_data(max_entries=8, show_spinner=False)(mask_data.per_head_data)
-distance_profile = st.cache_data(max_entries=16, show_spinner=False)(theory_data.distance_profile)
-width_law_check = st.cache_data(max_entries=16, show_spinner=False)(theory_data.width_law_check)
-bounds_table = st.cache_data(max_entries=16, show_spinner=False)(theory_data.bounds_table)
+
+def _numbers(function, max_entries: int, spinner: bool | str = False):
+    """``function`` cached per arguments, its cache misses limited to a few at once per process
+    (:func:`memory.limit_concurrency`: a class's reruns queue instead of all holding arrays)."""
+    return st.cache_data(max_entries=max_entries, show_spinner=spinner)(memory.limit_concurrency(function))
+
+
+claim_data = _numbers(mask_data.claim_data, 64)  # five floats each
+bias_kernel = _numbers(mask_data.bias_kernel, 16)
+mask_samples = _numbers(mask_data.mask_samples, 16)
+block_width_law = _numbers(mask_data.block_width_law, 16)
+error_curves = _numbers(mask_data.error_curves, 16, "Measuring errors over R and seeds (spectral norms by Lanczos)...")
+per_head_data = _numbers(mask_data.per_head_data, 8)
+distance_profile = _numbers(theory_data.distance_profile, 16)
+width_law_check = _numbers(theory_data.width_law_check, 16)
+bounds_table = _numbers(theory_data.bounds_table, 16)
 stored_results = st.cache_data(max_entries=4, show_spinner=False)(stored_bench.load_shipped)
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
+@memory.limit_concurrency
 def attention_setup(
     n: int, heads: int, samples: int, scheme: str, seed: int, score_scale: float, causal: bool
 ) -> attention_data.AttentionSetup:
@@ -44,6 +50,7 @@ def attention_setup(
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
+@memory.limit_concurrency
 def head_output_errors(
     n: int, heads: int, samples: int, scheme: str, seed: int, score_scale: float, causal: bool, window: int
 ) -> pd.DataFrame:
@@ -52,6 +59,7 @@ def head_output_errors(
 
 
 @st.cache_data(max_entries=16, show_spinner="Running the block algorithm (lsh_alibi_attention)...")
+@memory.limit_concurrency
 def block_algorithm_check(
     n: int, heads: int, samples: int, scheme: str, seed: int, score_scale: float, causal: bool
 ) -> float:

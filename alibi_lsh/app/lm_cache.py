@@ -19,6 +19,7 @@ from ..lm import AttentionSpec, load_model
 from ..lm.data import encode, eval_windows, load_split
 from ..lm.evaluate import RESULTS_DIR, attention_maps, mean_loss, token_losses
 from ..lm.figures import attention_error_chart, attention_heatmaps, perplexity_chart, token_loss_chart
+from . import memory
 from .figures import style
 
 ON_DEMAND_TOKENS = 1024  # held-out bytes per length for the on-demand perplexity run
@@ -52,6 +53,7 @@ def stored_evaluation() -> StoredEvaluation | None:
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
+@memory.limit_concurrency
 def held_out_loss(length: int, kind: str, scheme: str, samples: int, seed: int) -> float:
     """Mean held-out loss (nats/byte) of one attention variant on the on-demand windows."""
     lm, _ = model()
@@ -60,6 +62,7 @@ def held_out_loss(length: int, kind: str, scheme: str, samples: int, seed: int) 
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
+@memory.limit_concurrency
 def text_losses(text: str, scheme: str, samples: int, seed: int) -> tuple[list[float], list[float]]:
     """Per-byte losses of ``text`` under exact and LSH attention (nats)."""
     lm, _ = model()
@@ -69,6 +72,7 @@ def text_losses(text: str, scheme: str, samples: int, seed: int) -> tuple[list[f
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
+@memory.limit_concurrency
 def text_attention(text: str, layer: int, scheme: str, samples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Exact and LSH attention weights of one layer (0-based) on ``text``: two (H, n, n) arrays,
     shared read-only (``st.cache_data`` unpickled ~8 MB of them on every rerun)."""

@@ -15,22 +15,35 @@ Two measured costs of a Streamlit process serving a class (2-core CPU, n = 256):
   :data:`JANITOR_SECONDS`, collects and asks malloc to give free pages back to the system
   (``malloc_trim``); fewer arenas (:data:`MALLOC_ARENAS`) keep the freed memory in fewer places.
 
-Both are no-ops where they do not apply (not Linux/glibc).
+- Streamlit runs every session's rerun in its own thread, so 40 students meant up to ~20 page
+  computations at once in one process, each holding its arrays (up to ~50 MB for the Attention
+  page at n = 512): memory peaked far above what any one needs, for no gain in speed (two cores,
+  and the interpreter lock). :func:`limit_concurrency` lets at most :data:`COMPUTE_SLOTS` of the
+  app's cached computations run at once per process; the others wait, holding nothing.
+
+The first two are no-ops where they do not apply (not Linux/glibc).
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import gc
 import sys
 import threading
+from collections.abc import Callable
+from typing import TypeVar
 
 JANITOR_SECONDS = 30.0
+COMPUTE_SLOTS = 2  # computations at once per process: the machine's cores, not its students
 MALLOC_ARENAS = 2
 _M_ARENA_MAX = -8  # from glibc's <malloc.h>
 
 _lock = threading.Lock()
+_compute_slots = threading.BoundedSemaphore(COMPUTE_SLOTS)
+_holding = threading.local()
+F = TypeVar("F", bound=Callable)
 _frozen_modules = 0
 _janitor: threading.Thread | None = None
 
@@ -88,3 +101,25 @@ def start_janitor(period: float = JANITOR_SECONDS) -> threading.Event | None:
         _janitor = threading.Thread(target=_janitor_loop, args=(period, stop), name="alibi-lsh-janitor", daemon=True)
         _janitor.start()
         return stop
+
+
+def limit_concurrency(function: F) -> F:
+    """``function`` run in at most :data:`COMPUTE_SLOTS` threads of the process at once.
+
+    A call from a thread that already holds a slot (a cached computation calling another) runs
+    at once, so nesting cannot deadlock. Wrap the pure function before caching it: only cache
+    misses then take a slot (``functools.wraps`` keeps Streamlit's cache key, the source).
+    """
+
+    @functools.wraps(function)
+    def limited(*args, **kwargs):
+        if getattr(_holding, "slot", False):
+            return function(*args, **kwargs)
+        with _compute_slots:
+            _holding.slot = True
+            try:
+                return function(*args, **kwargs)
+            finally:
+                _holding.slot = False
+
+    return limited  # type: ignore[return-value]
