@@ -39,13 +39,13 @@ bounds_table = _numbers(theory_data.bounds_table, 16)
 stored_results = st.cache_data(max_entries=4, show_spinner=False)(stored_bench.load_shipped)
 
 
-@st.cache_resource(max_entries=4, show_spinner=False)
+@st.cache_resource(max_entries=2, show_spinner=False)
 @memory.limit_concurrency
 def attention_setup(
     n: int, heads: int, samples: int, scheme: str, seed: int, score_scale: float, causal: bool
 ) -> attention_data.AttentionSetup:
-    """Cached :func:`attention_data.attention_setup` (few entries: it holds 2 H n^2 floats, 16 MB
-    at n = 512). Shared read-only: ``st.cache_data`` would unpickle a fresh copy on every rerun."""
+    """Cached :func:`attention_data.attention_setup` (two entries: each holds 2 H n^2 floats, 16 MB
+    at n = 512; a page's reruns of one setting reuse it). Shared read-only: ``st.cache_data`` would unpickle a fresh copy on every rerun."""
     return attention_data.attention_setup(n, heads, samples, scheme, seed, score_scale, causal)
 
 

@@ -71,7 +71,7 @@ def text_losses(text: str, scheme: str, samples: int, seed: int) -> tuple[list[f
     return token_losses(lm, ids).tolist(), token_losses(lm, ids, spec).tolist()
 
 
-@st.cache_resource(max_entries=8, show_spinner=False)
+@st.cache_resource(max_entries=2, show_spinner=False)  # ~8 MB each for the sample text
 @memory.limit_concurrency
 def text_attention(text: str, layer: int, scheme: str, samples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Exact and LSH attention weights of one layer (0-based) on ``text``: two (H, n, n) arrays,
