@@ -81,8 +81,10 @@ def lsh_alibi_attention(
     torch.Generator (one seed drawn from it per call; refused with ``head_offset`` != 0).
 
     Computed in float64 for float64 inputs, else accumulated in float32; returns (B, H, n_q, d_v)
-    in q's dtype. Memory O(B H n (d + W)) per sample chunk, never n x n; a decoding step reads
-    only the keys of the blocks that hold its query. Differentiable in q, k, v: the gradient is
+    in q's dtype. Time O(B H n U d) for a mean union of U (about H_R / m keys per query, H_R the
+    R-th harmonic number); memory O(H n R) for the block bounds plus fused calls of at most 16 MiB
+    of bias and gathers, never n x n; a decoding step reads only the keys of the blocks that
+    hold its query. Differentiable in q, k, v: the gradient is
     that of the estimator computed. Raises ValueError for bad arguments, non-finite inputs or
     scores that would overflow.
     """
