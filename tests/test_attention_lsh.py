@@ -348,3 +348,20 @@ def test_tile_rows_and_span_classes():
     assert [union.tile_rows(reach) for reach in (1, 40, 100, 700, 5000)] == [16, 16, 32, 128, 256]
     spans = torch.tensor([1, 16, 17, 100, 128, 129, 1000, 1025])
     assert union.span_class(spans).tolist() == [16, 16, 32, 112, 128, 144, 1024, 1152]
+
+
+def test_heads_too_large_together_go_in_groups_and_alone_take_the_per_sample_path(monkeypatch):
+    # The union pass holds R block bounds per query row and head: heads are grouped under a cap,
+    # and a head above it alone takes the memory-bounded per-sample path. Same output either way.
+    q, k, v = qkv(2, 4, 2, 20, 30, 4, seed=9)
+    mask = torch.ones(2, 30, dtype=torch.bool)
+    mask[1, :6] = False
+    kwargs = {"seed": 2, "enable_gqa": True, "key_padding_mask": mask}
+    slopes = [0.5, 0.1, 0.0, 0.03]
+    whole = lsh_alibi_attention(q, k, v, slopes, 5, **kwargs)
+    rows = union.query_rows(2, 20, 30, [(0, 30), (6, 30)])
+    assert rows == 20 + 20
+    for cap, groups in ((5 * rows, [[0], [1], [3]]), (5 * rows - 1, None)):
+        monkeypatch.setattr("alibi_lsh.attention.union.BOUNDS_ELEMENTS", cap)
+        assert union.head_groups([0, 1, 3], 5, rows) == groups
+        torch.testing.assert_close(lsh_alibi_attention(q, k, v, slopes, 5, **kwargs), whole, rtol=1e-12, atol=1e-12)

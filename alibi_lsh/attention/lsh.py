@@ -40,7 +40,7 @@ from .blocks import BlockPlan, PerSampleAttention, first_key_read
 from .draws import HeadDraw, attention_draws
 from .exact import exact_alibi
 from .padding import over_real_keys
-from .union import union_attention
+from .union import head_groups, query_rows, union_attention
 
 # "union": the count-weighted pass (the fast path); "per-sample": R block attentions merged.
 SAMPLE_PATH = "union"
@@ -102,9 +102,10 @@ def lsh_alibi_attention(
     if plain:
         plain_heads = lambda *qkv: plain_attention(*qkv, plain, group, causal, scale)
         parts.append(over_real_keys(plain_heads, q, k, v, runs, len(plain)))
-    if sampled and SAMPLE_PATH == "union":
-        parts.append(union_attention(q, k, v, draws, sampled, group, runs, causal, scale))
-    elif sampled:
+    groups = head_groups(sampled, num_samples, query_rows(q.shape[0], q.shape[2], k.shape[2], runs))
+    if sampled and SAMPLE_PATH == "union" and groups is not None:
+        parts += [union_attention(q, k, v, draws, heads, group, runs, causal, scale) for heads in groups]
+    elif sampled:  # the readable path, or a head whose block bounds would not fit in memory
         per_sample = lambda *qkv: per_sample_attention(*qkv, draws, sampled, group, causal, scale)
         parts.append(over_real_keys(per_sample, q, k, v, runs, len(sampled)))
     out = torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]

@@ -46,6 +46,9 @@ BACKWARD_SPLIT = 4
 # Query rows per tile: between these, about a quarter of the head's mean reach (fitted on a 2-core
 # CPU: smaller tiles waste fewer keys, larger ones gather fewer keys per query).
 MIN_TILE, MAX_TILE = 16, 256
+# Block bounds (R per query row and head, int32) held by one plan, at most: 2**26 = 256 MiB. Heads
+# go through the pass in groups that fit; a single head that does not fit takes the per-sample path.
+BOUNDS_ELEMENTS = 2**26
 # Spans are rounded up to a multiple of this at least (and of S / 8 for long spans: waste <= 12.5 %);
 # 16 keeps CUDA's bias rows aligned.
 SPAN_STEP = 16
@@ -218,7 +221,10 @@ class UnionPlan:
         for index in range(classes.numel()):
             members = table[bounds[index] : bounds[index + 1]]
             rows, span = int(members[0, ROWS]), int(members[0, SPAN])
-            elements = min(BIAS_ELEMENTS // (rows * span), GATHER_ELEMENTS // (self.batch * span * width))
+            elements = min(
+                BIAS_ELEMENTS // (rows * max(span, self.samples)),  # the bias and the (N, T, R) block starts
+                GATHER_ELEMENTS // (self.batch * span * width),
+            )
             per_call = max(1, elements // split)
             for lo in range(0, members.shape[0], per_call):
                 yield self._call(members[lo : lo + per_call].to(device), rows, span, log_count)
@@ -323,6 +329,24 @@ class UnionAttention(torch.autograd.Function):
     def backward(ctx, grad_out: torch.Tensor):
         q, k, v, out, lse = ctx.saved_tensors
         return (None, *_backward(ctx.plan, grad_out, q, k, v, out, lse, ctx.scale), None)
+
+
+def query_rows(batch: int, n_q: int, n_k: int, runs: list[tuple[int, int]] | None) -> int:
+    """Query rows a head computes: n_q when the rows share one run of real keys, else the real
+    queries of every batch row."""
+    if runs is None or len(set(runs)) == 1:
+        first, end = runs[0] if runs else (0, n_k)
+        return max(0, end - max(first, n_k - n_q))
+    return sum(max(0, end - max(first, n_k - n_q)) for first, end in runs)
+
+
+def head_groups(heads: list[int], samples: int, rows: int) -> list[list[int]] | None:
+    """``heads`` in groups whose block bounds (samples x rows each) fit BOUNDS_ELEMENTS; None if one
+    head alone does not fit."""
+    per_group = BOUNDS_ELEMENTS // max(1, samples * rows)
+    if per_group == 0:
+        return None
+    return [heads[i : i + per_group] for i in range(0, len(heads), per_group)]
 
 
 def union_attention(
