@@ -40,6 +40,9 @@ from .fused import attention_backward, attention_forward
 BIAS_ELEMENTS = 2**22
 # Gathered key and value elements (B * N * S * d, each) of one fused call, at most.
 GATHER_ELEMENTS = 2**22
+# On a GPU a call of 16 MiB is a few microseconds of work against a dozen kernel launches: calls
+# there are this many times larger.
+CUDA_CALL_SCALE = 16
 # The backward pass holds more per call (the kernel's dk, dv, the gathered output and its
 # gradient): its calls are this many times smaller, so a training step stays near the forward's memory.
 BACKWARD_SPLIT = 4
@@ -225,7 +228,7 @@ class UnionPlan:
                 BIAS_ELEMENTS // (rows * max(span, self.samples)),  # the bias and the (N, T, R) block starts
                 GATHER_ELEMENTS // (self.batch * span * width),
             )
-            per_call = max(1, elements // split)
+            per_call = max(1, elements * (CUDA_CALL_SCALE if device.type == "cuda" else 1) // split)
             for lo in range(0, members.shape[0], per_call):
                 yield self._call(members[lo : lo + per_call].to(device), rows, span, log_count)
 
