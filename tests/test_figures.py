@@ -24,6 +24,25 @@ def vega_values(chart) -> pd.DataFrame:
     return pd.concat([pd.DataFrame(rows) for rows in spec["datasets"].values()], ignore_index=True)
 
 
+@pytest.mark.parametrize("scheme", ["binning", "qmc", "cuts"])
+def test_mean_of_masks_equals_the_librarys_running_mean(scheme):
+    """The app counts the masks from the samplers' vectorised draws: the library's mean, bit for bit,
+    for block widths from 1 to beyond n, shifts 0..W-1 and any number of cuts."""
+    for n, slope, samples, seed, head in [
+        (2, 0.3, 1, 0, 0),
+        (17, 8.0, 5, 3, 2),
+        (64, 0.01, 33, 7, 5),
+        (200, 0.2, 64, 1, 3),
+    ]:
+        mean_of = mask_data.mean_of_masks.__wrapped__  # not the shared cache: compute afresh
+        expected = mask_running_mean(n, slope, samples, scheme, seed, checkpoints=[samples], head=head)[0][0]
+        assert torch.equal(mean_of(n, slope, samples, scheme, seed, head), expected), (n, slope, samples)
+    rows, starts, ends = mask_data.block_bounds(50, 0.1, 4, scheme, 9, 1)
+    partitions = sample_partitions(50, 0.1, 4, scheme, 9, head=1)
+    assert starts.tolist() == [s for p in partitions for s in p.starts.tolist()]
+    assert (ends - starts).tolist() == [w for p in partitions for w in p.lengths().tolist()]
+
+
 def test_claim_numbers_are_the_library_errors_and_bounds():
     data = mask_data.claim_data(N, M, R, "binning", 3, head=2)
     kernel = alibi_kernel(N, [M])[0]

@@ -16,8 +16,8 @@ import pandas as pd
 import torch
 
 from ..attention import alibi_attention, lsh_alibi_attention, window_alibi_attention
-from ..masks import mask_running_mean
 from ..slopes import alibi_slopes
+from .mask_data import mean_of_masks
 
 HEAD_DIM = 64
 
@@ -37,11 +37,11 @@ def head_mask_means(n: int, slopes: list[float], samples: int, scheme: str, seed
     """M_hat for every head, float64 (H, n, n), from the very partitions ``lsh_alibi_attention`` draws.
 
     Head h of an attention call draws the blocks of global head h (docs/blocks.md), which is what
-    ``mask_running_mean(..., head=h)`` draws with the same seed.
+    ``mask_running_mean(..., head=h)`` draws with the same seed (``mask_data.mean_of_masks``).
     """
     return torch.stack(
         [
-            mask_running_mean(n, float(m), samples, scheme, seed, checkpoints=[samples], head=h)[0][0].to(torch.float64)
+            mean_of_masks(n, float(m), samples, scheme, seed, h).to(torch.float64)
             for h, m in enumerate(torch.as_tensor(slopes, dtype=torch.float64).tolist())
         ]
     )

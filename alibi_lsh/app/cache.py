@@ -45,7 +45,8 @@ def attention_setup(
     n: int, heads: int, samples: int, scheme: str, seed: int, score_scale: float, causal: bool
 ) -> attention_data.AttentionSetup:
     """Cached :func:`attention_data.attention_setup` (two entries: each holds 2 H n^2 floats, 16 MB
-    at n = 512; a page's reruns of one setting reuse it). Shared read-only: ``st.cache_data`` would unpickle a fresh copy on every rerun."""
+    at n = 512; a page's reruns of one setting reuse it). Shared read-only: ``st.cache_data``
+    would unpickle a fresh copy on every rerun."""
     return attention_data.attention_setup(n, heads, samples, scheme, seed, score_scale, causal)
 
 
