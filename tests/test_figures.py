@@ -41,6 +41,7 @@ def test_mean_of_masks_equals_the_librarys_running_mean(scheme):
     partitions = sample_partitions(50, 0.1, 4, scheme, 9, head=1)
     assert starts.tolist() == [s for p in partitions for s in p.starts.tolist()]
     assert (ends - starts).tolist() == [w for p in partitions for w in p.lengths().tolist()]
+    assert theory_data.largest_block(50, 0.1, 4, scheme, 9, 1) == max(int(p.lengths().max()) for p in partitions)
 
 
 def test_claim_numbers_are_the_library_errors_and_bounds():

@@ -10,10 +10,10 @@ import pandas as pd
 import torch
 
 from ..kernels import PositionalKernel, resolve_kernel
-from ..masks import mask_running_mean, sample_partitions
+from ..masks import mask_running_mean
 from ..metrics import block_size_bound, max_norm_bound, spectral_norm_bound
 from ..samplers import make_sampler
-from .mask_data import claim_data, mean_of_masks
+from .mask_data import block_bounds, claim_data, mean_of_masks
 
 
 def diagonal_means(matrix: torch.Tensor) -> torch.Tensor:
@@ -83,6 +83,12 @@ def width_law_check(
     )
 
 
+def largest_block(n: int, slope: float, samples: int, scheme: str, seed: int, head: int = 0) -> int:
+    """The longest block over samples 0..R-1 of global head ``head`` (positions)."""
+    bounds = block_bounds(n, slope, samples, scheme, seed, head)
+    return n if bounds is None else int((bounds[2] - bounds[1]).max())
+
+
 def bounds_table(
     n: int, slope: float, samples: int, scheme: str, seed: int, delta: float = 0.05, head: int = 0
 ) -> pd.DataFrame:
@@ -99,9 +105,7 @@ def bounds_table(
             "measured": [
                 data.max_error,
                 data.spectral_error,
-                float(
-                    max(int(p.lengths().max()) for p in sample_partitions(n, slope, samples, scheme, seed, head=head))
-                ),
+                float(largest_block(n, slope, samples, scheme, seed, head)),
             ],
         }
     )
