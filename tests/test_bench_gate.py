@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -64,3 +65,24 @@ def test_instructor_mode_comes_from_the_server_environment(monkeypatch, value, i
     monkeypatch.setenv(bench_gate.INSTRUCTOR_ENV, value)
     assert bench_gate.instructor_mode() is instructor
     assert (bench_gate.caps().max_n is None) is instructor
+
+
+def test_a_students_run_yields_the_cpu_in_its_own_thread_only():
+    if not hasattr(os, "setpriority"):
+        pytest.skip("no per-thread priorities here")
+    seen = []
+
+    def run():
+        thread = threading.get_native_id()
+        before = os.getpriority(os.PRIO_PROCESS, thread)
+        with bench_gate.yielding_cpu():
+            seen.append(os.getpriority(os.PRIO_PROCESS, thread))
+            seen.append(os.getpriority(os.PRIO_PROCESS, os.getpid()))  # the main thread is untouched
+        seen.append(os.getpriority(os.PRIO_PROCESS, thread) - before)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    assert seen[0] == bench_gate.LOWEST_PRIORITY and seen[1] != bench_gate.LOWEST_PRIORITY
+    if os.geteuid() == 0:  # raising a priority back needs the privilege; the thread ends anyway
+        assert seen[2] == 0
