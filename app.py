@@ -17,6 +17,7 @@ from alibi_lsh.app import memory, navigation, page_setup, session
 # on one server from oversubscribing the CPU (measured: 5-10x faster under load than the default).
 torch.set_num_threads(1)
 memory.start_janitor()  # gives freed memory back to the system after students leave
+memory.note_activity()  # the caches are in use; an idle minute later the janitor drops them
 
 page_setup.hide_developer_toolbar()
 page_setup.configure_page(lecture=session.current().lecture)

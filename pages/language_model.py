@@ -87,12 +87,12 @@ def text_section(n_layer: int, n_head: int, slopes: list[float]) -> None:
     st.subheader("Your text: per-byte loss and attention")
     text = st.text_area(f"Text (up to {MAX_TEXT_BYTES} bytes, UTF-8)", value=sample_text(), height=180, key="lm_text")
     cols = st.columns(3)
-    # Start from the shared controls' scheme and seed.
+    # The scheme starts from the shared control's; the seed is this section's own (default 0), so
+    # the model's losses on the sample text are computed once per server, not once per seed that
+    # a student picked for the mask pages.
     scheme = cols[0].selectbox("Scheme", SCHEMES, index=SCHEMES.index(controls.scheme), key="lm_scheme")
     samples = cols[1].select_slider("Samples R", SAMPLE_CHOICES, value=8, key="lm_R")
-    seed = int(
-        cols[2].number_input("Seed", min_value=0, max_value=10_000, value=min(controls.seed, 10_000), key="lm_seed")
-    )
+    seed = int(cols[2].number_input("Seed", min_value=0, max_value=10_000, value=0, key="lm_seed"))
     size = len(text.encode("utf-8"))
     if size > MAX_TEXT_BYTES:
         st.error(

@@ -73,3 +73,26 @@ def test_at_most_two_computations_run_at_once_and_nesting_does_not_deadlock():
         thread.join(10)
     assert results == ["inner"] * 6 and most[0] == 2
     assert compute.__wrapped__.__name__ == "compute"  # Streamlit's cache keys on the source behind it
+
+
+def test_idle_callbacks_run_once_after_an_idle_period_and_again_after_new_use():
+    calls = []
+    memory.on_idle(lambda: calls.append("dropped"))
+    memory.note_activity()
+    assert memory.release_if_idle(idle_seconds=60) is False and calls == []  # still in use
+    time.sleep(0.05)
+    assert memory.release_if_idle(idle_seconds=0.01) is True and calls == ["dropped"]
+    assert memory.release_if_idle(idle_seconds=0.01) is False and calls == ["dropped"]  # once per idle period
+    memory.note_activity()
+    time.sleep(0.05)
+    assert memory.release_if_idle(idle_seconds=0.01) is True and calls == ["dropped", "dropped"]
+
+
+def test_the_apps_array_caches_can_be_dropped_outside_a_script_run():
+    from alibi_lsh.app import cache, lm_cache, mask_data
+
+    mask_data.mean_of_masks(16, 0.5, 4, "binning", 0)
+    assert mask_data.mean_of_masks.cache_info().currsize >= 1
+    cache.drop_array_caches()  # from the janitor's thread in a server: no script context
+    lm_cache.drop_array_caches()
+    assert mask_data.mean_of_masks.cache_info().currsize == 0

@@ -157,3 +157,19 @@ def distance_profile_spec(profile: pd.DataFrame, what: str, cutoff: float, log_y
 
 def scaling_spec(frame: pd.DataFrame, labels: tuple[str, ...], font: int) -> dict:
     return _vega("scaling", (tuple(labels), font), figures.scaling_tables(frame, tuple(labels)))
+
+
+# --- when the class has left ------------------------------------------------------------------
+
+
+def drop_array_caches() -> None:
+    """Empty the caches that hold arrays (numbers, figures, the shared means and kernels); the
+    stored results and chart layouts stay. Called by the janitor after an idle minute."""
+    st.cache_data.clear()
+    for cached in (attention_setup, bias_kernel_figure, mask_grid, per_head_figure):
+        cached.clear()
+    mask_data.mean_of_masks.cache_clear()
+    mask_data.clear_kernel_cache()
+
+
+memory.on_idle(drop_array_caches)

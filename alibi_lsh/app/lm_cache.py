@@ -140,3 +140,12 @@ def stored_gap_table() -> pd.DataFrame | None:
         variant=gap.apply(lambda r: f"{r.scheme} R={r.R}" if r.method == "lsh" else f"window {r.window}", axis=1)
     )
     return gap.pivot_table(index="variant", columns="length", values="gap_pct", sort=False).round(2)
+
+
+def drop_array_caches() -> None:
+    """Empty the caches of attention maps and figures of pasted text (the model stays)."""
+    for cached in (text_attention, attention_figure):
+        cached.clear()
+
+
+memory.on_idle(drop_array_caches)

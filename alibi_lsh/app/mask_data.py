@@ -347,6 +347,11 @@ def _head_kernels(n: int, heads: int) -> tuple[torch.Tensor, torch.Tensor, np.nd
     return kernels, torch.linalg.matrix_norm(kernels), small.astype(np.float32), factor
 
 
+def clear_kernel_cache() -> None:
+    """Forget the cached per-head kernels (when the class has left)."""
+    _head_kernels.cache_clear()
+
+
 def per_head_data(n: int, heads: int, samples: int, scheme: str, seed: int) -> PerHead:
     """Every head of an H-head ALiBi model averaging R masks of its own width law (head h draws the
     blocks of global head h, as attention does)."""

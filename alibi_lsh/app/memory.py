@@ -15,6 +15,9 @@ Two measured costs of a Streamlit process serving a class (2-core CPU, n = 256):
   :data:`JANITOR_SECONDS`, collects and asks malloc to give free pages back to the system
   (``malloc_trim``); fewer arenas (:data:`MALLOC_ARENAS`) keep the freed memory in fewer places.
 
+- What the caches hold is bounded while students work; once no script has run for
+  :data:`IDLE_SECONDS` (the class has left), the janitor calls the callbacks registered with
+  :func:`on_idle` (the app drops its caches of arrays) and gives the memory back.
 - Streamlit runs every session's rerun in its own thread, so 40 students meant up to ~20 page
   computations at once in one process, each holding its arrays (up to ~50 MB for the Attention
   page at n = 512): memory peaked far above what any one needs, for no gain in speed (two cores,
@@ -32,10 +35,12 @@ import functools
 import gc
 import sys
 import threading
+import time
 from collections.abc import Callable
 from typing import TypeVar
 
 JANITOR_SECONDS = 30.0
+IDLE_SECONDS = 60.0  # no script run for this long: the class has left, the caches go
 COMPUTE_SLOTS = 2  # computations at once per process: the machine's cores, not its students
 MALLOC_ARENAS = 2
 _M_ARENA_MAX = -8  # from glibc's <malloc.h>
@@ -46,6 +51,8 @@ _holding = threading.local()
 F = TypeVar("F", bound=Callable)
 _frozen_modules = 0
 _janitor: threading.Thread | None = None
+_idle_callbacks: list[Callable[[], None]] = []
+_activity = {"last": time.monotonic(), "released": True}
 
 
 def _libc():
@@ -82,8 +89,34 @@ def give_back_memory() -> None:
         libc.malloc_trim(0)
 
 
+def note_activity() -> None:
+    """A script ran (called by app.py on every run): the caches are in use."""
+    _activity["last"] = time.monotonic()
+    _activity["released"] = False
+
+
+def on_idle(callback: Callable[[], None]) -> None:
+    """Call ``callback`` (e.g. a cache's ``clear``) once the process has been idle for
+    :data:`IDLE_SECONDS`, and again after each later period of use."""
+    if callback not in _idle_callbacks:
+        _idle_callbacks.append(callback)
+
+
+def release_if_idle(idle_seconds: float = IDLE_SECONDS) -> bool:
+    """Run the idle callbacks if no script ran for ``idle_seconds`` since the last release;
+    returns True if it did. A callback that fails is skipped (the others still run)."""
+    if _activity["released"] or time.monotonic() - _activity["last"] < idle_seconds:
+        return False
+    _activity["released"] = True
+    for callback in list(_idle_callbacks):
+        with contextlib.suppress(Exception):
+            callback()
+    return True
+
+
 def _janitor_loop(period: float, stop: threading.Event) -> None:
     while not stop.wait(period):
+        release_if_idle()
         give_back_memory()
 
 
