@@ -337,7 +337,7 @@ class PerHead:
     table: pd.DataFrame
 
 
-@functools.lru_cache(maxsize=4)  # H n^2 float64 each: 16 MB at n = 512, so only the last four n
+@functools.lru_cache(maxsize=2)  # H n^2 float64 each: 16 MB at n = 512, so only the last two n
 def _head_kernels(n: int, heads: int) -> tuple[torch.Tensor, torch.Tensor, np.ndarray, int]:
     """The kernels of every head, float64 (H, n, n), their Frobenius norms (H,) and their display
     view: the part of :func:`per_head_data` that depends on n and H only (a student's new seed or

@@ -13,7 +13,10 @@ Two measured costs of a Streamlit process serving a class (2-core CPU, n = 256):
   (Streamlit runs each session's script in its own thread), so the process stayed ~1.7 GB after a
   class had left. :func:`start_janitor` starts one thread per process that, every
   :data:`JANITOR_SECONDS`, collects and asks malloc to give free pages back to the system
-  (``malloc_trim``); fewer arenas (:data:`MALLOC_ARENAS`) keep the freed memory in fewer places.
+  (``malloc_trim``); fewer arenas (:data:`MALLOC_ARENAS`) keep the freed memory in fewer places,
+  and arrays of :data:`MMAP_BYTES` or more (a 256^2 float32 matrix) get their own pages, which go
+  back to the system as soon as they are freed (glibc would otherwise raise that threshold as
+  large blocks are freed, and keep them).
 
 - What the caches hold is bounded while students work; once no script has run for
   :data:`IDLE_SECONDS` (the class has left), the janitor calls the callbacks registered with
@@ -39,11 +42,13 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-JANITOR_SECONDS = 30.0
+JANITOR_SECONDS = 10.0
 IDLE_SECONDS = 60.0  # no script run for this long: the class has left, the caches go
 COMPUTE_SLOTS = 2  # computations at once per process: the machine's cores, not its students
 MALLOC_ARENAS = 2
+MMAP_BYTES = 256 * 1024
 _M_ARENA_MAX = -8  # from glibc's <malloc.h>
+_M_MMAP_THRESHOLD = -3
 
 _lock = threading.Lock()
 _compute_slots = threading.BoundedSemaphore(COMPUTE_SLOTS)
@@ -130,6 +135,7 @@ def start_janitor(period: float = JANITOR_SECONDS) -> threading.Event | None:
         libc = _libc()
         if libc is not None:
             libc.mallopt(_M_ARENA_MAX, MALLOC_ARENAS)
+            libc.mallopt(_M_MMAP_THRESHOLD, MMAP_BYTES)
         stop = threading.Event()
         _janitor = threading.Thread(target=_janitor_loop, args=(period, stop), name="alibi-lsh-janitor", daemon=True)
         _janitor.start()
