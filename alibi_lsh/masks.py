@@ -79,22 +79,25 @@ def mask_running_mean(
     checkpoints = torch.unique(checkpoints)  # sorted, no repeats
     check_dense_size("n", checkpoints.numel() * n * n, f"checkpoints*n*n = {checkpoints.numel()}*{n}*{n}")
 
-    partitions = sample_partitions(n, slope, num_samples, scheme, seed, kernel, head)
+    sample, starts, ends = make_sampler(scheme, resolve_kernel(kernel, slope)).block_table(n, num_samples, seed, head)
     # Count masks with a 2-D difference array: block [a, b) adds +1 at (a, a) and (b, b) and -1 at
     # (a, b) and (b, a); two cumulative sums give the counts. O(blocks) per sample, O(n^2) only
     # at checkpoints, instead of O(n^2) per sample.
     corners = torch.zeros(n + 1, n + 1, dtype=torch.int32)
     means = torch.empty(checkpoints.numel(), n, n, dtype=torch.float32)
-    done = 0
-    for index, upto in enumerate(checkpoints.tolist()):
-        starts = torch.cat([p.starts for p in partitions[done:upto]])
-        ends = torch.cat([p.starts + p.lengths() for p in partitions[done:upto]])
-        ones = torch.ones_like(starts, dtype=torch.int32)
-        corners.index_put_((starts, starts), ones, accumulate=True)
-        corners.index_put_((ends, ends), ones, accumulate=True)
-        corners.index_put_((starts, ends), -ones, accumulate=True)
-        corners.index_put_((ends, starts), -ones, accumulate=True)
-        counts = corners.cumsum(0).cumsum(1)[:n, :n]
-        means[index] = counts / upto
-        done = upto
+    # The table is sorted by sample: the blocks of samples [done, upto) are one slice of it.
+    cut_at = torch.searchsorted(sample, checkpoints, right=False).tolist()
+    first = 0
+    for index, (upto, last) in enumerate(zip(checkpoints.tolist(), cut_at)):
+        block_starts, block_ends = starts[first:last], ends[first:last]
+        ones = torch.ones_like(block_starts, dtype=torch.int32)
+        for rows, cols, sign in (
+            (block_starts, block_starts, 1),
+            (block_ends, block_ends, 1),
+            (block_starts, block_ends, -1),
+            (block_ends, block_starts, -1),
+        ):
+            corners.index_put_((rows, cols), sign * ones, accumulate=True)
+        means[index] = corners.cumsum(0).cumsum(1)[:n, :n] / upto
+        first = last
     return means, checkpoints

@@ -80,6 +80,31 @@ class PartitionSampler(ABC):
     @abstractmethod
     def _sample(self, n: int, num_samples: int, seed: int, head: int) -> list[Partition]: ...
 
+    def block_table(
+        self, n: int, num_samples: int, seed: int | torch.Generator | None = None, head: int = 0
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Every block of samples 0 .. R-1 as (sample, start, end) int64 columns, sorted by sample, then start.
+
+        Block [start, end) of sample r; the same blocks as :meth:`sample` without building R
+        Partition objects (vectorised over samples: what dense counting and the app use).
+        """
+        n = check_int("n", n)
+        num_samples = check_int("num_samples", num_samples)
+        seed, head = resolve_seed(seed), check_head(head)
+        if self.kernel.is_constant:
+            sample, start = torch.arange(num_samples), torch.zeros(num_samples, dtype=torch.int64)
+        else:
+            is_start = torch.ones(num_samples, n, dtype=torch.bool)
+            is_start[:, 1:] = self._boundaries(n, num_samples, seed, head)
+            sample, start = is_start.nonzero(as_tuple=True)  # row-major: sorted by sample, then start
+        end = torch.cat([start[1:], start.new_tensor([n])])
+        last = torch.cat([sample[1:] != sample[:-1], torch.ones(1, dtype=torch.bool)])
+        return sample, start, torch.where(last, n, end)
+
+    @abstractmethod
+    def _boundaries(self, n: int, num_samples: int, seed: int, head: int) -> torch.Tensor:
+        """bool (R, n - 1): True at [r, t] when a block of sample r starts at position t + 1."""
+
 
 class BinningSampler(PartitionSampler):
     """Random width from the kernel's law and a uniform shift: every block has width W."""
@@ -109,6 +134,11 @@ class BinningSampler(PartitionSampler):
     def _sample(self, n: int, num_samples: int, seed: int, head: int) -> list[Partition]:
         widths, shifts = self.draw(num_samples, seed, head)
         return [Partition.from_binning(n, int(w), int(s)) for w, s in zip(widths, shifts)]
+
+    def _boundaries(self, n: int, num_samples: int, seed: int, head: int) -> torch.Tensor:
+        widths, shifts = self.draw(num_samples, seed, head)
+        position = torch.arange(1, n, dtype=torch.int64)
+        return (position[None, :] + shifts[:, None]) % widths[:, None] == 0  # block(i) = floor((i + s) / W) starts
 
 
 def _bit_reverse32(x: np.ndarray) -> np.ndarray:
@@ -218,6 +248,9 @@ class CutsSampler(PartitionSampler):
     def _sample(self, n: int, num_samples: int, seed: int, head: int) -> list[Partition]:
         cuts = self.draw(n, num_samples, seed, head)
         return [Partition.from_cuts(n, row.nonzero().reshape(-1) + 1) for row in cuts]
+
+    def _boundaries(self, n: int, num_samples: int, seed: int, head: int) -> torch.Tensor:
+        return self.draw(n, num_samples, seed, head)  # a cut after t starts a block at t + 1
 
 
 _SAMPLERS: dict[str, type[PartitionSampler]] = {

@@ -136,3 +136,24 @@ def test_qmc_beats_binning_on_spectral_error():
 def test_bad_arguments_raise(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+@pytest.mark.parametrize(
+    ("scheme", "kernel", "slope"),
+    [
+        ("binning", None, 0.3),
+        ("qmc", None, 1 / 40),
+        ("cuts", None, 0.2),
+        ("binning", "power", 1.5),
+        ("cuts", None, 0.0),
+    ],
+)
+def test_block_table_lists_the_blocks_of_the_partitions(scheme, kernel, slope):
+    from alibi_lsh.kernels import resolve_kernel
+    from alibi_lsh.samplers import make_sampler
+
+    partitions = sample_partitions(77, slope, 9, scheme, seed=6, kernel=kernel, head=3)
+    sample, start, end = make_sampler(scheme, resolve_kernel(kernel, slope)).block_table(77, 9, seed=6, head=3)
+    for r, partition in enumerate(partitions):
+        assert start[sample == r].tolist() == partition.starts.tolist()
+        assert end[sample == r].tolist() == (partition.starts + partition.lengths()).tolist()
