@@ -25,20 +25,10 @@ def vega_values(chart) -> pd.DataFrame:
 
 
 @pytest.mark.parametrize("scheme", ["binning", "qmc", "cuts"])
-def test_mean_of_masks_equals_the_librarys_running_mean(scheme):
-    """The app counts the masks from the samplers' vectorised draws: the library's mean, bit for bit,
-    for block widths from 1 to beyond n, shifts 0..W-1 and any number of cuts."""
-    for n, slope, samples, seed, head in [
-        (2, 0.3, 1, 0, 0),
-        (17, 8.0, 5, 3, 2),
-        (64, 0.01, 33, 7, 5),
-        (200, 0.2, 64, 1, 3),
-    ]:
-        mean_of = mask_data.mean_of_masks.__wrapped__  # not the shared cache: compute afresh
-        expected = mask_running_mean(n, slope, samples, scheme, seed, checkpoints=[samples], head=head)[0][0]
-        assert torch.equal(mean_of(n, slope, samples, scheme, seed, head), expected), (n, slope, samples)
+def test_block_bounds_and_the_largest_block_are_the_sampled_partitions(scheme):
     rows, starts, ends = mask_data.block_bounds(50, 0.1, 4, scheme, 9, 1)
     partitions = sample_partitions(50, 0.1, 4, scheme, 9, head=1)
+    assert rows.tolist() == [r for r, p in enumerate(partitions) for _ in range(p.num_blocks)]
     assert starts.tolist() == [s for p in partitions for s in p.starts.tolist()]
     assert (ends - starts).tolist() == [w for p in partitions for w in p.lengths().tolist()]
     assert theory_data.largest_block(50, 0.1, 4, scheme, 9, 1) == max(int(p.lengths().max()) for p in partitions)

@@ -61,55 +61,20 @@ def downsample(matrix: np.ndarray, size: int) -> tuple[np.ndarray, int]:
 
 
 def block_bounds(n: int, slope: float, samples: int, scheme: str, seed: int, head: int = 0):
-    """(sample, start, end) of every block of samples 0..R-1 of global head ``head``, int64 arrays,
-    from the samplers' vectorised draws; None for a constant kernel (one block each).
-
-    The blocks of :func:`alibi_lsh.sample_partitions` without its R Partition objects (the
-    per-sample Python work was most of a rerun at R = 256): binning's boundaries are the i > 0 with
-    (i + s) % W == 0, as ``Partition.from_binning``; a cut after t starts a block at t + 1.
-    """
-    kernel = PositionalKernel.alibi(slope)
-    if kernel.is_constant:
-        return None
-    sampler = make_sampler(scheme, kernel)
-    if scheme == "cuts":
-        rows, cut_after = np.nonzero(sampler.draw(n, samples, seed, head).numpy())
-        rows, starts = (
-            np.concatenate([np.arange(samples), rows]),
-            np.concatenate([np.zeros(samples, int), cut_after + 1]),
-        )
-    else:
-        widths, shifts = (t.numpy() for t in sampler.draw(samples, seed, head))
-        first = (widths - shifts) % widths  # first boundary > 0, or 0 when s == 0
-        counts = np.where(first < n, -(-(n - first) // widths), 0)  # boundaries first, first + W, ... < n
-        rows = np.repeat(np.arange(samples), counts)
-        step = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-        starts = first[rows] + step * widths[rows]
-        needs_zero = np.flatnonzero(first != 0)  # a first block [0, first) when the shift cuts one
-        rows, starts = np.concatenate([needs_zero, rows]), np.concatenate([np.zeros(len(needs_zero), int), starts])
-    order = np.lexsort((starts, rows))
-    rows, starts = rows[order], starts[order]
-    ends = np.append(starts[1:], n)
-    ends[np.flatnonzero(rows[1:] != rows[:-1])] = n  # a sample's last block ends at n
-    return rows, starts, ends
+    """(sample, start, end) of every block of samples 0..R-1 of global head ``head``: the sampler's
+    vectorised block table (``PartitionSampler.block_table``), int64 numpy arrays."""
+    table = make_sampler(scheme, PositionalKernel.alibi(slope)).block_table(n, samples, seed, head)
+    return tuple(column.numpy() for column in table)
 
 
 @functools.lru_cache(maxsize=16)  # n^2 float32 each: 1 MB at n = 512; the 8 heads of a setting fit
 def mean_of_masks(n: int, slope: float, samples: int, scheme: str, seed: int, head: int = 0) -> torch.Tensor:
-    """The mean of the first R masks of global head ``head``, float32 (n, n): what
-    :func:`alibi_lsh.mask_running_mean` gives at R (tests/test_figures.py checks them equal), counted
-    with its 2-D difference array from :func:`block_bounds`. A page's numbers and figures of one
-    setting ask for it more than once, so the last few are kept; shared, read-only.
+    """The mean of the first R masks of global head ``head``, float32 (n, n), from
+    :func:`alibi_lsh.mask_running_mean`. A page's numbers and figures of one setting ask for it
+    more than once (the errors, the diagonal profile, the per-head grid, the attention page), so
+    the last few are kept; shared, read-only.
     """
-    bounds = block_bounds(n, slope, samples, scheme, seed, head)
-    if bounds is None:
-        return mask_running_mean(n, slope, samples, scheme, seed, checkpoints=[samples], head=head)[0][0]
-    _, starts, ends = (torch.from_numpy(b.astype(np.int64)) for b in bounds)
-    corners = torch.zeros(n + 1, n + 1, dtype=torch.int32)
-    ones = torch.ones_like(starts, dtype=torch.int32)
-    for rows, cols, sign in ((starts, starts, 1), (ends, ends, 1), (starts, ends, -1), (ends, starts, -1)):
-        corners.index_put_((rows, cols), sign * ones, accumulate=True)
-    return corners.cumsum(0).cumsum(1)[:n, :n] / samples
+    return mask_running_mean(n, slope, samples, scheme, seed, checkpoints=[samples], head=head)[0][0]
 
 
 @dataclass(frozen=True)

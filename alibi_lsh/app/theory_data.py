@@ -85,8 +85,8 @@ def width_law_check(
 
 def largest_block(n: int, slope: float, samples: int, scheme: str, seed: int, head: int = 0) -> int:
     """The longest block over samples 0..R-1 of global head ``head`` (positions)."""
-    bounds = block_bounds(n, slope, samples, scheme, seed, head)
-    return n if bounds is None else int((bounds[2] - bounds[1]).max())
+    _, starts, ends = block_bounds(n, slope, samples, scheme, seed, head)
+    return int((ends - starts).max())
 
 
 def bounds_table(
