@@ -23,6 +23,7 @@ page_setup.hide_developer_toolbar()
 page_setup.configure_page(lecture=session.current().lecture)
 page = navigation.build_navigation()
 controls = session.render_sidebar()
+session.lecture_switch()
 for message in session.messages():
     st.warning(message, icon=":material/warning:")
 session.sync_url(controls)

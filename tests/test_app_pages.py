@@ -325,6 +325,22 @@ def test_lecture_mode_puts_the_page_controls_at_hand(page, controls):
     assert not [w for w in at.sidebar.get("selectbox") if w.key == "w_scheme"]  # secondary sidebar controls hidden
 
 
+@pytest.mark.parametrize("page", [None, "pages/masks.py", "pages/lecture.py"])
+def test_lecture_mode_shows_its_own_way_out(page):
+    """In lecture mode the switch is on the page (pinned in the top bar), not only in the folded
+    sidebar; switching it off leaves lecture mode, on this page and in the URL."""
+    at = open_page(page, lecture="1", **SMALL)
+    switch = at.main.toggle(key="p_lecture")
+    assert switch.value is True and switch.label == "Lecture mode"
+    assert "at the top left" in texts(at.main.caption)  # where the pages and the other controls went
+    switch.set_value(False).run()
+    assert not at.exception
+    assert at.query_params.get("lecture") in (None, "0", ["0"]), dict(at.query_params)
+    assert at.toggle(key="w_lecture").value is False
+    assert not [t for t in at.main.get("toggle") if t.key == "p_lecture"]  # the full layout has it in the sidebar
+    assert at.selectbox(key="w_scheme").value == "binning"  # and every control back
+
+
 def test_a_control_on_the_page_is_the_shared_control():
     at = open_page("pages/convergence.py", lecture="1", **SMALL)
     at.select_slider(key="p_samples").set_value(16).run()

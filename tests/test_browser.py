@@ -118,7 +118,11 @@ LAYOUT_FACTS = """
     if (drawn && box(drawn).right > box(chart).right + 1) wide.push(chart.getAttribute("data-testid"));
   }
   const sidebar = document.querySelector("[data-testid='stSidebar']");
+  const lectureSwitch = document.querySelector(".st-key-lecture_switch");
+  const headerButtons = [...document.querySelectorAll(
+    "[data-testid='stExpandSidebarButton'], [data-testid='stMainMenu']")].filter(visible).map(box);
   return {
+    lectureSwitch: lectureSwitch && visible(lectureSwitch) ? box(lectureSwitch) : null, headerButtons,
     firstChart: charts.length ? box(charts[0]) : null,
     viewportHeight: window.innerHeight,
     overlaps, smallestFont, formulas, wide,
@@ -159,6 +163,13 @@ def check_projector_layout(page, where: str) -> dict:
     assert facts["pageWidth"] <= facts["viewportWidth"] + 1, f"{where}: the page scrolls sideways"
     assert facts["sidebarCollapsed"] == "true", f"{where}: the sidebar should start folded in lecture mode"
     assert facts["deploy"] == 0, f"{where}: a Deploy button is shown"
+    switch = facts["lectureSwitch"]  # the way out of lecture mode, in sight in the top bar
+    assert switch is not None and switch["top"] >= 0 and switch["bottom"] <= 70, f"{where}: lecture switch {switch}"
+    assert switch["left"] >= 0 and switch["right"] <= facts["viewportWidth"], f"{where}: lecture switch {switch}"
+    for button in facts["headerButtons"]:
+        assert switch["right"] <= button["left"] or switch["left"] >= button["right"], (
+            f"{where}: the lecture switch {switch} covers a top-bar button {button}"
+        )
     return facts
 
 
@@ -184,6 +195,13 @@ def test_projector_layout_in_lecture_mode(server, browser):
     page.locator("[data-testid='stMainMenu']").click()
     page.wait_for_timeout(500)
     assert page.get_by_text("Clear cache", exact=False).count() == 0
+    page.keyboard.press("Escape")
+    # The switch in the top bar leaves lecture mode: the explanation unfolds, the URL says so.
+    page.locator(".st-key-lecture_switch [data-testid='stWidgetLabel'], .st-key-lecture_switch label").first.click()
+    page.wait_for_function("location.search.includes('lecture=0')", timeout=60_000)
+    wait_until_idle(page)
+    assert page.locator(".st-key-lecture_switch").count() == 0
+    assert page.locator("[data-testid='stException']").count() == 0
     page.close()
 
 

@@ -3,7 +3,8 @@
 Lecture mode is a layout for a 1280 x 720 (or 1024 x 768) projector: the sidebar starts folded
 (navigation and the shared controls stay one click away in it), text is larger, the page's top
 margin and title are smaller, and pages fold their explanations, so that every page's main figure
-starts in the first screen.
+starts in the first screen. Lecture mode's own switch sits in the top bar (session.lecture_switch),
+so the way back to the full layout is in sight.
 """
 
 from __future__ import annotations
@@ -23,6 +24,15 @@ html { font-size: 18px; }
 [data-testid="stMainBlockContainer"] h1 { font-size: 1.7rem; padding: 0 0 0.2rem 0; }
 [data-testid="stMainBlockContainer"] h2 { font-size: 1.4rem; }
 [data-testid="stMainBlockContainer"] h3 { font-size: 1.2rem; }
+/* Lecture mode's own switch, pinned in the empty middle of the top bar, left of the menu; its
+   wrapper leaves the page's flow, so the switch costs the page no height. */
+[data-testid="stLayoutWrapper"]:has(> .st-key-lecture_switch) { position: absolute; }
+.st-key-lecture_switch {
+  position: fixed; top: 1.1rem; right: 3.5rem; left: auto; width: max-content !important; z-index: 999991;
+  gap: 0.8rem; padding: 0 0.5rem; background: var(--st-background-color, #fff);
+}
+.st-key-lecture_switch [data-testid="stCaptionContainer"] p { margin: 0; line-height: 1.2; white-space: nowrap; }
+@media (max-width: 640px) { .st-key-lecture_switch [data-testid="stCaptionContainer"] { display: none; } }
 </style>
 """
 

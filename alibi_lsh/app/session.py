@@ -41,6 +41,7 @@ from .controls import (
 
 STATE_KEY = "controls"
 MESSAGES_KEY = "control_messages"
+LECTURE_SWITCH = "lecture_switch"  # the keyed container of lecture mode's own switch in the top bar
 SIDEBAR = "w"  # widget-key prefix of the sidebar's controls ("w_n", "w_samples", ...)
 ON_PAGE = "p"  # widget-key prefix of the same controls drawn on a page in lecture mode
 PAGE_PARAMS = ("step",)  # URL parameters owned by one page (the tour), kept when the controls sync
@@ -154,18 +155,33 @@ def control_widget(field: str, prefix: str = SIDEBAR, container=st) -> None:
     elif field == "seed":
         container.number_input("Seed", 0, SEED_MAX, help="Same seed, same partitions.", **callback)
     elif field == "lecture":
-        container.toggle("Lecture mode", help="Projector layout: larger text, folded sidebar and notes.", **callback)
+        container.toggle(
+            "Lecture mode",
+            help="Projector layout: larger text, folded sidebar and notes. Switch off for the full page.",
+            **callback,
+        )
     else:
         raise ValueError(f"field={field!r} is not a shared control")
 
 
-def page_controls(*fields: str) -> None:
-    """Copies of the shared controls ``fields`` on the page, side by side, in lecture mode only
-    (the sidebar is folded away there; elsewhere the sidebar has them)."""
+def page_controls(*fields: str, container=st) -> None:
+    """Copies of the shared controls ``fields`` on the page (in ``container``), side by side, in
+    lecture mode only (the sidebar is folded away there; elsewhere the sidebar has them)."""
     if not current().lecture or not fields:
         return
-    for field, column in zip(fields, st.columns(len(fields))):
+    for field, column in zip(fields, container.columns(len(fields))):
         control_widget(field, ON_PAGE, column)
+
+
+def lecture_switch() -> None:
+    """In lecture mode, the way out in plain sight: the lecture mode toggle and a hint where the
+    pages and the other controls went, pinned in the top bar (page_setup.LECTURE_CSS), so it
+    costs no height. The sidebar is folded in lecture mode, and its toggle alone goes unnoticed."""
+    if not current().lecture:
+        return
+    with st.container(key=LECTURE_SWITCH, horizontal=True, vertical_alignment="center", width="content"):
+        st.caption("Pages and all controls: **»** at the top left", width="content")
+        control_widget("lecture", ON_PAGE)
 
 
 def render_sidebar() -> Controls:
