@@ -17,7 +17,8 @@ from alibi_lsh.app.tour import NUM_STEPS, STEPS, parse_step
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
 SMALL = {"n": "48", "R": "8", "lecture": "1"}
-NAVIGATION_KEYS = {"tour_previous", "tour_next", "tour_left", "tour_right"}
+# The tour's own navigation, and lecture mode's switch (in the top bar of every page): not a step's controls.
+NAVIGATION_KEYS = {"tour_previous", "tour_next", "tour_left", "tour_right", "p_lecture"}
 WIDGETS = ("selectbox", "slider", "select_slider", "number_input", "button", "toggle", "multiselect", "radio")
 
 
