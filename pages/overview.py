@@ -14,7 +14,12 @@ session.ensure_entry_point()
 controls = session.current()
 font = display.figure_font(controls.lecture)
 
-display.page_head(
+# The claim in two lines (two formulas, so that each fits a half-width column in lecture mode).
+CLAIM = (
+    r"e^{-m|i-j|} = \Pr\big[\,i, j \text{ in one block}\,\big] = \mathbb{E}\,[M_{ij}]",
+    r"\hat M = \frac{1}{R}\sum_{r=1}^{R} M_r \;\to\; e^{-m|i-j|}",
+)
+at_hand = display.page_head(
     "ALiBi is an average of random block masks",
     "ALiBi lowers the attention between positions i and j by a penalty that grows with their distance; "
     "after the softmax this multiplies the attention by **exp(-m|i-j|)**. "
@@ -22,16 +27,13 @@ display.page_head(
     "random contiguous blocks, so the average of R random block masks approaches the ALiBi matrix as R grows. "
     "The figure below samples and draws in your browser: drag R, the slope or the seed.",
     controls.lecture,
+    formulas=CLAIM,
+    beside=True,  # on a projector the controls share the folded explanation's row: the figure fits the screen
 )
-st.latex(
-    r"e^{-m|i-j|} = \Pr\big[\,i \text{ and } j \text{ in the same block}\,\big] = \mathbb{E}\,[M_{ij}],"
-    r"\qquad \hat M = \frac{1}{R}\sum_{r=1}^{R} M_r \to e^{-m|i-j|}"
-)
-session.page_controls("samples", "n", "head")
+session.page_controls("samples", "n", "head", container=at_hand)
 
-display.figure_heading(
-    "Live in your browser: one mask, the mean of R masks, the kernel and their difference", controls.lecture
-)
+if not controls.lecture:  # on a projector the folded explanation says it, and the figure needs the height
+    st.subheader("Live in your browser: one mask, the mean of R masks, the kernel and their difference")
 try:
     view = live_panel.show(controls, key=LIVE_KEY)
 except ValueError as error:

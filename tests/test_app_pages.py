@@ -65,7 +65,8 @@ def texts(elements) -> str:
 def test_overview_default_run():
     at = open_page(**SMALL)
     assert at.title[0].value == "ALiBi is an average of random block masks"
-    assert len(at.latex) == 1 and len(live_figures(at)) == 1 and len(altair(at)) == 1  # live; the diagonals
+    # The claim's two formulas; the live figure; the diagonals.
+    assert len(at.latex) == 2 and len(live_figures(at)) == 1 and len(altair(at)) == 1
     live = live_figures(at)[0]
     assert (live["n"], live["samples"], live["scheme"], live["seed"], live["head"]) == (48, 8, "binning", "0", 3)
     assert [m.label for m in at.metric] == [
@@ -323,6 +324,13 @@ def test_lecture_mode_puts_the_page_controls_at_hand(page, controls):
     labels = [e.label for e in at.expander]
     assert labels[0] == "About this page" and "Show the code" not in labels  # the explanation is folded
     assert not [w for w in at.sidebar.get("selectbox") if w.key == "w_scheme"]  # secondary sidebar controls hidden
+
+
+def test_lecture_mode_folds_the_overview_formulas_beside_the_controls():
+    """On a projector the claim's formulas are folded with the explanation, in the row of the controls."""
+    at = open_page(lecture="1", **SMALL)
+    assert len(at.expander[0].latex) == 2 and len(at.latex) == 2
+    assert not at.main.subheader or "Live in your browser" not in texts(at.main.subheader)
 
 
 @pytest.mark.parametrize("page", [None, "pages/masks.py", "pages/lecture.py"])

@@ -121,7 +121,9 @@ LAYOUT_FACTS = """
   const lectureSwitch = document.querySelector(".st-key-lecture_switch");
   const headerButtons = [...document.querySelectorAll(
     "[data-testid='stExpandSidebarButton'], [data-testid='stMainMenu']")].filter(visible).map(box);
+  const livePanels = document.querySelector(".alibi-live__panels");
   return {
+    livePanelsBottom: livePanels && visible(livePanels) ? box(livePanels).bottom : null,
     lectureSwitch: lectureSwitch && visible(lectureSwitch) ? box(lectureSwitch) : null, headerButtons,
     firstChart: charts.length ? box(charts[0]) : null,
     viewportHeight: window.innerHeight,
@@ -188,7 +190,9 @@ def test_projector_layout_in_lecture_mode(server, browser):
         for width, height in PROJECTORS:
             page.set_viewport_size({"width": width, "height": height})
             page.wait_for_timeout(1000)  # plotly and vega redraw at the new width
-            check_projector_layout(page, f"/{path} at {width} x {height}")
+            facts = check_projector_layout(page, f"/{path} at {width} x {height}")
+            if name == "lecture_mode_overview":  # the claim's whole figure, colour bars included, in one screen
+                assert facts["livePanelsBottom"] <= height, (width, height, facts["livePanelsBottom"])
         # Navigation stays in the (folded) sidebar, one click away.
         assert page.locator("[data-testid='stSidebarNav'] a").count() == 8
     # Viewers get no developer menu (rerun, clear cache) either.

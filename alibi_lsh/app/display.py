@@ -30,15 +30,25 @@ def figure_font(lecture: bool) -> int:
     return LECTURE_FONT_SIZE if lecture else FONT_SIZE
 
 
-def page_head(title: str, explanation: str, lecture: bool) -> None:
-    """The page's title and its two or three sentences; folded under "About this page" in lecture
-    mode, so that the figure starts in the first screen of a projector."""
+def page_head(title: str, explanation: str, lecture: bool, formulas: tuple[str, ...] = (), beside: bool = False):
+    """The page's title, its two or three sentences and its displayed ``formulas`` (LaTeX); in lecture
+    mode folded under "About this page", so that the figure starts in the first screen of a projector.
+
+    Returns where the page's controls at hand go: with ``beside`` in lecture mode, the right half of
+    the row the folded explanation starts (one row instead of two); otherwise the page itself.
+    """
     st.title(title)
-    if lecture:
-        with st.expander("About this page", icon=":material/info:"):
-            st.markdown(explanation)
-    else:
+    if not lecture:
         st.markdown(explanation)
+        for formula in formulas:
+            st.latex(formula)
+        return st
+    about, at_hand = st.columns(2) if beside else (st.container(), st)
+    with about.expander("About this page", icon=":material/info:"):
+        st.markdown(explanation)
+        for formula in formulas:
+            st.latex(formula)
+    return at_hand
 
 
 def figure_heading(text: str, lecture: bool) -> None:

@@ -31,7 +31,8 @@ html { font-size: 18px; }
   position: fixed; top: 1.1rem; right: 3.5rem; left: auto; width: max-content !important; z-index: 999991;
   gap: 0.8rem; padding: 0 0.5rem; background: var(--st-background-color, #fff);
 }
-.st-key-lecture_switch [data-testid="stCaptionContainer"] p { margin: 0; line-height: 1.2; white-space: nowrap; }
+.st-key-lecture_switch [data-testid="stCaptionContainer"] { margin: 0; }
+.st-key-lecture_switch [data-testid="stCaptionContainer"] p { margin: 0; white-space: nowrap; }
 @media (max-width: 640px) { .st-key-lecture_switch [data-testid="stCaptionContainer"] { display: none; } }
 </style>
 """
