@@ -115,3 +115,23 @@ def test_the_mask_steps_resample_and_follow_the_head():
     assert json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]["annotations"][0]["text"] != title
     at.selectbox(key="p_head").set_value(1).run()
     assert at.query_params["head"] in ("1", ["1"])
+
+
+def test_the_timing_step_says_what_the_stored_errors_are():
+    """Step 8 puts the stored run's numbers in words: the blocks' relative error at each R drawn
+    (median over n, recomputed here from the shipped file) and the context of its timings."""
+    from alibi_lsh.app.stored_bench import DEFAULT_CASES, shipped_path
+
+    index = next(k for k, step in enumerate(STEPS, 1) if step.key == "scaling")
+    assert "2-core" in STEPS[index - 1].text and "standard deviation 2" in STEPS[index - 1].text
+    at = open_tour(step=str(index))
+    caption = " | ".join(c.value for c in at.main.caption)
+    document = json.loads(shipped_path("cpu").read_text())  # the shipped file itself, not the app's frame
+    rows = [dict(zip(document["columns"], row)) for row in document["rows"]]
+    for case in DEFAULT_CASES:
+        if case.startswith("lsh "):
+            errors = sorted(row["rel_error"] for row in rows if row["label"] == case and row["rel_error"] is not None)
+            middle = len(errors) // 2
+            median = errors[middle] if len(errors) % 2 else (errors[middle - 1] + errors[middle]) / 2
+            samples = int(case.rsplit("=", 1)[1])
+            assert f"{median:.2f} at R = {samples}" in caption, (case, caption)

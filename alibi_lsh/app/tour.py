@@ -91,8 +91,10 @@ STEPS = (
     Step(
         "scaling",
         "Time and error as n grows",
-        "Exact attention with a dense bias takes time growing like n^2 (slope 2 on log-log axes); the random "
-        "blocks and the window grow like n. The error of the blocks depends on R, not on n.",
+        "Exact attention with a dense bias takes time like n^2 (slope 2 on log-log axes); the random blocks and "
+        "the window take time like n. These are stored timings from a shared 2-core CPU, noisy at small n (where "
+        "the window can trail the blocks). The error depends on R, not on n; it is large at small R because the "
+        "benchmark's random scores have standard deviation 2, so a few keys dominate each softmax.",
         (),
         "pages/scaling.py",
     ),

@@ -10,6 +10,7 @@ second on a 2-core machine). The tour is meant for a projector, so it always use
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from ..kernels import PositionalKernel
@@ -153,7 +154,18 @@ def _scaling(controls: Controls) -> None:
     labels = set(results.frame["label"])
     cases = tuple(case for case in stored_bench.DEFAULT_CASES if case in labels)
     display.show_altair(cache.scaling_spec(results.frame, cases, FONT), "tour_scaling", results.frame)
-    st.caption(f"Stored run: {results.machine}, torch {results.torch}, {results.created}.")
+    stored_run = f"Stored run: {results.machine}, torch {results.torch}, {results.created}."
+    st.caption(f"{stored_run} {block_errors(results.frame, cases)}")
+
+
+def block_errors(frame: pd.DataFrame, cases: tuple[str, ...]) -> str:
+    """The blocks' relative error at each R drawn (median over n), read from the stored run, in words."""
+    rows = frame[frame["label"].isin(cases) & (frame["method"] == "lsh")].dropna(subset=["rel_error"])
+    errors = rows.groupby("samples")["rel_error"].median()
+    if errors.empty:
+        return ""
+    listed = ", ".join(f"{error:.2f} at R = {samples}" for samples, error in errors.items())
+    return f"Relative error of the blocks (median over n): {listed}; like 1/sqrt(R), 4x the samples halve it."
 
 
 def _language_model(controls: Controls) -> None:
