@@ -135,3 +135,20 @@ def test_the_timing_step_says_what_the_stored_errors_are():
             median = errors[middle] if len(errors) % 2 else (errors[middle - 1] + errors[middle]) / 2
             samples = int(case.rsplit("=", 1)[1])
             assert f"{median:.2f} at R = {samples}" in caption, (case, caption)
+
+
+def test_the_convergence_step_doubles_r_with_a_button():
+    """R x 2 (for a remote or a mouse, no dragging) doubles the R drawn, in the figure and the URL,
+    up to the cap, where it is disabled."""
+    index = next(k for k, step in enumerate(STEPS, 1) if step.key == "convergence")
+    at = open_tour(step=str(index), R="16")
+    for expected in (32, 64):
+        at.button(key="tour_double_samples").click().run()
+        live = [json.loads(e.proto.json) for e in at.get("bidi_component")]
+        assert live[0]["samples"] == expected and at.query_params["R"] in (str(expected), [str(expected)])
+        assert url_step(at) == str(index)
+    at.select_slider(key="p_samples").set_value(8).run()  # the step's other control moves R back
+    at.button(key="tour_double_samples").click().run()
+    assert at.query_params["R"] in ("16", ["16"])
+    at = open_tour(step=str(index), R="1024")
+    assert at.button(key="tour_double_samples").disabled

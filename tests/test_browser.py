@@ -236,6 +236,16 @@ def test_lecture_tour_steps_and_keys(server, browser):
             page.wait_for_timeout(1000)
             check_projector_layout(page, f"step {index} at {width} x {height}")
         page.set_viewport_size({"width": 1280, "height": 720})
+        if key == "convergence":
+            # R x 2 is a click, not a drag; then R dragged with the mouse, and the remote's PageDown
+            # (the loop's next press) must still step the tour rather than move the slider.
+            page.get_by_role("button", name="R × 2").click()
+            page.wait_for_function("location.search.includes('R=128')", timeout=60_000)
+            wait_until_idle(page)
+            page.locator(".alibi-live [data-out='samples']", has_text="R = 128").wait_for(timeout=30_000)
+            page.locator(".alibi-live input[data-control='samples']").click()
+            wait_until_idle(page)
+            assert page.evaluate("document.activeElement?.tagName") != "INPUT"
     print("tour: seconds from the key press to the step's figure in the page:", ", ".join(f"{t:.2f}" for t in timings))
     for key, expected in (("ArrowLeft", NUM_STEPS - 1), ("PageUp", NUM_STEPS - 2), ("ArrowRight", NUM_STEPS - 1)):
         page.keyboard.press(key)

@@ -92,6 +92,12 @@ def _on_preset() -> None:
     st.session_state[MESSAGES_KEY] = []
 
 
+def set_samples(samples: int) -> None:
+    """Set the shared R (clamped to R_MIN..R_MAX) from a page's button; the preset turns 'custom'."""
+    _set(samples=min(max(int(samples), R_MIN), R_MAX), preset="custom")
+    st.session_state[MESSAGES_KEY] = []
+
+
 def resample() -> None:
     """Button callback: the next seed (a fresh set of random partitions)."""
     _set(seed=min(SEED_MAX, current().seed + 1))

@@ -14,8 +14,9 @@ from .controls import clamp_int
 
 @dataclass(frozen=True)
 class Step:
-    """One slide of the tour. ``controls`` names its live controls (at most two); ``page`` is the
-    app page that tells the same part of the story at length."""
+    """One slide of the tour. ``controls`` names its live controls (at most two: shared controls, or
+    the tour's buttons "seed" (draw another) and "double_samples" (R x 2)); ``page`` is the app page
+    that tells the same part of the story at length."""
 
     key: str
     title: str
@@ -64,10 +65,10 @@ STEPS = (
     Step(
         "convergence",
         "The mean of R masks converges to the kernel",
-        "Drag **R** in the figure: the mean of the first R masks fills in towards the kernel and the error fades. "
-        "Each entry of the mean is an average of R coin flips, so it is off by about 1/sqrt(R), as the chart of "
-        "these very masks shows.",
-        ("samples",),
+        "Drag **R** in the figure, or press **R × 2**: the mean of the first R masks fills in towards the kernel "
+        "and the error fades. Each entry of the mean is an average of R coin flips, so it is off by about "
+        "1/sqrt(R), as the chart of these very masks shows.",
+        ("samples", "double_samples"),
         "pages/convergence.py",
     ),
     Step(

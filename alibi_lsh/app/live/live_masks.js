@@ -283,6 +283,14 @@ export class LiveMasks {
       });
     }
     for (const slider of [ui.samples, ui.slope, ui.seed]) on(slider, "change", () => this.report());
+    // A slider or menu set with the mouse or a finger gives the keyboard back to the page, so that a
+    // presenter's remote (PageDown, the arrow keys) moves the page's own controls again instead of
+    // this one (Streamlit ignores its key shortcuts while an input has the focus). Controls reached
+    // with Tab keep the focus, for keyboard users.
+    for (const control of [ui.samples, ui.slope, ui.seed]) on(control, "pointerup", () => control.blur());
+    on(ui.head, "pointerdown", () => (this.headByPointer = true));
+    on(ui.head, "keydown", () => (this.headByPointer = false));
+    on(ui.head, "change", () => this.headByPointer && ui.head.blur());
     for (const tab of ui.tabs) on(tab, "click", () => this.showPanel(tab.dataset.show));
     for (const name of PANELS) {
       const canvas = ui.panels[name].querySelector("canvas");
