@@ -91,7 +91,8 @@ else:
             controls.n, heads, controls.samples, controls.scheme, controls.seed, score_scale, causal
         )
         st.success(
-            f"lsh_alibi_attention (R attentions inside blocks, never an n x n matrix) differs from the bars' "
+            f"lsh_alibi_attention (one count-weighted pass over the union of the R blocks, never an n x n matrix) "
+            f"differs from the bars' "
             f"dense mean-of-masks computation by at most {difference:.2e}: the same numbers up to float32 rounding."
         )
     else:

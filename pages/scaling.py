@@ -22,9 +22,11 @@ font = display.figure_font(controls.lecture)
 
 display.page_head(
     "Scaling with the context length",
-    "Exact ALiBi attention costs time proportional to n^2; the approximation runs R attentions inside blocks of "
-    "about 2/m positions, so its time grows like n (slope 1 on the log-log chart), and its error does not grow "
-    "with n. The page opens with a stored measurement; **Run on this server** measures again here.",
+    "Exact ALiBi attention costs time proportional to n^2. The approximation draws R random block partitions per "
+    "head and makes one pass per query over the union of its R blocks, each key weighted by the number of those "
+    "blocks that hold it (the same result as R block attentions merged); the union spans about H_R/m keys "
+    "(H_R = 1 + 1/2 + ... + 1/R), so its time grows like n (slope 1 on the log-log chart), and its error does not "
+    "grow with n. The page opens with a stored measurement; **Run on this server** measures again here.",
     controls.lecture,
 )
 
