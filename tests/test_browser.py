@@ -306,22 +306,28 @@ def test_convergence_error_curves_on_demand(server, browser):
 
 
 def test_scaling_run_draws_its_charts(server, browser):
-    """A small benchmark run (n = 256, 512) through the UI: progress, charts and tables in the browser."""
+    """A small benchmark run (n = 256, 512) through the UI: progress, charts and tables in the browser.
+
+    On a loaded machine a key press that arrives while the previous rerun still runs can be lost, so
+    the largest n is moved one step at a time and checked before Run (a lost press would otherwise
+    start a run up to n = 1024 or more, minutes on a busy CPU); the waits are long but bounded.
+    """
     page = browser.new_page(viewport={"width": 1600, "height": 1000})
     page.goto(f"{server}/scaling", wait_until="domcontentloaded")
     page.get_by_text("Press Run", exact=False).first.wait_for(timeout=90_000)
+    wait_until_idle(page)
     largest = page.locator("input[type='range'][aria-label='Largest n']")
-    largest.focus()
-    for _ in range(5):
-        largest.press("ArrowLeft")  # 16384 -> 512
-    wait_until_idle(page)
+    for _ in range(5):  # 16384 -> 512, one rerun at a time
+        largest.first.focus()
+        largest.first.press("ArrowLeft")
+        wait_until_idle(page, timeout_s=60)
+    page.get_by_text("n = 256, 512;", exact=False).first.wait_for(timeout=30_000)
+    charts = "[data-testid='stVegaLiteChart'] canvas, [data-testid='stVegaLiteChart'] svg.marks"
+    before = page.locator(charts).count()
     page.get_by_role("button", name="Run").click()
-    page.wait_for_function(
-        "document.querySelectorAll(\"[data-testid='stVegaLiteChart'] canvas, [data-testid='stVegaLiteChart'] svg\")"
-        ".length >= 2",
-        timeout=120_000,
-    )
-    wait_until_idle(page)
+    page.get_by_text("Fitted log-log slopes", exact=False).first.wait_for(timeout=300_000)
+    page.wait_for_function(f'document.querySelectorAll("{charts}").length > {before}', timeout=60_000)
+    wait_until_idle(page, timeout_s=60)
     assert page.locator("[data-testid='stException']").count() == 0
     assert "not valid JSON" not in page.content()  # table and chart data reached the browser intact
     page.screenshot(path=str(SCREENSHOTS / "scaling_after_run.png"))
