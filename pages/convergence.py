@@ -117,7 +117,14 @@ except ValueError as error:
     display.error_box(error)
 else:
     narrow = live_panel.narrow(LIVE_KEY)  # a phone: one panel per row
-    heatmaps = cache.per_head_figure(controls.n, heads, controls.samples, controls.scheme, controls.seed, font, narrow)
+    shown = None
+    if narrow:  # and one head at a time (two panels, not 2H in one long column); the bars below show every head
+        first = min(controls.head, heads) if controls.slope_mode == "alibi" else 1
+        head_shown = st.selectbox("Head shown", range(1, heads + 1), index=first - 1, key="conv_head_shown")
+        shown = (head_shown - 1,)
+    heatmaps = cache.per_head_figure(
+        controls.n, heads, controls.samples, controls.scheme, controls.seed, font, narrow, shown
+    )
     display.show_plotly(heatmaps, "per_head_heatmaps")
     st.caption(
         f"Drawn at {per_head.kernels.shape[-1]} x {per_head.kernels.shape[-1]} pixels per head in 8-bit colours; "

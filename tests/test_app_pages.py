@@ -304,6 +304,24 @@ def test_two_sessions_do_not_share_controls():
     assert live_figures(second)[0]["n"] == 48 and "n = 48," in texts(second.caption)
 
 
+def test_a_phone_gets_one_head_at_a_time_in_the_per_head_grid():
+    """When the live figure reports a phone's layout, the per-head grid draws one head (kernel and
+    mean) chosen in a menu instead of all 2H panels in one column; the bars still cover every head."""
+    at = open_page("pages/convergence.py", **SMALL)
+    heads = int(at.query_params["heads"][0] if isinstance(at.query_params["heads"], list) else at.query_params["heads"])
+    assert [panel_count(p) for p in plotly(at)] == [2 * heads]  # a wide screen: every head
+    at.session_state["convergence_live"] = {"layout": "single"}  # what the browser reports on a phone
+    at.run()
+    assert not at.exception and [panel_count(p) for p in plotly(at)] == [2]
+    head = at.selectbox(key="conv_head_shown")
+    titles = [a["text"] for a in json.loads(plotly(at)[0].proto.spec)["layout"]["annotations"]]
+    assert all(f"head {head.value}" in t for t in titles if t.startswith("head")), titles
+    head.set_value(2).run()
+    titles = [a["text"] for a in json.loads(plotly(at)[0].proto.spec)["layout"]["annotations"]]
+    assert any(t.startswith("head 2, m=1/4") for t in titles), titles
+    assert len(altair(at)) >= 1  # the per-head error bars, every head
+
+
 # --- lecture mode and the toolbar -------------------------------------------------------------
 
 

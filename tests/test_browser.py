@@ -384,6 +384,13 @@ def test_a_phone_gets_readable_figures(server, browser):
         assert len(widths) >= charts + 1, widths
         narrow = [(what, round(width)) for what, width in widths if width < 300]
         assert not narrow, f"/{path} on a phone: panels under 300 px wide: {narrow}"
+        if path == "convergence":  # the per-head grid: one head at a time on a phone, not 2H panels in a column
+            tallest = page.evaluate(
+                "Math.max(0, ...[...document.querySelectorAll('.js-plotly-plot')]"
+                ".map(e => e.getBoundingClientRect().height))"
+            )
+            assert tallest <= 1.5 * PHONE["viewport"]["height"], f"/{path} on a phone: a figure {tallest:.0f} px tall"
+            assert page.get_by_text("Head shown").count() == 1
         page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
         # The screen at each figure (the page scrolls inside Streamlit's container, not the document).
         figures = page.locator(".alibi-live, [data-testid='stPlotlyChart'], [data-testid='stVegaLiteChart']")

@@ -106,10 +106,21 @@ def mask_grid(n: int, slope: float, count: int, scheme: str, seed: int, font: in
 
 
 @st.cache_resource(**FIGURE_CACHE)
-def per_head_figure(n: int, heads: int, samples: int, scheme: str, seed: int, font: int, narrow: bool = False):
+def per_head_figure(
+    n: int,
+    heads: int,
+    samples: int,
+    scheme: str,
+    seed: int,
+    font: int,
+    narrow: bool = False,
+    shown: tuple[int, ...] | None = None,
+):
     data = per_head_data(n, heads, samples, scheme, seed)
     slopes = data.table["slope"].tolist()
-    return figures.per_head_figure(data.kernels, data.means, slopes, samples, data.factor, font, narrow=narrow)
+    return figures.per_head_figure(
+        data.kernels, data.means, slopes, samples, data.factor, font, narrow=narrow, shown=shown
+    )
 
 
 # --- altair charts: a cached layout per label set, filled with fresh tables -------------------

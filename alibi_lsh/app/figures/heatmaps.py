@@ -257,26 +257,30 @@ def per_head_figure(
     factor: int = 1,
     font_size: int = FONT_SIZE,
     narrow: bool = False,
+    shown: tuple[int, ...] | None = None,
 ) -> go.Figure:
     """Small heatmaps of every head, in 8-bit colours: kernel and mean of R masks per head.
 
     Wide (a laptop or a projector): two rows, kernel above and mean of R masks below, one column
     per head, headed by the head number (from 1) and its slope; with more than 8 heads the
     headings shrink to the number and the slope. ``narrow`` (a phone): one column, kernel and
-    mean of each head one under the other, the colour bar on top, so every panel gets the
-    column's full width.
+    mean of each head in ``shown`` (0-based head indices; default every head) one under the
+    other, the colour bar on top, so every panel gets the column's full width.
     """
     heads = kernels.shape[0]
     coded = (0.0, 1.0)
     if narrow:
+        shown = tuple(range(heads)) if shown is None else tuple(shown)
+        if not shown or not all(0 <= h < heads for h in shown):
+            raise ValueError(f"shown must list head indices in 0..{heads - 1}, got {shown}")
         titles = []
-        for h in range(heads):
+        for h in shown:
             titles += [f"head {h + 1}, m={_slope_label(slopes[h])}: kernel", f"head {h + 1}: mean, R={samples}"]
         data = []
-        for h in range(heads):
-            data.append(heatmap_trace(kernels[h], "unit", factor, subplot=2 * h + 1, coded=coded))
-            data.append(heatmap_trace(means[h], "unit", factor, subplot=2 * h + 2, coded=coded))
-        rows = 2 * heads
+        for k, h in enumerate(shown):
+            data.append(heatmap_trace(kernels[h], "unit", factor, subplot=2 * k + 1, coded=coded))
+            data.append(heatmap_trace(means[h], "unit", factor, subplot=2 * k + 2, coded=coded))
+        rows = 2 * len(shown)
         # A phone's column is ~360 px wide: rows of a 340 px square plus room for its title.
         title_px, row_px = 2 * font_size + 8, 340 + 2 * font_size + 8
         layout = grid(rows, 1, titles, font_size, horizontal_spacing=0, vertical_spacing=title_px / (rows * row_px))
