@@ -237,12 +237,8 @@ def test_lecture_tour_steps_and_keys(server, browser):
             check_projector_layout(page, f"step {index} at {width} x {height}")
         page.set_viewport_size({"width": 1280, "height": 720})
         if key == "convergence":
-            # R x 2 is a click, not a drag; then R dragged with the mouse, and the remote's PageDown
-            # (the loop's next press) must still step the tour rather than move the slider.
-            page.get_by_role("button", name="R × 2").click()
-            page.wait_for_function("location.search.includes('R=128')", timeout=60_000)
-            wait_until_idle(page)
-            page.locator(".alibi-live [data-out='samples']", has_text="R = 128").wait_for(timeout=30_000)
+            # R dragged with the mouse (in the browser only): the remote's PageDown (the loop's next
+            # press) must still step the tour rather than move the slider.
             page.locator(".alibi-live input[data-control='samples']").click()
             wait_until_idle(page)
             assert page.evaluate("document.activeElement?.tagName") != "INPUT"
@@ -252,6 +248,13 @@ def test_lecture_tour_steps_and_keys(server, browser):
         page.get_by_text(f"{expected} / {NUM_STEPS}", exact=False).first.wait_for(timeout=60_000)
         wait_until_idle(page)
         assert f"step={expected}" in page.url, (key, page.url)
+    # R × 2 on the convergence step is a click, not a drag (after the screenshots: it changes the shared R).
+    step = next(k for k, candidate in enumerate(STEPS, 1) if candidate.key == "convergence")
+    page.goto(f"{server}/lecture?lecture=1&step={step}&R=64", wait_until="domcontentloaded")
+    page.get_by_role("button", name="R × 2").click()
+    page.wait_for_function("location.search.includes('R=128')", timeout=60_000)
+    wait_until_idle(page)
+    page.locator(".alibi-live [data-out='samples']", has_text="R = 128").wait_for(timeout=30_000)
     # A bookmark reopens the exact slide; a step out of range is clamped with a warning.
     page.goto(f"{server}/lecture?lecture=1&step=99&n=128", wait_until="domcontentloaded")
     page.get_by_text(f"{NUM_STEPS} / {NUM_STEPS}", exact=False).first.wait_for(timeout=60_000)
