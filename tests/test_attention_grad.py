@@ -132,3 +132,37 @@ def test_small_backward_calls_give_the_same_gradients(monkeypatch):
             cut = torch.autograd.grad((method(*inputs) * weights).sum(), inputs)
         for a, b in zip(cut, whole):
             torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12, msg=name)
+
+
+def _dense_window(q, k, v, slopes, windows, causal):
+    """Independent reference: softmax(q k^T / sqrt(d) - m |i - j|) v over |i - j| < w (and j <= i if causal)."""
+    n_q, n_k = q.shape[2], k.shape[2]
+    i = torch.arange(n_k - n_q, n_k, dtype=torch.float64)[:, None]
+    j = torch.arange(n_k, dtype=torch.float64)[None, :]
+    outputs = []
+    for h, (slope, window) in enumerate(zip(slopes, windows)):
+        hidden = ((i - j).abs() >= window) | ((j > i) & causal)
+        scores = q[:, h] @ k[:, h].transpose(-1, -2) / q.shape[-1] ** 0.5 - slope * (i - j).abs()
+        outputs.append(torch.softmax(scores.masked_fill(hidden, -torch.inf), dim=-1) @ v[:, h])
+    return torch.stack(outputs, dim=1)
+
+
+@pytest.mark.parametrize("causal", [True, False])
+def test_window_gradients_on_tiles_past_the_last_query(causal, monkeypatch):
+    # n_q = 70 in tiles of 32 (the last tile holds rows past the last query), windows wider than a
+    # tile (edge tiles at the front and the back), queries after a cache of 20 keys; one tile per
+    # backward call, then the default calls.
+    q, k, v = qkv(2, 2, 2, 70, 90, 4, seed=6)
+    slopes, windows = [0.3, 0.02], [5, 45]
+    weights = torch.randn(2, 2, 70, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(7))
+    inputs = _leaves(q, k, v)
+    expected = torch.autograd.grad((_dense_window(*inputs, slopes, windows, causal) * weights).sum(), inputs)
+    for elements in (1, None):
+        with monkeypatch.context() as patch:
+            if elements is not None:
+                patch.setattr("alibi_lsh.attention.window.BACKWARD_ELEMENTS", elements)
+            inputs = _leaves(q, k, v)
+            out = window_alibi_attention(*inputs, slopes, windows, causal)
+            grads = torch.autograd.grad((out * weights).sum(), inputs)
+        for grad, reference in zip(grads, expected):
+            torch.testing.assert_close(grad, reference, rtol=1e-10, atol=1e-12)

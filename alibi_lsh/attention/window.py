@@ -7,7 +7,9 @@ w - 1 ahead when bidirectional). Query x of a tile and key y of its span are alw
 serves every tile: the keys are overlapping zero-copy windows of k, the bias is broadcast, and a
 head is one fused call (plus one for the tiles at the ends, whose spans reach outside the keys
 and get their own bias with those keys masked). The backward pass runs the flash backward on the
-same tiles; only q, k, v, the output and the log-sum-exp are saved.
+same tiles; only q, k, v, the output and the log-sum-exp are saved. One autograd function covers
+every head, so the output is written in place and each head's dq, dk, dv go straight into the full
+gradients (per-head functions cost a full-size copy of each gradient per head in autograd).
 """
 
 from __future__ import annotations
@@ -32,9 +34,10 @@ from .padding import over_real_keys
 
 # Query rows per tile: about a quarter of the window, within these bounds (fitted on a 2-core CPU).
 MIN_TILE, MAX_TILE = 32, 256
-# Key (and key-gradient) elements of one backward call, B * tiles * S * d, at most: the flash
-# backward returns dk, dv per tile, so a training step stays near the forward's memory.
-BACKWARD_ELEMENTS = 2**20
+# Key (and key-gradient) elements of one backward call, B * tiles * S * d, at most, and bias elements
+# (tiles * T * S) of one call on edge tiles: the flash backward returns dk, dv per tile, and edge tiles
+# carry a bias each, so a training step stays near the forward's memory.
+BACKWARD_ELEMENTS = 2**18
 
 
 def _as_windows(window: int | Sequence[int] | torch.Tensor, heads: int) -> list[int]:
@@ -102,61 +105,98 @@ class _Tiles:
         # Rows after the last query: see every key (finite, discarded, zero gradient).
         return bias.masked_fill(b * self.rows + x >= self.n_q, 0.0)[None]
 
-    def groups(self, per_call: int | None = None) -> list[range]:
-        """The edge groups and the interior, each cut into ranges of at most ``per_call`` tiles."""
-        groups = [r for r in (*self.edges, self.inner) if len(r)]
-        if per_call is None:
-            return groups
-        return [range(lo, min(g.stop, lo + per_call)) for g in groups for lo in range(g.start, g.stop, per_call)]
+    def groups(self, per_call: int | None = None, per_edge_call: int | None = None) -> list[range]:
+        """The edge groups and the interior, cut into ranges of at most ``per_call`` tiles (edge groups:
+        at most ``per_edge_call``, default ``per_call``, as each of their tiles carries a bias of its own)."""
+        per_edge_call = per_call if per_edge_call is None else per_edge_call
+        cuts = []
+        for group, size in [*((edge, per_edge_call) for edge in self.edges), (self.inner, per_call)]:
+            step = size or max(1, len(group))
+            cuts += [range(lo, min(group.stop, lo + step)) for lo in range(group.start, group.stop, step)]
+        return cuts
+
+
+def _tile_rows(t: torch.Tensor, tiles: _Tiles) -> tuple[torch.Tensor, bool]:
+    """(B, n_q, c) -> (B, tiles, T, c): a view of t when the tiles cover n_q exactly (True), else a new
+    tensor to copy back (False)."""
+    if tiles.count * tiles.rows == tiles.n_q:
+        return t.unflatten(1, (tiles.count, tiles.rows)), True
+    return t.new_empty(t.shape[0], tiles.count, tiles.rows, t.shape[-1]), False
 
 
 class WindowAttention(torch.autograd.Function):
-    """Windowed ALiBi of one head: q (B, n_q, d), k (B, n_k, d), v (B, n_k, d_v) -> (B, n_q, d_v)."""
+    """Windowed ALiBi of every head: q (B, H, n_q, d), k (B, H_kv, n_k, d), v (B, H_kv, n_k, d_v) ->
+    (B, H, n_q, d_v); head h has slope ``slopes[h]``, window ``windows[h]`` and reads kv head h // group.
+
+    One function for all heads, so that the output is written once, in place, and the backward
+    pass adds each head's dq, dk, dv straight into the full gradients (no per-head copies).
+    """
 
     @staticmethod
-    def forward(ctx, q, k, v, slope: float, window: int, causal: bool, scale: float):
-        tiles = _Tiles(q.shape[1], k.shape[1], window, causal)
-        q_tiles, k_tiles, v_tiles = tiles.queries(q), tiles.keys(k), tiles.keys(v)
+    def forward(ctx, q, k, v, slopes: list[float], windows: list[int], group: int, causal: bool, scale: float):
+        batch, heads, n_q, _ = q.shape
         dtype = compute_dtype(q.dtype)
-        out = q.new_empty(q.shape[0], tiles.count, tiles.rows, v.shape[-1])
-        lse = torch.empty(q.shape[0], tiles.count, tiles.rows, dtype=dtype, device=q.device)
-        for group in tiles.groups():
-            part = slice(group.start, group.stop)
-            out[:, part], lse[:, part] = attention_forward(
-                q_tiles[:, part], k_tiles[:, part], v_tiles[:, part], scale, False,
-                tiles.bias(slope, group, dtype, q.device),
-            )  # fmt: skip
-        ctx.tiles, ctx.slope, ctx.scale = tiles, slope, scale
+        out = q.new_empty(batch, heads, n_q, v.shape[-1])
+        lse = torch.empty(batch, heads, n_q, 1, dtype=dtype, device=q.device)
+        for h in range(heads):
+            tiles = _Tiles(n_q, k.shape[2], windows[h], causal)
+            kv = h // group
+            q_tiles, k_tiles, v_tiles = tiles.queries(q[:, h]), tiles.keys(k[:, kv]), tiles.keys(v[:, kv])
+            out_tiles, out_in_place = _tile_rows(out[:, h], tiles)
+            lse_tiles, lse_in_place = _tile_rows(lse[:, h], tiles)
+            for part in tiles.groups():
+                chunk = slice(part.start, part.stop)
+                out_tiles[:, chunk], lse_tiles[:, chunk, :, 0] = attention_forward(
+                    q_tiles[:, chunk], k_tiles[:, chunk], v_tiles[:, chunk], scale, False,
+                    tiles.bias(slopes[h], part, dtype, q.device),
+                )  # fmt: skip
+            if not out_in_place:
+                out[:, h] = out_tiles.flatten(1, 2)[:, :n_q]
+            if not lse_in_place:
+                lse[:, h] = lse_tiles.flatten(1, 2)[:, :n_q]
+        ctx.slopes, ctx.windows, ctx.group, ctx.causal, ctx.scale = slopes, windows, group, causal, scale
         ctx.save_for_backward(q, k, v, out, lse)
-        return out.flatten(1, 2)[:, : q.shape[1]]
+        return out
 
     @staticmethod
     def backward(ctx, grad_out):
         q, k, v, out, lse = ctx.saved_tensors
-        tiles: _Tiles = ctx.tiles
+        batch, heads, n_q, _ = q.shape
+        n_k = k.shape[2]
         dtype = lse.dtype
-        grad_tiles, q_tiles, k_tiles, v_tiles = tiles.queries(grad_out), tiles.queries(q), tiles.keys(k), tiles.keys(v)
-        grad_q = torch.empty(q.shape[0], tiles.count, tiles.rows, q.shape[-1], dtype=dtype, device=q.device)
-        padded = tiles.pad_front + k.shape[1] + tiles.pad_back
-        grad_k = torch.zeros(k.shape[0], padded, k.shape[-1], dtype=dtype, device=q.device)
-        grad_v = torch.zeros(v.shape[0], padded, v.shape[-1], dtype=dtype, device=q.device)
-        start = tiles.first_key + tiles.pad_front
-        per_call = max(1, BACKWARD_ELEMENTS // (q.shape[0] * tiles.span * max(k.shape[-1], v.shape[-1])))
-        for group in tiles.groups(per_call):
-            part = slice(group.start, group.stop)
-            dq, dk, dv = attention_backward(
-                grad_tiles[:, part], q_tiles[:, part], k_tiles[:, part], v_tiles[:, part], out[:, part],
-                lse[:, part], ctx.scale, False, tiles.bias(ctx.slope, group, dtype, q.device),
-            )  # fmt: skip
-            grad_q[:, part] = dq
-            # Tile b's span starts at padded key start + b T: overlapping windows, so scatter-add.
-            index = start + torch.arange(group.start, group.stop, device=q.device)[:, None] * tiles.rows
-            index = (index + torch.arange(tiles.span, device=q.device)).reshape(-1)
-            grad_k.index_add_(1, index, dk.flatten(1, 2).to(dtype))
-            grad_v.index_add_(1, index, dv.flatten(1, 2).to(dtype))
-        real = slice(tiles.pad_front, tiles.pad_front + k.shape[1])
-        grad_q = grad_q.flatten(1, 2)[:, : q.shape[1]]
-        return grad_q.to(q.dtype), grad_k[:, real].to(k.dtype), grad_v[:, real].to(v.dtype), None, None, None, None
+        grad_q = torch.empty(q.shape, dtype=dtype, device=q.device)  # every row is some tile's row
+        grad_k = torch.zeros(k.shape, dtype=dtype, device=q.device)
+        grad_v = torch.zeros(v.shape, dtype=dtype, device=q.device)
+        for h in range(heads):
+            tiles = _Tiles(n_q, n_k, ctx.windows[h], ctx.causal)
+            kv = h // ctx.group
+            # Rows after the last query: zero output gradient, so they add nothing to dq, dk or dv.
+            grad_tiles, q_tiles, out_tiles = (tiles.queries(t[:, h]) for t in (grad_out, q, out))
+            lse_tiles = tiles.queries(lse[:, h])[..., 0]
+            k_tiles, v_tiles = tiles.keys(k[:, kv]), tiles.keys(v[:, kv])
+            dq_tiles, dq_in_place = _tile_rows(grad_q[:, h], tiles)
+            per_call = max(1, BACKWARD_ELEMENTS // (batch * tiles.span * max(k.shape[-1], v.shape[-1])))
+            per_edge_call = max(1, BACKWARD_ELEMENTS // (tiles.rows * tiles.span))  # (tiles, T, S) bias
+            for part in tiles.groups(per_call, per_edge_call):
+                chunk = slice(part.start, part.stop)
+                dq_tiles[:, chunk], dk, dv = attention_backward(
+                    grad_tiles[:, chunk], q_tiles[:, chunk], k_tiles[:, chunk], v_tiles[:, chunk], out_tiles[:, chunk],
+                    lse_tiles[:, chunk], ctx.scale, False, tiles.bias(ctx.slopes[h], part, dtype, q.device),
+                )  # fmt: skip
+                # Tile b's span starts at key first_key + b T: overlapping windows, so scatter-add. Keys
+                # outside [0, n_k) are masked (or seen only by rows without gradient): their dk, dv are 0.
+                index = tiles.first_key + torch.arange(part.start, part.stop, device=q.device)[:, None] * tiles.rows
+                index = index + torch.arange(tiles.span, device=q.device)
+                inside = (index >= 0) & (index < n_k)
+                if bool(inside.all()):
+                    index, dk, dv = index.reshape(-1), dk.flatten(1, 2), dv.flatten(1, 2)
+                else:
+                    index, dk, dv = index[inside], dk[:, inside], dv[:, inside]
+                grad_k[:, kv].index_add_(1, index, dk.to(dtype))
+                grad_v[:, kv].index_add_(1, index, dv.to(dtype))
+            if not dq_in_place:
+                grad_q[:, h] = dq_tiles.flatten(1, 2)[:, :n_q]
+        return grad_q.to(q.dtype), grad_k.to(k.dtype), grad_v.to(v.dtype), None, None, None, None, None
 
 
 def window_alibi_attention(
@@ -189,13 +229,10 @@ def window_alibi_attention(
     def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         n_q, n_k = q.shape[2], k.shape[2]
         first = max(0, n_k - n_q - max(windows) + 1)  # no query reaches further back
-        k, v = k[:, :, first:], v[:, :, first:]
+        if first:  # (a slice even from 0 would cost a full-size copy of dk, dv in the backward)
+            k, v = k[:, :, first:], v[:, :, first:]
         check_values(q, k, v, scale)
-        outputs = []
-        for h in range(heads):
-            band = min(windows[h], n_k - first)
-            kv = h // group
-            outputs.append(WindowAttention.apply(q[:, h], k[:, kv], v[:, kv], slopes[h], band, causal, scale))
-        return torch.stack(outputs, dim=1)
+        bands = [min(w, n_k - first) for w in windows]
+        return WindowAttention.apply(q, k, v, slopes, bands, group, causal, scale)
 
     return over_real_keys(attend, q, k, v, runs)
