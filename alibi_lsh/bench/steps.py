@@ -5,12 +5,17 @@
   samples and a fixed integer seed (so its block draws are cached across steps, as in a model).
   The error column is the relative error against the exact step.
 - ``training``: forward and backward of q, k, v (B, H, n, d) for each n, with the peak extra
-  memory of the forward alone (no autograd) and of the training step (forward with autograd,
-  then backward of a fixed linear loss), so their ratio says what training costs in memory.
+  memory of the forward alone (no autograd) and of the training step, so their ratio says what
+  training costs in memory. The step is the attention's own: the forward with autograd, then
+  ``out.backward(grad_out)`` with a fixed output gradient (B, H, n, d_v) given, as the layer above
+  gives it in a model; like q, k and v it exists before the call and is not counted. The step's
+  time and ``step_peak_mb`` measure that. ``loss_step_peak_mb`` measures the earlier definition
+  for comparison: the backward of the linear loss sum(out * grad_out), whose product and whose
+  gradient of out (two more (B, H, n, d_v) tensors) are allocated inside the step.
 
 Times are medians of ``repeat`` calls after one warm-up. Peak memory (training only) is measured
-with :class:`alibi_lsh.bench.runner.PeakMemory` in a fresh process per (method, n, forward or
-step), after a tiny warm-up call: in a process that has already run other cases the allocator
+with :class:`alibi_lsh.bench.runner.PeakMemory` in a fresh process per (method, n, forward, step
+or loss step), after a tiny warm-up call of the same kind: in a process that has already run other cases the allocator
 reuses freed memory and the resident-set high-water mark understates the peak. Nothing is
 asserted: the rows are measurements.
 """
@@ -58,7 +63,7 @@ class StepConfig:
     device: str = "cpu"
     dtype: str = "float32"
     threads: int | None = None
-    measure_memory: bool = True  # training: peak memory, two fresh processes per (method, n)
+    measure_memory: bool = True  # training: peak memory, three fresh processes per (method, n)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -103,19 +108,26 @@ def _timed(run: Callable[[], object], repeat: int, device: torch.device) -> tupl
 
 
 def peak_in_this_process(config: dict, n: int, label: str, kind: str) -> float | None:
-    """Peak extra MiB of one ``kind`` ("forward" or "step") call of method ``label`` at n."""
+    """Peak extra MiB of one ``kind`` call of method ``label`` at n: "forward" (no autograd), "step"
+    (forward, then backward from a given output gradient) or "loss step" (forward, then backward of
+    the linear loss)."""
     config = StepConfig(**{key: tuple(value) if isinstance(value, list) else value for key, value in config.items()})
     if config.threads is not None:
         torch.set_num_threads(config.threads)
     device = torch.device(config.device)
     slopes = alibi_slopes(config.heads)
+    through_loss = kind == "loss step"
     small = _inputs(config, 16, 16, device)
-    _training_step(config.methods(slopes, 16)[label], *small, torch.ones_like(small[0]))  # load and warm the kernels
+    # Load and warm the kernels and the modules the backward imports on its first call (not memory of the step).
+    _training_step(config.methods(slopes, 16)[label], *small, torch.ones_like(small[0]), through_loss=through_loss)
     q, k, v = _inputs(config, n, n, device)
     method = config.methods(slopes, n)[label]
-    weights = torch.ones(q.shape[:3] + (v.shape[-1],)).to(q)
+    grad_out = torch.ones(q.shape[:3] + (v.shape[-1],)).to(q)
     with PeakMemory(device) as memory:
-        _forward(method, q, k, v) if kind == "forward" else _training_step(method, q, k, v, weights)
+        if kind == "forward":
+            _forward(method, q, k, v)
+        else:
+            _training_step(method, q, k, v, grad_out, through_loss=through_loss)
     return None if memory.peak is None else memory.peak / 2**20
 
 
@@ -143,10 +155,25 @@ def _forward(method: Attention, q: torch.Tensor, k: torch.Tensor, v: torch.Tenso
         return method(q, k, v)
 
 
-def _training_step(method: Attention, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, weights: torch.Tensor):
-    """Forward with autograd, then backward of the linear loss sum(out * weights); returns dq."""
+def _training_step(
+    method: Attention,
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    grad_out: torch.Tensor,
+    through_loss: bool = False,
+) -> torch.Tensor:
+    """Forward with autograd, then backward from the output gradient ``grad_out``; returns dq.
+
+    ``through_loss``: backward of the linear loss sum(out * grad_out) instead (the same gradients,
+    plus the loss's product and its gradient of out allocated in the step).
+    """
     leaves = [t.detach().requires_grad_(True) for t in (q, k, v)]
-    (method(*leaves) * weights).sum().backward()
+    out = method(*leaves)
+    if through_loss:
+        (out * grad_out).sum().backward()
+    else:
+        out.backward(grad_out)
     return leaves[0].grad
 
 
@@ -173,20 +200,21 @@ def run_training(config: StepConfig) -> list[dict]:
     rows = []
     for n in config.n_values:
         q, k, v = _inputs(config, n, n, device)
-        weights = torch.randn(q.shape[:3] + (v.shape[-1],), generator=torch.Generator().manual_seed(1)).to(q)
+        grad_out = torch.randn(q.shape[:3] + (v.shape[-1],), generator=torch.Generator().manual_seed(1)).to(q)
         for label, method in config.methods(slopes, n).items():
             forward = functools.partial(_forward, method, q, k, v)
-            step = functools.partial(_training_step, method, q, k, v, weights)
+            step = functools.partial(_training_step, method, q, k, v, grad_out)
             forward_s, _ = _timed(forward, config.repeat, device)
             step_s, _ = _timed(step, config.repeat, device)
-            forward_mb, step_mb = (
+            forward_mb, step_mb, loss_step_mb = (
                 _fresh_process_peak_mb(config, n, label, kind) if config.measure_memory else None
-                for kind in ("forward", "step")
+                for kind in ("forward", "step", "loss step")
             )
             rows.append(
                 {"mode": "training", "method": label, "n": n, "forward_ms": forward_s * 1e3,
                  "step_ms": step_s * 1e3, "forward_peak_mb": forward_mb, "step_peak_mb": step_mb,
-                 "memory_ratio": None if not forward_mb or step_mb is None else step_mb / forward_mb}
+                 "memory_ratio": None if not forward_mb or step_mb is None else step_mb / forward_mb,
+                 "loss_step_peak_mb": loss_step_mb}
             )  # fmt: skip
     return rows
 
