@@ -6,8 +6,10 @@ import math
 
 import pandas as pd
 import pytest
+import torch
 
-from alibi_lsh.bench.steps import StepConfig, _fresh_process_peak_mb, run_steps
+from alibi_lsh import alibi_slopes
+from alibi_lsh.bench.steps import StepConfig, _fresh_process_peak_mb, _training_step, run_steps
 from alibi_lsh.cli import main
 
 
@@ -27,6 +29,18 @@ def test_training_rows_forward_and_step():
     df = run_steps(config)
     assert df["method"].tolist() == ["exact", "window", "lsh binning R=8"]
     assert (df["step_ms"] > 0).all() and (df["forward_ms"] > 0).all()
+
+
+def test_both_step_definitions_give_the_same_gradient():
+    # out.backward(g) and the linear loss sum(out * g) have the same gradient of out, hence the same dq.
+    config = StepConfig("training", n_values=(40,), batch=1, heads=2, dim=4, repeat=1, measure_memory=False)
+    q, k, v = (torch.randn(1, 2, 40, 4, generator=torch.Generator().manual_seed(i)) for i in range(3))
+    grad_out = torch.randn(1, 2, 40, 4, generator=torch.Generator().manual_seed(3))
+    for label, method in config.methods(alibi_slopes(2), 40).items():
+        direct = _training_step(method, q, k, v, grad_out)
+        through_loss = _training_step(method, q, k, v, grad_out, through_loss=True)
+        assert direct.abs().max() > 0, label
+        torch.testing.assert_close(direct, through_loss, rtol=1e-5, atol=1e-6, msg=label)
 
 
 def test_peak_memory_of_a_training_step_counts_its_gradients():
