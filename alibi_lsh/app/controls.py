@@ -20,7 +20,9 @@ from ..slopes import alibi_slopes
 N_MIN, N_MAX = 8, 1024
 R_MIN, R_MAX = 1, 1024
 HEADS_MIN, HEADS_MAX = 1, 64
-SEED_MAX = 2**31 - 1
+# The largest whole number a browser's number field (a float64) holds exactly; the library takes
+# seeds up to 2^63 - 1, and so does the live figure, but the sidebar's field would round them.
+SEED_MAX = 2**53 - 1
 # Slope 0 is a single block (plain attention) and a huge slope is the identity; neither teaches
 # anything, and slope 0 has an infinite mean width, so custom slopes are kept in this range.
 SLOPE_MIN, SLOPE_MAX = 1e-3, 8.0
@@ -108,20 +110,38 @@ URL_KEYS = {
 
 
 def clamp_int(name: str, raw: object, lo: int, hi: int, default: int, why: str = "") -> tuple[int, str | None]:
-    """Parse ``raw`` as an integer in [lo, hi]; return (value used, message or None)."""
+    """Parse ``raw`` as an integer in [lo, hi]; return (value used, message or None).
+
+    Messages quote the text as typed: "256" and "256.0" parse to 256, and a number too large for
+    a float (e.g. 10^23) is parsed exactly, never rounded.
+    """
+    text = str(raw).strip()
     try:
-        value = float(raw)  # accepts "256" and "256.0"; rejects "abc"
-        if not math.isfinite(value) or value != int(value):
-            raise ValueError
-        value = int(value)
-    except (TypeError, ValueError):
-        return default, f"{name}={raw!r} is not a whole number; using {name}={default}."
+        value = int(text)
+    except ValueError:
+        try:
+            number = float(text)  # "256.0", "1e3"
+        except ValueError:
+            number = math.nan
+        if not math.isfinite(number) or number != int(number):
+            return default, f"{name}={raw!r} is not a whole number; using {name}={default}."
+        value = int(number)
     if value < lo:
-        return lo, f"{name}={value} is below the minimum {lo}; using {name}={lo}."
+        return lo, f"{name}={text} is below the minimum {lo}; using {name}={lo}."
     if value > hi:
         cap = f"the cap {hi}" + (f" ({why})" if why else "")
-        return hi, f"{name}={value} is above {cap}; using {name}={hi}."
+        return hi, f"{name}={text} is above {cap}; using {name}={hi}."
     return value, None
+
+
+def clamp_switch(name: str, raw: object, default: bool) -> tuple[bool, str | None]:
+    """An on/off URL value: 1/true/yes/on or 0/false/no/off; anything else keeps ``default``, with a message."""
+    text = str(raw).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True, None
+    if text in ("0", "false", "no", "off"):
+        return False, None
+    return default, f"{name}={raw!r} is not 0 or 1; using {name}={int(default)}."
 
 
 def clamp_slope(raw: object, default: float = Controls.custom_slope) -> tuple[float, str | None]:
@@ -195,7 +215,7 @@ def parse_controls(params: Mapping[str, object]) -> tuple[Controls, list[str]]:
     if get("seed") is not None:
         values["seed"] = note(clamp_int("seed", get("seed"), 0, SEED_MAX, base.seed))
     if get("lecture") is not None:
-        values["lecture"] = str(get("lecture")).lower() in ("1", "true", "yes", "on")
+        values["lecture"] = note(clamp_switch("lecture", get("lecture"), base.lecture))
     return Controls(**values), messages
 
 
