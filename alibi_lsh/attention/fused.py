@@ -116,6 +116,15 @@ def _cuda_bias(additive: torch.Tensor, q: torch.Tensor, k: torch.Tensor) -> torc
     return bias.expand(q.shape[0], q.shape[1], q.shape[2], keys)
 
 
+def _unit_last_stride(*tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """The tensors with stride 1 along their last dimension (copied where it is not).
+
+    The CPU kernels honour the strides of every dimension but the last, which they read as if it
+    were 1: a slice like ``x[..., ::2]`` or an ``expand`` along d would silently give wrong numbers.
+    """
+    return tuple(t if t.shape[-1] <= 1 or t.stride(-1) == 1 else t.contiguous() for t in tensors)
+
+
 def _same_head_size(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, ...]:
     """The CPU kernel needs d = d_v: zero-pad the narrower side (zeros add nothing to q.k or to out)."""
     d, d_v = q.shape[-1], v.shape[-1]
@@ -147,7 +156,7 @@ def attention_forward(
     op = _fused_kernel(q, "forward", additive is not None)
     if op is not None:
         if q.device.type == "cpu":
-            qq, kk, vv = _same_head_size(q, k, v)
+            qq, kk, vv = _unit_last_stride(*_same_head_size(q, k, v))
             result = _call(op, q, "forward", qq, kk, vv, 0.0, causal, attn_mask=additive, scale=scale)
             if result is not None:
                 result = (result[0][..., : v.shape[-1]], result[1])
@@ -192,17 +201,18 @@ def attention_backward(
     if op is not None:
         d, d_v = q.shape[-1], v.shape[-1]
         qq, kk, vv = _same_head_size(q, k, v)
-        oo, gg = (F.pad(t, (0, d - d_v)).to(q.dtype) for t in (out, grad_out)) if d_v < d else (out, grad_out)
+        oo, gg = (F.pad(t, (0, d - d_v)) for t in (out, grad_out)) if d_v < d else (out, grad_out)
+        qq, kk, vv, oo, gg = _unit_last_stride(qq, kk, vv, oo.to(q.dtype), gg.to(q.dtype))
         lse = lse.to(_lse_dtype(q))
         grads = _call(
             op,
             q,
             "backward",
-            gg.to(q.dtype),
+            gg,
             qq,
             kk,
             vv,
-            oo.to(q.dtype),
+            oo,
             lse,
             0.0,
             causal,
