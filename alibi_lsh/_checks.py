@@ -18,6 +18,13 @@ import torch
 # laptop's memory. Attention never builds an n x n matrix, so it is not bound by this cap.
 MAX_DENSE_ELEMENTS = 2**27
 
+# Sampled partitions per head (R) are capped at 2**16. The estimator's error falls like 1/sqrt(R),
+# so at the cap it is 1/256 of one mask's: far below anything the app (R <= 1024) or the command
+# line (R <= 4096) shows. Time and the draws grow linearly in R (about 0.5 KiB per sample at
+# n = 16, 16 + 16 bytes of width and shift per sample and head kept by the draws cache), so an
+# unbounded R could exhaust memory: 3,000,000 samples took 1.5 GB, 10**9 failed in numpy.
+MAX_SAMPLES = 2**16
+
 
 def check_int(name: str, value: int, *, minimum: int = 1, maximum: int | None = None) -> int:
     """Return ``value`` as an int if it is an integer in [minimum, maximum]; otherwise raise ValueError."""
@@ -27,6 +34,11 @@ def check_int(name: str, value: int, *, minimum: int = 1, maximum: int | None = 
     if value < minimum or (maximum is not None and value > maximum):
         raise ValueError(f"{name} must be an integer >= {minimum}{upper}, got {value}")
     return int(value)
+
+
+def check_num_samples(num_samples: int) -> int:
+    """R, the number of sampled partitions per head: an integer in [1, :data:`MAX_SAMPLES`]."""
+    return check_int("num_samples", num_samples, minimum=1, maximum=MAX_SAMPLES)
 
 
 def check_slope(name: str, value: float) -> float:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import torch
 
-from ._checks import check_dense_size, check_int
+from ._checks import check_dense_size, check_int, check_num_samples
 from .kernels import KernelFn, PositionalKernel, resolve_kernel
 from .partition import Partition
 from .samplers import make_sampler
@@ -26,6 +26,8 @@ def sample_partitions(
     head: int = 0,
 ) -> list[Partition]:
     """R partitions of n positions for one head (``slope`` = m; the exponent a if kernel='power').
+
+    ``num_samples`` (R) is an integer in [1, 2^16 = 65536]; ValueError otherwise.
 
     ``head`` is the global head index that, with ``seed``, fixes the blocks (docs/blocks.md): the
     partitions of head h here are those that attention with the same seed draws for head h.
@@ -47,7 +49,7 @@ def sample_masks(
     Same arguments as :func:`sample_partitions`; the same seed gives the same partitions.
     """
     n = check_int("n", n)
-    num_samples = check_int("num_samples", num_samples)
+    num_samples = check_num_samples(num_samples)
     check_dense_size("n", num_samples * n * n, f"R*n*n = {num_samples}*{n}*{n}")
     partitions = sample_partitions(n, slope, num_samples, scheme, seed, kernel, head)
     return torch.stack([partition.mask() for partition in partitions])
@@ -70,7 +72,7 @@ def mask_running_mean(
     :func:`sample_masks` with the same arguments.
     """
     n = check_int("n", n)
-    num_samples = check_int("num_samples", num_samples)
+    num_samples = check_num_samples(num_samples)
     if checkpoints is None:
         checkpoints = torch.arange(1, num_samples + 1)
     checkpoints = torch.as_tensor(checkpoints, dtype=torch.int64).reshape(-1)

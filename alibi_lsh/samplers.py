@@ -23,7 +23,7 @@ from abc import ABC, abstractmethod
 import numpy as np
 import torch
 
-from ._checks import check_int
+from ._checks import check_int, check_num_samples
 from .kernels import PositionalKernel
 from .partition import Partition
 from .philox import MAX_SEED, MAX_WORD, counters, philox4x32, seed_key, uniform53
@@ -71,7 +71,7 @@ class PartitionSampler(ABC):
         The first R samples are the same whatever ``num_samples`` is (docs/blocks.md).
         """
         n = check_int("n", n)
-        num_samples = check_int("num_samples", num_samples)
+        num_samples = check_num_samples(num_samples)
         seed, head = resolve_seed(seed), check_head(head)
         if self.kernel.is_constant:
             return [Partition.single_block(n) for _ in range(num_samples)]
@@ -89,7 +89,7 @@ class PartitionSampler(ABC):
         Partition objects (vectorised over samples: what dense counting and the app use).
         """
         n = check_int("n", n)
-        num_samples = check_int("num_samples", num_samples)
+        num_samples = check_num_samples(num_samples)
         seed, head = resolve_seed(seed), check_head(head)
         if self.kernel.is_constant:
             sample, start = torch.arange(num_samples), torch.zeros(num_samples, dtype=torch.int64)
@@ -125,7 +125,7 @@ class BinningSampler(PartitionSampler):
         This is the one place that turns the stream into (W, s); the attention kernel calls it
         directly, so it never builds Partition objects yet sees the same blocks.
         """
-        u = torch.from_numpy(self.uniforms(num_samples, seed, check_head(head)))
+        u = torch.from_numpy(self.uniforms(check_num_samples(num_samples), seed, check_head(head)))
         widths = self.kernel.width_quantile(u[:, 0])
         # s = floor(u2 * W) is uniform on {0..W-1}; the min guards against u2*W rounding up to W.
         shifts = torch.minimum(torch.floor(u[:, 1] * widths.to(torch.float64)).to(torch.int64), widths - 1)
@@ -223,7 +223,7 @@ class CutsSampler(PartitionSampler):
         """
         first = check_int("first", first, minimum=0, maximum=MAX_WORD)
         stop = check_int("stop", stop, minimum=first, maximum=MAX_WORD + 1)
-        num_samples = check_int("num_samples", num_samples)
+        num_samples = check_num_samples(num_samples)
         head = check_head(head)
         key = seed_key(seed)
         quads = np.arange(first // 4, (stop + 3) // 4, dtype=np.uint64)  # counter j covers 4j .. 4j + 3

@@ -7,7 +7,14 @@ import math
 import pytest
 import torch
 
-from alibi_lsh import SCHEMES, alibi_attention, alibi_slopes, lsh_alibi_attention, window_alibi_attention
+from alibi_lsh import (
+    SCHEMES,
+    alibi_attention,
+    alibi_slopes,
+    lsh_alibi_attention,
+    lsh_alibi_attention_reference,
+    window_alibi_attention,
+)
 
 from .conftest import random_qkv
 from .reference import alibi_weight, naive_attention
@@ -247,9 +254,10 @@ def test_bad_inputs_raise_value_error(args, kwargs, message):
 
 def test_other_bad_inputs_raise_value_error():
     q, k, v = random_qkv(1, 2, 8, 4)
-    for samples in (0, 2.5):
-        with pytest.raises(ValueError, match="num_samples must be"):
-            lsh_alibi_attention(q, k, v, [0.1, 0.2], samples)
+    for samples in (0, 2.5, 2**16 + 1, 10**9):
+        for attention in (lsh_alibi_attention, lsh_alibi_attention_reference):
+            with pytest.raises(ValueError, match=r"num_samples must be an integer >= 1 and <= 65536, got"):
+                attention(q, k, v, [0.1, 0.2], samples)
     with pytest.raises(ValueError, match="scheme must be one of"):
         lsh_alibi_attention(q, k, v, [0.1, 0.2], 2, scheme="random")
     with pytest.raises(ValueError, match="scale must be"):

@@ -17,6 +17,9 @@ from alibi_lsh import (
     sample_partitions,
     spectral_norm_error,
 )
+from alibi_lsh._checks import MAX_SAMPLES
+from alibi_lsh.kernels import PositionalKernel
+from alibi_lsh.samplers import make_sampler
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)
@@ -136,6 +139,34 @@ def test_qmc_beats_binning_on_spectral_error():
 def test_bad_arguments_raise(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+TOO_MANY = "num_samples must be an integer >= 1 and <= 65536, got 65537"
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda r: sample_partitions(8, 0.1, r),
+        lambda r: sample_masks(8, 0.1, r, scheme="cuts"),
+        lambda r: mask_running_mean(8, 0.1, r, checkpoints=[1]),
+        lambda r: make_sampler("qmc", PositionalKernel.alibi(0.1)).block_table(8, r, seed=0),
+        lambda r: make_sampler("binning", PositionalKernel.alibi(0.1)).draw(r, seed=0),
+        lambda r: make_sampler("cuts", PositionalKernel.alibi(0.1)).cuts_after(0, 7, r, seed=0),
+    ],
+    ids=["sample_partitions", "sample_masks", "mask_running_mean", "block_table", "binning draw", "cuts_after"],
+)
+def test_num_samples_is_capped_before_any_work(call):
+    assert MAX_SAMPLES == 2**16
+    with pytest.raises(ValueError, match=TOO_MANY):
+        call(MAX_SAMPLES + 1)
+    with pytest.raises(ValueError, match="num_samples must be an integer >= 1 and <= 65536, got 1000000000"):
+        call(10**9)  # was a numpy MemoryError, or minutes of work
+
+
+def test_the_cap_itself_is_allowed():
+    widths, shifts = make_sampler("binning", PositionalKernel.alibi(0.1)).draw(MAX_SAMPLES, seed=0)
+    assert widths.shape == shifts.shape == (MAX_SAMPLES,)
 
 
 @pytest.mark.parametrize(

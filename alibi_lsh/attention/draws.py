@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .._checks import check_head_slopes, check_int
+from .._checks import check_head_slopes, check_int, check_num_samples
 from ..kernels import PositionalKernel
 from ..partition import Partition
 from ..samplers import SCHEMES, CutsSampler, check_head, make_sampler, resolve_seed
@@ -110,7 +110,7 @@ def draw_head_blocks(
     if scheme not in SCHEMES:
         raise ValueError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
     n = None if n is None else check_int("n", n)
-    num_samples = check_int("num_samples", num_samples)
+    num_samples = check_num_samples(num_samples)
     seed = call_seed(seed, head_offset)
     draws = []
     for h, slope in enumerate(slopes.tolist()):

@@ -30,7 +30,7 @@ import torch
 from .._checks import (
     check_head_offset,
     check_head_slopes,
-    check_int,
+    check_num_samples,
     check_qkv,
     check_values,
     default_scale,
@@ -61,7 +61,7 @@ def lsh_alibi_attention(
     enable_gqa: bool = False,
     head_offset: int = 0,
 ) -> torch.Tensor:
-    """Approximate ALiBi attention from ``num_samples`` (R) random block partitions per head.
+    """Approximate ALiBi attention from ``num_samples`` (R, 1 <= R <= 2^16 = 65536) random block partitions per head.
 
     SDPA's (B, H, n, d) layout: q (B, H, n_q, d), k (B, H_kv, n_k, d), v (B, H_kv, n_k, d_v), n_q <=
     n_k, queries bottom-right aligned (the last n_q positions); ``slopes`` (H,) per query head,
@@ -90,7 +90,7 @@ def lsh_alibi_attention(
     """
     group = check_qkv(q, k, v, enable_gqa)
     slopes = check_head_slopes(slopes, q.shape[1])
-    num_samples = check_int("num_samples", num_samples)
+    num_samples = check_num_samples(num_samples)
     scale = default_scale(scale, q.shape[-1])
     runs = key_padding_runs(key_padding_mask, q.shape[0], k.shape[2])
     head_offset = check_head_offset(head_offset, group)

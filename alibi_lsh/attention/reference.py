@@ -16,7 +16,7 @@ from .._checks import (
     check_dense_size,
     check_head_offset,
     check_head_slopes,
-    check_int,
+    check_num_samples,
     check_qkv,
     check_values,
     default_scale,
@@ -50,7 +50,7 @@ def lsh_alibi_attention_reference(
     batch, heads, n_q, _ = q.shape
     n_k = k.shape[2]
     slopes = check_head_slopes(slopes, heads)
-    num_samples = check_int("num_samples", num_samples)
+    num_samples = check_num_samples(num_samples)
     scale = default_scale(scale, q.shape[-1])
     runs = key_padding_runs(key_padding_mask, batch, n_k) or [(0, n_k)] * batch
     check_values(q, k, v, scale)
