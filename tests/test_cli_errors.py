@@ -10,12 +10,15 @@ from pathlib import Path
 import pytest
 
 from alibi_lsh import cli, hf
+from alibi_lsh.bench import command as bench_command
+from alibi_lsh.bench.methods import METHODS
 from alibi_lsh.cli_args import SEED_MAX
 from alibi_lsh.lm import __main__ as lm_cli
 from alibi_lsh.lm.data import DATA_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 MAINS = {"alibi_lsh": cli.main, "alibi_lsh.lm": lm_cli.main, "alibi_lsh.hf": hf.main}
+HUGE = ["--n", "1048576", "--batch", "64", "--heads", "256", "--dim", "1024", "--samples", "1"]
 HF = ["--model", "{tmp}/no-model", "--text", "{text}"]  # hf's required arguments; the model is never loaded
 
 # (module, argv, fragments the error line must contain: the argument, the range, the typed value)
@@ -60,6 +63,24 @@ BAD_INPUTS = [
     ("alibi_lsh", ["bench", "--max-call-s", "soon"], ["--max-call-s", "(0, 86400]", "'soon'"]),
     ("alibi_lsh", ["bench", "--fit-min-n", "0"], ["--fit-min-n", "[2, 1048576]", "'0'"]),
     ("alibi_lsh", ["bench", "--n", "64", "--methods", "dense", "--pareto-n", "128"], ["--pareto-n", "[64]", "128"]),
+    ("alibi_lsh", ["bench", "--max-input-gib", "0"], ["--max-input-gib", "(0, 4096]", "'0'"]),
+    # q, k, v that cannot fit are refused before anything is allocated (70 TB asked for here)
+    *[
+        ("alibi_lsh", ["bench", *mode, *HUGE], ["--n 1048576 with --batch 64 --heads 256 --dim 1024", "--max-input"])
+        for mode in ([], ["--mode", "decode"], ["--mode", "training"])
+    ],
+    ("alibi_lsh", ["bench", "--n", "64", "--max-input-gib", "0.0001"], ["1.5 MiB", "--max-input-gib = 0.0001 GiB"]),
+    ("alibi_lsh", ["bench", "--mode", "decode", "--n", "2", "--max-input-gib", "1e-9"], ["--mode decode", "10 KiB"]),
+    # forward-only options are refused by --mode decode and training, not ignored
+    *[
+        ("alibi_lsh", ["bench", "--mode", mode, "--n", "64", *option], [f"{option[0]} does not apply to --mode {mode}"])
+        for mode in ("decode", "training")
+        for option in (
+            ["--methods", "flex"], ["--charts", "{tmp}/charts"], ["--bidirectional"], ["--qkv", "random"],
+            ["--score-std", "1"], ["--max-dense-gib", "1"], ["--max-call-s", "1"], ["--pareto-n", "64"],
+            ["--fit-min-n", "64"],
+        )
+    ],
     ("alibi_lsh.lm", ["train", "--steps", "0"], ["--steps", "[1, 100000]", "'0'"]),
     ("alibi_lsh.lm", ["train", "--steps", "-3"], ["--steps", "[1, 100000]", "'-3'"]),
     ("alibi_lsh.lm", ["train", "--steps", "many"], ["--steps", "[1, 100000]", "'many'"]),
@@ -149,3 +170,21 @@ def test_command_lines_show_no_traceback_when_run_as_programs(tmp_path):
         out, err = run.communicate(timeout=120)
         assert run.returncode == 2, (command, err)
         assert len(error_lines(err)) == 1 and "Traceback" not in err and out == "", (command, err)
+
+
+def test_input_bytes_count_what_each_mode_holds():
+    """(B, H, n, d) = (2, 3, 5, 7): forward 4 float32 + 4 float64 tensors, training 8 float32,
+    decode float32 k, v of n rows and q of one."""
+    elements = 2 * 3 * 5 * 7
+    assert bench_command.input_bytes("forward", 5, 2, 3, 7) == elements * (4 * 4 + 4 * 8)
+    assert bench_command.input_bytes("training", 5, 2, 3, 7) == elements * 8 * 4
+    assert bench_command.input_bytes("decode", 5, 2, 3, 7) == 2 * 3 * (2 * 5 + 1) * 7 * 4
+
+
+def test_refused_options_leave_nothing_behind_and_causal_is_accepted(tmp_path):
+    assert cli.main(["bench", "--mode", "training", "--n", "64", "--charts", str(tmp_path / "charts")]) == 2
+    assert not (tmp_path / "charts").exists()
+    args = cli.build_parser().parse_args(["bench", "--mode", "decode", "--causal", "--n", "64"])
+    bench_command.refuse_forward_options(args)  # decoding is causal: --causal is what it does
+    forward = bench_command.config_from_args(cli.build_parser().parse_args(["bench", "--n", "64"]))
+    assert (forward.methods, forward.causal, forward.qkv, forward.max_dense_gib) == (METHODS, True, "random", 10.0)
