@@ -47,6 +47,11 @@ def resolve_seed(seed: int | torch.Generator | None) -> int:
         return int(torch.randint(0, MAX_SEED, (1,), generator=seed))
     if seed is None:
         return int(torch.randint(0, MAX_SEED, (1,)))
+    return check_seed(seed)
+
+
+def check_seed(seed: int) -> int:
+    """An integer seed in [0, 2^63 - 1] (the key of the counter-based stream)."""
     return check_int("seed", seed, minimum=0, maximum=MAX_SEED)
 
 

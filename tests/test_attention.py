@@ -15,6 +15,7 @@ from alibi_lsh import (
     lsh_alibi_attention_reference,
     window_alibi_attention,
 )
+from alibi_lsh.attention import AttentionSpec
 
 from .conftest import random_qkv
 from .reference import alibi_weight, naive_attention
@@ -283,3 +284,32 @@ def test_window_tiles_on_long_inputs_equal_dense_masked_attention(causal, n_q, n
         expected.append(torch.softmax(scores, dim=-1) @ v[:, h])
     actual = window_alibi_attention(q, k, v, slopes, windows, causal=causal)
     torch.testing.assert_close(actual, torch.stack(expected, dim=1), rtol=1e-10, atol=1e-10)
+
+
+def _spec_cases():
+    yield {"kind": "lsh", "num_samples": 0}, lambda a: lsh_alibi_attention(*a, 0)
+    yield {"kind": "lsh", "num_samples": 2**16 + 1}, lambda a: lsh_alibi_attention(*a, 2**16 + 1)
+    yield {"kind": "lsh", "seed": -1}, lambda a: lsh_alibi_attention(*a, 2, seed=-1)
+    yield {"kind": "lsh", "seed": 2**63}, lambda a: lsh_alibi_attention(*a, 2, seed=2**63)
+    yield {"kind": "lsh", "scheme": "x"}, lambda a: lsh_alibi_attention(*a, 2, scheme="x")
+    yield {"kind": "window", "window": 0}, lambda a: window_alibi_attention(*a, 0)
+    yield {"kind": "window", "window": [3, 0]}, lambda a: window_alibi_attention(*a, [3, 0])
+    yield {"kind": "window", "window": 2.5}, lambda a: window_alibi_attention(*a, 2.5)
+    yield {"kind": "window", "window": "abc"}, lambda a: window_alibi_attention(*a, "abc")
+
+
+@pytest.mark.parametrize(("fields", "call"), list(_spec_cases()))
+def test_attention_spec_refuses_at_construction_what_its_forward_would(fields, call):
+    q, k, v = random_qkv(1, 2, 8, 4)
+    with pytest.raises(ValueError) as forward:
+        call((q, k, v, [0.5, 0.25]))
+    with pytest.raises(ValueError) as construction:
+        AttentionSpec(**fields)
+    assert str(construction.value) == str(forward.value)
+    assert str(construction.value).split()[0] in fields  # the message names the field
+
+
+def test_attention_spec_accepts_the_limits():
+    assert AttentionSpec("lsh", num_samples=2**16, seed=2**63 - 1).num_samples == 2**16
+    assert AttentionSpec("lsh", seed=None).seed is None
+    assert AttentionSpec("window", window=[1, 4]).window == [1, 4]

@@ -14,9 +14,11 @@ from typing import Literal
 
 import torch
 
+from .._checks import check_num_samples
+from ..samplers import SCHEMES, check_seed
 from .exact import alibi_attention
 from .lsh import lsh_alibi_attention
-from .window import window_alibi_attention
+from .window import check_windows, window_alibi_attention
 
 AttentionKind = Literal["exact", "lsh", "window"]
 KINDS = ("exact", "lsh", "window")
@@ -32,6 +34,10 @@ class AttentionSpec:
       blocks at every call). Layers do not share partitions because their heads have distinct
       global indices (:func:`layer_head_offset`);
     - ``window``: ALiBi truncated to |i - j| < ``window`` (an int, or one window per head).
+
+    Every field is checked here, whatever ``kind`` uses, with the messages of the attention
+    functions: ``scheme`` one of SCHEMES, ``num_samples`` an integer in [1, 2^16], ``seed`` None or
+    an integer in [0, 2^63 - 1], ``window`` integers >= 1. Raises ValueError.
     """
 
     kind: AttentionKind = "exact"
@@ -43,6 +49,12 @@ class AttentionSpec:
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"attention kind must be one of {KINDS}, got {self.kind!r}")
+        if self.scheme not in SCHEMES:
+            raise ValueError(f"scheme must be one of {SCHEMES}, got {self.scheme!r}")
+        check_num_samples(self.num_samples)
+        if self.seed is not None:
+            check_seed(self.seed)
+        check_windows(self.window)
 
     def label(self) -> str:
         """Short human-readable name, e.g. ``lsh-binning R=8`` (used in tables and charts)."""

@@ -40,13 +40,24 @@ MIN_TILE, MAX_TILE = 32, 256
 BACKWARD_ELEMENTS = 2**18
 
 
+def check_windows(window: int | Sequence[int] | torch.Tensor) -> list[int]:
+    """The window(s) as a list of integers >= 1: one value, or one per head."""
+    try:
+        values = torch.as_tensor(window).reshape(-1).tolist()
+    except (TypeError, ValueError, RuntimeError) as error:
+        raise ValueError(f"window must be one integer >= 1 or one per head, got {window!r}") from error
+    if not values:
+        raise ValueError("window must be one integer >= 1 or one per head, got no values")
+    return [check_int("window", value) for value in values]
+
+
 def _as_windows(window: int | Sequence[int] | torch.Tensor, heads: int) -> list[int]:
-    values = torch.as_tensor(window).reshape(-1).tolist()
+    values = check_windows(window)
     if len(values) == 1:
         values = values * heads
     if len(values) != heads:
         raise ValueError(f"window must be one integer or one per head (H = {heads}), got {len(values)} values")
-    return [check_int("window", value) for value in values]
+    return values
 
 
 def tile_rows(window: int) -> int:
