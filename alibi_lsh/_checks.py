@@ -53,8 +53,22 @@ def check_slope(name: str, value: float) -> float:
 
 
 def as_slopes(slopes: torch.Tensor | Sequence[float] | float, name: str = "slopes") -> torch.Tensor:
-    """Per-head slopes as a float64 CPU tensor of shape (H,), every entry finite and >= 0."""
-    tensor = torch.as_tensor(slopes, dtype=torch.float64).detach().cpu().reshape(-1)
+    """Per-head slopes as a float64 CPU tensor of shape (H,), every entry finite and >= 0.
+
+    Takes one number or a 1-D sequence or tensor. Refuses (ValueError) anything else, and a tensor
+    that requires grad while autograd is on: the slopes are constants here, so their gradient
+    would silently be missing.
+    """
+    if isinstance(slopes, torch.Tensor) and slopes.requires_grad and torch.is_grad_enabled():
+        raise ValueError(f"gradients with respect to {name} are not supported; pass {name}.detach()")
+    try:
+        tensor = torch.as_tensor(slopes, dtype=torch.float64).detach().cpu()
+    except (TypeError, ValueError, RuntimeError) as error:
+        message = f"{name} must be numbers, one slope per head (a 1-D sequence or tensor), got {slopes!r}"
+        raise ValueError(message) from error
+    if tensor.dim() > 1:
+        raise ValueError(f"{name} must be 1-D, one slope per head, got shape {tuple(tensor.shape)}")
+    tensor = tensor.reshape(-1)
     if tensor.numel() == 0:
         raise ValueError(f"{name} must hold at least one slope (one per head), got none")
     bad = ~torch.isfinite(tensor) | (tensor < 0)

@@ -15,7 +15,7 @@ from alibi_lsh import (
     lsh_alibi_attention_reference,
     window_alibi_attention,
 )
-from alibi_lsh.attention import AttentionSpec
+from alibi_lsh.attention import AttentionSpec, attend
 
 from .conftest import random_qkv
 from .reference import alibi_weight, naive_attention
@@ -313,3 +313,39 @@ def test_attention_spec_accepts_the_limits():
     assert AttentionSpec("lsh", num_samples=2**16, seed=2**63 - 1).num_samples == 2**16
     assert AttentionSpec("lsh", seed=None).seed is None
     assert AttentionSpec("window", window=[1, 4]).window == [1, 4]
+
+
+ENTRY_POINTS = {
+    "alibi_attention": lambda q, s: alibi_attention(q, q, q, s),
+    "window_alibi_attention": lambda q, s: window_alibi_attention(q, q, q, s, 3),
+    "lsh_alibi_attention": lambda q, s: lsh_alibi_attention(q, q, q, s, 2, seed=0),
+    "lsh_alibi_attention_reference": lambda q, s: lsh_alibi_attention_reference(q, q, q, s, 2, seed=0),
+    "attend exact": lambda q, s: attend(q, q, q, s),
+    "attend lsh": lambda q, s: attend(q, q, q, s, AttentionSpec("lsh")),
+    "attend window": lambda q, s: attend(q, q, q, s, AttentionSpec("window", window=3)),
+}
+BAD_SLOPES = {
+    "requires grad": (
+        torch.tensor([0.3, 0.1, 0.2, 0.05], requires_grad=True),
+        r"gradients with respect to slopes are not supported; pass slopes\.detach\(\)",
+    ),
+    "2-D": (torch.tensor([[0.5, 0.1], [0.1, 0.2]]), r"slopes must be 1-D, one slope per head, got shape \(2, 2\)"),
+    "a string": ("abc", "slopes must be numbers, one slope per head"),
+}
+
+
+@pytest.mark.parametrize("bad", list(BAD_SLOPES))
+@pytest.mark.parametrize("entry", list(ENTRY_POINTS))
+def test_slopes_that_need_grad_or_are_not_one_number_per_head_are_refused(entry, bad):
+    # Before: the gradient of slopes was silently None, (2, 2) slopes were flattened into 4 heads.
+    q = random_qkv(1, 4, 6, 4)[0]
+    slopes, message = BAD_SLOPES[bad]
+    with pytest.raises(ValueError, match=message):
+        ENTRY_POINTS[entry](q, slopes)
+
+
+def test_slopes_that_require_grad_are_fine_without_autograd():
+    q = random_qkv(1, 2, 6, 4)[0]
+    slopes = torch.tensor([0.3, 0.1], requires_grad=True)
+    with torch.no_grad():  # no gradient is asked for, so none can go missing
+        torch.testing.assert_close(alibi_attention(q, q, q, slopes), alibi_attention(q, q, q, slopes.detach()))
