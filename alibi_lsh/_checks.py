@@ -146,9 +146,17 @@ def check_qkv(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, enable_gqa: boo
     return heads // kv_heads
 
 
-def check_head_offset(head_offset: int, group: int) -> int:
-    """The global index of a call's first query head: an integer >= 0, a multiple of the GQA group G."""
-    head_offset = check_int("head_offset", head_offset, minimum=0)
+# Global head indices are one 32-bit counter word of the block stream (docs/blocks.md).
+HEAD_INDICES = 2**32
+
+
+def check_head_offset(head_offset: int, group: int, heads: int) -> int:
+    """The global index of a call's first query head: an integer in [0, 2^32 - H], a multiple of the GQA group G.
+
+    The call's heads are global heads head_offset .. head_offset + H - 1, and each must fit in one
+    32-bit counter word.
+    """
+    head_offset = check_int("head_offset", head_offset, minimum=0, maximum=HEAD_INDICES - heads)
     if head_offset % group:
         raise ValueError(
             f"head_offset must be a multiple of H / H_kv = {group} with enable_gqa (a shard holds whole "

@@ -22,7 +22,7 @@ from alibi_lsh import (
     lsh_alibi_attention_reference,
     window_alibi_attention,
 )
-from alibi_lsh.attention import union
+from alibi_lsh.attention import AttentionSpec, attend, union
 from alibi_lsh.attention.blocks import binning_runs, padded_width
 from alibi_lsh.attention.draws import attention_draws, sample_head_partitions
 from alibi_lsh.samplers import CutsSampler
@@ -365,3 +365,20 @@ def test_heads_too_large_together_go_in_groups_and_alone_take_the_per_sample_pat
         monkeypatch.setattr("alibi_lsh.attention.union.BOUNDS_ELEMENTS", cap)
         assert union.head_groups([0, 1, 3], 5, rows) == groups
         torch.testing.assert_close(lsh_alibi_attention(q, k, v, slopes, 5, **kwargs), whole, rtol=1e-12, atol=1e-12)
+
+
+def test_head_offset_is_checked_against_the_last_global_head():
+    # Before: "head must be an integer >= 0 and <= 4294967295, got 4294967296" (an internal name, a value not typed).
+    q, k, v = qkv(1, 4, 4, 3, 3, 2)
+    slopes = [0.1, 0.2, 0.3, 0.4]
+    message = "head_offset must be an integer >= 0 and <= 4294967292, got 4294967294"
+    for call in (lsh_alibi_attention, lsh_alibi_attention_reference):
+        with pytest.raises(ValueError, match=message):
+            call(q, k, v, slopes, 2, seed=0, head_offset=2**32 - 2)
+    with pytest.raises(ValueError, match=message):
+        attend(q, k, v, slopes, AttentionSpec("lsh", num_samples=2), head_offset=2**32 - 2)
+    with pytest.raises(ValueError, match=message):
+        sample_head_partitions(3, torch.tensor(slopes), 2, "binning", 0, head_offset=2**32 - 2)
+    last = 2**32 - 4  # heads 2^32 - 4 .. 2^32 - 1: the last four global heads, allowed
+    expected = lsh_alibi_attention_reference(q, k, v, slopes, 2, seed=0, head_offset=last)
+    torch.testing.assert_close(lsh_alibi_attention(q, k, v, slopes, 2, seed=0, head_offset=last), expected)

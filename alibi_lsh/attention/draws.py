@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .._checks import check_head_slopes, check_int, check_num_samples
+from .._checks import check_head_offset, check_head_slopes, check_int, check_num_samples
 from ..kernels import PositionalKernel
 from ..partition import Partition
 from ..samplers import SCHEMES, CutsSampler, check_head, make_sampler, resolve_seed
@@ -38,8 +38,9 @@ def sample_head_partitions(
 ) -> list[list[Partition]]:
     """R partitions for each head, each head from its own slope: ``[head][sample]``.
 
-    Head h is global head ``head_offset + h``.
+    Head h is global head ``head_offset + h``, ``head_offset`` in [0, 2^32 - H].
     """
+    head_offset = check_head_offset(head_offset, 1, len(slopes))
     seed = call_seed(seed, head_offset)
     return [
         make_sampler(scheme, PositionalKernel.alibi(float(slope))).sample(
@@ -111,6 +112,7 @@ def draw_head_blocks(
         raise ValueError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
     n = None if n is None else check_int("n", n)
     num_samples = check_num_samples(num_samples)
+    head_offset = check_head_offset(head_offset, 1, len(slopes))
     seed = call_seed(seed, head_offset)
     draws = []
     for h, slope in enumerate(slopes.tolist()):

@@ -73,7 +73,8 @@ def lsh_alibi_attention(
     alone.
 
     The blocks are a documented function of (seed, global head, sample, position) (docs/blocks.md):
-    head h of this call is global head ``head_offset + h`` (with ``enable_gqa`` a multiple of
+    head h of this call is global head ``head_offset + h`` (``head_offset`` an integer in
+    [0, 2^32 - H], as the global heads are 32-bit words; with ``enable_gqa`` a multiple of
     H / H_kv), so a shard holding heads [a, b) with ``slopes[a:b]`` and ``head_offset=a``
     reproduces those heads of the full call, and decoding token by token reproduces the rows of
     one full call. ``seed``: an int in [0, 2^63 - 1] (these guarantees; draws cached per seed,
@@ -91,9 +92,9 @@ def lsh_alibi_attention(
     group = check_qkv(q, k, v, enable_gqa)
     slopes = check_head_slopes(slopes, q.shape[1])
     num_samples = check_num_samples(num_samples)
+    head_offset = check_head_offset(head_offset, group, q.shape[1])
     scale = default_scale(scale, q.shape[-1])
     runs = key_padding_runs(key_padding_mask, q.shape[0], k.shape[2])
-    head_offset = check_head_offset(head_offset, group)
     draws = attention_draws(slopes, num_samples, scheme, seed, head_offset)
 
     plain = [h for h in range(q.shape[1]) if draws[h].is_plain]

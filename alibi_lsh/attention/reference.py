@@ -51,6 +51,7 @@ def lsh_alibi_attention_reference(
     n_k = k.shape[2]
     slopes = check_head_slopes(slopes, heads)
     num_samples = check_num_samples(num_samples)
+    head_offset = check_head_offset(head_offset, group, heads)
     scale = default_scale(scale, q.shape[-1])
     runs = key_padding_runs(key_padding_mask, batch, n_k) or [(0, n_k)] * batch
     check_values(q, k, v, scale)
@@ -58,7 +59,6 @@ def lsh_alibi_attention_reference(
         "n_k", (heads + batch * heads) * n_k * n_k, f"(H + B H) n_k^2 = ({heads} + {batch * heads}) * {n_k}^2"
     )
 
-    head_offset = check_head_offset(head_offset, group)
     # M_hat over positions 0..n_k-1, (H, n_k, n_k): the fraction of a head's samples with i, j in one block.
     partitions = sample_head_partitions(n_k, slopes, num_samples, scheme, seed, head_offset)  # [head][sample]
     mean_mask = torch.stack([sum(p.mask().double() for p in head) / num_samples for head in partitions])

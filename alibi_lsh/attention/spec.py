@@ -99,10 +99,10 @@ def attend(
 
     Shapes and keyword arguments as :func:`alibi_attention` (q (B, H, n_q, d), k, v (B, H_kv,
     n_k, ·), bottom-right aligned queries, ``key_padding_mask`` with 1 = real token).
-    ``head_offset`` is the global index of q's first head; it matters to the LSH blocks only. A
-    model passes ``layer_head_offset(layer, H)`` for each layer (plus a shard's first head within
-    the layer), so that its layers draw distinct blocks from ``spec.seed``. Raises ValueError as
-    the attention function of ``spec.kind`` does.
+    ``head_offset`` is the global index of q's first head (an integer in [0, 2^32 - H]); it
+    matters to the LSH blocks only. A model passes ``layer_head_offset(layer, H)`` for each layer
+    (plus a shard's first head within the layer), so that its layers draw distinct blocks from
+    ``spec.seed``. Raises ValueError as the attention function of ``spec.kind`` does.
     """
     options = {"scale": scale, "key_padding_mask": key_padding_mask, "enable_gqa": enable_gqa}
     if spec.kind == "exact":
