@@ -9,16 +9,18 @@ test here also goes through alibi_lsh.app.session.ensure_entry_point.
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from alibi_lsh import alibi_kernel, mask_running_mean, spectral_norm_error
+from alibi_lsh import alibi_kernel, alibi_slopes, mask_running_mean, spectral_norm_error
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
 SMALL = {"n": "48", "R": "8"}
+REPORTS = itertools.count()  # the browser numbers its reports: the same settings reported again are news
 
 
 def open_page(page: str | None = None, **params: str) -> AppTest:
@@ -53,6 +55,27 @@ def panel_count(element) -> int:
 def live_figures(at: AppTest) -> list[dict]:
     """The live masks figures on the page: the settings each was mounted with (its JSON data)."""
     return [json.loads(e.proto.json) for e in at.get("bidi_component") if e.proto.component_name.endswith("live_masks")]
+
+
+def report_from_browser(at: AppTest, **changes) -> AppTest:
+    """Run ``at`` as after a drag let go in its live figure: the browser's report of the settings it
+    draws (those it was mounted with, with ``changes``), sent as the component's widget state.
+
+    AppTest has no browser and no way to set a custom component's state, so the report is added to
+    the widget states of the next run by hand, in the form the browser sends (a JSON map of the
+    component's state values).
+    """
+    element = next(e for e in at.get("bidi_component") if e.proto.component_name.endswith("live_masks"))
+    data = json.loads(element.proto.json)
+    view = {name: data[name] for name in ("n", "slope", "samples", "scheme", "seed", "head")}
+    view |= {"basis": data["basis"], "report": str(next(REPORTS)), "max_norm_error": 0.5} | changes
+    states = at._tree.get_widget_states()
+    state = states.widgets.add()
+    state.id = element.proto.id
+    state.json_value = json.dumps({"view": view, "layout": None})
+    at._run(states)
+    assert not at.exception, at.exception
+    return at
 
 
 def texts(elements) -> str:
@@ -374,6 +397,61 @@ def test_a_control_on_the_page_is_the_shared_control():
     assert at.slider(key="w_samples").value == 16 and at.query_params["R"] in ("16", ["16"])
     at.slider(key="w_samples").set_value(4).run()  # and the other way round
     assert at.select_slider(key="p_samples").value == 4
+
+
+@pytest.mark.parametrize("page", [None, "pages/convergence.py"])
+def test_a_drag_in_the_live_figure_sets_the_shared_controls(page):
+    """R, the seed and the scheme dragged in the live figure (reported when let go) become the shared
+    controls: the page's R, the sidebar's and the URL show them, and the figure and the exact numbers
+    beside it are drawn from them; one value of R on screen, and a bookmark that reopens it."""
+    at = open_page(page, lecture="1", n="64", R="16")
+    report_from_browser(at, samples=200, seed="7", scheme="cuts")
+    assert at.select_slider(key="p_samples").value == 200 and at.slider(key="w_samples").value == 200
+    assert (at.query_params["R"], at.query_params["seed"], at.query_params["scheme"]) in (
+        ("200", "7", "cuts"),
+        (["200"], ["7"], ["cuts"]),
+    )
+    live = live_figures(at)[0]
+    assert (live["samples"], live["seed"], live["scheme"], live["n"]) == (200, "7", "cuts", 64)
+    assert "R = 200 cuts masks, seed 7," in texts(at.caption)
+    # The numbers beside the figure are the library's for those masks.
+    mean, _ = mask_running_mean(64, live["slope"], 200, "cuts", seed=7, head=live["head"], checkpoints=[200])
+    kernel = alibi_kernel(64, [live["slope"]])[0]
+    assert at.metric[2].value == f"{float(spectral_norm_error(mean, kernel)[0]):.4g}"
+    # The bookmark reopens the same state in a fresh session.
+    again = open_page(page, **{k: v[-1] if isinstance(v, list) else v for k, v in at.query_params.items()})
+    assert live_figures(again)[0] | {"basis": None} == live | {"basis": None}
+    # Moving the page's R afterwards wins again, and the same drag reported again is news.
+    at.select_slider(key="p_samples").set_value(16).run()
+    assert live_figures(at)[0]["samples"] == 16
+    report_from_browser(at, samples=200, seed="7", scheme="cuts")
+    assert at.select_slider(key="p_samples").value == 200
+
+
+def test_a_head_or_a_slope_chosen_in_the_live_figure_is_the_shared_head_or_custom_slope():
+    at = open_page(n="64", R="16", heads="8", head="4")
+    report_from_browser(at, head=5, slope=float(alibi_slopes(8)[5]))  # the figure's head menu: head 6
+    assert at.number_input(key="w_head").value == 6 and at.query_params["head"] in ("6", ["6"])
+    assert live_figures(at)[0]["head"] == 5
+    # A dragged slope is a custom slope (head index 0, as the app draws one), kept as the URL writes it.
+    dragged = 2**-4.015625  # a position of the figure's slope slider (steps of 2^(1/64))
+    report_from_browser(at, head=0, slope=dragged)
+    assert at.radio(key="w_slope_mode").value == "custom" and at.query_params["slope"] in ("0.0618268", ["0.0618268"])
+    live = live_figures(at)[0]
+    assert (live["slope"], live["head"]) == (0.0618268, 0) and abs(dragged - 0.0618268) < 1e-7
+    # A seed above the sidebar's field (the figure's text field stops there too) is clamped, with a message.
+    report_from_browser(at, seed=str(2**60))
+    assert live_figures(at)[0]["seed"] == str(2**53 - 1) and "using seed=9007199254740991" in texts(at.warning)
+
+
+def test_a_stale_report_of_the_live_figure_is_ignored():
+    """A report made for settings the page has since left (the sidebar moved first) changes nothing."""
+    at = open_page(n="64", R="16")
+    element = next(e for e in at.get("bidi_component") if e.proto.component_name.endswith("live_masks"))
+    stale_basis = json.loads(element.proto.json)["basis"]
+    at.slider(key="w_n").set_value(32).run()
+    report_from_browser(at, samples=100, basis=stale_basis)
+    assert at.slider(key="w_samples").value == 16 and live_figures(at)[0]["samples"] == 16
 
 
 def test_the_app_hides_the_developer_toolbar_whatever_its_config():

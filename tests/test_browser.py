@@ -11,6 +11,7 @@ only when /usr/bin/chromium is absent.
 from __future__ import annotations
 
 import time
+import urllib.parse
 
 import pytest
 
@@ -262,6 +263,67 @@ def test_lecture_tour_steps_and_keys(server, browser):
     assert page.get_by_text("step=99 is above the cap", exact=False).count() == 1
     assert f"step={NUM_STEPS}" in page.url and "n=128" in page.url, page.url
     page.close()
+
+
+def live_settings(page) -> dict:
+    """The settings the live figure draws now (its n, slope, R, scheme, seed and head index)."""
+    return page.evaluate("document.querySelector('.alibi-live').liveMasks.snapshot().settings")
+
+
+def url_params(page) -> dict:
+    return dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(page.url).query))
+
+
+def test_a_drag_in_the_live_figure_is_the_shared_control(server, browser):
+    """Lecture mode on a projector: R dragged in the live figure redraws in the browser alone while
+    the mouse moves (no report, no rerun), and when let go it becomes the shared R: the page's R,
+    the URL and the exact numbers beside the figure follow, and the URL reopens the same picture.
+    The same for a head picked in the figure's head menu."""
+    page = browser.new_page(viewport={"width": 1280, "height": 720})
+    page.goto(f"{server}/?lecture=1&n=64&R=16", wait_until="domcontentloaded")
+    page.wait_for_function("document.querySelector('.alibi-live')?.liveMasks?.stats.frames > 0", timeout=90_000)
+    wait_until_idle(page)
+    slider = page.locator(".alibi-live input[data-control='samples']")
+    box = slider.bounding_box()
+    low, high = (int(slider.get_attribute(name)) for name in ("min", "max"))
+
+    def x_of(value: int) -> float:  # a range input's thumb is about 16 px wide
+        return box["x"] + 8 + (value - low) / (high - low) * (box["width"] - 16)
+
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(x_of(16), y)
+    page.mouse.down()
+    page.mouse.move(x_of(200), y, steps=12)
+    page.wait_for_timeout(1000)  # longer than the figure waits before it reports
+    dragged = live_settings(page)["samples"]
+    assert abs(dragged - 200) <= 6, dragged
+    assert page.evaluate("document.querySelector('.alibi-live').liveMasks.reportCount") == 0  # no round trip yet
+    assert url_params(page)["R"] == "16"
+    page.mouse.up()
+    page.wait_for_function(f"location.search.includes('R={dragged}&')", timeout=60_000)
+    wait_until_idle(page)
+    # One control for R on the page, showing the value drawn; the numbers beside the figure are for it.
+    page_r = page.locator(".st-key-p_samples [data-testid='stSliderThumbValue']")
+    assert page_r.inner_text() == str(dragged)
+    assert page.get_by_text(f"R = {dragged} binning masks", exact=False).count() == 1
+    assert live_settings(page)["samples"] == dragged
+    assert page.locator("[data-testid='stException']").count() == 0
+    page.screenshot(path=str(SCREENSHOTS / "lecture_mode_overview_after_drag.png"))
+    # The head menu of the figure picks the shared head.
+    page.locator(".alibi-live select[data-control='head']").select_option("5")
+    page.wait_for_function("location.search.includes('head=6')", timeout=60_000)
+    wait_until_idle(page)
+    assert page.locator(".st-key-p_head input").input_value() == "6"  # the page's head menu
+    drawn = live_settings(page)
+    assert (drawn["head"], drawn["samples"]) == (5, dragged)
+    # The URL, opened afresh, draws the same masks.
+    bookmark = page.url
+    page.close()
+    again = browser.new_page(viewport={"width": 1280, "height": 720})
+    again.goto(bookmark, wait_until="domcontentloaded")
+    again.wait_for_function("document.querySelector('.alibi-live')?.liveMasks?.stats.frames > 0", timeout=90_000)
+    assert live_settings(again) == drawn
+    again.close()
 
 
 def test_moving_the_n_slider_changes_the_masks(server, browser):

@@ -2,17 +2,20 @@
 numbers for the very masks it draws beside it.
 
 The figure (:mod:`alibi_lsh.app.live`) samples and draws in the browser; when the reader lets go
-of one of its controls it reports its settings, and :func:`exact_numbers` computes, with the
-Python library, the errors of exactly those masks (the same documented blocks, docs/blocks.md)
-and the bounds they should stay under.
+of one of its controls it reports its settings, which become the shared controls (the sidebar, a
+page's copies and the URL follow: :func:`alibi_lsh.app.session.follow_live_view`), and
+:func:`exact_numbers` computes, with the Python library, the errors of exactly those masks (the
+same documented blocks, docs/blocks.md) and the bounds they should stay under.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import streamlit as st
 
-from . import cache
-from .controls import R_MAX, Controls
+from . import cache, session
+from .controls import R_MAX, SEED_MAX, SLOPE_MIN, Controls
 from .live import LiveView, live_masks
 
 # The live figure's R slider reaches at least this far (further if the shared R is larger).
@@ -21,6 +24,10 @@ LIVE_MAX_SAMPLES = 512
 
 def show(controls: Controls, key: str, lecture: bool | None = None) -> LiveView:
     """Mount the live figure at the shared controls' settings; returns the settings it draws.
+
+    What the reader sets in the figure becomes the shared controls when a drag ends, so the figure
+    is always drawn from them: its slope slider stops at the smallest custom slope, its seed field
+    at the sidebar's largest seed, and a dragged slope uses a custom slope's head index.
 
     ``key`` names the figure (one per page); ``lecture`` (default: the controls' lecture mode)
     draws its text larger.
@@ -35,6 +42,10 @@ def show(controls: Controls, key: str, lecture: bool | None = None) -> LiveView:
         heads=controls.heads,
         max_samples=min(R_MAX, max(LIVE_MAX_SAMPLES, controls.samples)),
         lecture=controls.lecture if lecture is None else lecture,
+        min_slope=SLOPE_MIN,
+        max_seed=SEED_MAX,
+        custom_head=replace(controls, slope_mode="custom").head_index,
+        on_report=session.follow_live_view,
         key=key,
     )
 
@@ -73,9 +84,9 @@ def exact_numbers(view: LiveView, columns: int = 4) -> None:
     )
     for index, (label, value, why) in enumerate(metrics):
         cells[index % columns].metric(label, f"{value:.4g}", help=why)
-    where = "as drawn above" if view.from_browser else "at the figure's starting settings"
     st.caption(
-        f"Computed on the server by alibi_lsh for the masks {where} ({describe(view)}); relative Frobenius "
-        f"error {numbers.frobenius_error:.4f}. Bounds hold with probability 95% for independent samples "
+        f"Computed on the server by alibi_lsh for the masks drawn ({describe(view)}), again when a drag "
+        f"is let go; relative Frobenius error {numbers.frobenius_error:.4f}. Bounds hold with probability 95% "
+        "for independent samples "
         "(docs/theory.md); qmc samples are not independent, so for them the bounds are a reference."
     )

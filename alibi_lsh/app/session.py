@@ -4,7 +4,9 @@ A session's :class:`~alibi_lsh.app.controls.Controls` live in ``st.session_state
 browser session, never module-level state) and are mirrored into ``st.query_params``. Every widget
 that edits them (in the sidebar, or on a page in lecture mode, where the sidebar is folded away)
 is built by :func:`control_widget`, which gives it the current value and a callback that writes
-the new one back, so all copies of a control agree.
+the new one back, so all copies of a control agree. The live figure's own controls (R, the slope,
+the seed, the head, the scheme) write back too: when a drag ends, :func:`follow_live_view` makes
+what the figure draws the shared controls.
 """
 
 from __future__ import annotations
@@ -33,11 +35,13 @@ from .controls import (
     SLOPE_MIN,
     Controls,
     apply_preset,
+    clamp_int,
     clamp_slope,
     mean_width_label,
     parse_controls,
     to_query_params,
 )
+from .live import LiveView
 
 STATE_KEY = "controls"
 MESSAGES_KEY = "control_messages"
@@ -96,6 +100,38 @@ def set_samples(samples: int) -> None:
     """Set the shared R (clamped to R_MIN..R_MAX) from a page's button; the preset turns 'custom'."""
     _set(samples=min(max(int(samples), R_MIN), R_MAX), preset="custom")
     st.session_state[MESSAGES_KEY] = []
+
+
+def follow_live_view(view: LiveView) -> None:
+    """Callback of a live figure's report: the settings of the masks it draws become the shared
+    controls, so the sidebar, a page's copies and the URL show what the figure shows.
+
+    A slope that is one of the ALiBi heads' (with that head's index) selects that head; any other
+    is a custom slope, kept as the URL writes it (6 significant digits) so that a bookmark draws the
+    same masks; a seed above the sidebar's field is clamped with a message. The figure is then
+    mounted with exactly these values (and redraws if one was changed).
+    """
+    controls = current()
+    notes: list[str] = []
+    changes: dict[str, object] = {"samples": min(max(view.samples, R_MIN), R_MAX), "scheme": view.scheme}
+    changes["seed"], message = clamp_int("seed", view.seed, 0, SEED_MAX, controls.seed)
+    notes += [message] if message else []
+    slopes = controls.head_slopes
+    if view.head < len(slopes) and view.slope == slopes[view.head]:
+        changes.update(slope_mode="alibi", head=view.head + 1)
+    elif controls.slope_mode == "custom" and view.slope == controls.custom_slope:
+        pass  # the slope was not moved: keep it as it is
+    else:
+        slope, message = clamp_slope(float(f"{view.slope:g}"))
+        notes += [message] if message else []
+        changes.update(slope_mode="custom", custom_slope=slope)
+    followed = replace(controls, **changes)
+    if followed == controls:
+        return
+    if any(getattr(followed, name) != getattr(controls, name) for name in changes if name != "seed"):
+        followed = replace(followed, preset="custom")  # as for the sidebar's controls: a seed keeps the preset
+    st.session_state[STATE_KEY] = followed
+    st.session_state[MESSAGES_KEY] = notes
 
 
 def resample() -> None:

@@ -25,7 +25,6 @@ FONT = LECTURE_FONT_SIZE
 ATTENTION_MAX_HEADS = 16  # as on the Attention page
 ERROR_SEEDS = (0, 1, 2)  # as the Convergence page's default
 ARROW_KEYS = "tour_arrow_keys"  # the container of the buttons that answer the arrow keys
-SHOWN_SAMPLES = "tour_shown_samples"  # R in the convergence step's live figure at the last run (R x 2 doubles it)
 
 
 def current_step() -> int:
@@ -82,14 +81,10 @@ def navigation_row(index: int) -> None:
         st.button("forward", key="tour_right", on_click=_go, args=(index + 1,), shortcut="Right")
 
 
-def _shown_samples() -> int:
-    """R as the convergence step's live figure drew it at the end of the last run."""
-    return st.session_state.get(SHOWN_SAMPLES, session.current().samples)
-
-
 def _double_samples() -> None:
-    """Button callback: twice the R on screen (read when clicked: the figure may have been dragged)."""
-    session.set_samples(2 * _shown_samples())
+    """Button callback: twice the shared R, which is the R on screen (a drag in the live figure sets
+    it when let go)."""
+    session.set_samples(2 * session.current().samples)
 
 
 def _controls_row(step: Step) -> None:
@@ -105,7 +100,7 @@ def _controls_row(step: Step) -> None:
                 "R × 2",
                 key="tour_double_samples",
                 on_click=_double_samples,
-                disabled=_shown_samples() >= R_MAX,
+                disabled=session.current().samples >= R_MAX,
                 icon=":material/fast_forward:",
                 help=f"Twice the masks drawn in the figure, up to {R_MAX}: a click instead of a drag.",
             )
@@ -138,7 +133,6 @@ def _triangles(controls: Controls) -> None:
 def _convergence(controls: Controls) -> None:
     """The live figure (R dragged in the browser), then the error of its very masks against r."""
     view = live_panel.show(controls, key="tour_live", lecture=True)
-    st.session_state[SHOWN_SAMPLES] = view.samples  # R as drawn (dragged in the browser, or the shared R)
     summary, references = cache.error_summary(
         view.n, view.slope, view.samples, (view.scheme,), (view.seed,), False, view.head
     )

@@ -5,12 +5,17 @@ without style isolation). The browser samples the blocks itself with the documen
 (docs/blocks.md, ported in ``blocks.js``), so dragging R, the slope or the seed redraws on every
 animation frame with no server round trip. When a control is let go, the browser reports its
 settings and the max-norm error of the mean it drew; :func:`live_masks` returns them, so the page
-can put exact numbers from the library (spectral norm, bounds) beside the very masks drawn.
+can put exact numbers from the library (spectral norm, bounds) beside the very masks drawn. With
+``on_report`` the page takes the report over as its own settings (the app's shared controls, its
+widgets and its URL then follow the figure), so that only one value of R, the seed or the slope is
+ever on screen.
 """
 
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
@@ -28,8 +33,11 @@ COMPONENT_NAME = "alibi_lsh_live_masks"
 MAX_N = 1024
 MAX_SAMPLES = 1024
 MAX_HEADS = 64
-# The slope slider spans 2^-10 .. 2^3; a slope from the server or the head menu may lie outside.
+# The slope slider spans 2^-10 .. 2^3 (in steps of 2^(1/64)); a slope from the server or the head
+# menu may lie outside. A page can raise the slider's lower end (``min_slope``).
+SLIDER_MIN_SLOPE = 2.0**-10
 SLIDER_MAX_SLOPE = 8.0
+SLIDER_STEPS_PER_OCTAVE = 64
 # The difference panel's default colour range: fixed (not the largest error shown), so that the
 # picture visibly fades as R grows; at 0.25 the error of R = 64 masks at n = 256 is still clear.
 ERROR_RANGE = 0.25
@@ -95,13 +103,35 @@ def basis_of(view: LiveView) -> str:
     return json.dumps({**view.mask_arguments(), "seed": str(view.seed)}, sort_keys=True)
 
 
+def slider_min_log2(min_slope: float) -> float:
+    """The slope slider's lower end (log2 m, on the slider's grid): the first step at or above
+    ``min_slope``, so that no position of the slider gives a slope below it."""
+    min_slope = check_slope("min_slope", min_slope)
+    if not SLIDER_MIN_SLOPE <= min_slope < SLIDER_MAX_SLOPE:
+        raise ValueError(f"min_slope must be a number in [2^-10, {SLIDER_MAX_SLOPE:g}), got {min_slope}")
+    return math.ceil(math.log2(min_slope) * SLIDER_STEPS_PER_OCTAVE) / SLIDER_STEPS_PER_OCTAVE
+
+
 def component_data(
-    view: LiveView, heads: int, max_samples: int, lecture: bool, error_range: float, reported: LiveView | None
+    view: LiveView,
+    heads: int,
+    max_samples: int,
+    lecture: bool,
+    error_range: float,
+    reported: LiveView | None,
+    *,
+    min_slope: float = SLIDER_MIN_SLOPE,
+    max_seed: int = MAX_SEED,
+    custom_head: int | None = None,
 ) -> dict:
     """The JSON the browser receives: settings (seed as a string: JavaScript numbers stop at 2^53),
-    the ALiBi slopes of the head menu, colour scales, and the last reported view, if any, so that a
-    remounted component shows what the server believes it shows."""
+    the ALiBi slopes of the head menu, colour scales, the ranges of the slope slider and the seed
+    field, the head index of a dragged slope (None: the head shown stays), and the last reported
+    view, if any, so that a remounted component shows what the server believes it shows."""
     heads = check_int("heads", heads, maximum=MAX_HEADS)
+    max_seed = check_int("max_seed", max_seed, minimum=0, maximum=MAX_SEED)
+    if custom_head is not None:
+        custom_head = check_int("custom_head", custom_head, minimum=0, maximum=MAX_WORD)
     error_range = check_slope("error_range", error_range)
     if not 0 < error_range <= 1:
         raise ValueError(f"error_range must be a number in (0, 1], got {error_range}")
@@ -116,6 +146,9 @@ def component_data(
         "unit_colors": UNIT_COLORSCALE,
         "error_colors": ERROR_COLORSCALE,
         "error_range": error_range,
+        "slope_slider_min": slider_min_log2(min_slope),
+        "max_seed": str(max_seed),
+        "custom_head": custom_head,
     }
     del data["num_samples"]
     if reported is not None:
@@ -199,6 +232,10 @@ def live_masks(
     max_samples: int = 512,
     lecture: bool = False,
     error_range: float = ERROR_RANGE,
+    min_slope: float = SLIDER_MIN_SLOPE,
+    max_seed: int = MAX_SEED,
+    custom_head: int | None = None,
+    on_report: Callable[[LiveView], None] | None = None,
 ) -> LiveView:
     """Mount the live masks figure and return the settings of the masks it draws.
 
@@ -207,14 +244,22 @@ def live_masks(
     head: the global head index that keys the random stream (docs/blocks.md), 0-based; heads: the
     number of ALiBi heads offered in the component's head menu (choosing head h sets slope
     alibi_slopes(heads)[h] and head index h); lecture: larger text; error_range: the difference
-    panel's colours span -error_range .. +error_range (in (0, 1]). ``key`` names this instance
-    (unique on the page); the browser's last report is kept under it.
+    panel's colours span -error_range .. +error_range (in (0, 1]); min_slope: the slope slider's
+    lower end (2^-10 .. 8); max_seed: the largest seed the seed field takes (<= 2^63 - 1);
+    custom_head: the head index the figure switches to when the slope is dragged off the ALiBi
+    heads (None: it keeps the head's index). ``key`` names this instance (unique on the page); the
+    browser's last report is kept under it.
 
     The arguments are where the figure starts; the reader then moves R, the slope, the seed, the
     head and the scheme in the figure itself. The returned :class:`LiveView` holds the settings of
     the masks on screen once the reader has let go of a control (until then, the arguments), so
     ``mask_running_mean(**view.mask_arguments(), checkpoints=[view.samples])`` gives the mean drawn.
     When the arguments change (a page control moved), the figure starts over from them.
+
+    ``on_report``, if given, is called with each new, valid report before the rerun it causes (a
+    widget callback): a page that makes the reported settings its own passes them back as the
+    arguments of that rerun, and the figure, which draws them already, carries on without starting
+    over. A report the page changes (e.g. clamps) is answered by the figure drawing the page's values.
 
     Raises ValueError naming the argument and its range.
     """
@@ -223,11 +268,29 @@ def live_masks(
     asked = checked_view(n, slope, samples, scheme, seed, head, max_samples)
     previous = st.session_state.get(key) if key in st.session_state else None
     reported = reported_view((previous or {}).get("view"), asked, max_samples)
+
+    def on_view_change() -> None:
+        state = st.session_state.get(key) if key in st.session_state else None
+        view = reported_view((state or {}).get("view"), asked, max_samples)
+        if view is not None and on_report is not None:
+            on_report(view)
+
+    data = component_data(
+        asked,
+        heads,
+        max_samples,
+        lecture,
+        error_range,
+        reported,
+        min_slope=min_slope,
+        max_seed=max_seed,
+        custom_head=custom_head,
+    )
     result = _mount()(
         key=key,
-        data=component_data(asked, heads, max_samples, lecture, error_range, reported),
+        data=data,
         default={"view": None, "layout": None},
-        on_view_change=lambda: None,
+        on_view_change=on_view_change,
         on_layout_change=lambda: None,
     )
     view = reported_view(result.get("view"), asked, max_samples) or asked

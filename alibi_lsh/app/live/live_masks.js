@@ -5,6 +5,8 @@
 // Dragging R, the slope or the seed redraws on the next animation frame without asking the
 // server; only when a control is let go does the component report its settings and the max-norm
 // error of the mean it draws (state value "view"), so the server can show exact numbers for them.
+// A page may take the report over as its own settings: it then sends them back, and the figure,
+// which draws them already, carries on instead of starting over.
 
 const PANELS = ["sample", "mean", "kernel", "error"];
 const REPORT_DELAY_MS = 250; // coalesces key repeats and quick successive releases into one rerun
@@ -166,8 +168,14 @@ function signed(x) {
   return `${x < 0 ? "−" : "+"}${Math.abs(x).toFixed(4)}`;
 }
 
-function isSeedText(text) {
-  return /^\d{1,19}$/.test(text) && BigInt(text) <= MAX_SEED;
+function isSeedText(text, maxSeed) {
+  return /^\d{1,19}$/.test(text) && BigInt(text) <= maxSeed;
+}
+
+const SETTINGS = ["n", "slope", "samples", "scheme", "seed", "head"];
+
+function sameSettings(a, b) {
+  return SETTINGS.every((name) => String(a[name]) === String(b[name]));
 }
 
 export class LiveMasks {
@@ -188,6 +196,8 @@ export class LiveMasks {
     this.shown = "mean"; // the panel shown when the layout has room for one only
     this.frame = 0;
     this.reportTimer = 0;
+    this.reportCount = 0;
+    this.reported = []; // the settings reported since the server last sent new ones
     this.bind();
     this.resizer = new ResizeObserver(() => this.layout());
     this.resizer.observe(root);
@@ -207,20 +217,33 @@ export class LiveMasks {
     this.ui.out["error-low"].textContent = `−${data.error_range}`;
     this.ui.out["error-high"].textContent = `+${data.error_range}`;
     this.ui.samples.max = String(data.max_samples);
+    this.ui.slope.min = String(data.slope_slider_min ?? -10);
+    this.maxSeed = BigInt(data.max_seed ?? MAX_SEED);
+    this.ui.seedText.setAttribute("aria-label", `Seed (any integer 0 .. ${this.maxSeed})`);
     this.ui.out.heads.textContent = `ALiBi head (of ${data.heads.length})`;
     this.ui.head.replaceChildren(
       ...data.heads.map((m, h) => new Option(`${h + 1}: m = ${formatSlope(m)}`, String(h))),
       new Option("custom slope", "custom"),
     );
     if (data.basis !== this.basis) {
-      // New settings from the server (first mount, or a page control moved): they replace the
-      // local ones, unless this is a remount and the server still holds what was last reported.
-      this.basis = data.basis;
+      // New settings from the server (first mount, a page control moved, or the page took over
+      // what this figure reported): they replace the local ones, unless this is a remount and the
+      // server still holds what was last reported.
       const start = data.view ?? data;
-      this.settings = { n: data.n, slope: start.slope, samples: start.samples, scheme: start.scheme, seed: String(start.seed), head: start.head };
-      this.draws = null;
-      this.counts = null;
-      this.rasters = null;
+      const incoming = { n: data.n, slope: start.slope, samples: start.samples, scheme: start.scheme, seed: String(start.seed), head: start.head };
+      const followed = this.settings && this.reported.some((sent) => sameSettings(sent, incoming));
+      this.basis = data.basis;
+      this.reported = [];
+      if (!followed) {
+        this.settings = incoming;
+        this.draws = null;
+        this.counts = null;
+        this.rasters = null;
+      } else if (!sameSettings(this.settings, incoming)) {
+        // The server took over an earlier report, and the reader has moved on since: keep the
+        // picture, and report it again against the new settings (a report for the old ones is stale).
+        this.report();
+      }
     }
     this.syncControls();
     this.request({ draws: true });
@@ -230,8 +253,13 @@ export class LiveMasks {
     clearTimeout(this.reportTimer);
     this.reportTimer = setTimeout(() => {
       const s = this.settings;
+      this.reported.push({ ...s });
+      this.reportCount += 1;
       this.setStateValue?.("view", {
         basis: this.basis,
+        // Every report differs from the last, so that the same settings reported again (after the
+        // page moved away from them) still reach the server as news.
+        report: `${Date.now()}-${this.reportCount}`,
         n: s.n,
         slope: s.slope,
         samples: s.samples,
@@ -258,12 +286,18 @@ export class LiveMasks {
     const { ui } = this;
     const on = (element, type, handler) => element.addEventListener(type, handler);
     on(ui.samples, "input", () => this.change({ samples: Number(ui.samples.value) }, { samples: true }));
-    on(ui.slope, "input", () => this.change({ slope: 2 ** Number(ui.slope.value) }, { slope: true }));
+    on(ui.slope, "input", () => {
+      // A dragged slope is no ALiBi head's: its masks use the page's head index for a custom slope,
+      // if it has one (the app's: 0), so that the page can hold these very masks.
+      const head = this.options.custom_head ?? this.settings.head;
+      this.change({ slope: 2 ** Number(ui.slope.value), head }, head === this.settings.head ? { slope: true } : { draws: true });
+    });
     on(ui.seed, "input", () => this.change({ seed: ui.seed.value }, { draws: true }));
     on(ui.seedText, "change", () => {
       const text = ui.seedText.value.trim();
-      if (!isSeedText(text)) {
-        this.showError(`seed must be an integer from 0 to 2^63 - 1; keeping seed ${this.settings.seed}`);
+      if (!isSeedText(text, this.maxSeed)) {
+        const top = this.maxSeed === MAX_SEED ? "2^63 - 1" : this.maxSeed === 2n ** 53n - 1n ? "2^53 - 1" : String(this.maxSeed);
+        this.showError(`seed must be an integer from 0 to ${top}; keeping seed ${this.settings.seed}`);
         ui.seedText.value = this.settings.seed;
         return;
       }
@@ -314,8 +348,10 @@ export class LiveMasks {
     const seed = BigInt(settings.seed);
     ui.seed.value = String(seed <= 999n ? seed : 999n);
     if (document.activeElement !== ui.seedText) ui.seedText.value = settings.seed;
-    const alibiHead = this.options.heads.indexOf(settings.slope); // the menu shows the head whose slope this is
-    ui.head.value = alibiHead >= 0 ? String(alibiHead) : "custom";
+    // The menu shows the head whose slope this is (and whose index, where a dragged slope has its own).
+    const alibiHead = this.options.heads.indexOf(settings.slope);
+    const isHead = alibiHead >= 0 && (this.options.custom_head == null || settings.head === alibiHead);
+    ui.head.value = isHead ? String(alibiHead) : "custom";
     for (const button of ui.schemes) button.setAttribute("aria-checked", String(button.dataset.scheme === settings.scheme));
     ui.out.samples.textContent = `R = ${settings.samples}`;
     ui.out.slope.textContent = `m = ${formatSlope(settings.slope)}`;
