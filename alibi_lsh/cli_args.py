@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import socket
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -158,6 +159,25 @@ def output_dir(text: str) -> Path:
     return path
 
 
+def listen_address(text: str) -> str:
+    """An address this machine can listen on: 127.0.0.1, 0.0.0.0 (every interface), ::, one of its
+    own addresses, or a name resolving to one. Checked by binding a socket to a free port there,
+    before any process is started."""
+    try:
+        family, _, _, _, where = socket.getaddrinfo(
+            text or None, 0, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.bind(where)
+    except (OSError, UnicodeError) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        raise argparse.ArgumentTypeError(
+            "must be an address of this machine to listen on (127.0.0.1, 0.0.0.0 for every interface, "
+            f"or one of its own addresses), got {text!r} ({reason})"
+        ) from None
+    return text
+
+
 def existing_file(text: str) -> Path:
     """A file to read, which must exist."""
     path = Path(text)
@@ -172,6 +192,29 @@ def existing_dir(text: str) -> Path:
     if not path.is_dir():
         raise argparse.ArgumentTypeError(f"directory not found: {text!r}")
     return path
+
+
+def read_csv(path: Path | str, flag: str, columns: Sequence[str], kind: str):
+    """The pandas frame of a CSV that one of the commands wrote (``kind`` says which).
+
+    A file that cannot be read, is not a CSV, or lacks any of ``columns`` is a ValueError naming
+    ``flag`` and the file, never a parser traceback or a KeyError deep in the report.
+    """
+    import pandas as pd
+
+    try:
+        frame = pd.read_csv(path, keep_default_na=True)
+    except FileNotFoundError:
+        raise ValueError(f"{flag}: file not found: {str(path)!r}") from None
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+        reason = getattr(error, "strerror", None) or str(error).splitlines()[0]
+        raise ValueError(f"{flag}: {str(path)!r} is not a readable CSV ({reason}); expected {kind}") from None
+    missing = [column for column in columns if column not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"{flag}: {str(path)!r} is not {kind}: it lacks the column(s) {', '.join(missing)}"
+        )
+    return frame
 
 
 def make_output_dir(path: Path, flag: str) -> Path:

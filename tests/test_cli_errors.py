@@ -10,14 +10,22 @@ from pathlib import Path
 import pytest
 
 from alibi_lsh import cli, hf
+from alibi_lsh.app import loadtest, serve
 from alibi_lsh.bench import command as bench_command
+from alibi_lsh.bench import gpu_check, report
 from alibi_lsh.bench.methods import METHODS
+from alibi_lsh.bench.runner import COLUMNS as BENCH_COLUMNS
 from alibi_lsh.cli_args import SEED_MAX
 from alibi_lsh.lm import __main__ as lm_cli
 from alibi_lsh.lm.data import DATA_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
-MAINS = {"alibi_lsh": cli.main, "alibi_lsh.lm": lm_cli.main, "alibi_lsh.hf": hf.main}
+MAINS = {
+    "alibi_lsh": cli.main, "alibi_lsh.lm": lm_cli.main, "alibi_lsh.hf": hf.main, "alibi_lsh.app.serve": serve.main,
+    "alibi_lsh.app.loadtest": loadtest.main, "alibi_lsh.bench.gpu_check": gpu_check.main,
+    "alibi_lsh.bench.report": report.main,
+}  # fmt: skip
+NO_SERVER = ["--url", "http://127.0.0.1:9"]  # loadtest: a server that is never contacted
 HUGE = ["--n", "1048576", "--batch", "64", "--heads", "256", "--dim", "1024", "--samples", "1"]
 HF = ["--model", "{tmp}/no-model", "--text", "{text}"]  # hf's required arguments; the model is never loaded
 
@@ -81,6 +89,21 @@ BAD_INPUTS = [
             ["--fit-min-n", "64"],
         )
     ],
+    # files of the wrong kind, or missing, are named by their argument
+    ("alibi_lsh.bench.gpu_check", ["--charts-from", "{tmp}/missing.csv", "--charts", "{tmp}/gc"],
+     ["--charts-from", "file not found", "missing.csv'"]),
+    ("alibi_lsh.bench.gpu_check", ["--charts-from", "{bench}", "--charts", "{tmp}/gc"],
+     ["--charts-from", "is not a gpu_check.csv", "stage"]),
+    ("alibi_lsh.bench.report", ["{tmp}/missing.csv"], ["csv: file not found", "missing.csv'"]),
+    ("alibi_lsh.bench.report", ["{text}"], ["csv:", "is not a CSV of python -m alibi_lsh bench", "lacks"]),
+    ("alibi_lsh.bench.report", ["{garbled}"], ["csv:", "is not a readable CSV", "garbled.csv'"]),
+    ("alibi_lsh.bench.report", ["{tmp}"], ["csv:", "is not a readable CSV"]),
+    ("alibi_lsh.bench.report", ["{bench}", "--seeds", "{text}"], ["--seeds:", "is not a CSV", "text.txt'"]),
+    # the proxy's address is checked before any process starts
+    ("alibi_lsh.app.serve", ["--address", "bad addr"], ["--address", "127.0.0.1, 0.0.0.0", "'bad addr'"]),
+    ("alibi_lsh.app.serve", ["--address", "999.1.1.1"], ["--address", "127.0.0.1, 0.0.0.0", "'999.1.1.1'"]),
+    ("alibi_lsh.app.loadtest", ["--students", "1,,2", *NO_SERVER], ["--students", "1..200", "'1,,2'"]),
+    ("alibi_lsh.app.loadtest", ["--pages", "overview,,masks", *NO_SERVER], ["--pages", "'overview,,masks'"]),
     ("alibi_lsh.lm", ["train", "--steps", "0"], ["--steps", "[1, 100000]", "'0'"]),
     ("alibi_lsh.lm", ["train", "--steps", "-3"], ["--steps", "[1, 100000]", "'-3'"]),
     ("alibi_lsh.lm", ["train", "--steps", "many"], ["--steps", "[1, 100000]", "'many'"]),
@@ -106,9 +129,12 @@ BAD_INPUTS = [
 
 
 def _fill(argv: list[str], tmp_path: Path) -> list[str]:
-    text = tmp_path / "text.txt"
-    text.write_text("some text\n", encoding="utf-8")
-    return [arg.format(tmp=tmp_path, text=text) for arg in argv]
+    """Fill in {tmp}, {text} (a text file), {bench} (an empty bench CSV) and {garbled} (not a CSV)."""
+    files = {"text": ("text.txt", "some text\n"), "bench": ("bench.csv", ",".join(BENCH_COLUMNS) + "\n"),
+             "garbled": ("garbled.csv", "a\nb\nc,d,e\n")}  # fmt: skip
+    for name, content in files.values():
+        (tmp_path / name).write_text(content, encoding="utf-8")
+    return [arg.format(tmp=tmp_path, **{key: tmp_path / name for key, (name, _) in files.items()}) for arg in argv]
 
 
 def error_lines(stderr: str) -> list[str]:
@@ -118,7 +144,9 @@ def error_lines(stderr: str) -> list[str]:
 @pytest.mark.parametrize(("module", "argv", "fragments"), BAD_INPUTS, ids=[" ".join(case[1]) for case in BAD_INPUTS])
 def test_bad_input_is_one_error_line_and_status_2(module, argv, fragments, tmp_path, capsys):
     argv = _fill(argv, tmp_path)
+    before = sorted(tmp_path.rglob("*"))
     assert MAINS[module](argv) == 2
+    assert sorted(tmp_path.rglob("*")) == before  # nothing written, no folder made
     captured = capsys.readouterr()
     lines = error_lines(captured.err)
     assert len(lines) == 1, captured.err
@@ -160,6 +188,9 @@ def test_command_lines_show_no_traceback_when_run_as_programs(tmp_path):
         ["alibi_lsh", "bench", "--out", str(tmp_path / "missing" / "x.csv")],
         ["alibi_lsh.lm", "train", "--steps", "0"],
         ["alibi_lsh.hf", "--model", str(tmp_path), "--text", str(text), "--seed", "-1"],
+        ["alibi_lsh.bench.gpu_check", "--charts-from", str(text), "--charts", str(tmp_path / "gc")],
+        ["alibi_lsh.bench.report", str(text)],
+        ["alibi_lsh.app.serve", "--address", "999.1.1.1"],
     ]
     runs = [
         subprocess.Popen([sys.executable, "-m", *command], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

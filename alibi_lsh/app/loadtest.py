@@ -24,7 +24,7 @@ import os
 import time
 from collections.abc import Sequence
 
-from .._checks import exit_status
+from ..cli_args import run_command
 from .classroom.protocol import BrowserTab
 from .classroom.report import Usage, duration, header, percentile, row, size
 from .classroom.servers import MAX_PROCESSES, Classroom
@@ -37,8 +37,11 @@ MAX_SECONDS = 3600
 
 def parse_students(text: str) -> list[int]:
     """'1,5,10' -> [1, 5, 10]; ValueError naming the value outside 1..MAX_STUDENTS."""
+    parts = [part.strip() for part in text.split(",")]
+    if not all(parts):
+        raise ValueError(f"--students={text!r} has an empty item: each count must be in 1..{MAX_STUDENTS}")
     try:
-        counts = [int(part) for part in text.split(",") if part.strip()]
+        counts = [int(part) for part in parts]
     except ValueError:
         raise ValueError(f"--students={text!r} is not a comma-separated list of whole numbers") from None
     if not counts or any(not 1 <= count <= MAX_STUDENTS for count in counts):
@@ -48,14 +51,14 @@ def parse_students(text: str) -> list[int]:
 
 def parse_pages(text: str) -> tuple[str, ...]:
     """'all', or page URL paths separated by commas ('overview,masks')."""
-    pages = ALL_PAGES if text == "all" else tuple(part.strip() for part in text.split(",") if part.strip())
-    unknown = [page for page in pages if page not in ALL_PAGES]
-    if not pages or unknown:
+    pages = ALL_PAGES if text == "all" else tuple(part.strip() for part in text.split(","))
+    unknown = [page for page in pages if page not in ALL_PAGES]  # an empty item is unknown too
+    if unknown:
         raise ValueError(f"--pages={text!r}: use 'all' or pages among {', '.join(ALL_PAGES)}")
     return pages
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m alibi_lsh.app.loadtest", description=__doc__.split("\n")[0])
     parser.add_argument("--students", default="1,5,10,20,40", help="students per phase, e.g. 1,5,10,20,40")
     parser.add_argument("--seconds", type=float, default=60.0, help="length of each phase (default 60)")
@@ -78,7 +81,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="add one student on Scaling who presses Run every 3-6 s (default: on)",
     )
     parser.add_argument("--url", help="measure this running server instead of starting one")
-    return parser.parse_args(argv)
+    return parser
 
 
 def validate(args: argparse.Namespace) -> None:
@@ -174,7 +177,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return exit_status(lambda: run(parse_args(argv)))
+    """Run the load test; bad input is one ``error:`` line and status 2, before any server starts."""
+    return run_command(build_parser(), argv, run)
 
 
 if __name__ == "__main__":

@@ -18,12 +18,12 @@ import os
 import signal
 import time
 
-from .._checks import exit_status
+from ..cli_args import listen_address, run_command
 from .bench_gate import INSTRUCTOR_ENV
 from .classroom.servers import MAX_PROCESSES, Classroom
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m alibi_lsh.app.serve", description=__doc__.split("\n")[0])
     parser.add_argument(
         "--processes",
@@ -33,7 +33,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--port", type=int, default=8501, help="the port students open (default 8501; 0 picks one)")
     parser.add_argument(
-        "--address", default="127.0.0.1", help="where the proxy listens (default 127.0.0.1; 0.0.0.0 lets others in)"
+        "--address",
+        type=listen_address,
+        default="127.0.0.1",
+        help="where the proxy listens: an address of this machine (default 127.0.0.1; 0.0.0.0 lets others in)",
     )
     parser.add_argument(
         "--backend", action="append", default=[], metavar="HOST:PORT", help="an app process on another machine"
@@ -44,7 +47,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help=f"instructor mode: the Scaling page's Run has no caps (sets {INSTRUCTOR_ENV}=1 for the app processes)",
     )
-    return parser.parse_args(argv)
+    return parser
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -74,7 +77,8 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return exit_status(lambda: serve(parse_args(argv)))
+    """Serve; bad input (checked before any process starts) is one ``error:`` line and status 2."""
+    return run_command(build_parser(), argv, serve)
 
 
 if __name__ == "__main__":

@@ -377,10 +377,12 @@ def _flops(method: str, samples: int, n: int, dim: int, slopes: torch.Tensor) ->
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from ..cli_args import bounded_int, int_list, name_list, positive_float
+    from ..cli_args import bounded_int, existing_file, int_list, name_list, output_dir, positive_float
 
     parser = argparse.ArgumentParser(prog="python -m alibi_lsh.bench.gpu_check", description=__doc__.split("\n")[0])
-    parser.add_argument("--out", type=Path, help="directory for gpu_check.csv and gpu_check.log (created)")
+    parser.add_argument(
+        "--out", type=output_dir, help="directory for gpu_check.csv and gpu_check.log (created; its parent must exist)"
+    )
     parser.add_argument("--device", choices=("cuda", "cpu"), default="cuda")
     parser.add_argument("--smoke", action="store_true", help="toy sizes (n = 64, 128; H = 2; d = 16): checks the paths")
     parser.add_argument(
@@ -406,16 +408,21 @@ def build_parser() -> argparse.ArgumentParser:
         default=40.0,
         help="largest SDPA float bias to allocate, GiB (default 40)",
     )
-    parser.add_argument("--charts-from", type=Path, default=None, help="draw the charts of this CSV instead (CPU)")
-    parser.add_argument("--charts", type=Path, default=None, help="directory for the charts of --charts-from")
+    parser.add_argument(
+        "--charts-from", type=existing_file, default=None, help="draw the charts of this gpu_check.csv instead (CPU)"
+    )
+    parser.add_argument(
+        "--charts", type=output_dir, default=None, help="directory for the charts of --charts-from (created)"
+    )
     return parser  # fmt: skip
 
 
 def draw_charts(csv: Path, directory: Path) -> list[Path]:
     """Time, error and Pareto charts of a gpu_check.csv, one folder per dtype (needs altair)."""
+    from ..cli_args import read_csv
     from .charts import save_all
 
-    frame = pd.read_csv(csv).fillna({"scheme": ""})
+    frame = read_csv(csv, "--charts-from", COLUMNS, "a gpu_check.csv of this command").fillna({"scheme": ""})
     sweep = frame[frame["stage"] == "sweep"]
     paths = []
     for dtype, rows in sweep.groupby("dtype"):
@@ -424,7 +431,13 @@ def draw_charts(csv: Path, directory: Path) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run the check (or draw charts); bad input is one ``error:`` line and status 2."""
+    from ..cli_args import run_command
+
+    return run_command(build_parser(), argv, lambda args: _run(args, sys.argv[1:] if argv is None else argv))
+
+
+def _run(args: argparse.Namespace, argv: list[str]) -> int:
     if args.charts_from is not None:
         if args.charts is None:
             print("error: --charts is required with --charts-from", file=sys.stderr)
@@ -452,7 +465,7 @@ def main(argv: list[str] | None = None) -> int:
     gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else "none"
     recorder.log(
         f"gpu_check {datetime.datetime.now().isoformat(timespec='seconds')}: torch {torch.__version__}, "
-        f"CUDA {torch.version.cuda}, device {args.device} ({gpu}); argv {sys.argv[1:] if argv is None else argv}"
+        f"CUDA {torch.version.cuda}, device {args.device} ({gpu}); argv {argv}"
     )
     run_smoke(recorder, device, args.smoke_s)
     run_sweep(recorder, args, device)

@@ -14,6 +14,7 @@ import sys
 import numpy as np
 import pandas as pd
 
+from ..cli_args import read_csv, run_command
 from .runner import fit_loglog_slopes
 
 
@@ -157,23 +158,35 @@ def targets_table(df: pd.DataFrame, seeds: list[pd.DataFrame]) -> str:
     return "\n".join(lines)
 
 
-def _read(path: str) -> pd.DataFrame:
-    return pd.read_csv(path, keep_default_na=True).fillna({"scheme": ""})
+# The columns the tables read: a CSV of python -m alibi_lsh bench --out (forward mode) has them all.
+REQUIRED_COLUMNS = (
+    "method", "scheme", "samples", "n", "label", "time_ms", "time_cached_ms", "peak_mem_mb", "rel_error",
+    "max_abs_error", "flops", "gflops", "efficiency", "status",
+)  # fmt: skip
+
+
+def _read(path: str, flag: str) -> pd.DataFrame:
+    kind = "a CSV of python -m alibi_lsh bench --out (forward mode)"
+    return read_csv(path, flag, REQUIRED_COLUMNS, kind).fillna({"scheme": ""})
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Print the tables; a missing file or a CSV of another kind is one ``error:`` line, status 2."""
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m alibi_lsh.bench.report")
     parser.add_argument("csv", help="a CSV of python -m alibi_lsh bench --out")
     parser.add_argument("--seeds", nargs="*", default=[], help="CSVs of the same LSH cases with other --seed")
-    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    df, seeds = _read(args.csv), [_read(path) for path in args.seeds]
-    print(time_pivot(df), "\n")
-    print(slopes_table(df), "\n")
-    print(markdown_table(df), "\n")
-    print(targets_table(df, seeds))
-    return 0
+
+    def report(args: argparse.Namespace) -> int:
+        df, seeds = _read(args.csv, "csv"), [_read(path, "--seeds") for path in args.seeds]
+        print(time_pivot(df), "\n")
+        print(slopes_table(df), "\n")
+        print(markdown_table(df), "\n")
+        print(targets_table(df, seeds))
+        return 0
+
+    return run_command(parser, sys.argv[1:] if argv is None else argv, report)
 
 
 if __name__ == "__main__":
