@@ -144,18 +144,20 @@ def output_file(text: str) -> Path:
 
 
 def output_dir(text: str) -> Path:
-    """A directory to write into (created when the command runs): it must not be a file, and the
-    nearest existing folder above it must be writable."""
+    """A directory to write into: an existing one, or one the command creates, whose parent must
+    exist and be writable (only the last folder is created, never a chain of them)."""
     path = Path(text)
     if not text:
         raise argparse.ArgumentTypeError("must name a directory, got ''")
     if path.exists() and not path.is_dir():
         raise argparse.ArgumentTypeError(f"must name a directory, got {text!r}, which is a file")
-    existing = next(p for p in (path, *path.absolute().parents) if p.exists())
-    if not existing.is_dir() or not os.access(existing, os.W_OK):
+    existing = path if path.is_dir() else path.absolute().parent
+    if not existing.is_dir():
         raise argparse.ArgumentTypeError(
-            f"cannot create or write {text!r}: {str(existing)!r} is not a writable directory"
+            f"directory {str(path.parent)!r} does not exist (of {text!r}); only the last folder is created"
         )
+    if not os.access(existing, os.W_OK):
+        raise argparse.ArgumentTypeError(f"cannot create or write {text!r}: {str(existing)!r} is not writable")
     return path
 
 
@@ -218,10 +220,10 @@ def read_csv(path: Path | str, flag: str, columns: Sequence[str], kind: str):
 
 
 def make_output_dir(path: Path, flag: str) -> Path:
-    """Create ``path`` (and missing parents) before the work starts; failure is a ValueError
-    naming ``flag``, so a long run never ends in a write error."""
+    """Create ``path`` (its parent exists: :func:`output_dir`) before the work starts; failure is a
+    ValueError naming ``flag``, so a long run never ends in a write error."""
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        path.mkdir(exist_ok=True)
     except OSError as error:
         raise ValueError(f"{flag}: cannot create directory {str(path)!r} ({error.strerror})") from error
     return path

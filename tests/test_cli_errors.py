@@ -94,6 +94,7 @@ BAD_INPUTS = [
      ["--charts-from", "file not found", "missing.csv'"]),
     ("alibi_lsh.bench.gpu_check", ["--charts-from", "{bench}", "--charts", "{tmp}/gc"],
      ["--charts-from", "is not a gpu_check.csv", "stage"]),
+    ("alibi_lsh.bench.gpu_check", ["--out", "{tmp}/missing/out"], ["--out", "missing' does not exist"]),
     ("alibi_lsh.bench.report", ["{tmp}/missing.csv"], ["csv: file not found", "missing.csv'"]),
     ("alibi_lsh.bench.report", ["{text}"], ["csv:", "is not a CSV of python -m alibi_lsh bench", "lacks"]),
     ("alibi_lsh.bench.report", ["{garbled}"], ["csv:", "is not a readable CSV", "garbled.csv'"]),
@@ -104,6 +105,9 @@ BAD_INPUTS = [
     ("alibi_lsh.app.serve", ["--address", "999.1.1.1"], ["--address", "127.0.0.1, 0.0.0.0", "'999.1.1.1'"]),
     ("alibi_lsh.app.loadtest", ["--students", "1,,2", *NO_SERVER], ["--students", "1..200", "'1,,2'"]),
     ("alibi_lsh.app.loadtest", ["--pages", "overview,,masks", *NO_SERVER], ["--pages", "'overview,,masks'"]),
+    # only the last folder of an output directory is created
+    ("alibi_lsh", ["bench", "--charts", "{tmp}/missing/x/y"], ["--charts", "missing/x' does not exist"]),
+    ("alibi_lsh.lm", ["snapshot", "--out", "{tmp}/missing/dir"], ["--out", "missing' does not exist"]),
     ("alibi_lsh.lm", ["train", "--steps", "0"], ["--steps", "[1, 100000]", "'0'"]),
     ("alibi_lsh.lm", ["train", "--steps", "-3"], ["--steps", "[1, 100000]", "'-3'"]),
     ("alibi_lsh.lm", ["train", "--steps", "many"], ["--steps", "[1, 100000]", "'many'"]),
