@@ -23,8 +23,9 @@ from alibi_lsh import (
     window_alibi_attention,
 )
 from alibi_lsh.attention import AttentionSpec, attend, union
+from alibi_lsh.attention import draws as draws_module
 from alibi_lsh.attention.blocks import binning_runs, padded_width
-from alibi_lsh.attention.draws import attention_draws, sample_head_partitions
+from alibi_lsh.attention.draws import attention_draws, draw_head_blocks, sample_head_partitions
 from alibi_lsh.samplers import CutsSampler
 
 from .conftest import random_qkv
@@ -382,3 +383,32 @@ def test_head_offset_is_checked_against_the_last_global_head():
     last = 2**32 - 4  # heads 2^32 - 4 .. 2^32 - 1: the last four global heads, allowed
     expected = lsh_alibi_attention_reference(q, k, v, slopes, 2, seed=0, head_offset=last)
     torch.testing.assert_close(lsh_alibi_attention(q, k, v, slopes, 2, seed=0, head_offset=last), expected)
+
+
+def test_a_decoding_model_with_80_layers_draws_each_layer_once(monkeypatch):
+    # BLOOM-176B has 70 layers; a cache of 64 entries redrew every layer's blocks at every step.
+    drawn = []
+    monkeypatch.setattr(draws_module, "draw_head_blocks", lambda *a: drawn.append(a[-1]) or draw_head_blocks(*a))
+    draws_module.clear_draws_cache()
+    heads, layers = 8, 80
+    q, k, v = qkv(1, heads, heads, 1, 12, 4, seed=2)
+    slopes = alibi_slopes(heads).double()
+    for _step in range(3):
+        for layer in range(layers):
+            lsh_alibi_attention(q, k, v, slopes, 4, seed=1, head_offset=layer * heads)
+    assert sorted(drawn) == [layer * heads for layer in range(layers)]  # once per layer, not per step
+    assert draws_module.draws_cache_entries() == layers
+
+
+def test_the_draws_cache_is_bounded_by_bytes(monkeypatch):
+    slopes = alibi_slopes(4).double()
+    entry = draws_module.draws_bytes(attention_draws(slopes, 16, "binning", 0, 0))
+    assert entry == 4 * (draws_module.HEAD_OVERHEAD_BYTES + 2 * 16 * 8)  # objects + int64 widths and shifts
+    monkeypatch.setattr(draws_module, "DRAWS_CACHE_BYTES", 3 * entry)
+    draws_module.clear_draws_cache()
+    first = [attention_draws(slopes, 16, "binning", 0, 4 * layer) for layer in range(5)]
+    assert draws_module.draws_cache_entries() == 3  # the two least recently used went
+    assert attention_draws(slopes, 16, "binning", 0, 16) is first[4]
+    assert attention_draws(slopes, 16, "binning", 0, 0) is not first[0]  # drawn again, equal
+    assert torch.equal(attention_draws(slopes, 16, "binning", 0, 0)[1].widths, first[0][1].widths)
+    draws_module.clear_draws_cache()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import functools
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -128,14 +129,53 @@ def draw_head_blocks(
     return draws
 
 
-@functools.lru_cache(maxsize=64)
+# The draws cache is bounded by bytes, not entries: a model calls attention once per layer and
+# step, each layer with a head_offset of its own, so decoding stays cached only if every layer's
+# entry fits. A head costs about 1 KiB of Python objects plus 16 R bytes of widths and shifts (and
+# the cuts of its last drawn range, R bytes a position): BLOOM-176B's 70 layers of 112 heads take
+# about 9 MiB at R = 8 and 38 MiB at R = 256; the budget holds them, and one process never keeps
+# more than this many bytes of draws, however many seeds, R values or layers it sees.
+DRAWS_CACHE_BYTES = 64 * 2**20
+HEAD_OVERHEAD_BYTES = 1024  # a HeadDraw's Python objects (measured 0.5 to 0.8 KiB)
+
+_draws_cache: OrderedDict[tuple, list[HeadDraw]] = OrderedDict()  # least recently used first
+_draws_cache_lock = threading.Lock()  # app sessions run in threads
+
+
+def draws_bytes(draws: list[HeadDraw]) -> int:
+    """Bytes held by one call's draws: per head, its objects, widths, shifts and memoised cuts."""
+    total = 0
+    for draw in draws:
+        tensors = (draw.widths, draw.shifts, *draw._last_cuts.values())
+        total += HEAD_OVERHEAD_BYTES + sum(t.nbytes for t in tensors if t is not None)
+    return total
+
+
 def _cached_draws(slopes: tuple[float, ...], num_samples: int, scheme: str, seed: int, head_offset: int):
-    return draw_head_blocks(None, torch.tensor(slopes, dtype=torch.float64), num_samples, scheme, seed, head_offset)
+    key = (slopes, num_samples, scheme, seed, head_offset)
+    with _draws_cache_lock:
+        if key in _draws_cache:
+            _draws_cache.move_to_end(key)
+            return _draws_cache[key]
+    draws = draw_head_blocks(None, torch.tensor(slopes, dtype=torch.float64), num_samples, scheme, seed, head_offset)
+    with _draws_cache_lock:
+        _draws_cache[key] = draws
+        # Recounted on each miss (hits are free): the cut memos of cached heads change size.
+        used = sum(draws_bytes(entry) for entry in _draws_cache.values())
+        while used > DRAWS_CACHE_BYTES and _draws_cache:
+            used -= draws_bytes(_draws_cache.popitem(last=False)[1])
+    return draws
 
 
 def clear_draws_cache() -> None:
     """Forget the cached draws of :func:`attention_draws` (benchmarks time calls that draw afresh)."""
-    _cached_draws.cache_clear()
+    with _draws_cache_lock:
+        _draws_cache.clear()
+
+
+def draws_cache_entries() -> int:
+    """How many calls' draws the cache holds (for tests and diagnostics)."""
+    return len(_draws_cache)
 
 
 def attention_draws(
@@ -145,6 +185,7 @@ def attention_draws(
 
     Only an integer seed is cached (None and a generator give a new seed per call), so repeated
     calls with one seed (decoding steps, layers of a model) draw their widths and shifts once.
+    The cache keeps the most recently used draws within :data:`DRAWS_CACHE_BYTES`.
     """
     if isinstance(seed, int) and not isinstance(seed, bool) and scheme in SCHEMES:
         return _cached_draws(tuple(slopes.tolist()), num_samples, scheme, seed, head_offset)
