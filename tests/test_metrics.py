@@ -87,3 +87,15 @@ def test_bounds_fall_with_more_samples_and_vanish_for_slope_zero():
     assert spectral_norm_bound(512, 0.1, 1024) < spectral_norm_bound(512, 0.1, 64) / 3
     assert max_norm_bound(512, 1024) == pytest.approx(max_norm_bound(512, 64) / 4)
     assert spectral_norm_bound(512, 0.0, 8) == 0.0
+
+
+@pytest.mark.parametrize("n", [16, 100])  # the eigendecomposition path and the Lanczos path
+@pytest.mark.parametrize("bad", [math.nan, math.inf])
+@pytest.mark.parametrize("where", ["estimate", "target"])
+@pytest.mark.parametrize("exact", [False, True])
+def test_spectral_norm_error_refuses_non_finite_matrices(n, bad, where, exact):
+    # Before: torch's _LinAlgError from inside the eigenvalue solver.
+    matrices = {"estimate": alibi_kernel(n, [0.1])[0], "target": alibi_kernel(n, [0.1])[0]}
+    matrices[where][0, 1] = bad
+    with pytest.raises(ValueError, match=f"{where} must be finite; it contains NaN or infinite values"):
+        spectral_norm_error(matrices["estimate"], matrices["target"], exact=exact)
