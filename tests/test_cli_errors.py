@@ -119,6 +119,8 @@ BAD_INPUTS = [
     ("alibi_lsh.lm", ["eval", "--tokens", "100"], ["--tokens", "[1024, 16384]", "'100'"]),
     ("alibi_lsh.lm", ["eval", "--tokens", "1e4"], ["--tokens", "[1024, 16384]", "'1e4'"]),
     ("alibi_lsh.lm", ["eval", "--weights", "{tmp}/missing.safetensors"], ["--weights", "not found", "missing"]),
+    ("alibi_lsh.lm", ["eval", "--weights", "{text}"], ["--weights", "'{text}' is not a readable weights file"]),
+    ("alibi_lsh.lm", ["eval", "--weights", "{bench}"], ["--weights", "'{bench}' is not a readable weights file"]),
     ("alibi_lsh.lm", ["eval", "--out", "{text}"], ["--out", "must name a directory", "'{text}'"]),
     ("alibi_lsh.lm", ["snapshot", "--stdlib", "{tmp}/missing"], ["--stdlib", "not found", "missing'"]),
     ("alibi_lsh.lm", ["snapshot", "--out", "{text}"], ["--out", "must name a directory", "'{text}'"]),
@@ -223,3 +225,17 @@ def test_refused_options_leave_nothing_behind_and_causal_is_accepted(tmp_path):
     bench_command.refuse_forward_options(args)  # decoding is causal: --causal is what it does
     forward = bench_command.config_from_args(cli.build_parser().parse_args(["bench", "--n", "64"]))
     assert (forward.methods, forward.causal, forward.qkv, forward.max_dense_gib) == (METHODS, True, "random", 10.0)
+
+
+def test_only_the_shipped_weights_get_the_restore_hint(tmp_path, monkeypatch, capsys):
+    """A file the user named is just not a weights file; the missing shipped file says how to restore it."""
+    from alibi_lsh.lm import checkpoint
+
+    assert lm_cli.main(_fill(["eval", "--weights", "{text}"], tmp_path)) == 2
+    (line,) = error_lines(capsys.readouterr().err)
+    assert "git checkout" not in line and "retrain" not in line
+    monkeypatch.setattr(checkpoint, "DEFAULT_WEIGHTS", tmp_path / "shipped.safetensors")
+    monkeypatch.chdir(tmp_path)
+    assert lm_cli.main(["eval"]) == 2
+    (line,) = error_lines(capsys.readouterr().err)
+    assert "shipped.safetensors" in line and "git checkout" in line and "--weights" not in line

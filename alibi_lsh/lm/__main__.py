@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 import torch
 
@@ -63,16 +64,32 @@ def cmd_train(args: argparse.Namespace) -> None:
     )
 
 
+def _load_weights(path: Path | None):
+    """The model of ``--weights``, or of the shipped weights when it is None.
+
+    Only the shipped file's errors suggest restoring it (git checkout) or retraining; a file the
+    user named that is not a weights file of this model is an error naming ``--weights``.
+    """
+    from .checkpoint import load_model
+
+    if path is None:
+        return load_model()
+    try:
+        return load_model(path)
+    except (FileNotFoundError, ValueError) as error:
+        reason = error.__cause__ or "not found"
+        raise ValueError(f"--weights: {str(path)!r} is not a readable weights file of this model ({reason})") from None
+
+
 def cmd_eval(args: argparse.Namespace) -> None:
     from dataclasses import replace
 
     from tqdm.auto import tqdm
 
-    from .checkpoint import load_model
     from .evaluate import EvalConfig, markdown_table, quick_config, run_eval
 
     threads = _threads(args.threads)
-    model, _ = load_model(args.weights)
+    model, _ = _load_weights(args.weights)
     cfg = quick_config() if args.quick else EvalConfig()
     if args.seeds is not None:
         cfg = replace(cfg, seeds=tuple(range(args.seeds)))
