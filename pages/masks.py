@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from alibi_lsh.app import cache, display, live_panel, mask_data, session
+from alibi_lsh.app import cache, display, figures, live_panel, mask_data, session
 from alibi_lsh.kernels import PositionalKernel
 from alibi_lsh.partition import Partition
 from alibi_lsh.samplers import BinningSampler, CutsSampler
@@ -39,11 +39,23 @@ try:
 except ValueError as error:
     display.error_box(error)
 else:
-    # A phone (reported by the live figure below) gets one mask per row, each the column's width.
-    columns = 1 if live_panel.narrow(LIVE_KEY) else 4
-    figure = cache.mask_grid(
-        controls.n, controls.slope, count, controls.scheme, controls.seed, font, cols=columns, head=controls.head_index
-    )
+    if live_panel.narrow(LIVE_KEY):
+        # A phone (reported by the live figure below): one mask at a time, the column's width, chosen
+        # in a menu (one per row would be a column of ~3400 px at 8 masks); the table lists every draw.
+        if st.session_state.get("masks_shown", 1) > count:
+            st.session_state["masks_shown"] = count
+        shown = st.selectbox(
+            f"Mask shown (of {count})",
+            range(1, count + 1),
+            format_func=lambda k: f"{k}: {sampled.table['short'][k - 1]}",
+            key="masks_shown",
+        )
+        title = f"{shown}: {sampled.table['short'][shown - 1]}"
+        figure = figures.mask_grid([sampled.starts[shown - 1]], controls.n, cols=1, font_size=font, titles=[title])
+    else:
+        figure = cache.mask_grid(
+            controls.n, controls.slope, count, controls.scheme, controls.seed, font, cols=4, head=controls.head_index
+        )
     display.show_plotly(figure, "masks_grid", sampled.table)
     st.caption(
         "Dark squares are the blocks (mask value 1: i and j in one block), white is 0; orange lines outline "

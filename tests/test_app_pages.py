@@ -345,6 +345,31 @@ def test_a_phone_gets_one_head_at_a_time_in_the_per_head_grid():
     assert len(altair(at)) >= 1  # the per-head error bars, every head
 
 
+def test_a_phone_gets_one_mask_at_a_time_in_the_masks_grid():
+    """When the live figure reports a phone's layout, the Masks grid draws one mask, chosen in a
+    menu, instead of all of them in one long column; the table of draws still lists every mask."""
+    at = open_page("pages/masks.py", **SMALL)
+    assert [panel_count(p) for p in plotly(at)] == [8] and not [s for s in at.selectbox if s.key == "masks_shown"]
+    at.session_state["masks_live"] = {"layout": "single"}  # what the browser reports on a phone
+    at.run()
+    assert not at.exception and [panel_count(p) for p in plotly(at)] == [1]
+    assert len(at.dataframe[0].value) == 8
+    shown = at.selectbox(key="masks_shown")
+    assert shown.value == 1 and shown.label == "Mask shown (of 8)"
+    shown.set_value(5).run()
+    spec = json.loads(plotly(at)[0].proto.spec)
+    # The fifth mask as on a wide screen: its title (the draw W, s) and its squares (the blocks).
+    at.session_state["masks_live"] = {"layout": "wide"}
+    at.run()
+    wide = json.loads(plotly(at)[0].proto.spec)
+    title = spec["layout"]["annotations"][0]["text"]
+    assert title.startswith("5: W=") and title == wide["layout"]["annotations"][4]["text"]
+    assert wide["data"][4]["x"] == spec["data"][0]["x"] and wide["data"][4]["y"] == spec["data"][0]["y"]
+    at.session_state["masks_live"] = {"layout": "single"}
+    at.select_slider(key="masks_count").set_value(4).run()  # fewer masks than the one shown: the last
+    assert not at.exception and at.selectbox(key="masks_shown").value == 4
+
+
 # --- lecture mode and the toolbar -------------------------------------------------------------
 
 

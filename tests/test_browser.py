@@ -407,6 +407,8 @@ PHONE_PAGES = [  # (url path, screenshot name, server-drawn charts on the page)
     ("masks", "phone_masks", 2),
     ("convergence", "phone_convergence", 2),
 ]
+# The menus that pick the one panel of a grid shown on a phone: the per-head grid, the Masks grid.
+PHONE_MENUS = {"convergence": "Head shown", "masks": "Mask shown (of 8)"}
 # Widths of every panel on the page: plotly subplots (their drag rectangles), Vega-Lite charts and
 # the live figure's visible canvases, with a name for the message.
 PANEL_WIDTHS = """
@@ -428,7 +430,8 @@ PANEL_WIDTHS = """
 
 def test_a_phone_gets_readable_figures(server, browser):
     """At 390 x 844 every figure of Overview, Masks and Convergence (the per-head grid included) has
-    panels at least 300 px wide and no overlapping plotly text, and the page does not scroll sideways."""
+    panels at least 300 px wide and no overlapping plotly text, and the page does not scroll sideways;
+    the Masks grid and the per-head grid show one panel at a time, under 1.5 screens tall."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     context = browser.new_context(**PHONE)
     page = context.new_page()
@@ -449,13 +452,13 @@ def test_a_phone_gets_readable_figures(server, browser):
         assert len(widths) >= charts + 1, widths
         narrow = [(what, round(width)) for what, width in widths if width < 300]
         assert not narrow, f"/{path} on a phone: panels under 300 px wide: {narrow}"
-        if path == "convergence":  # the per-head grid: one head at a time on a phone, not 2H panels in a column
+        if path in PHONE_MENUS:  # grids one panel at a time on a phone (a menu picks it), not a long column
             tallest = page.evaluate(
                 "Math.max(0, ...[...document.querySelectorAll('.js-plotly-plot')]"
                 ".map(e => e.getBoundingClientRect().height))"
             )
             assert tallest <= 1.5 * PHONE["viewport"]["height"], f"/{path} on a phone: a figure {tallest:.0f} px tall"
-            assert page.get_by_text("Head shown").count() == 1
+            assert page.get_by_text(PHONE_MENUS[path]).count() == 1
         page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
         # The screen at each figure (the page scrolls inside Streamlit's container, not the document).
         figures = page.locator(".alibi-live, [data-testid='stPlotlyChart'], [data-testid='stVegaLiteChart']")
