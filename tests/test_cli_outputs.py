@@ -98,3 +98,22 @@ def test_snapshot_overwrites_only_with_force(in_tmp_cwd, capsys):
     assert "--force" in capsys.readouterr().err and (out / "train.txt").read_bytes() == b"edited"
     assert lm_cli.main(["snapshot", "--out", str(out), "--force"]) == 0
     assert (out / "train.txt").read_bytes() == train_text  # the recipe is deterministic
+
+
+def readme_outputs() -> set[str]:
+    """Top-level names that README's example commands write into the checkout: the values of
+    --out and --charts in its bash blocks and the working-directory defaults it names (./NAME)."""
+    import re
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    commands = "\n".join(re.findall(r"```bash\n(.*?)```", readme, flags=re.S))
+    named = re.findall(r"--(?:out|charts) (\S+)", commands) + re.findall(r"into \./([\w.-]+)", commands)
+    return {name.split("/")[0] for name in named}
+
+
+def test_gitignore_covers_what_readme_commands_write():
+    root = Path(__file__).resolve().parents[1]
+    patterns = {line.strip().rstrip("/") for line in (root / ".gitignore").read_text().splitlines()}
+    outputs = readme_outputs()
+    assert {"results.csv", "charts", "gpu", "lm-results", "alibi-gpt-stdlib.safetensors"} <= outputs
+    assert not [name for name in outputs if f"/{name}" not in patterns]
