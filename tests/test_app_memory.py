@@ -92,10 +92,19 @@ def test_idle_callbacks_run_once_after_an_idle_period_and_again_after_new_use():
 
 
 def test_the_apps_array_caches_can_be_dropped_outside_a_script_run():
+    import torch
+
+    from alibi_lsh import lsh_alibi_attention
     from alibi_lsh.app import cache, lm_cache, mask_data
+    from alibi_lsh.attention import draws
 
     mask_data.mean_of_masks(16, 0.5, 4, "binning", 0)
     assert mask_data.mean_of_masks.cache_info().currsize >= 1
+    q = torch.randn(1, 2, 16, 4)
+    lsh_alibi_attention(q, q, q, [0.5, 0.25], 4, seed=0)  # as the Attention page does
+    assert draws.draws_cache_entries() >= 1
+    assert draws.DRAWS_CACHE_BYTES == 8 * 2**20  # the app's budget, set when its caches load
     cache.drop_array_caches()  # from the janitor's thread in a server: no script context
     lm_cache.drop_array_caches()
     assert mask_data.mean_of_masks.cache_info().currsize == 0
+    assert draws.draws_cache_entries() == 0

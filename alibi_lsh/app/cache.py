@@ -16,7 +16,14 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from ..attention import draws
 from . import attention_data, figures, mask_data, memory, stored_bench, theory_data
+
+# The attention's block draws are cached per (seed, R, scheme, ...) in the process. A model reuses
+# a few entries at every step; a class asks for a new seed or R at nearly every rerun, so the
+# library's 64 MiB budget would only fill with entries nobody asks for again. 8 MiB holds a
+# session's recent settings (about 60 of the Attention page's 8 heads at R = 1024).
+draws.DRAWS_CACHE_BYTES = 8 * 2**20
 
 # --- numbers (keys are the plain arguments) --------------------------------------------------
 
@@ -181,6 +188,7 @@ def drop_array_caches() -> None:
         cached.clear()
     mask_data.mean_of_masks.cache_clear()
     mask_data.clear_kernel_cache()
+    draws.clear_draws_cache()
 
 
 memory.on_idle(drop_array_caches)
