@@ -38,16 +38,23 @@ def _check_finite(estimate: torch.Tensor, target: torch.Tensor) -> None:
 
 def _difference(estimate: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     _check_square(estimate, target)
+    _check_finite(estimate, target)  # a NaN error would read as a number on a chart
     return estimate.to(torch.float64) - target.to(torch.float64)
 
 
 def max_norm_error(estimate: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """max_ij |estimate - target| over the last two dims; float64 (...)."""
+    """max_ij |estimate - target| over the last two dims; float64 (...).
+
+    Raises ValueError for shapes that are not (..., n, n) of one n, and for NaN or infinite entries.
+    """
     return _difference(estimate, target).abs().amax(dim=(-2, -1))
 
 
 def relative_frobenius_error(estimate: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """||estimate - target||_F / ||target||_F over the last two dims; float64 (...)."""
+    """||estimate - target||_F / ||target||_F over the last two dims; float64 (...).
+
+    Raises ValueError for shapes that are not (..., n, n) of one n, and for NaN or infinite entries.
+    """
     error = torch.linalg.matrix_norm(_difference(estimate, target))
     return error / torch.linalg.matrix_norm(target.to(torch.float64))
 

@@ -99,3 +99,13 @@ def test_spectral_norm_error_refuses_non_finite_matrices(n, bad, where, exact):
     matrices[where][0, 1] = bad
     with pytest.raises(ValueError, match=f"{where} must be finite; it contains NaN or infinite values"):
         spectral_norm_error(matrices["estimate"], matrices["target"], exact=exact)
+
+
+@pytest.mark.parametrize("error", [max_norm_error, relative_frobenius_error])
+@pytest.mark.parametrize("where", ["estimate", "target"])
+def test_entrywise_errors_refuse_non_finite_matrices(error, where):
+    # Before: NaN came back as the error, and a chart would draw it as a gap or a number.
+    matrices = {"estimate": alibi_kernel(8, [0.1])[0], "target": alibi_kernel(8, [0.1])[0]}
+    matrices[where][2, 3] = math.nan
+    with pytest.raises(ValueError, match=f"{where} must be finite"):
+        error(matrices["estimate"], matrices["target"])
