@@ -48,6 +48,9 @@ def test_perplexity_runs_and_summary(model, val):
     assert summary[summary.method == "exact"].gap_pct.abs().max() < 1e-9
     table = markdown_table(summary)
     assert "| exact ALiBi |" in table and "n = 32" in table and "LSH cuts, R=8" in table
+    assert table.count(" ± ") == 4 * 2  # every LSH cell shows its spread over the 2 seeds
+    one_seed = markdown_table(summary.assign(seeds=1))
+    assert " ± " not in one_seed  # no "± 0.000" from a single seed
     chart = perplexity_chart(summary).to_dict()
     assert "facet" in chart
 

@@ -241,7 +241,7 @@ def markdown_table(summary: pd.DataFrame, multiples: Iterable[int] | None = None
 
     def cell(row: pd.Series) -> str:
         text = f"{row.ppl_mean:.3f}"
-        if row.method == "lsh":
+        if row.method == "lsh" and row.seeds > 1:  # one seed has no spread to show
             text += f" ± {row.ppl_std:.3f}"
         if row.method != "exact":
             text += f" ({row.gap_pct:+.1f}%)"
