@@ -142,3 +142,20 @@ def test_bad_output_is_one_error_line_and_status_2(tmp_path, capsys):
     assert capsys.readouterr().err.strip() == f"error: --out must name a .json file, got '{tmp_path / 'out.txt'}'"
     assert main([*args[:1], str(tmp_path / "missing.csv"), *args[2:], "--out", str(tmp_path / "x.json")]) == 2
     assert capsys.readouterr().err.startswith("error:")
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--mode", "decode"], "--mode decode cannot be stored"),
+        (["--charts", "CHARTS"], "--charts does not apply here"),
+        (["--n", "1048576", "--batch", "64", "--heads", "256", "--dim", "1024"], "needs"),  # before allocating 70 TB
+    ],
+)
+def test_bench_refuses_what_it_would_not_store_or_cannot_hold(tmp_path, capsys, extra, message):
+    out = tmp_path / "x.json"
+    extra = [str(tmp_path / "charts") if item == "CHARTS" else item for item in extra]
+    assert main(["bench", "--n", "64", "--samples", "4", *extra, "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and message in err and "\n" not in err, err
+    assert not out.exists() and not (tmp_path / "charts").exists()

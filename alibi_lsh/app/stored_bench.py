@@ -159,8 +159,16 @@ def _run_bench(args: argparse.Namespace, argv: Sequence[str]) -> StoredBench:
     import torch
 
     from ..bench import run_benchmark
-    from ..bench.command import config_from_args
+    from ..bench.command import check_input_memory, config_from_args
 
+    if args.mode != "forward":
+        raise ValueError(
+            f"--mode {args.mode} cannot be stored: the Scaling page shows the forward sweep (--mode forward)"
+        )
+    for flag, value in (("--charts", args.charts), ("--pareto-n", args.pareto_n)):
+        if value is not None:
+            raise ValueError(f"{flag} does not apply here: the Scaling page draws its own charts from the stored rows")
+    check_input_memory(args)  # before any allocation, as python -m alibi_lsh bench does
     config = config_from_args(args)
     frame = run_benchmark(config)
     machine = frame.attrs.get("machine", "")
