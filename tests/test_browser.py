@@ -232,6 +232,9 @@ def test_lecture_tour_steps_and_keys(server, browser):
         assert page.locator("[data-testid='stException']").count() == 0, f"exception box on step {index}"
         assert page.get_by_text(STEPS[index - 1].title, exact=False).count() >= 1
         page.screenshot(path=str(SCREENSHOTS / f"lecture_step_{index}.png"))
+        if key == "scaling":  # the errors at each R, to be read out, are in the first screen
+            said = page.get_by_text("Relative error of the blocks", exact=False).first.bounding_box()
+            assert said and said["y"] + said["height"] <= 720, said
         for width, height in PROJECTORS:
             page.set_viewport_size({"width": width, "height": height})
             page.wait_for_timeout(1000)

@@ -168,9 +168,11 @@ def _scaling(controls: Controls) -> None:
         return
     labels = set(results.frame["label"])
     cases = tuple(case for case in stored_bench.DEFAULT_CASES if case in labels)
+    errors = block_errors(results.frame, cases)
+    if errors:  # the numbers to say out loud, above the chart: in the first screen of a projector
+        st.markdown(errors)
     display.show_altair(cache.scaling_spec(results.frame, cases, FONT), "tour_scaling", results.frame)
-    stored_run = f"Stored run: {results.machine}, torch {results.torch}, {results.created}."
-    st.caption(f"{stored_run} {block_errors(results.frame, cases)}")
+    st.caption(f"Stored run: {results.machine}, torch {results.torch}, {results.created}.")
 
 
 def block_errors(frame: pd.DataFrame, cases: tuple[str, ...]) -> str:
