@@ -15,6 +15,8 @@ from streamlit.testing.v1 import AppTest
 
 from alibi_lsh.app.tour import NUM_STEPS, STEPS, parse_step
 
+from .test_app_pages import report_from_browser
+
 APP = Path(__file__).resolve().parent.parent / "app.py"
 SMALL = {"n": "48", "R": "8", "lecture": "1"}
 # The tour's own navigation, and lecture mode's switch (in the top bar of every page): not a step's controls.
@@ -96,8 +98,9 @@ def test_a_bookmark_reopens_the_step_with_its_settings():
     at = open_tour(step="5", R="16")
     live = [json.loads(e.proto.json) for e in at.get("bidi_component")]
     assert len(live) == 1 and live[0]["samples"] == 16  # the live running mean starts at R = 16
-    at.select_slider(key="p_samples").set_value(32).run()  # the step's live control is the shared R
+    report_from_browser(at, samples=32)  # R dragged in the live figure is the shared R
     assert at.query_params["R"] in ("32", ["32"]) and url_step(at) == "5"
+    assert not [w for w in at.main.get("select_slider") if w.key == "p_samples"]  # the figure's R is the only one
 
 
 def test_a_step_out_of_range_is_clamped_with_a_warning():
@@ -149,7 +152,7 @@ def test_the_convergence_step_doubles_r_with_a_button():
         live = [json.loads(e.proto.json) for e in at.get("bidi_component")]
         assert live[0]["samples"] == expected and at.query_params["R"] in (str(expected), [str(expected)])
         assert url_step(at) == str(index)
-    at.select_slider(key="p_samples").set_value(8).run()  # the step's other control moves R back
+    report_from_browser(at, samples=8)  # a drag in the figure moves R back
     at.button(key="tour_double_samples").click().run()
     assert at.query_params["R"] in ("16", ["16"])
     at = open_tour(step=str(index), R="1024")

@@ -68,7 +68,7 @@ STEPS = (
         "Drag **R** in the figure, or press **R × 2**: the mean of the first R masks fills in towards the kernel "
         "and the error fades. Each entry of the mean is an average of R coin flips, so it is off by about "
         "1/sqrt(R), as the chart of these very masks shows.",
-        ("samples", "double_samples"),
+        ("double_samples",),  # R itself is the live figure's slider (the shared R): one R control on the slide
         "pages/convergence.py",
     ),
     Step(
