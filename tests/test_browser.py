@@ -281,7 +281,7 @@ def test_a_drag_in_the_live_figure_is_the_shared_control(server, browser):
     """Lecture mode on a projector: R dragged in the live figure redraws in the browser alone while
     the mouse moves (no report, no rerun), and when let go it becomes the shared R: the page's R,
     the URL and the exact numbers beside the figure follow, and the URL reopens the same picture.
-    The same for a head picked in the figure's head menu."""
+    The same for a head picked in the figure's head menu and a dragged slope."""
     page = browser.new_page(viewport={"width": 1280, "height": 720})
     page.goto(f"{server}/?lecture=1&n=64&R=16", wait_until="domcontentloaded")
     page.wait_for_function("document.querySelector('.alibi-live')?.liveMasks?.stats.frames > 0", timeout=90_000)
@@ -317,8 +317,20 @@ def test_a_drag_in_the_live_figure_is_the_shared_control(server, browser):
     page.wait_for_function("location.search.includes('head=6')", timeout=60_000)
     wait_until_idle(page)
     assert page.locator(".st-key-p_head input").input_value() == "6"  # the page's head menu
+    assert (live_settings(page)["head"], live_settings(page)["samples"]) == (5, dragged)
+    # A slope dragged off the ALiBi heads is the shared custom slope (head index 0, as the app draws
+    # one), exactly as the URL writes it.
+    slope = page.locator(".alibi-live input[data-control='slope']").bounding_box()
+    y = slope["y"] + slope["height"] / 2
+    page.mouse.move(slope["x"] + 0.46 * slope["width"], y)
+    page.mouse.down()
+    page.mouse.move(slope["x"] + 0.3 * slope["width"], y, steps=6)
+    page.mouse.up()
+    page.wait_for_function("location.search.includes('slope=')", timeout=60_000)
+    wait_until_idle(page)
     drawn = live_settings(page)
-    assert (drawn["head"], drawn["samples"]) == (5, dragged)
+    assert drawn["head"] == 0 and drawn["slope"] == float(url_params(page)["slope"]), (drawn, page.url)
+    assert page.get_by_text(f"m = {drawn['slope']:.4g}, R = {dragged} binning masks", exact=False).count() == 1
     # The URL, opened afresh, draws the same masks.
     bookmark = page.url
     page.close()
