@@ -8,6 +8,7 @@ baseline drops keys w or more positions away. No Streamlit here; shapes follow t
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -33,15 +34,18 @@ def random_qkv(n: int, heads: int, seed: int, score_scale: float, dim: int = HEA
     return q * score_scale, k, v
 
 
-def head_mask_means(n: int, slopes: list[float], samples: int, scheme: str, seed: int) -> torch.Tensor:
-    """M_hat for every head, float64 (H, n, n), from the very partitions ``lsh_alibi_attention`` draws.
+def head_mask_means(
+    n: int, slopes: list[float], samples: int, scheme: str, seed: int, dtype: torch.dtype = torch.float64
+) -> torch.Tensor:
+    """M_hat for every head, (H, n, n) of ``dtype`` (float64 by default), from the very partitions
+    ``lsh_alibi_attention`` draws.
 
     Head h of an attention call draws the blocks of global head h (docs/blocks.md), which is what
     ``mask_running_mean(..., head=h)`` draws with the same seed (``mask_data.mean_of_masks``).
     """
     return torch.stack(
         [
-            mean_of_masks(n, float(m), samples, scheme, seed, h).to(torch.float64)
+            mean_of_masks(n, float(m), samples, scheme, seed, h).to(dtype)
             for h, m in enumerate(torch.as_tensor(slopes, dtype=torch.float64).tolist())
         ]
     )
@@ -49,8 +53,15 @@ def head_mask_means(n: int, slopes: list[float], samples: int, scheme: str, seed
 
 def _weights(scores: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     """normalize(exp(scores) * kernel) over the last dim, stably (scores may hold -inf)."""
-    shifted = torch.exp(scores - scores.amax(dim=-1, keepdim=True)) * kernel
-    return shifted / shifted.sum(dim=-1, keepdim=True)
+    weights = scores - scores.amax(dim=-1, keepdim=True)  # a new tensor: the steps below reuse it
+    weights.exp_().mul_(kernel)
+    return weights.div_(weights.sum(dim=-1, keepdim=True))
+
+
+@functools.lru_cache(maxsize=4)  # n^2 bools each
+def _future(n: int) -> torch.Tensor:
+    """True above the diagonal (key j > query i): what a causal row cannot see. Shared, read-only."""
+    return torch.ones(n, n, dtype=torch.bool).triu(1)
 
 
 @dataclass(frozen=True, eq=False)
@@ -73,10 +84,12 @@ def attention_setup(
     q, k, v = random_qkv(n, heads, seed, score_scale)
     slopes = alibi_slopes(heads).tolist()
     scores = (q[0] @ k[0].transpose(-1, -2)) / math.sqrt(q.shape[-1])
+    scores = scores.float()
     if causal:
-        scores = scores.masked_fill(torch.ones(n, n, dtype=torch.bool).triu(1), -math.inf)
-    means = head_mask_means(n, slopes, samples, scheme, seed).float()
-    return AttentionSetup(q=q, k=k, v=v, slopes=slopes, scores=scores.float(), means=means)
+        scores.masked_fill_(_future(n), -math.inf)
+    # float32 means straight from the cached ones (the float64 stack was rounded back to them).
+    means = head_mask_means(n, slopes, samples, scheme, seed, dtype=torch.float32)
+    return AttentionSetup(q=q, k=k, v=v, slopes=slopes, scores=scores, means=means)
 
 
 def attention_row(setup: AttentionSetup, head: int, query: int, window: int) -> pd.DataFrame:

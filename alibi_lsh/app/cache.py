@@ -188,6 +188,7 @@ def drop_array_caches() -> None:
         cached.clear()
     mask_data.mean_of_masks.cache_clear()
     mask_data.clear_kernel_cache()
+    theory_data.clear_profile_cache()
     draws.clear_draws_cache()
 
 
