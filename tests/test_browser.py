@@ -371,8 +371,12 @@ def test_convergence_error_curves_on_demand(server, browser):
     page.get_by_text("Computed on demand", exact=False).first.wait_for(timeout=90_000)
     wait_until_idle(page)
     vega = "[data-testid='stVegaLiteChart'] canvas, [data-testid='stVegaLiteChart'] svg"
+    # Every chart of the page drawn first (the per-head heatmaps and bars): on a loaded machine the
+    # bars could otherwise be drawn after the count below, and pass for the error curves.
+    wait_for_charts(page, 2)
     before = page.locator(vega).count()
     page.get_by_text("Measure", exact=True).first.click()
+    page.get_by_text("Computed on demand", exact=False).first.wait_for(state="detached", timeout=60_000)
     page.wait_for_function(f'document.querySelectorAll("{vega}").length > {before}', timeout=60_000)
     wait_until_idle(page)
     page.wait_for_timeout(800)
