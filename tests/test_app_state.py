@@ -29,9 +29,10 @@ def test_url_round_trip():
     controls = Controls(preset="custom", heads=12, head=7, n=100, samples=33, scheme="qmc", seed=9, lecture=True)
     parsed, messages = parse_controls(to_query_params(controls))
     assert parsed == controls and messages == []
-    custom = Controls(preset="custom", slope_mode="custom", custom_slope=0.3)
-    parsed, _ = parse_controls(to_query_params(custom))
+    custom = Controls(preset="custom", heads=12, head=7, slope_mode="custom", custom_slope=0.3)
+    parsed, messages = parse_controls(to_query_params(custom))
     assert parsed.slope == pytest.approx(0.3) and parsed.slope_mode == "custom"
+    assert parsed == custom and messages == []  # the head count too (the per-head grid), not only the slope
 
 
 @pytest.mark.parametrize(

@@ -220,12 +220,14 @@ def parse_controls(params: Mapping[str, object]) -> tuple[Controls, list[str]]:
 
 
 def to_query_params(controls: Controls) -> dict[str, str]:
-    """The URL parameters that reproduce ``controls`` (the custom slope only in custom mode)."""
+    """The URL parameters that reproduce ``controls`` (the custom slope only in custom mode).
+
+    ``heads`` and ``head`` stay in custom mode: the per-head pages draw every ALiBi head, and
+    switching back to ALiBi slopes returns to the head that was chosen.
+    """
     params = {URL_KEYS[f.name]: getattr(controls, f.name) for f in fields(Controls) if f.name in URL_KEYS}
     if controls.slope_mode != "custom":
         del params["slope"]
-    else:
-        params.pop("heads"), params.pop("head")
     params["lecture"] = int(controls.lecture)
     return {key: (f"{value:g}" if isinstance(value, float) else str(value)) for key, value in params.items()}
 
