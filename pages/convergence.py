@@ -17,14 +17,15 @@ session.ensure_entry_point()
 controls = session.current()
 font = display.figure_font(controls.lecture)
 
-display.page_head(
+at_hand = display.page_head(
     "Convergence: averaging more masks",
     "Drag **R** in the figure to average the masks one after another: the mean fills in towards the kernel, "
     "and the error fades to white (your browser samples and draws them). Below, on demand, the error is measured "
     "for every R on log-log axes, where 'shrinks like 1/sqrt(R)' is a straight line of slope -1/2.",
     controls.lecture,
+    beside=True,  # on a projector n shares the folded explanation's row: the figure starts higher
 )
-session.page_controls("samples", "n", "head")
+session.page_controls("n", container=at_hand)  # R and the head: the live figure's own, in step with the shared ones
 
 display.figure_heading("Live in your browser: drag R and watch the mean of the first R masks fill in", controls.lecture)
 try:

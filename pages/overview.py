@@ -30,7 +30,8 @@ at_hand = display.page_head(
     formulas=CLAIM,
     beside=True,  # on a projector the controls share the folded explanation's row: the figure fits the screen
 )
-session.page_controls("samples", "n", "head", container=at_hand)
+# R and the head are the live figure's own controls (kept in step with the shared ones); n is not.
+session.page_controls("n", container=at_hand)
 
 if not controls.lecture:  # on a projector the folded explanation says it, and the figure needs the height
     st.subheader("Live in your browser: one mask, the mean of R masks, the kernel and their difference")

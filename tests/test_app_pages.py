@@ -376,8 +376,9 @@ def test_a_phone_gets_one_mask_at_a_time_in_the_masks_grid():
 @pytest.mark.parametrize(
     ("page", "controls"),
     [
-        (None, ["p_samples", "p_n", "p_head"]),
-        ("pages/convergence.py", ["p_samples", "p_n", "p_head"]),
+        # Overview and Convergence: R and the head are the live figure's own controls (one of each on screen).
+        (None, ["p_n"]),
+        ("pages/convergence.py", ["p_n"]),
         ("pages/theory.py", ["p_samples", "p_head"]),
         ("pages/masks.py", ["p_scheme"]),
         ("pages/attention.py", ["p_samples"]),
@@ -416,12 +417,15 @@ def test_lecture_mode_shows_its_own_way_out(page):
 
 
 def test_a_control_on_the_page_is_the_shared_control():
-    at = open_page("pages/convergence.py", lecture="1", **SMALL)
+    at = open_page("pages/theory.py", lecture="1", **SMALL)
     at.select_slider(key="p_samples").set_value(16).run()
-    assert live_figures(at)[0]["samples"] == 16
     assert at.slider(key="w_samples").value == 16 and at.query_params["R"] in ("16", ["16"])
     at.slider(key="w_samples").set_value(4).run()  # and the other way round
     assert at.select_slider(key="p_samples").value == 4
+    # The live figure follows the shared R (the folded sidebar keeps R in lecture mode).
+    at = open_page("pages/convergence.py", lecture="1", **SMALL)
+    at.slider(key="w_samples").set_value(16).run()
+    assert live_figures(at)[0]["samples"] == 16 and at.query_params["R"] in ("16", ["16"])
 
 
 @pytest.mark.parametrize("page", [None, "pages/convergence.py"])
@@ -431,7 +435,8 @@ def test_a_drag_in_the_live_figure_sets_the_shared_controls(page):
     beside it are drawn from them; one value of R on screen, and a bookmark that reopens it."""
     at = open_page(page, lecture="1", n="64", R="16")
     report_from_browser(at, samples=200, seed="7", scheme="cuts")
-    assert at.select_slider(key="p_samples").value == 200 and at.slider(key="w_samples").value == 200
+    assert at.slider(key="w_samples").value == 200
+    assert not [w for w in at.main.get("select_slider") if w.key == "p_samples"]  # the figure has the one R
     assert (at.query_params["R"], at.query_params["seed"], at.query_params["scheme"]) in (
         ("200", "7", "cuts"),
         (["200"], ["7"], ["cuts"]),
@@ -446,11 +451,11 @@ def test_a_drag_in_the_live_figure_sets_the_shared_controls(page):
     # The bookmark reopens the same state in a fresh session.
     again = open_page(page, **{k: v[-1] if isinstance(v, list) else v for k, v in at.query_params.items()})
     assert live_figures(again)[0] | {"basis": None} == live | {"basis": None}
-    # Moving the page's R afterwards wins again, and the same drag reported again is news.
-    at.select_slider(key="p_samples").set_value(16).run()
+    # Moving the shared R afterwards wins again, and the same drag reported again is news.
+    at.slider(key="w_samples").set_value(16).run()
     assert live_figures(at)[0]["samples"] == 16
     report_from_browser(at, samples=200, seed="7", scheme="cuts")
-    assert at.select_slider(key="p_samples").value == 200
+    assert at.slider(key="w_samples").value == 200
 
 
 def test_a_head_or_a_slope_chosen_in_the_live_figure_is_the_shared_head_or_custom_slope():

@@ -305,9 +305,8 @@ def test_a_drag_in_the_live_figure_is_the_shared_control(server, browser):
     page.mouse.up()
     page.wait_for_function(f"location.search.includes('R={dragged}&')", timeout=60_000)
     wait_until_idle(page)
-    # One control for R on the page, showing the value drawn; the numbers beside the figure are for it.
-    page_r = page.locator(".st-key-p_samples [data-testid='stSliderThumbValue']")
-    assert page_r.inner_text() == str(dragged)
+    # One control for R on the page (the figure's), showing the value drawn; the numbers beside it are for it.
+    assert page.locator(".st-key-p_samples").count() == 0 and page.locator(".st-key-p_head").count() == 0
     assert page.get_by_text(f"R = {dragged} binning masks", exact=False).count() == 1
     assert live_settings(page)["samples"] == dragged
     assert page.locator("[data-testid='stException']").count() == 0
@@ -316,7 +315,7 @@ def test_a_drag_in_the_live_figure_is_the_shared_control(server, browser):
     page.locator(".alibi-live select[data-control='head']").select_option("5")
     page.wait_for_function("location.search.includes('head=6')", timeout=60_000)
     wait_until_idle(page)
-    assert page.locator(".st-key-p_head input").input_value() == "6"  # the page's head menu
+    assert page.locator(".alibi-live select[data-control='head']").input_value() == "5"  # kept after the rerun
     assert (live_settings(page)["head"], live_settings(page)["samples"]) == (5, dragged)
     # A slope dragged off the ALiBi heads is the shared custom slope (head index 0, as the app draws
     # one), exactly as the URL writes it.
