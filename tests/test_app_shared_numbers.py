@@ -79,3 +79,28 @@ def test_attention_setup_keeps_its_values(causal):
     assert torch.equal(setup.scores, scores.float())
     slopes = alibi_slopes(4).tolist()
     assert torch.equal(setup.means, attention_data.head_mask_means(N, slopes, R, "binning", 3).float())
+
+
+@pytest.mark.parametrize(("n", "size"), [(96, 32), (100, 32), (7, 3)])
+def test_downsample_is_the_block_mean(n, size):
+    """Tile sums accumulated in place (and no padding copy when n divides): the mean of each
+    factor x factor tile, a ragged last tile over the positions it has, float32."""
+    matrix = np.random.default_rng(n).random((3, n, n))
+    down, factor = mask_data.downsample(matrix, size)
+    edges = np.arange(0, n, factor)
+    tiles = np.add.reduceat(np.add.reduceat(matrix.astype(np.float32), edges, axis=-1), edges, axis=-2)
+    counts = np.diff(np.append(edges, n))
+    assert down.dtype == np.float32 and factor == max(1, math.ceil(n / size))
+    np.testing.assert_allclose(down, tiles / counts[:, None] / counts[None, :], rtol=1e-6)
+    unchanged, one = mask_data.downsample(matrix, n)  # at display size already
+    assert unchanged is matrix and one == 1
+
+
+def test_dense_lsh_output_is_the_dense_formula():
+    """The in-place weights give the float64 formula normalize(exp(S) * M_hat) V bit for bit."""
+    setup = attention_data.attention_setup(N, 3, R, "qmc", 8, 2.0, True)
+    expected = []
+    for s, m, v in zip(setup.scores, setup.means, setup.v[0]):
+        weights = torch.exp(s.double() - s.double().amax(dim=-1, keepdim=True)) * m.double()
+        expected.append((weights / weights.sum(dim=-1, keepdim=True)) @ v)
+    assert torch.equal(attention_data.dense_lsh_output(setup), torch.stack(expected)[None])

@@ -31,7 +31,7 @@ def random_qkv(n: int, heads: int, seed: int, score_scale: float, dim: int = HEA
     """
     generator = torch.Generator().manual_seed(seed)
     q, k, v = (torch.randn(1, heads, n, dim, generator=generator, dtype=torch.float64) for _ in range(3))
-    return q * score_scale, k, v
+    return q.mul_(score_scale), k, v
 
 
 def head_mask_means(
@@ -51,9 +51,13 @@ def head_mask_means(
     )
 
 
-def _weights(scores: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
-    """normalize(exp(scores) * kernel) over the last dim, stably (scores may hold -inf)."""
-    weights = scores - scores.amax(dim=-1, keepdim=True)  # a new tensor: the steps below reuse it
+def _weights(scores: torch.Tensor, kernel: torch.Tensor, in_place: bool = False) -> torch.Tensor:
+    """normalize(exp(scores) * kernel) over the last dim, stably (scores may hold -inf).
+
+    ``in_place`` overwrites ``scores`` with the weights (a fresh copy the caller no longer needs):
+    one n x n array fewer per head, and freshly mapped memory costs page faults on every open.
+    """
+    weights = scores.sub_(scores.amax(dim=-1, keepdim=True)) if in_place else scores - scores.amax(dim=-1, keepdim=True)
     weights.exp_().mul_(kernel)
     return weights.div_(weights.sum(dim=-1, keepdim=True))
 
@@ -83,7 +87,7 @@ def attention_setup(
     """Scores and mask means for the attention page, float32 to keep the H n^2 storage small."""
     q, k, v = random_qkv(n, heads, seed, score_scale)
     slopes = alibi_slopes(heads).tolist()
-    scores = (q[0] @ k[0].transpose(-1, -2)) / math.sqrt(q.shape[-1])
+    scores = (q[0] @ k[0].transpose(-1, -2)).div_(math.sqrt(q.shape[-1]))
     scores = scores.float()
     if causal:
         scores.masked_fill_(_future(n), -math.inf)
@@ -118,7 +122,8 @@ def attention_row(setup: AttentionSetup, head: int, query: int, window: int) -> 
 
 def dense_lsh_output(setup: AttentionSetup) -> torch.Tensor:
     """normalize(exp(S) * M_hat) V head by head, (1, H, n, d) float64: the LSH output, densely."""
-    outputs = [_weights(s.double(), m.double()) @ v for s, m, v in zip(setup.scores, setup.means, setup.v[0])]
+    # float32 means multiply the float64 weights exactly as their float64 copies did.
+    outputs = [_weights(s.double(), m, in_place=True) @ v for s, m, v in zip(setup.scores, setup.means, setup.v[0])]
     return torch.stack(outputs)[None]
 
 

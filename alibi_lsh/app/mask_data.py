@@ -53,12 +53,20 @@ def downsample(matrix: np.ndarray, size: int) -> tuple[np.ndarray, int]:
     # ~10x faster than np.add.reduceat or a .sum over a short axis (this runs on every animation
     # frame).
     # float32 sums: at most factor^2 <= 64 terms in 0..1 (n <= 1024), far below display precision.
-    padded = np.zeros((*lead, pixels * factor, pixels * factor), dtype=np.float32)
-    padded[..., :n, :n] = matrix
+    # Sums accumulate in place, in the same order (fresh arrays of this size cost page faults).
+    if ragged:
+        padded = np.zeros((*lead, pixels * factor, pixels * factor), dtype=np.float32)
+        padded[..., :n, :n] = matrix
+    else:
+        padded = np.asarray(matrix, dtype=np.float32)  # no copy for float32 input
     across = padded.reshape(*lead, pixels * factor, pixels, factor)
-    summed = sum(across[..., k] for k in range(factor))  # (..., pixels * factor, pixels)
+    summed = across[..., 0].copy()  # (..., pixels * factor, pixels)
+    for k in range(1, factor):
+        summed += across[..., k]
     down = summed.reshape(*lead, pixels, factor, pixels)
-    summed = sum(down[..., k, :] for k in range(factor))  # (..., pixels, pixels)
+    summed = down[..., 0, :].copy()  # (..., pixels, pixels)
+    for k in range(1, factor):
+        summed += down[..., k, :]
     counts = np.full(pixels, float(factor))
     counts[-1] -= ragged
     return (summed / counts[:, None] / counts[None, :]).astype(np.float32), factor
