@@ -13,10 +13,15 @@ Two measured costs of a Streamlit process serving a class (2-core CPU, n = 256):
   (Streamlit runs each session's script in its own thread), so the process stayed ~1.7 GB after a
   class had left. :func:`start_janitor` starts one thread per process that, every
   :data:`JANITOR_SECONDS`, collects and asks malloc to give free pages back to the system
-  (``malloc_trim``); fewer arenas (:data:`MALLOC_ARENAS`) keep the freed memory in fewer places,
-  and arrays of :data:`MMAP_BYTES` or more (a 256^2 float32 matrix) get their own pages, which go
-  back to the system as soon as they are freed (glibc would otherwise raise that threshold as
-  large blocks are freed, and keep them).
+  (``malloc_trim``); fewer arenas (:data:`MALLOC_ARENAS`) keep the freed memory in fewer places.
+  Arrays below :data:`MMAP_BYTES` (a 512^2 float64 matrix is 2 MB) come from those arenas and,
+  once freed, stay there for reuse until the janitor's next pass (free memory at an arena's top
+  is trimmed past :data:`TRIM_BYTES`); larger ones (a page's arrays of all heads at once) get
+  pages of their own, which go back to the system as soon as they are freed. Fixed thresholds
+  also stop glibc from raising them as large blocks are freed, and keeping them. (With every
+  array of 256 kB or more on fresh pages, a page open at the students' settings spent 10-60 ms
+  of system time on page faults, a third of an Attention open; with 4 MB, 4-18 ms. At 32 MB two
+  processes peaked at 1.63 GB with 40 students, above the 1.5 GB they are meant to stay under.)
 
 - What the caches hold is bounded while students work; once no script has run for
   :data:`IDLE_SECONDS` (the class has left), the janitor calls the callbacks registered with
@@ -46,9 +51,11 @@ JANITOR_SECONDS = 10.0
 IDLE_SECONDS = 60.0  # no script run for this long: the class has left, the caches go
 COMPUTE_SLOTS = 2  # computations at once per process: the machine's cores, not its students
 MALLOC_ARENAS = 2
-MMAP_BYTES = 256 * 1024
+MMAP_BYTES = 4 * 2**20
+TRIM_BYTES = 4 * 2**20
 _M_ARENA_MAX = -8  # from glibc's <malloc.h>
 _M_MMAP_THRESHOLD = -3
+_M_TRIM_THRESHOLD = -1
 
 _lock = threading.Lock()
 _compute_slots = threading.BoundedSemaphore(COMPUTE_SLOTS)
@@ -136,6 +143,7 @@ def start_janitor(period: float = JANITOR_SECONDS) -> threading.Event | None:
         if libc is not None:
             libc.mallopt(_M_ARENA_MAX, MALLOC_ARENAS)
             libc.mallopt(_M_MMAP_THRESHOLD, MMAP_BYTES)
+            libc.mallopt(_M_TRIM_THRESHOLD, TRIM_BYTES)
         stop = threading.Event()
         _janitor = threading.Thread(target=_janitor_loop, args=(period, stop), name="alibi-lsh-janitor", daemon=True)
         _janitor.start()
