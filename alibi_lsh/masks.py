@@ -100,6 +100,7 @@ def mask_running_mean(
             (block_ends, block_starts, -1),
         ):
             corners.index_put_((rows, cols), sign * ones, accumulate=True)
-        means[index] = corners.cumsum(0).cumsum(1)[:n, :n] / upto
+        # int32 sums (torch would widen to int64): every partial sum is a count in [-R, R], R <= 2^16.
+        means[index] = corners.cumsum(0, dtype=torch.int32).cumsum_(1)[:n, :n] / upto
         first = last
     return means, checkpoints

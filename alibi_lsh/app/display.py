@@ -102,7 +102,7 @@ def show_altair(chart, name: str, data: pd.DataFrame | None = None) -> None:
     else:
         st.altair_chart(chart, width="stretch", key=f"chart_{name}")
     if data is not None:
-        csv_download(data, name)
+        csv_download(lambda: data, name)  # the CSV is written when the button is pressed, not on every run
 
 
 def show_code(*functions: Callable, lecture: bool = False) -> None:
