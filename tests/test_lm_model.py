@@ -140,7 +140,8 @@ def test_cli_prints_weight_errors_without_traceback(tmp_path, capsys):
     bad.write_bytes(b"\x00" * 10)
     assert main(["eval", "--weights", str(bad), "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: Model weights file is corrupt") and "Traceback" not in err
+    assert err.startswith("error: --weights:") and "is not a readable weights file" in err and "Traceback" not in err
+    assert "git checkout" not in err  # the restore hint is for the shipped default only
     assert main(["eval", "--weights", str(tmp_path / "missing.safetensors")]) == 2
     assert "not found" in capsys.readouterr().err
 
