@@ -28,12 +28,7 @@ at_hand = display.page_head(
 session.page_controls("n", container=at_hand)  # R and the head: the live figure's own, in step with the shared ones
 
 display.figure_heading("Live in your browser: drag R and watch the mean of the first R masks fill in", controls.lecture)
-try:
-    view = live_panel.show(controls, key=LIVE_KEY)
-except ValueError as error:
-    display.error_box(error)
-else:
-    live_panel.exact_numbers(view)
+live_panel.show_with_numbers(controls, key=LIVE_KEY)
 
 
 @st.fragment

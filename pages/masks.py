@@ -70,12 +70,7 @@ st.markdown(
     "The same sampler runs in your browser: drag the seed or the slope to draw other masks (the newest one is "
     "on the left), R to average more of them. The numbers below are the library's for the masks drawn."
 )
-try:
-    view = live_panel.show(controls, key=LIVE_KEY)
-except ValueError as error:
-    display.error_box(error)
-else:
-    live_panel.exact_numbers(view)
+live_panel.show_with_numbers(controls, key=LIVE_KEY)
 
 st.subheader("Block widths over 1000 samples against the theoretical law")
 st.markdown(

@@ -35,12 +35,8 @@ session.page_controls("n", container=at_hand)
 
 if not controls.lecture:  # on a projector the folded explanation says it, and the figure needs the height
     st.subheader("Live in your browser: one mask, the mean of R masks, the kernel and their difference")
-try:
-    view = live_panel.show(controls, key=LIVE_KEY)
-except ValueError as error:
-    display.error_box(error)
-else:
-    live_panel.exact_numbers(view)
+view = live_panel.show_with_numbers(controls, key=LIVE_KEY)
+if view is not None:
     st.subheader("Along each diagonal: the mean of the masks against exp(-m d)")
     st.markdown(
         "Positions d apart share a block with probability exp(-m d): the mean of the R masks above, averaged "

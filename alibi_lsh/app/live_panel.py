@@ -14,7 +14,7 @@ from dataclasses import replace
 
 import streamlit as st
 
-from . import cache, session
+from . import cache, display, session
 from .controls import R_MAX, SEED_MAX, SLOPE_MIN, Controls
 from .live import LiveView, live_masks
 
@@ -48,6 +48,18 @@ def show(controls: Controls, key: str, lecture: bool | None = None) -> LiveView:
         on_report=session.follow_live_view,
         key=key,
     )
+
+
+def show_with_numbers(controls: Controls, key: str) -> LiveView | None:
+    """:func:`show`, then :func:`exact_numbers` for the masks it draws; returns the settings drawn,
+    or None when the settings are refused (the error is shown in the figure's place)."""
+    try:
+        view = show(controls, key=key)
+    except ValueError as error:
+        display.error_box(error)
+        return None
+    exact_numbers(view)
+    return view
 
 
 def narrow(key: str) -> bool:
