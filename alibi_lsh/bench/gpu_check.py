@@ -46,6 +46,7 @@ from ..attention import alibi_attention, lsh_alibi_attention, lsh_alibi_attentio
 from ..attention.draws import clear_draws_cache, lsh_flops
 from ..slopes import alibi_slopes
 from .methods import dense_bias, window_sizes
+from .runner import time_call
 
 COLUMNS = [
     "stage", "check", "method", "scheme", "samples", "n", "label", "dtype", "time_ms", "time_cached_ms",
@@ -82,11 +83,6 @@ class Recorder:
         self.failures += values.get("status", "ok") == "FAIL"
         shown = {k: v for k, v in values.items() if v is not None and k != "device"}
         self.log(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in shown.items()))
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def _peak_reset(device: torch.device) -> int:
@@ -251,16 +247,12 @@ def _cases(methods: tuple[str, ...], samples: tuple[int, ...]) -> list[tuple[str
 
 
 def _time(run: Callable, device: torch.device, repeat: int, before: Callable | None = None) -> tuple[float, object]:
+    """Median seconds of up to ``repeat`` calls (a call over 2 s ends the repeats), and the last output."""
     times, out = [], None
     for _ in range(repeat):
-        if before is not None:
-            before()
-        _sync(device)
-        start = time.perf_counter()
-        out = run()
-        _sync(device)
-        times.append(time.perf_counter() - start)
-        if times[-1] > 2.0:
+        seconds, out = time_call(run, device, before)
+        times.append(seconds)
+        if seconds > 2.0:
             break
     return statistics.median(times), out
 

@@ -311,8 +311,9 @@ class SteadyHeap:
 _COMPLEXITY = {"dense": 2.0, "flex": 2.0, "window": 1.0, "lsh": 1.0}
 
 
-def _timed(run: Callable[[], torch.Tensor], device: torch.device, before: Callable[[], None] | None = None):
-    """(seconds, output) of one call of ``run``, after ``before`` (not timed)."""
+def time_call(run: Callable[[], object], device: torch.device, before: Callable[[], None] | None = None):
+    """(seconds, output) of one call of ``run``, after ``before`` (not timed); on CUDA the queued
+    work is waited for on both sides, so the seconds are the call's own."""
     if before is not None:
         before()
     _sync(device)
@@ -333,7 +334,7 @@ def _measure(case: Case, run_inputs: tuple, config: BenchConfig, device: torch.d
     fresh_draws = clear_draws_cache if case.method == "lsh" else None
     with PeakMemory(device) as memory:
         run = prepare(case, q, k, v, slopes, config.causal, config.seed)
-        first, out = _timed(run, device, fresh_draws)  # warm-up: compiles (flex), allocates, spins up threads
+        first, out = time_call(run, device, fresh_draws)  # warm-up: compiles (flex), allocates, spins up threads
     # A multi-second call is past every warm-up effect: one timed call is enough.
     repeat = 1 if first > config.long_call_s and case.method != "flex" else config.repeat
     result = {"peak": memory.peak, "out": out, "time_cached_s": None}
@@ -343,7 +344,7 @@ def _measure(case: Case, run_inputs: tuple, config: BenchConfig, device: torch.d
                 break
             times = []
             for _ in range(repeat):
-                seconds, result["out"] = _timed(run, device, before)
+                seconds, result["out"] = time_call(run, device, before)
                 times.append(seconds)
                 if seconds > config.long_call_s:
                     break  # long calls: one timed call after the warm-up is enough

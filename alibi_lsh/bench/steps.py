@@ -28,7 +28,6 @@ import json
 import statistics
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -39,7 +38,7 @@ from ..attention import alibi_attention, lsh_alibi_attention, window_alibi_atten
 from ..samplers import SCHEMES
 from ..slopes import alibi_slopes
 from .methods import window_sizes
-from .runner import DTYPES, PeakMemory, machine_description
+from .runner import DTYPES, PeakMemory, machine_description, time_call
 
 MODES = ("decode", "training")
 STEP_METHODS = ("exact", "window", "lsh")
@@ -97,13 +96,8 @@ def _timed(run: Callable[[], object], repeat: int, device: torch.device) -> tupl
     result = run()
     times = []
     for _ in range(repeat):
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        start = time.perf_counter()
-        result = run()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        times.append(time.perf_counter() - start)
+        seconds, result = time_call(run, device)
+        times.append(seconds)
     return statistics.median(times), result
 
 
