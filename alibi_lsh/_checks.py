@@ -88,18 +88,6 @@ def check_dense_size(name: str, num_elements: int, what: str) -> None:
         )
 
 
-def make_generator(seed: int | torch.Generator | None) -> torch.Generator:
-    """A CPU generator from a seed (same seed, same draws), a generator (used as is) or None (random)."""
-    if isinstance(seed, torch.Generator):
-        return seed
-    generator = torch.Generator()
-    if seed is None:
-        generator.seed()
-    else:
-        generator.manual_seed(check_int("seed", seed, minimum=0))
-    return generator
-
-
 def check_qkv(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, enable_gqa: bool = False) -> int:
     """Shapes, dtype and device of attention inputs in SDPA's layout; returns the group size G.
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 import sys
 
-import numpy as np
 import pandas as pd
 
 from ..cli_args import read_csv, run_command
@@ -64,27 +63,6 @@ def slopes_table(df: pd.DataFrame, n_min: int = 2048) -> str:
             f"{r['n_min']}-{r['n_max']} | {r['points']} |"
         )
     return "\n".join(lines)
-
-
-def crossover_n(df: pd.DataFrame, fast_label: str, slow_label: str) -> float | None:
-    """The n (log-log interpolated) from which ``fast_label`` is faster than ``slow_label``.
-
-    None if it never is on the measured range; the smallest measured n if it always is.
-    """
-    ok = df[df["status"] == "ok"]
-    a = ok[ok["label"] == fast_label].set_index("n")["time_ms"]
-    b = ok[ok["label"] == slow_label].set_index("n")["time_ms"]
-    common = sorted(set(a.index) & set(b.index))
-    if not common:
-        return None
-    ratio = np.log(np.array([a[n] / b[n] for n in common]))
-    if ratio[0] < 0:
-        return float(common[0])
-    for i in range(1, len(common)):
-        if ratio[i] < 0:  # sign change between common[i-1] and common[i]
-            x0, x1 = math.log(common[i - 1]), math.log(common[i])
-            return float(math.exp(x0 + (x1 - x0) * ratio[i - 1] / (ratio[i - 1] - ratio[i])))
-    return None
 
 
 def seed_medians(df: pd.DataFrame, seeds: list[pd.DataFrame]) -> pd.DataFrame:
