@@ -59,6 +59,19 @@ def relative_frobenius_error(estimate: torch.Tensor, target: torch.Tensor) -> to
     return error / torch.linalg.matrix_norm(target.to(torch.float64))
 
 
+def entrywise_errors(
+    estimate: torch.Tensor, target: torch.Tensor, target_norm: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(:func:`max_norm_error`, :func:`relative_frobenius_error`) from one float64 difference,
+    for callers that show both; float64 (...) each. ``target_norm``: ||target||_F over the last
+    two dims, if the caller keeps it (e.g. of a cached kernel). Raises ValueError as they do.
+    """
+    difference = _difference(estimate, target)
+    if target_norm is None:
+        target_norm = torch.linalg.matrix_norm(target.to(torch.float64))
+    return difference.abs().amax(dim=(-2, -1)), torch.linalg.matrix_norm(difference) / target_norm
+
+
 def spectral_norm_error(estimate: torch.Tensor, target: torch.Tensor, exact: bool = False) -> torch.Tensor:
     """||estimate - target||_2 = max |eigenvalue| of the symmetric difference; float64 (...).
 

@@ -19,7 +19,7 @@ from alibi_lsh import (
     spectral_norm_error,
 )
 from alibi_lsh.kernels import PositionalKernel
-from alibi_lsh.metrics import kernel_operator_norm
+from alibi_lsh.metrics import entrywise_errors, kernel_operator_norm
 
 
 @pytest.mark.parametrize("scheme", ["binning", "cuts", "qmc"])
@@ -109,3 +109,18 @@ def test_entrywise_errors_refuse_non_finite_matrices(error, where):
     matrices[where][2, 3] = math.nan
     with pytest.raises(ValueError, match=f"{where} must be finite"):
         error(matrices["estimate"], matrices["target"])
+
+
+def test_entrywise_errors_are_the_two_metrics_from_one_difference():
+    kernels = alibi_kernel(40, [0.5, 0.1, 0.02])
+    means, _ = mask_running_mean(40, 0.1, 16, "cuts", seed=2, checkpoints=[1, 4, 16])
+    max_errors, frobenius = entrywise_errors(means, kernels[1])
+    assert torch.equal(max_errors, max_norm_error(means, kernels[1]))
+    assert torch.equal(frobenius, relative_frobenius_error(means, kernels[1]))
+    # A caller's cached ||target||_F gives the same numbers; per-target batches too.
+    norms = torch.linalg.matrix_norm(kernels.to(torch.float64))
+    batched = entrywise_errors(means, kernels, target_norm=norms)
+    assert torch.equal(batched[1], relative_frobenius_error(means, kernels))
+    assert torch.equal(batched[0], max_norm_error(means, kernels))
+    with pytest.raises(ValueError, match="estimate must be finite"):
+        entrywise_errors(torch.full((4, 4), math.nan), kernels[0, :4, :4])

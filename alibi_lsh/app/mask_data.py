@@ -20,9 +20,8 @@ from ..kernels import PositionalKernel
 from ..masks import mask_running_mean, sample_partitions
 from ..metrics import (
     block_size_bound,
+    entrywise_errors,
     max_norm_bound,
-    max_norm_error,
-    relative_frobenius_error,
     spectral_norm_bound,
     spectral_norm_error,
 )
@@ -113,14 +112,12 @@ def claim_data(n: int, slope: float, samples: int, scheme: str, seed: int, head:
     """
     kernel = alibi_kernel(n, [slope])[0]
     mean = mean_of_masks(n, slope, samples, scheme, seed, head)
-    # max_norm_error and relative_frobenius_error of alibi_lsh.metrics, from one float64 difference
-    # (each would check both matrices and form its own: a new setting is what a class asks for).
-    difference = mean.to(torch.float64).sub_(kernel)
+    max_error, frobenius_error = entrywise_errors(mean, kernel)  # one difference for both
     max_bound, spectral_bound, _ = claim_bounds(n, slope, samples, scheme)
     return ClaimData(
-        max_error=float(torch.linalg.vector_norm(difference, ord=math.inf)),
+        max_error=float(max_error),
         spectral_error=float(spectral_norm_error(mean, kernel)),
-        frobenius_error=float(torch.linalg.matrix_norm(difference) / torch.linalg.matrix_norm(kernel)),
+        frobenius_error=float(frobenius_error),
         max_bound=max_bound,
         spectral_bound=spectral_bound,
     )
@@ -276,10 +273,8 @@ def error_curves(
     for scheme in schemes:
         for seed in seeds:
             means, _ = mask_running_mean(n, slope, samples, scheme, seed, checkpoints=checkpoints, head=head)
-            measured = {
-                "max-norm": max_norm_error(means, kernel),
-                "relative Frobenius": relative_frobenius_error(means, kernel),
-            }
+            max_errors, frobenius_errors = entrywise_errors(means, kernel)
+            measured = {"max-norm": max_errors, "relative Frobenius": frobenius_errors}
             if spectral:
                 measured["spectral"] = spectral_norm_error(means, kernel)
             for metric, errors in measured.items():
@@ -364,16 +359,14 @@ def per_head_data(n: int, heads: int, samples: int, scheme: str, seed: int) -> P
     slopes = alibi_slopes(heads).tolist()
     kernels, kernel_norms, small_kernels, factor = _head_kernels(n, heads)
     means = torch.stack([mean_of_masks(n, m, samples, scheme, seed, h) for h, m in enumerate(slopes)])
-    difference = means.to(torch.float64).sub_(kernels)
+    max_errors, frobenius_errors = entrywise_errors(means, kernels, target_norm=kernel_norms)
     table = pd.DataFrame(
         {
             "head": range(1, heads + 1),
             "slope": slopes,
             "mean width": [PositionalKernel.alibi(m).mean_width() for m in slopes],
-            # max_norm_error and relative_frobenius_error of alibi_lsh.metrics, from one float64
-            # difference (each function would form its own: 2 x 8 n^2 conversions per rerun).
-            "max-norm": torch.linalg.vector_norm(difference, ord=math.inf, dim=(-2, -1)).tolist(),
-            "relative Frobenius": (torch.linalg.matrix_norm(difference) / kernel_norms).tolist(),
+            "max-norm": max_errors.tolist(),
+            "relative Frobenius": frobenius_errors.tolist(),
         }
     )
     small_means, _ = downsample(means.numpy(), PER_HEAD_PIXELS)
