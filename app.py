@@ -11,7 +11,8 @@ from __future__ import annotations
 import streamlit as st
 import torch
 
-from alibi_lsh.app import memory, navigation, page_setup, session
+from alibi_lsh.app import server as memory
+from alibi_lsh.app.ui import navigation, page_setup, session
 
 # Every interactive computation here is small; one thread per computation keeps several students
 # on one server from oversubscribing the CPU (measured: 5-10x faster under load than the default).
@@ -32,5 +33,5 @@ try:
         page.run()
 finally:
     # Modules imported by this run go to the collector's permanent generation: the full
-    # collections after later runs then skip them (120 ms per run otherwise; alibi_lsh.app.memory).
+    # collections after later runs then skip them (120 ms per run otherwise; alibi_lsh.app.server).
     memory.freeze_imports()

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from alibi_lsh.app import cache, display, live_panel, mask_data, session
-from alibi_lsh.app.controls import Controls
+from alibi_lsh.app.data import cache, mask_data
+from alibi_lsh.app.ui import display, live_panel, session
+from alibi_lsh.app.ui.controls import Controls
 from alibi_lsh.masks import mask_running_mean
 from alibi_lsh.metrics import max_norm_bound, spectral_norm_bound, spectral_norm_error
 from alibi_lsh.samplers import SCHEMES

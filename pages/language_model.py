@@ -2,7 +2,7 @@
 
 A small byte-level ALiBi transformer trained on Python's standard-library sources is run with
 exact ALiBi attention and with the LSH approximation (R random block partitions per head).
-The numbers come from ``alibi_lsh.lm`` through the cached wrappers of ``alibi_lsh.app.lm_cache``.
+The numbers come from ``alibi_lsh.lm`` through the cached wrappers of ``alibi_lsh.app.data.lm_cache``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ import math
 import pandas as pd
 import streamlit as st
 
-from alibi_lsh.app import display, figures, lm_cache, session
+from alibi_lsh.app import figures
+from alibi_lsh.app.data import lm_cache
+from alibi_lsh.app.ui import display, session
 from alibi_lsh.lm.data import sample_text
 from alibi_lsh.lm.figures import perplexity_chart
 from alibi_lsh.samplers import SCHEMES

@@ -6,7 +6,7 @@ exact slide; Previous / Next also answer PageUp / PageDown and the arrow keys.
 
 from __future__ import annotations
 
-from alibi_lsh.app import session, tour_steps
+from alibi_lsh.app.ui import session, tour_steps
 
 session.ensure_entry_point()
 controls = session.current()

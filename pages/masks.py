@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from alibi_lsh.app import cache, display, figures, live_panel, mask_data, session
+from alibi_lsh.app import figures
+from alibi_lsh.app.data import cache, mask_data
+from alibi_lsh.app.ui import display, live_panel, session
 from alibi_lsh.kernels import PositionalKernel
 from alibi_lsh.partition import Partition
 from alibi_lsh.samplers import BinningSampler, CutsSampler

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from alibi_lsh.app import cache, display, live_panel, mask_data, session
+from alibi_lsh.app.data import cache, mask_data
+from alibi_lsh.app.ui import display, live_panel, session
 from alibi_lsh.masks import mask_running_mean
 from alibi_lsh.slopes import alibi_kernel
 

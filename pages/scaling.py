@@ -8,7 +8,9 @@ import os
 import streamlit as st
 import torch
 
-from alibi_lsh.app import bench_gate, cache, display, session, stored_bench
+from alibi_lsh.app.data import cache, stored_bench
+from alibi_lsh.app.ui import display, session
+from alibi_lsh.classroom import bench_gate
 
 CPU_CAP = 16384  # largest n offered on a CPU: dense attention at 16k already takes seconds per head
 CUDA_CAP = 65536
@@ -77,7 +79,7 @@ if limits.max_n is not None:
         f"On a shared server one measurement runs at a time, with n up to {limits.max_n}, the dense bias up to "
         f"{limits.max_dense_bytes / 2**30:.0f} GiB and {limits.threads} CPU thread, so that the rest of the class "
         f"keeps its pages. An instructor lifts these caps by starting the server with "
-        f"`{bench_gate.INSTRUCTOR_ENV}=1` (`python -m alibi_lsh.app.serve --instructor`). A run here also "
+        f"`{bench_gate.INSTRUCTOR_ENV}=1` (`python -m alibi_lsh.classroom.serve --instructor`). A run here also "
         "yields the CPU to the class's pages, so on a busy server its times include waiting."
     )
 running_since = bench_gate.busy_since()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from alibi_lsh.app import cache, display, session
+from alibi_lsh.app.data import cache
+from alibi_lsh.app.ui import display, session
 from alibi_lsh.kernels import PositionalKernel
 from alibi_lsh.metrics import block_size_bound, max_norm_bound, spectral_norm_bound
 

@@ -8,7 +8,7 @@ import threading
 import time
 import types
 
-from alibi_lsh.app import memory
+from alibi_lsh.app import server as memory
 
 
 def test_freeze_imports_freezes_once_per_new_import():
@@ -95,8 +95,8 @@ def test_the_apps_array_caches_can_be_dropped_outside_a_script_run():
     import torch
 
     from alibi_lsh import lsh_alibi_attention
-    from alibi_lsh.app import cache, lm_cache, mask_data
-    from alibi_lsh.attention import draws
+    from alibi_lsh.app.data import cache, lm_cache, mask_data
+    from alibi_lsh.attention.lsh import draws
 
     mask_data.mean_of_masks(16, 0.5, 4, "binning", 0)
     assert mask_data.mean_of_masks.cache_info().currsize >= 1

@@ -4,7 +4,7 @@ Each page is run with its defaults, then with its main controls changed, then wi
 the assertions look at what is shown (titles, warnings, number of charts), not only at "no error".
 Small n and R keep the whole file fast. AppTest starts every run the way a fresh server serves a
 bookmarked sub-page (Streamlit's old pages/ layout, before any st.navigation call), so every page
-test here also goes through alibi_lsh.app.session.ensure_entry_point.
+test here also goes through alibi_lsh.app.ui.session.ensure_entry_point.
 """
 
 from __future__ import annotations
@@ -245,7 +245,7 @@ def test_attention_page_bad_url():
 
 
 def test_scaling_page(monkeypatch, tmp_path):
-    from alibi_lsh.app import bench_gate
+    from alibi_lsh.classroom import bench_gate
 
     # A lock of its own: a benchmark run elsewhere on this machine must not make this one "busy".
     monkeypatch.setattr(bench_gate, "lock_path", lambda: tmp_path / "run.lock")
@@ -275,7 +275,7 @@ def test_scaling_page(monkeypatch, tmp_path):
 
 
 def test_scaling_run_is_capped_and_one_at_a_time_for_students(monkeypatch, tmp_path):
-    from alibi_lsh.app import bench_gate
+    from alibi_lsh.classroom import bench_gate
 
     pytest.importorskip("alibi_lsh.bench")
     monkeypatch.delenv(bench_gate.INSTRUCTOR_ENV, raising=False)
@@ -296,7 +296,7 @@ def test_scaling_run_is_capped_and_one_at_a_time_for_students(monkeypatch, tmp_p
 
 
 def test_scaling_in_instructor_mode_has_no_caps(monkeypatch):
-    from alibi_lsh.app import bench_gate
+    from alibi_lsh.classroom import bench_gate
 
     pytest.importorskip("alibi_lsh.bench")
     monkeypatch.setenv(bench_gate.INSTRUCTOR_ENV, "1")

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from alibi_lsh.app import attention_data, mask_data, theory_data
+from alibi_lsh.app.data import attention_data, mask_data, theory_data
 from alibi_lsh.kernels import PositionalKernel
 from alibi_lsh.metrics import block_size_bound, max_norm_error, relative_frobenius_error, spectral_norm_bound
 from alibi_lsh.slopes import alibi_kernel, alibi_slopes

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from alibi_lsh.app.controls import (
+from alibi_lsh.app.ui.controls import (
     N_MAX,
     N_MIN,
     R_MAX,

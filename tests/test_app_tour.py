@@ -2,7 +2,7 @@
 
 Each step: its title, at most two live controls, one figure drawn by the server, and a warning
 for a step out of range; Previous / Next move through the steps and keep the step in the URL.
-Small n and R keep the file fast (the steps' own speed is measured by alibi_lsh.app.page_timing).
+Small n and R keep the file fast (the steps' own speed is measured by alibi_lsh.classroom.page_timing).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from alibi_lsh.app.tour import NUM_STEPS, STEPS, parse_step
+from alibi_lsh.app.ui.tour import NUM_STEPS, STEPS, parse_step
 
 from .test_app_pages import report_from_browser
 
@@ -123,7 +123,7 @@ def test_the_mask_steps_resample_and_follow_the_head():
 def test_the_timing_step_says_what_the_stored_errors_are():
     """Step 8 puts the stored run's numbers in words: the blocks' relative error at each R drawn
     (median over n, recomputed here from the shipped file) and the context of its timings."""
-    from alibi_lsh.app.stored_bench import DEFAULT_CASES, shipped_path
+    from alibi_lsh.app.data.stored_bench import DEFAULT_CASES, shipped_path
 
     index = next(k for k, step in enumerate(STEPS, 1) if step.key == "scaling")
     assert "2-core" in STEPS[index - 1].text and "standard deviation 2" in STEPS[index - 1].text

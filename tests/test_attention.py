@@ -18,7 +18,7 @@ from alibi_lsh import (
 from alibi_lsh.attention import AttentionSpec, attend
 
 from .conftest import random_qkv
-from .reference import alibi_weight, naive_attention
+from .naive_attention import alibi_weight, naive_attention
 
 
 def qkv(batch, heads, kv_heads, n_q, n_k, dim, value_dim=None, seed=0, dtype=torch.float64):

@@ -57,7 +57,7 @@ def test_gradcheck_exact_and_window(name):
 @pytest.mark.parametrize("scheme", SCHEMES)
 @pytest.mark.parametrize("name", list(CASES))
 def test_lsh_gradient_is_the_gradient_of_the_estimator(name, scheme, path, monkeypatch):
-    monkeypatch.setattr("alibi_lsh.attention.lsh.SAMPLE_PATH", path)
+    monkeypatch.setattr("alibi_lsh.attention.lsh.entry.SAMPLE_PATH", path)
     (q, k, v), kwargs = _case(name, seed=len(name))
     slopes = [0.5, 0.0, 0.15, 1.1][: q.shape[1]]  # head 1 is plain attention
     kwargs |= {"scheme": scheme, "seed": 3}
@@ -127,7 +127,7 @@ def test_small_backward_calls_give_the_same_gradients(monkeypatch):
         whole = torch.autograd.grad((method(*inputs) * weights).sum(), inputs)
         with monkeypatch.context() as patch:
             patch.setattr("alibi_lsh.attention.window.BACKWARD_ELEMENTS", 1)  # one tile per call
-            patch.setattr("alibi_lsh.attention.union.BACKWARD_SPLIT", 10**9)  # one tile per call
+            patch.setattr("alibi_lsh.attention.lsh.union.BACKWARD_SPLIT", 10**9)  # one tile per call
             inputs = _leaves(q, k, v)
             cut = torch.autograd.grad((method(*inputs) * weights).sum(), inputs)
         for a, b in zip(cut, whole):

@@ -22,20 +22,21 @@ from alibi_lsh import (
     lsh_alibi_attention_reference,
     window_alibi_attention,
 )
-from alibi_lsh.attention import AttentionSpec, attend, union
-from alibi_lsh.attention import draws as draws_module
-from alibi_lsh.attention.blocks import binning_runs, padded_width
-from alibi_lsh.attention.draws import attention_draws, draw_head_blocks, sample_head_partitions
+from alibi_lsh.attention import AttentionSpec, attend
+from alibi_lsh.attention.lsh import draws as draws_module
+from alibi_lsh.attention.lsh import union
+from alibi_lsh.attention.lsh.draws import attention_draws, draw_head_blocks, sample_head_partitions
+from alibi_lsh.attention.lsh.per_sample import binning_runs, padded_width
 from alibi_lsh.samplers import CutsSampler
 
 from .conftest import random_qkv
-from .reference import mask_mean_weight, naive_attention
+from .naive_attention import mask_mean_weight, naive_attention
 from .test_attention import qkv
 
 
 @pytest.fixture(params=["union", "per-sample"])
 def sample_path(request, monkeypatch):
-    monkeypatch.setattr("alibi_lsh.attention.lsh.SAMPLE_PATH", request.param)
+    monkeypatch.setattr("alibi_lsh.attention.lsh.entry.SAMPLE_PATH", request.param)
     return request.param
 
 
@@ -78,11 +79,11 @@ def test_sample_chunks_and_tile_splits_do_not_change_the_result(monkeypatch):
     for scheme in SCHEMES:
         whole = lsh_alibi_attention(q, k, v, slopes, 12, scheme=scheme, seed=3)
         with monkeypatch.context() as patch:
-            patch.setattr("alibi_lsh.attention.blocks.CHUNK_ELEMENTS", 2 * 4 * 90 * 8 * 5)  # 5 samples a chunk
-            patch.setattr("alibi_lsh.attention.blocks.TILE_ELEMENTS", 1)  # one block per call
-            patch.setattr("alibi_lsh.attention.union.BIAS_ELEMENTS", 1)  # one tile per call
+            patch.setattr("alibi_lsh.attention.lsh.per_sample.CHUNK_ELEMENTS", 2 * 4 * 90 * 8 * 5)  # 5 samples a chunk
+            patch.setattr("alibi_lsh.attention.lsh.per_sample.TILE_ELEMENTS", 1)  # one block per call
+            patch.setattr("alibi_lsh.attention.lsh.union.BIAS_ELEMENTS", 1)  # one tile per call
             torch.testing.assert_close(lsh_alibi_attention(q, k, v, slopes, 12, scheme=scheme, seed=3), whole)
-            patch.setattr("alibi_lsh.attention.lsh.SAMPLE_PATH", "per-sample")
+            patch.setattr("alibi_lsh.attention.lsh.entry.SAMPLE_PATH", "per-sample")
             torch.testing.assert_close(lsh_alibi_attention(q, k, v, slopes, 12, scheme=scheme, seed=3), whole)
 
 
@@ -320,7 +321,7 @@ def test_draws_are_cached_per_integer_seed():
 def test_union_pass_on_long_inputs_with_padding_equals_the_reference(scheme, causal, monkeypatch):
     # Wide heads at n = 300: many tiles, several tile sizes and span classes in one call, rows with
     # their own padding, queries the last 250 of 300 keys, GQA; small calls split every class.
-    monkeypatch.setattr("alibi_lsh.attention.union.BIAS_ELEMENTS", 40_000)
+    monkeypatch.setattr("alibi_lsh.attention.lsh.union.BIAS_ELEMENTS", 40_000)
     q, k, v = qkv(3, 4, 2, 250, 300, 4, value_dim=3, seed=7)
     slopes = torch.tensor([1 / 2, 1 / 16, 1 / 64, 1 / 128], dtype=torch.float64)
     mask = torch.ones(3, 300, dtype=torch.bool)
@@ -363,7 +364,7 @@ def test_heads_too_large_together_go_in_groups_and_alone_take_the_per_sample_pat
     rows = union.query_rows(2, 20, 30, [(0, 30), (6, 30)])
     assert rows == 20 + 20
     for cap, groups in ((5 * rows, [[0], [1], [3]]), (5 * rows - 1, None)):
-        monkeypatch.setattr("alibi_lsh.attention.union.BOUNDS_ELEMENTS", cap)
+        monkeypatch.setattr("alibi_lsh.attention.lsh.union.BOUNDS_ELEMENTS", cap)
         assert union.head_groups([0, 1, 3], 5, rows) == groups
         torch.testing.assert_close(lsh_alibi_attention(q, k, v, slopes, 5, **kwargs), whole, rtol=1e-12, atol=1e-12)
 

@@ -19,7 +19,7 @@ from alibi_lsh import (
 )
 from alibi_lsh.attention import fused
 
-from .reference import alibi_weight, naive_attention
+from .naive_attention import alibi_weight, naive_attention
 
 SLOPES = [0.0, 0.3]  # a slope-0 head (plain attention) beside a sampled one
 
@@ -75,7 +75,7 @@ PATHS = [("exact", "union"), ("window", "union")] + [
 @pytest.mark.parametrize("layout", ["slice", "expand", "transpose"])
 @pytest.mark.parametrize(("method", "sample_path"), PATHS)
 def test_non_unit_last_stride_equals_contiguous_copies(method, sample_path, layout, dtype, monkeypatch):
-    monkeypatch.setattr("alibi_lsh.attention.lsh.SAMPLE_PATH", sample_path)
+    monkeypatch.setattr("alibi_lsh.attention.lsh.entry.SAMPLE_PATH", sample_path)
     q, k, v, grad_out = _inputs(layout, dtype)
     tolerance = {"rtol": 1e-10, "atol": 1e-10} if dtype == torch.float64 else {"rtol": 2e-5, "atol": 2e-5}
 

@@ -12,7 +12,13 @@ import pytest
 import torch
 
 from alibi_lsh import SCHEMES, alibi_attention, alibi_slopes
-from alibi_lsh.attention.draws import binning_pieces, block_lengths, draw_head_blocks, lsh_flops, sample_head_partitions
+from alibi_lsh.attention.lsh.draws import (
+    binning_pieces,
+    block_lengths,
+    draw_head_blocks,
+    lsh_flops,
+    sample_head_partitions,
+)
 from alibi_lsh.bench import COLUMNS, BenchConfig, Case, exact_reference, fit_loglog_slopes, run_benchmark, window_sizes
 from alibi_lsh.bench.methods import dense_bias, flop_count, prepare
 from alibi_lsh.cli import main
@@ -41,7 +47,7 @@ def test_reference_matches_naive_loop_and_chunks(causal, monkeypatch):
     slopes = torch.tensor([0.5, 0.1, 0.0], dtype=torch.float64)
     expected = naive_reference(q, k, v, slopes, causal)
     torch.testing.assert_close(exact_reference(q, k, v, slopes, causal), expected, rtol=1e-10, atol=1e-12)
-    monkeypatch.setattr("alibi_lsh.bench.reference.CHUNK_ELEMENTS", 2 * 3 * 21 * 4)  # 4 rows a chunk
+    monkeypatch.setattr("alibi_lsh.bench.ground_truth.CHUNK_ELEMENTS", 2 * 3 * 21 * 4)  # 4 rows a chunk
     torch.testing.assert_close(exact_reference(q, k, v, slopes, causal), expected, rtol=1e-10, atol=1e-12)
 
 
@@ -245,7 +251,7 @@ def test_union_pass_equals_per_sample_blocks_in_float32(scheme, causal, n, monke
     slopes = alibi_slopes(4) * 4
     results = []
     for path in ("per-sample", "union"):
-        monkeypatch.setattr("alibi_lsh.attention.lsh.SAMPLE_PATH", path)
+        monkeypatch.setattr("alibi_lsh.attention.lsh.entry.SAMPLE_PATH", path)
         results.append(lsh_alibi_attention(q, k, v, slopes, 7, causal=causal, scheme=scheme, seed=3))
     torch.testing.assert_close(results[1], results[0], rtol=1e-5, atol=1e-5)
 

@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from alibi_lsh.app import bench_gate
+from alibi_lsh.classroom import bench_gate
 
 
 def test_a_second_run_is_refused_while_one_holds_the_lock(tmp_path):
@@ -32,7 +32,7 @@ def test_a_second_run_is_refused_while_one_holds_the_lock(tmp_path):
         assert refused[0].startswith("another visitor's measurement is running on this server (started ")
         # ... and another app process behind the proxy.
         code = (
-            "import sys; from pathlib import Path; from alibi_lsh.app import bench_gate\n"
+            "import sys; from pathlib import Path; from alibi_lsh.classroom import bench_gate\n"
             "try:\n    bench_gate.exclusive_run(Path(sys.argv[1])).__enter__(); print('ran')\n"
             "except bench_gate.Busy: print('busy')"
         )

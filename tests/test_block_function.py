@@ -12,11 +12,11 @@ import pytest
 import torch
 
 from alibi_lsh import PositionalKernel, sample_partitions
-from alibi_lsh.attention.draws import draw_head_blocks
+from alibi_lsh.attention.lsh.draws import draw_head_blocks
 from alibi_lsh.philox import philox4x32
 from alibi_lsh.samplers import BinningSampler, CutsSampler, QMCSampler
 
-from . import block_reference as ref
+from . import blocks_by_hand as ref
 
 # Random123's known-answer vectors for Philox4x32-10: counter, key, expected output.
 KNOWN_ANSWERS = [

@@ -212,7 +212,7 @@ def test_projector_layout_in_lecture_mode(server, browser):
 
 def test_lecture_tour_steps_and_keys(server, browser):
     """The tour: every step on a projector, moved through with a presenter's keys, bookmarkable."""
-    from alibi_lsh.app.tour import NUM_STEPS, STEPS
+    from alibi_lsh.app.ui.tour import NUM_STEPS, STEPS
 
     page = browser.new_page(viewport={"width": 1280, "height": 720})
     page.goto(f"{server}/lecture?lecture=1&step=1", wait_until="domcontentloaded")

@@ -21,16 +21,16 @@ from streamlit.proto.NumberInput_pb2 import NumberInput
 from streamlit.proto.PlotlyChart_pb2 import PlotlyChart
 from streamlit.proto.Slider_pb2 import Slider
 
-from alibi_lsh.app import loadtest
-from alibi_lsh.app.classroom.protocol import Rerun, widget_key, widget_state
-from alibi_lsh.app.classroom.report import COLUMNS, Usage, duration, header, percentile, row, size
-from alibi_lsh.app.classroom.students import CONTROLS, PhaseResult, Settings, check
+from alibi_lsh.classroom import loadtest
+from alibi_lsh.classroom.protocol import Rerun, widget_key, widget_state
+from alibi_lsh.classroom.report import COLUMNS, Usage, duration, header, percentile, row, size
+from alibi_lsh.classroom.students import CONTROLS, PhaseResult, Settings, check
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_short_run_prints_a_clean_row():
-    command = [sys.executable, "-m", "alibi_lsh.app.loadtest", "--students", "2", "--seconds", "4"]
+    command = [sys.executable, "-m", "alibi_lsh.classroom.loadtest", "--students", "2", "--seconds", "4"]
     command += ["--pages", "overview,masks", "--idle-seconds", "0.5"]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stdout + done.stderr

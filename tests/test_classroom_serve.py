@@ -1,4 +1,4 @@
-"""Two app processes behind HAProxy, started as a lecturer would: ``python -m alibi_lsh.app.serve``.
+"""Two app processes behind HAProxy, started as a lecturer would: ``python -m alibi_lsh.classroom.serve``.
 
 Each browser must stay on the process that holds its session: the tests open simulated browser
 tabs (``BrowserTab``: the page load, then Streamlit's websocket) through the proxy and check that
@@ -22,9 +22,9 @@ from pathlib import Path
 
 import pytest
 
-from alibi_lsh.app.classroom.protocol import BrowserTab, http_get
-from alibi_lsh.app.classroom.proxy import COOKIE_NAME, Backend, find_haproxy, haproxy_config
-from alibi_lsh.app.classroom.servers import free_ports, is_healthy, parse_backend
+from alibi_lsh.classroom.protocol import BrowserTab, http_get
+from alibi_lsh.classroom.proxy import COOKIE_NAME, Backend, find_haproxy, haproxy_config
+from alibi_lsh.classroom.servers import free_ports, is_healthy, parse_backend
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -55,7 +55,7 @@ def served(tmp_path_factory):
     """The serve command on a free port: (url, its process, {backend name: direct url})."""
     port = free_ports(1)[0]
     logs = tmp_path_factory.mktemp("classroom")
-    command = [sys.executable, "-m", "alibi_lsh.app.serve", "--processes", "2", "--port", str(port)]
+    command = [sys.executable, "-m", "alibi_lsh.classroom.serve", "--processes", "2", "--port", str(port)]
     process = subprocess.Popen([*command, "--log-dir", str(logs)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
@@ -208,7 +208,7 @@ def test_sigterm_stops_the_proxy_and_every_process(served):
 def test_a_killed_serve_leaves_no_process_behind():
     """SIGKILL gives serve no chance to stop its children: Linux stops them (parent-death signal)."""
     port = free_ports(1)[0]
-    command = [sys.executable, "-m", "alibi_lsh.app.serve", "--processes", "1", "--port", str(port)]
+    command = [sys.executable, "-m", "alibi_lsh.classroom.serve", "--processes", "1", "--port", str(port)]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120

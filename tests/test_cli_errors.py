@@ -10,19 +10,20 @@ from pathlib import Path
 import pytest
 
 from alibi_lsh import cli, hf
-from alibi_lsh.app import loadtest, serve
 from alibi_lsh.bench import command as bench_command
 from alibi_lsh.bench import gpu_check, report
 from alibi_lsh.bench.methods import METHODS
 from alibi_lsh.bench.runner import COLUMNS as BENCH_COLUMNS
+from alibi_lsh.classroom import loadtest, serve
 from alibi_lsh.cli_args import SEED_MAX
 from alibi_lsh.lm import __main__ as lm_cli
 from alibi_lsh.lm.data import DATA_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 MAINS = {
-    "alibi_lsh": cli.main, "alibi_lsh.lm": lm_cli.main, "alibi_lsh.hf": hf.main, "alibi_lsh.app.serve": serve.main,
-    "alibi_lsh.app.loadtest": loadtest.main, "alibi_lsh.bench.gpu_check": gpu_check.main,
+    "alibi_lsh": cli.main, "alibi_lsh.lm": lm_cli.main, "alibi_lsh.hf": hf.main,
+    "alibi_lsh.classroom.serve": serve.main,
+    "alibi_lsh.classroom.loadtest": loadtest.main, "alibi_lsh.bench.gpu_check": gpu_check.main,
     "alibi_lsh.bench.report": report.main,
 }  # fmt: skip
 NO_SERVER = ["--url", "http://127.0.0.1:9"]  # loadtest: a server that is never contacted
@@ -101,10 +102,10 @@ BAD_INPUTS = [
     ("alibi_lsh.bench.report", ["{tmp}"], ["csv:", "is not a readable CSV"]),
     ("alibi_lsh.bench.report", ["{bench}", "--seeds", "{text}"], ["--seeds:", "is not a CSV", "text.txt'"]),
     # the proxy's address is checked before any process starts
-    ("alibi_lsh.app.serve", ["--address", "bad addr"], ["--address", "127.0.0.1, 0.0.0.0", "'bad addr'"]),
-    ("alibi_lsh.app.serve", ["--address", "999.1.1.1"], ["--address", "127.0.0.1, 0.0.0.0", "'999.1.1.1'"]),
-    ("alibi_lsh.app.loadtest", ["--students", "1,,2", *NO_SERVER], ["--students", "1..200", "'1,,2'"]),
-    ("alibi_lsh.app.loadtest", ["--pages", "overview,,masks", *NO_SERVER], ["--pages", "'overview,,masks'"]),
+    ("alibi_lsh.classroom.serve", ["--address", "bad addr"], ["--address", "127.0.0.1, 0.0.0.0", "'bad addr'"]),
+    ("alibi_lsh.classroom.serve", ["--address", "999.1.1.1"], ["--address", "127.0.0.1, 0.0.0.0", "'999.1.1.1'"]),
+    ("alibi_lsh.classroom.loadtest", ["--students", "1,,2", *NO_SERVER], ["--students", "1..200", "'1,,2'"]),
+    ("alibi_lsh.classroom.loadtest", ["--pages", "overview,,masks", *NO_SERVER], ["--pages", "'overview,,masks'"]),
     # only the last folder of an output directory is created
     ("alibi_lsh", ["bench", "--charts", "{tmp}/missing/x/y"], ["--charts", "missing/x' does not exist"]),
     ("alibi_lsh.lm", ["snapshot", "--out", "{tmp}/missing/dir"], ["--out", "missing' does not exist"]),
@@ -196,7 +197,7 @@ def test_command_lines_show_no_traceback_when_run_as_programs(tmp_path):
         ["alibi_lsh.hf", "--model", str(tmp_path), "--text", str(text), "--seed", "-1"],
         ["alibi_lsh.bench.gpu_check", "--charts-from", str(text), "--charts", str(tmp_path / "gc")],
         ["alibi_lsh.bench.report", str(text)],
-        ["alibi_lsh.app.serve", "--address", "999.1.1.1"],
+        ["alibi_lsh.classroom.serve", "--address", "999.1.1.1"],
     ]
     runs = [
         subprocess.Popen([sys.executable, "-m", *command], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

@@ -10,7 +10,8 @@ import plotly.graph_objects as go
 import pytest
 import torch
 
-from alibi_lsh.app import attention_data, figures, mask_data, theory_data
+from alibi_lsh.app import figures
+from alibi_lsh.app.data import attention_data, mask_data, theory_data
 from alibi_lsh.masks import mask_running_mean, sample_masks, sample_partitions
 from alibi_lsh.metrics import max_norm_bound, max_norm_error, relative_frobenius_error, spectral_norm_error
 from alibi_lsh.slopes import alibi_kernel
@@ -275,7 +276,7 @@ def test_typed_arrays_round_trip():
 
 
 def _stored_frame() -> pd.DataFrame:
-    from alibi_lsh.app.stored_bench import load_shipped
+    from alibi_lsh.app.data.stored_bench import load_shipped
 
     return load_shipped("cpu").frame
 

@@ -21,7 +21,7 @@ from alibi_lsh import PositionalKernel, mask_running_mean, sample_partitions
 from alibi_lsh.app.live.component import component_source
 from alibi_lsh.samplers import BinningSampler, CutsSampler, QMCSampler
 
-from . import block_reference as ref
+from . import blocks_by_hand as ref
 from .browser_support import launch_chromium, require_chromium
 from .test_block_function import KNOWN_ANSWERS, random_triples
 

@@ -7,8 +7,8 @@ import json
 import pandas as pd
 import pytest
 
-from alibi_lsh.app import stored_bench
-from alibi_lsh.app.stored_bench import REQUIRED_COLUMNS, StoredBench, from_document, load, load_shipped, main, save
+from alibi_lsh.app.data import stored_bench
+from alibi_lsh.app.data.stored_bench import REQUIRED_COLUMNS, StoredBench, from_document, load, load_shipped, main, save
 
 
 def small_frame() -> pd.DataFrame:
@@ -131,7 +131,7 @@ def test_bench_records_machine_torch_and_command(tmp_path, monkeypatch):
     assert seen["config"].n_values == (256, 512) and seen["config"].samples == (4,)
     back = load(out)
     assert back.machine == "fake machine" and back.torch == torch.__version__
-    assert back.command == f"python -m alibi_lsh.app.stored_bench bench --n 256,512 --samples 4 --out {out}"
+    assert back.command == f"python -m alibi_lsh.app.data.stored_bench bench --n 256,512 --samples 4 --out {out}"
 
 
 def test_bad_output_is_one_error_line_and_status_2(tmp_path, capsys):

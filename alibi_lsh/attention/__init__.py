@@ -10,8 +10,8 @@ and ``spec`` (``AttentionSpec``: which attention a model uses, and the dispatch)
 """
 
 from .exact import alibi_attention
-from .lsh import lsh_alibi_attention
-from .reference import lsh_alibi_attention_reference
+from .lsh.entry import lsh_alibi_attention
+from .lsh.reference import lsh_alibi_attention_reference
 from .spec import EXACT, AttentionSpec, attend
 from .window import window_alibi_attention
 

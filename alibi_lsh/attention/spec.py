@@ -17,7 +17,7 @@ import torch
 from .._checks import check_num_samples
 from ..samplers import SCHEMES, check_seed
 from .exact import alibi_attention
-from .lsh import lsh_alibi_attention
+from .lsh.entry import lsh_alibi_attention
 from .window import check_windows, window_alibi_attention
 
 AttentionKind = Literal["exact", "lsh", "window"]

@@ -4,8 +4,8 @@
 against n; :mod:`alibi_lsh.bench.charts` draws it. ``python -m alibi_lsh bench`` wraps them.
 """
 
+from .ground_truth import exact_reference, output_errors
 from .methods import METHODS, Case, window_sizes
-from .reference import exact_reference, output_errors
 from .runner import COLUMNS, BenchConfig, fit_loglog_slopes, machine_description, matmul_gflops, run_benchmark
 
 __all__ = [

@@ -43,7 +43,7 @@ import torch
 import torch.nn.functional as F
 
 from ..attention import alibi_attention, lsh_alibi_attention, lsh_alibi_attention_reference, window_alibi_attention
-from ..attention.draws import clear_draws_cache, lsh_flops
+from ..attention.lsh.draws import clear_draws_cache, lsh_flops
 from ..slopes import alibi_slopes
 from .methods import dense_bias, window_sizes
 from .runner import time_call
@@ -184,7 +184,7 @@ def smoke_checks(device: torch.device) -> list[tuple[str, Callable[[], tuple[flo
 
 @contextlib.contextmanager
 def _sample_path(path: str):
-    from ..attention import lsh
+    from ..attention.lsh import entry as lsh
 
     previous, lsh.SAMPLE_PATH = lsh.SAMPLE_PATH, path
     try:

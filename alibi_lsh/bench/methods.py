@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from ..attention import lsh_alibi_attention
-from ..attention.draws import lsh_flops
+from ..attention.lsh.draws import lsh_flops
 from ..exact import window_alibi_attention
 
 METHODS = ("dense", "flex", "window", "lsh")

@@ -25,11 +25,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..attention.draws import clear_draws_cache
+from ..attention.lsh.draws import clear_draws_cache
 from ..samplers import SCHEMES
 from ..slopes import alibi_slopes
+from .ground_truth import exact_reference, output_errors
 from .methods import METHODS, Case, dense_bytes, flop_count, prepare
-from .reference import exact_reference, output_errors
 
 Progress = Callable[[int, int, str], None]
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}

@@ -31,10 +31,10 @@ from dataclasses import dataclass
 
 import torch
 
-from .._checks import check_values
-from .blocks import block_starts
+from ..._checks import check_values
+from ..fused import attention_backward, attention_forward
 from .draws import HeadDraw
-from .fused import attention_backward, attention_forward
+from .per_sample import block_starts
 
 # Bias elements (N * T * S) of one fused call, at most: 2**22 float32 = 16 MiB.
 BIAS_ELEMENTS = 2**22

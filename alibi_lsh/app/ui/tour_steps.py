@@ -13,11 +13,12 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from ..kernels import PositionalKernel
-from ..samplers import SCHEMES
-from . import attention_data, cache, display, live_panel, lm_cache, session, stored_bench
+from ...kernels import PositionalKernel
+from ...samplers import SCHEMES
+from ..data import attention_data, cache, lm_cache, stored_bench
+from ..figures.style import LECTURE_FONT_SIZE
+from . import display, live_panel, session
 from .controls import R_MAX, Controls
-from .figures.style import LECTURE_FONT_SIZE
 from .tour import NUM_STEPS, STEPS, Step, parse_step
 
 STEP_KEY = "tour_step"  # the last step shown in this session (the URL parameter "step" wins)

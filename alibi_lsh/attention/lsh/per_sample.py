@@ -25,8 +25,8 @@ from dataclasses import dataclass
 
 import torch
 
+from ..fused import attention_backward, attention_forward
 from .draws import HeadDraw
-from .fused import attention_backward, attention_forward
 from .merge import OnlineSoftmaxMerge
 
 # Elements of the gathered tiles of one fused call (cuts scheme): 2**24 float32 = 64 MiB.

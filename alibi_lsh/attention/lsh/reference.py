@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import torch
 
-from .._checks import (
+from ..._checks import (
     check_dense_size,
     check_head_offset,
     check_head_slopes,

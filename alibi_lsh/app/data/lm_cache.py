@@ -15,12 +15,12 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from ..lm import AttentionSpec, load_model
-from ..lm.data import encode, eval_windows, load_split
-from ..lm.evaluate import RESULTS_DIR, attention_maps, mean_loss, token_losses
-from ..lm.figures import attention_error_chart, attention_heatmaps, perplexity_chart, token_loss_chart
-from . import memory
-from .figures import style
+from ...lm import AttentionSpec, load_model
+from ...lm.data import encode, eval_windows, load_split
+from ...lm.evaluate import RESULTS_DIR, attention_maps, mean_loss, token_losses
+from ...lm.figures import attention_error_chart, attention_heatmaps, perplexity_chart, token_loss_chart
+from .. import server as memory
+from ..figures import style
 
 ON_DEMAND_TOKENS = 1024  # held-out bytes per length for the on-demand perplexity run
 

@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .._checks import check_head_offset, check_head_slopes, check_int, check_num_samples
-from ..kernels import PositionalKernel
-from ..partition import Partition
-from ..samplers import SCHEMES, CutsSampler, check_head, make_sampler, resolve_seed
+from ..._checks import check_head_offset, check_head_slopes, check_int, check_num_samples
+from ...kernels import PositionalKernel
+from ...partition import Partition
+from ...samplers import SCHEMES, CutsSampler, check_head, make_sampler, resolve_seed
 
 
 def call_seed(seed: int | torch.Generator | None, head_offset: int) -> int:

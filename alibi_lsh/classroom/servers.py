@@ -29,14 +29,14 @@ from websockets.exceptions import WebSocketException
 from .protocol import BrowserTab, ProtocolError
 from .proxy import Backend, find_haproxy, haproxy_config
 
-APP_PATH = Path(__file__).resolve().parents[3] / "app.py"
+APP_PATH = Path(__file__).resolve().parents[2] / "app.py"
 # A served app never reloads its source; watching files would only cost CPU.
 STREAMLIT_OPTIONS = (
     "--server.headless=true",
     "--browser.gatherUsageStats=false",
     "--server.fileWatcherType=none",
     "--server.runOnSave=false",
-    "--runner.postScriptGC=false",  # as .streamlit/config.toml: see alibi_lsh/app/memory.py
+    "--runner.postScriptGC=false",  # as .streamlit/config.toml: see alibi_lsh/app/server.py
 )
 HEALTH_PATH = "/_stcore/health"
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>

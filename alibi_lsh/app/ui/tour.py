@@ -1,7 +1,7 @@
 """The guided tour (the Lecture page): the story of the project in steps, as plain data.
 
 Each step has a title, two or three sentences, at most two live controls and one figure (drawn by
-:mod:`alibi_lsh.app.tour_steps`, from the same cached builders the pages use). The step is the URL
+:mod:`alibi_lsh.app.ui.tour_steps`, from the same cached builders the pages use). The step is the URL
 parameter ``step`` (1..N) next to the shared controls, so a bookmark reopens the exact slide.
 """
 

@@ -3,7 +3,7 @@ numbers for the very masks it draws beside it.
 
 The figure (:mod:`alibi_lsh.app.live`) samples and draws in the browser; when the reader lets go
 of one of its controls it reports its settings, which become the shared controls (the sidebar, a
-page's copies and the URL follow: :func:`alibi_lsh.app.session.follow_live_view`), and
+page's copies and the URL follow: :func:`alibi_lsh.app.ui.session.follow_live_view`), and
 :func:`exact_numbers` computes, with the Python library, the errors of exactly those masks (the
 same documented blocks, docs/blocks.md) and the bounds they should stay under.
 """
@@ -14,9 +14,10 @@ from dataclasses import replace
 
 import streamlit as st
 
-from . import cache, display, session
+from ..data import cache
+from ..live import LiveView, live_masks
+from . import display, session
 from .controls import R_MAX, SEED_MAX, SLOPE_MIN, Controls
-from .live import LiveView, live_masks
 
 # The live figure's R slider reaches at least this far (further if the shared R is larger).
 LIVE_MAX_SAMPLES = 512

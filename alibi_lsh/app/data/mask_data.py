@@ -1,6 +1,6 @@
 """The numbers behind the mask pages (Overview, Masks, Convergence): pure functions on the public API.
 
-No Streamlit here (:mod:`alibi_lsh.app.cache` wraps these in ``st.cache_data``), so every function
+No Streamlit here (:mod:`alibi_lsh.app.data.cache` wraps these in ``st.cache_data``), so every function
 can be tested on its own. Each returns a small frozen dataclass (or a table): matrices are numpy
 float32 arrays, (p, p) for one head and (H, p, p) for all heads, block-averaged for display to at
 most p pixels (``factor`` positions per pixel); positions and widths are in tokens.
@@ -16,17 +16,17 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..kernels import PositionalKernel
-from ..masks import mask_running_mean, sample_partitions
-from ..metrics import (
+from ...kernels import PositionalKernel
+from ...masks import mask_running_mean, sample_partitions
+from ...metrics import (
     block_size_bound,
     entrywise_errors,
     max_norm_bound,
     spectral_norm_bound,
     spectral_norm_error,
 )
-from ..samplers import make_sampler
-from ..slopes import alibi_bias, alibi_kernel, alibi_slopes, distances
+from ...samplers import make_sampler
+from ...slopes import alibi_bias, alibi_kernel, alibi_slopes, distances
 
 # Heatmaps are block-averaged to the resolution they are displayed at: a projector shows ~1000
 # pixels across two or three panels, and the per-head grid's panels are ~130 px wide on a laptop

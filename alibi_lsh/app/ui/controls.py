@@ -1,7 +1,7 @@
 """The app's shared controls: one immutable value object, and its URL form (pure, no Streamlit).
 
 The sidebar edits a :class:`Controls` (preset, head count or custom slope, context length n,
-samples R, scheme, seed, lecture mode); :mod:`alibi_lsh.app.session` keeps it per browser session
+samples R, scheme, seed, lecture mode); :mod:`alibi_lsh.app.ui.session` keeps it per browser session
 and mirrors it into the URL, so that a link reproduces the exact state. Values that arrive out of
 range are clamped, and every clamp produces a message that names the value actually used.
 """
@@ -12,8 +12,8 @@ import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 
-from ..samplers import SCHEMES
-from ..slopes import alibi_slopes
+from ...samplers import SCHEMES
+from ...slopes import alibi_slopes
 
 # Caps. Dense pages build n x n matrices (masks, kernels, running means), so n stops at 1024;
 # R stops at 1024 so that sampling and per-sample plots stay interactive.

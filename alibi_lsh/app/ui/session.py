@@ -1,6 +1,6 @@
 """The shared controls inside a Streamlit session: the sidebar, controls at hand on a page, the URL.
 
-A session's :class:`~alibi_lsh.app.controls.Controls` live in ``st.session_state`` (one copy per
+A session's :class:`~alibi_lsh.app.ui.controls.Controls` live in ``st.session_state`` (one copy per
 browser session, never module-level state) and are mirrored into ``st.query_params``. Every widget
 that edits them (in the sidebar, or on a page in lecture mode, where the sidebar is folded away)
 is built by :func:`control_widget`, which gives it the current value and a callback that writes
@@ -21,7 +21,8 @@ from pathlib import Path
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from ..samplers import SCHEMES
+from ...samplers import SCHEMES
+from ..live import LiveView
 from .controls import (
     HEADS_MAX,
     HEADS_MIN,
@@ -41,7 +42,6 @@ from .controls import (
     parse_controls,
     to_query_params,
 )
-from .live import LiveView
 
 STATE_KEY = "controls"
 MESSAGES_KEY = "control_messages"

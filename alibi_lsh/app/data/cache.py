@@ -16,8 +16,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from ..attention import draws
-from . import attention_data, figures, mask_data, memory, stored_bench, theory_data
+from ...attention.lsh import draws
+from .. import figures
+from .. import server as memory
+from . import attention_data, mask_data, stored_bench, theory_data
 
 # The attention's block draws are cached per (seed, R, scheme, ...) in the process. A model reuses
 # a few entries at every step; a class asks for a new seed or R at nearly every rerun, so the

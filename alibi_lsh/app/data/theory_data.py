@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..kernels import PositionalKernel, resolve_kernel
-from ..masks import mask_running_mean
-from ..samplers import make_sampler
+from ...kernels import PositionalKernel, resolve_kernel
+from ...masks import mask_running_mean
+from ...samplers import make_sampler
 from .mask_data import block_bounds, claim_bounds, claim_data, mean_of_masks
 
 

@@ -11,7 +11,7 @@ shares, two at once (or one at n = 16384) would stall every other student's page
   run at the lowest CPU priority (:func:`yielding_cpu`): it takes only the CPU time the class's
   pages leave over;
 - an instructor lifts the caps by starting the server with the environment variable
-  ``ALIBI_LSH_INSTRUCTOR=1`` (``python -m alibi_lsh.app.serve --instructor`` sets it). It is
+  ``ALIBI_LSH_INSTRUCTOR=1`` (``python -m alibi_lsh.classroom.serve --instructor`` sets it). It is
   read on the server, never from the URL, so a student cannot switch it on.
 """
 

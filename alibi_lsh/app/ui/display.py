@@ -15,7 +15,7 @@ from collections.abc import Callable
 import pandas as pd
 import streamlit as st
 
-from .figures.style import FONT_SIZE, LECTURE_FONT_SIZE
+from ..figures.style import FONT_SIZE, LECTURE_FONT_SIZE
 
 PLOTLY_CONFIG = {
     "displaylogo": False,

@@ -21,8 +21,8 @@ rows       one list per measurement, in the order of ``columns``; JSON ``null`` 
 The columns are exactly the CSV columns of the bench command, so a CSV it wrote maps one to one
 (``from-csv`` below). Required among them: :data:`REQUIRED_COLUMNS`. Write a file with
 
-    python -m alibi_lsh.app.stored_bench bench [options of python -m alibi_lsh bench] --out FILE.json
-    python -m alibi_lsh.app.stored_bench from-csv RESULTS.csv --machine TEXT --command TEXT --out FILE.json
+    python -m alibi_lsh.app.data.stored_bench bench [options of python -m alibi_lsh bench] --out FILE.json
+    python -m alibi_lsh.app.data.stored_bench from-csv RESULTS.csv --machine TEXT --command TEXT --out FILE.json
 
 The first runs the benchmark (the bench command's own options and defaults) and records the
 machine, torch version and command itself; the second wraps a CSV written earlier by
@@ -158,8 +158,8 @@ def _run_bench(args: argparse.Namespace, argv: Sequence[str]) -> StoredBench:
     """Run the benchmark as ``python -m alibi_lsh bench`` would, keeping machine and command."""
     import torch
 
-    from ..bench import run_benchmark
-    from ..bench.command import check_input_memory, config_from_args
+    from ...bench import run_benchmark
+    from ...bench.command import check_input_memory, config_from_args
 
     if args.mode != "forward":
         raise ValueError(
@@ -178,7 +178,7 @@ def _run_bench(args: argparse.Namespace, argv: Sequence[str]) -> StoredBench:
         device=config.device,
         machine=machine,
         torch=torch.__version__,
-        command="python -m alibi_lsh.app.stored_bench " + shlex.join(argv),
+        command="python -m alibi_lsh.app.data.stored_bench " + shlex.join(argv),
         created=datetime.date.today().isoformat(),
         notes=args.notes,
         frame=frame,
@@ -203,10 +203,10 @@ def _from_csv(args: argparse.Namespace) -> StoredBench:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from ..bench.command import add_parser
+    from ...bench.command import add_parser
 
     parser = argparse.ArgumentParser(
-        prog="python -m alibi_lsh.app.stored_bench",
+        prog="python -m alibi_lsh.app.data.stored_bench",
         description="Write benchmark results in the format the Scaling page ships and reads.",
     )
     commands = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -224,7 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from .._checks import exit_status
+    from ..._checks import exit_status
 
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)

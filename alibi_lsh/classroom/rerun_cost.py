@@ -1,9 +1,9 @@
 """What one rerun of each page costs a served app process: server CPU, latency, and bytes sent.
 
-    python -m alibi_lsh.app.rerun_cost [--reruns 12] [--pages overview,masks,convergence]
+    python -m alibi_lsh.classroom.rerun_cost [--reruns 12] [--pages overview,masks,convergence]
 
 Starts one app process on a free localhost port (as ``streamlit run app.py``), opens each page
-at n = 256, R = 64 as one browser tab (``alibi_lsh.app.classroom.protocol``), then moves sidebar
+at n = 256, R = 64 as one browser tab (``alibi_lsh.classroom.protocol``), then moves sidebar
 controls as a student does (n, the seed and R in turn, each time to a value not seen before, so
 nothing comes from a cache). For each page it prints the first load (bytes sent, latency), then the
 reruns' median server CPU (user + system time of the app process from /proc, 10 ms ticks), median
@@ -23,11 +23,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from .._checks import exit_status
-from .classroom.protocol import BrowserTab, Rerun
-from .classroom.report import duration, size
-from .classroom.servers import Classroom
-from .classroom.students import ALL_PAGES, RUN_PAGE, Settings
-from .classroom.usage import cpu_seconds
+from .protocol import BrowserTab, Rerun
+from .report import duration, size
+from .servers import Classroom
+from .students import ALL_PAGES, RUN_PAGE, Settings
+from .usage import cpu_seconds
 
 PAGES = (*ALL_PAGES, RUN_PAGE, "lecture")
 BASE = Settings(page="", n=256, samples=64, seed=0, head=4)
@@ -93,7 +93,9 @@ def table(costs: Sequence[PageCost], reruns: int) -> str:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m alibi_lsh.app.rerun_cost", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m alibi_lsh.classroom.rerun_cost", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--reruns", type=int, default=12, help="control changes per page (default 12)")
     parser.add_argument("--pages", default=",".join(PAGES), help=f"pages among {', '.join(PAGES)}")
     return parser.parse_args(argv)

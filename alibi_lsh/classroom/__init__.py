@@ -4,5 +4,5 @@
 proxy, ``protocol`` speaks Streamlit's websocket protocol as a browser tab does, ``students``
 simulates students on top of it, ``usage`` reads the servers' CPU time and memory from /proc and
 ``report`` turns the measurements into the load table. The commands are
-``python -m alibi_lsh.app.serve`` and ``python -m alibi_lsh.app.loadtest``.
+``python -m alibi_lsh.classroom.serve`` and ``python -m alibi_lsh.classroom.loadtest``.
 """

@@ -8,7 +8,7 @@ from the caches). For every step of the tour (the Lecture page, lecture mode, de
 the step drawn with empty caches, and drawn again. Medians over ``--repeat`` runs; prints
 markdown tables.
 
-    python -m alibi_lsh.app.page_timing [--repeat 7] [--pages ...] [--no-tour]
+    python -m alibi_lsh.classroom.page_timing [--repeat 7] [--pages ...] [--no-tour]
 """
 
 from __future__ import annotations
@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> None:
     for name, t in rows:
         print(f"| {name} | {t['first']:.0f} | {t['new']:.0f} | {t['new_cpu']:.0f} | {t['cached']:.0f} |")
     if not args.no_tour:
-        from .tour import STEPS
+        from ..app.ui.tour import STEPS
 
         print(
             "\nTour steps (lecture mode, defaults), ms: drawn with empty caches (wall, CPU), drawn again\n"

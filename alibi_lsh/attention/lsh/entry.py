@@ -27,7 +27,7 @@ from collections.abc import Sequence
 
 import torch
 
-from .._checks import (
+from ..._checks import (
     check_head_offset,
     check_head_slopes,
     check_num_samples,
@@ -36,10 +36,10 @@ from .._checks import (
     default_scale,
     key_padding_runs,
 )
-from .blocks import BlockPlan, PerSampleAttention, first_key_read
+from ..exact import exact_alibi
+from ..padding import over_real_keys
 from .draws import HeadDraw, attention_draws
-from .exact import exact_alibi
-from .padding import over_real_keys
+from .per_sample import BlockPlan, PerSampleAttention, first_key_read
 from .union import head_groups, query_rows, union_attention
 
 # "union": the count-weighted pass (the fast path); "per-sample": R block attentions merged.

@@ -1,13 +1,13 @@
 """Load test: simulated students as real Streamlit websocket sessions; prints the load table.
 
-    python -m alibi_lsh.app.loadtest --students 1,5,10,20,40 --seconds 60
-    python -m alibi_lsh.app.loadtest --students 10,40 --processes 2 --pages all
-    python -m alibi_lsh.app.loadtest --students 10,40 --mode open     # a fresh session per open
+    python -m alibi_lsh.classroom.loadtest --students 1,5,10,20,40 --seconds 60
+    python -m alibi_lsh.classroom.loadtest --students 10,40 --processes 2 --pages all
+    python -m alibi_lsh.classroom.loadtest --students 10,40 --mode open     # a fresh session per open
 
 It starts its own server on a free localhost port (one ``streamlit run app.py`` process, or
-``--processes N`` behind the proxy as ``alibi_lsh.app.serve`` runs them), warms each process up
+``--processes N`` behind the proxy as ``alibi_lsh.classroom.serve`` runs them), warms each process up
 with one visit per page, then runs one phase per number of students (see
-``alibi_lsh.app.classroom.students`` for what a student does and checks). Each row gives
+``alibi_lsh.classroom.students`` for what a student does and checks). Each row gives
 completed reruns per second, rerun latency percentiles (request to ``script_finished``),
 timeouts, failed checks, the server's CPU (percent of one core, summed over its processes) and
 peak memory, and this command's own CPU. At the end it waits ``--idle-seconds`` (Streamlit keeps a
@@ -25,11 +25,11 @@ import time
 from collections.abc import Sequence
 
 from ..cli_args import run_command
-from .classroom.protocol import BrowserTab
-from .classroom.report import Usage, duration, header, percentile, row, size
-from .classroom.servers import MAX_PROCESSES, Classroom
-from .classroom.students import ALL_PAGES, MODES, PhaseResult, Settings, check, run_phase
-from .classroom.usage import UsageMeter, resident_bytes
+from .protocol import BrowserTab
+from .report import Usage, duration, header, percentile, row, size
+from .servers import MAX_PROCESSES, Classroom
+from .students import ALL_PAGES, MODES, PhaseResult, Settings, check, run_phase
+from .usage import UsageMeter, resident_bytes
 
 MAX_STUDENTS = 200
 MAX_SECONDS = 3600
@@ -59,7 +59,7 @@ def parse_pages(text: str) -> tuple[str, ...]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m alibi_lsh.app.loadtest", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m alibi_lsh.classroom.loadtest", description=__doc__.split("\n")[0])
     parser.add_argument("--students", default="1,5,10,20,40", help="students per phase, e.g. 1,5,10,20,40")
     parser.add_argument("--seconds", type=float, default=60.0, help="length of each phase (default 60)")
     parser.add_argument(

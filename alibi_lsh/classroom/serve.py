@@ -1,12 +1,12 @@
 """Serve the app to a class: N app processes behind HAProxy, one command, Ctrl-C stops it all.
 
-    python -m alibi_lsh.app.serve --processes 2 --port 8501                    # this machine only
-    python -m alibi_lsh.app.serve --processes 2 --port 8501 --address 0.0.0.0  # students on the network
-    python -m alibi_lsh.app.serve --processes 2 --backend HOST:8501 --backend HOST2:8501 --address 0.0.0.0
+    python -m alibi_lsh.classroom.serve --processes 2 --port 8501                    # this machine only
+    python -m alibi_lsh.classroom.serve --processes 2 --port 8501 --address 0.0.0.0  # students on the network
+    python -m alibi_lsh.classroom.serve --processes 2 --backend HOST:8501 --backend HOST2:8501 --address 0.0.0.0
 
 A Streamlit process runs its scripts under one Python interpreter lock, so it uses about one core;
 a class needs about one process per core, and each browser must stay on the process that holds
-its session (``alibi_lsh.app.classroom.proxy`` says how the proxy keeps it there). ``--backend``
+its session (``alibi_lsh.classroom.proxy`` says how the proxy keeps it there). ``--backend``
 adds app processes running on other machines (``streamlit run app.py --server.address 0.0.0.0``).
 The proxy's configuration is written next to the logs, ready to copy.
 """
@@ -20,11 +20,11 @@ import time
 
 from ..cli_args import listen_address, run_command
 from .bench_gate import INSTRUCTOR_ENV
-from .classroom.servers import MAX_PROCESSES, Classroom
+from .servers import MAX_PROCESSES, Classroom
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m alibi_lsh.app.serve", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m alibi_lsh.classroom.serve", description=__doc__.split("\n")[0])
     parser.add_argument(
         "--processes",
         type=int,
