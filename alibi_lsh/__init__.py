@@ -7,13 +7,11 @@ blocks combined with log-sum-exp weights.
 """
 
 from ._checks import MAX_DENSE_ELEMENTS
-from .attention import (
-    AttentionSpec,
-    alibi_attention,
-    lsh_alibi_attention,
-    lsh_alibi_attention_reference,
-    window_alibi_attention,
-)
+from .attention.exact import alibi_attention
+from .attention.lsh.entry import lsh_alibi_attention
+from .attention.lsh.reference import lsh_alibi_attention_reference
+from .attention.spec import AttentionSpec
+from .attention.window import window_alibi_attention
 from .kernels import PositionalKernel, resolve_kernel
 from .masks import mask_running_mean, sample_masks, sample_partitions
 from .metrics import (

@@ -11,7 +11,8 @@ import argparse
 
 import torch
 
-from .attention import alibi_attention, lsh_alibi_attention
+from .attention.exact import alibi_attention
+from .attention.lsh.entry import lsh_alibi_attention
 from .cli_args import MAX_SLOPE, bounded_int, int_list, seed, slope_list
 from .masks import mask_running_mean
 from .metrics import max_norm_bound, max_norm_error, relative_frobenius_error, spectral_norm_bound, spectral_norm_error

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
+from alibi_lsh import alibi_attention, lsh_alibi_attention, window_alibi_attention
 from alibi_lsh.app.data import attention_data, cache
 from alibi_lsh.app.ui import display, session
 from alibi_lsh.app.ui.controls import Controls
-from alibi_lsh.attention import alibi_attention, lsh_alibi_attention, window_alibi_attention
 from alibi_lsh.kernels import PositionalKernel
 
 MAX_HEADS = 16  # this page keeps H n^2 scores and mask means in memory

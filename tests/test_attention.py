@@ -9,13 +9,14 @@ import torch
 
 from alibi_lsh import (
     SCHEMES,
+    AttentionSpec,
     alibi_attention,
     alibi_slopes,
     lsh_alibi_attention,
     lsh_alibi_attention_reference,
     window_alibi_attention,
 )
-from alibi_lsh.attention import AttentionSpec, attend
+from alibi_lsh.attention.spec import attend
 
 from .conftest import random_qkv
 from .naive_attention import alibi_weight, naive_attention

@@ -16,17 +16,18 @@ import torch
 
 from alibi_lsh import (
     SCHEMES,
+    AttentionSpec,
     alibi_attention,
     alibi_slopes,
     lsh_alibi_attention,
     lsh_alibi_attention_reference,
     window_alibi_attention,
 )
-from alibi_lsh.attention import AttentionSpec, attend
 from alibi_lsh.attention.lsh import draws as draws_module
 from alibi_lsh.attention.lsh import union
 from alibi_lsh.attention.lsh.draws import attention_draws, draw_head_blocks, sample_head_partitions
 from alibi_lsh.attention.lsh.per_sample import binning_runs, padded_width
+from alibi_lsh.attention.spec import attend
 from alibi_lsh.samplers import CutsSampler
 
 from .conftest import random_qkv

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 import torch
 
-from alibi_lsh import alibi_attention
-from alibi_lsh.lm import DEFAULT_WEIGHTS, ALiBiGPT, AttentionSpec, ModelConfig
+from alibi_lsh import AttentionSpec, alibi_attention
+from alibi_lsh.lm import DEFAULT_WEIGHTS, ALiBiGPT, ModelConfig
 from alibi_lsh.lm.evaluate import (
     RESULTS_DIR,
     EvalConfig,

@@ -7,8 +7,9 @@ import math
 import pytest
 import torch
 
-from alibi_lsh import alibi_attention, alibi_slopes, lsh_alibi_attention
-from alibi_lsh.lm import DEFAULT_WEIGHTS, EXACT, ALiBiGPT, AttentionSpec, ModelConfig, TrainConfig, load_model
+from alibi_lsh import AttentionSpec, alibi_attention, alibi_slopes, lsh_alibi_attention
+from alibi_lsh.attention.spec import EXACT
+from alibi_lsh.lm import DEFAULT_WEIGHTS, ALiBiGPT, ModelConfig, TrainConfig, load_model
 from alibi_lsh.lm.__main__ import main
 from alibi_lsh.lm.checkpoint import save_weights
 from alibi_lsh.lm.data import decode, encode, eval_windows, load_split, random_batch

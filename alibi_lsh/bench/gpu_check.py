@@ -42,8 +42,11 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from ..attention import alibi_attention, lsh_alibi_attention, lsh_alibi_attention_reference, window_alibi_attention
+from ..attention.exact import alibi_attention
 from ..attention.lsh.draws import clear_draws_cache, lsh_flops
+from ..attention.lsh.entry import lsh_alibi_attention
+from ..attention.lsh.reference import lsh_alibi_attention_reference
+from ..attention.window import window_alibi_attention
 from ..slopes import alibi_slopes
 from .methods import dense_bias, window_sizes
 from .runner import time_call

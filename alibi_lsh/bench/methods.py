@@ -28,9 +28,9 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from ..attention import lsh_alibi_attention
 from ..attention.lsh.draws import lsh_flops
-from ..exact import window_alibi_attention
+from ..attention.lsh.entry import lsh_alibi_attention
+from ..attention.window import window_alibi_attention
 
 METHODS = ("dense", "flex", "window", "lsh")
 # Window attention keeps |i - j| < w with exp(-m w) below this: dropped weights are < 0.1 % of the kernel.

@@ -34,7 +34,9 @@ from dataclasses import dataclass
 import pandas as pd
 import torch
 
-from ..attention import alibi_attention, lsh_alibi_attention, window_alibi_attention
+from ..attention.exact import alibi_attention
+from ..attention.lsh.entry import lsh_alibi_attention
+from ..attention.window import window_alibi_attention
 from ..samplers import SCHEMES
 from ..slopes import alibi_slopes
 from .methods import window_sizes

@@ -1,6 +1,6 @@
 """A small byte-level ALiBi language model to validate positional-LSH attention on real text.
 
-- ``config``: ``ModelConfig``, ``TrainConfig``, ``AttentionSpec`` (exact / lsh / window);
+- ``config``: ``ModelConfig``, ``TrainConfig``, and the attention they use (an ``alibi_lsh.AttentionSpec``);
 - ``model``: the nanoGPT-style transformer with pluggable attention;
 - ``data``: the Python standard-library text snapshot, byte-level;
 - ``train`` / ``evaluate``: ``python -m alibi_lsh.lm train`` and ``... eval``;
@@ -9,7 +9,7 @@
 """
 
 from .checkpoint import DEFAULT_WEIGHTS, load_model
-from .config import EXACT, AttentionSpec, ModelConfig, TrainConfig
+from .config import ModelConfig, TrainConfig
 from .model import ALiBiGPT
 
-__all__ = ["DEFAULT_WEIGHTS", "EXACT", "ALiBiGPT", "AttentionSpec", "ModelConfig", "TrainConfig", "load_model"]
+__all__ = ["DEFAULT_WEIGHTS", "ALiBiGPT", "ModelConfig", "TrainConfig", "load_model"]

@@ -1,13 +1,10 @@
-"""Configuration dataclasses for the small ALiBi language model, its training and its attention."""
+"""Configuration dataclasses for the small ALiBi language model, and its training."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-# The attention spec lives with the attention; imported here so that old import paths keep working.
-from ..attention.spec import EXACT, AttentionKind, AttentionSpec
-
-__all__ = ["EXACT", "AttentionKind", "AttentionSpec", "ModelConfig", "TrainConfig"]
+__all__ = ["ModelConfig", "TrainConfig"]
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from alibi_lsh import alibi_attention, lsh_alibi_attention
 from alibi_lsh._checks import check_int
 from alibi_lsh.samplers import SCHEMES
 
-from .config import EXACT, AttentionSpec
+from ..attention.spec import EXACT, AttentionSpec
 from .data import eval_windows, load_split
 from .model import ALiBiGPT, QKVCapture, layer_head_offset
 

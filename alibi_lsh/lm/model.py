@@ -22,7 +22,8 @@ from torch import nn
 from alibi_lsh import alibi_slopes
 from alibi_lsh.attention.spec import attend, layer_head_offset
 
-from .config import EXACT, AttentionSpec, ModelConfig
+from ..attention.spec import EXACT, AttentionSpec
+from .config import ModelConfig
 
 __all__ = ["ALiBiGPT", "QKVCapture", "attend", "layer_head_offset"]
 

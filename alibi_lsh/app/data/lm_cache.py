@@ -15,7 +15,8 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from ...lm import AttentionSpec, load_model
+from ...attention.spec import AttentionSpec
+from ...lm import load_model
 from ...lm.data import encode, eval_windows, load_split
 from ...lm.evaluate import RESULTS_DIR, attention_maps, mean_loss, token_losses
 from ...lm.figures import attention_error_chart, attention_heatmaps, perplexity_chart, token_loss_chart
