@@ -27,7 +27,7 @@ controls = session.current()
 font = display.figure_font(controls.lecture)
 
 
-def perplexity_section(block_size: int) -> None:
+def perplexity_section(context_length: int) -> None:
     display.figure_heading("Held-out perplexity against R", controls.lecture)
     source = st.radio(
         "Results",
@@ -58,7 +58,7 @@ def perplexity_section(block_size: int) -> None:
     samples = st.multiselect("R values", SAMPLE_CHOICES, default=[1, 4, 16], key="lm_samples")
     if not st.button("Run", key="lm_run"):
         return
-    length = multiple * block_size
+    length = multiple * context_length
     jobs = [("exact", "binning", 0)] + [("lsh", s, r) for s in schemes for r in sorted(samples)]
     bar = st.progress(0.0, text="Scoring held-out text...")
     rows = []
@@ -158,7 +158,7 @@ except (FileNotFoundError, ValueError) as err:
 config = model.config
 st.caption(
     f"{model.num_params():,} parameters, {config.n_layer} layers, {config.n_head} heads, trained on "
-    f"{config.block_size}-byte windows; held-out perplexity {info.get('val_ppl', float('nan')):.3f} per byte."
+    f"{config.context_length}-byte windows; held-out perplexity {info.get('val_ppl', float('nan')):.3f} per byte."
 )
-perplexity_section(config.block_size)
+perplexity_section(config.context_length)
 text_section(config.n_layer, config.n_head, model.slopes.tolist())

@@ -70,7 +70,7 @@ def test_train_and_eval_default_to_the_working_directory(in_tmp_cwd):
 
 def test_train_saves_only_where_asked(shipped_backup, in_tmp_cwd):
     text = torch.randint(256, (4096,), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
-    tiny = ModelConfig(block_size=16, n_layer=1, n_head=2, n_embd=16)
+    tiny = ModelConfig(context_length=16, n_layer=1, n_head=2, n_embd=16)
     cfg = TrainConfig(steps=2, batch_size=2, eval_every=2, eval_windows=2)
     train(tiny, cfg, train_data=text, val_data=text, progress=False)
     assert shipped_files() == shipped_backup and list(in_tmp_cwd.iterdir()) == []

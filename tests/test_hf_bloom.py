@@ -9,9 +9,8 @@ import torch
 
 transformers = pytest.importorskip("transformers")
 
-from alibi_lsh import alibi_slopes  # noqa: E402
+from alibi_lsh import AttentionSpec, alibi_slopes  # noqa: E402
 from alibi_lsh.hf import model_slopes, patch_attention, unpatch_attention  # noqa: E402
-from alibi_lsh import AttentionSpec  # noqa: E402
 
 N = 48  # sequence length of the test inputs
 

@@ -20,7 +20,7 @@ from alibi_lsh.lm.evaluate import (
 )
 from alibi_lsh.lm.figures import attention_error_chart, attention_heatmaps, perplexity_chart, token_loss_chart
 
-TINY = ModelConfig(block_size=16, n_layer=2, n_head=4, n_embd=32)
+TINY = ModelConfig(context_length=16, n_layer=2, n_head=4, n_embd=32)
 CFG = EvalConfig(multiples=(1, 2), samples=(1, 8), schemes=("binning", "cuts"), seeds=(0, 1), windows=(4,),
                  tokens=64, error_layers_length_multiples=(1,))
 needs_weights = pytest.mark.skipif(not DEFAULT_WEIGHTS.is_file(), reason="shipped weights not trained yet")
@@ -108,3 +108,19 @@ def test_committed_results_cover_the_issue():
     assert "window" in set(summary.method)
     errors = pd.read_csv(RESULTS_DIR / "attention_error.csv")
     assert errors.layer.nunique() == 4
+
+
+@needs_weights
+def test_shipped_weights_load_under_the_layer_names_and_reproduce_their_loss():
+    # The weights file names its tensors after ALiBiGPT's modules (layers.N..., context_length);
+    # loading is strict, and the held-out loss stored with the weights must come back.
+    from alibi_lsh.lm import load_model
+    from alibi_lsh.lm.data import eval_windows, load_split
+
+    model, info = load_model()
+    assert model.config.context_length == 128 and len(model.layers) == model.config.n_layer
+    x, y = eval_windows(load_split("val"), model.config.context_length, info["train_config"]["eval_windows"])
+    with torch.no_grad():
+        _, loss = model(x, y)
+    # float16 storage of the weights moves the loss by well under 0.01 nats (checkpoint.py)
+    assert abs(loss.item() - info["val_loss"]) < 0.01

@@ -16,7 +16,7 @@ from alibi_lsh.lm.data import decode, encode, eval_windows, load_split, random_b
 from alibi_lsh.lm.model import attend
 from alibi_lsh.lm.train import learning_rate, train
 
-TINY = ModelConfig(block_size=32, n_layer=2, n_head=4, n_embd=32)
+TINY = ModelConfig(context_length=32, n_layer=2, n_head=4, n_embd=32)
 
 
 def tiny_model(seed: int = 0) -> ALiBiGPT:
@@ -42,7 +42,7 @@ def test_model_shapes_and_initial_loss():
 
 def test_runs_beyond_training_length_and_attention_variants_agree_in_the_limit():
     model = tiny_model()
-    x = torch.randint(256, (1, 4 * TINY.block_size))
+    x = torch.randint(256, (1, 4 * TINY.context_length))
     exact, _ = model(x)
     window, _ = model(x, attention=AttentionSpec("window", window=x.shape[1]))
     assert torch.allclose(window, exact, atol=1e-4)
@@ -67,11 +67,11 @@ def test_each_layer_draws_the_blocks_of_its_global_heads(seed):
     """Layer l's heads are global heads l*H .. l*H + H - 1 of the spec's own seed."""
     model, capture, layer_outputs = tiny_model(), {}, {}
     x = torch.randint(256, (1, 40), generator=torch.Generator().manual_seed(2))
-    model.blocks[1].attn.register_forward_hook(lambda mod, args, out: layer_outputs.setdefault(1, out))
+    model.layers[1].attn.register_forward_hook(lambda mod, args, out: layer_outputs.setdefault(1, out))
     model(x, attention=AttentionSpec("lsh", "binning", 4, seed=seed), capture=capture)
     q, k, v = capture[1]
     expected = lsh_alibi_attention(q, k, v, model.slopes, 4, scheme="binning", seed=seed, head_offset=TINY.n_head)
-    block = model.blocks[1].attn
+    block = model.layers[1].attn
     y = expected.transpose(1, 2).reshape(1, 40, TINY.n_embd)
     assert torch.allclose(layer_outputs[1], block.c_proj(y), atol=1e-6)
     # Layer 0 of the same seed draws other blocks (heads 0..H-1): its output differs on layer 1's q, k, v.
@@ -151,7 +151,7 @@ def test_cli_prints_weight_errors_without_traceback(tmp_path, capsys):
 def test_shipped_model_loads_and_predicts_held_out_text():
     model, info = load_model()
     assert 1_000_000 <= model.num_params() <= 5_000_000
-    x, y = eval_windows(load_split("val"), model.config.block_size, 8)
+    x, y = eval_windows(load_split("val"), model.config.context_length, 8)
     with torch.no_grad():
         _, loss = model(x, y)
     assert loss.item() < 2.0  # nats/byte; uniform would be 5.55

@@ -94,7 +94,7 @@ def cmd_eval(args: argparse.Namespace) -> None:
     if args.seeds is not None:
         cfg = replace(cfg, seeds=tuple(range(args.seeds)))
     if args.tokens is not None:
-        longest = model.config.block_size * max(cfg.multiples)
+        longest = model.config.context_length * max(cfg.multiples)
         if args.tokens < longest:  # fewer bytes than one window of the longest length
             raise ValueError(
                 f"--tokens must be an integer in [{longest}, {MAX_EVAL_TOKENS}] (at least one window of the "
@@ -135,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .data import DATA_DIR
     from .evaluate import EvalConfig
 
-    longest = ModelConfig().block_size * max(EvalConfig().multiples)  # one window of the longest length
+    longest = ModelConfig().context_length * max(EvalConfig().multiples)  # one window of the longest length
     parser = argparse.ArgumentParser(prog="python -m alibi_lsh.lm", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     threads = bounded_int(1, 1024)

@@ -11,12 +11,12 @@ __all__ = ["ModelConfig", "TrainConfig"]
 class ModelConfig:
     """Shape of the byte-level causal ALiBi transformer (nanoGPT layout, no positional embeddings).
 
-    ``block_size`` is the training context length in bytes; ALiBi lets the model run on longer
+    ``context_length`` is the training context length in bytes; ALiBi lets the model run on longer
     inputs, which is what the evaluation at 4x and 8x this length measures.
     """
 
     vocab_size: int = 256  # byte-level tokens
-    block_size: int = 128  # training context length (bytes)
+    context_length: int = 128  # training context length (bytes)
     n_layer: int = 4
     n_head: int = 8  # a power of two, so the standard ALiBi slopes are 2^(-8h/H), h = 1..H
     n_embd: int = 192

@@ -137,7 +137,7 @@ def perplexity_runs(
     """One row per (length, variant, seed): columns length, multiple, method, scheme, R, window,
     seed, loss, ppl, and the loss gap to exact attention on the same windows."""
     val = load_split("val") if val is None else val
-    block = model.config.block_size
+    length = model.config.context_length
     rows: list[dict] = []
     jobs = [(m, spec) for m in cfg.multiples for spec in specs(cfg)]
     # Cost weights for the progress bar: every length scores the same number of bytes, so the
@@ -146,7 +146,7 @@ def perplexity_runs(
     done, total = 0.0, float(sum(weights))
     exact_loss: dict[int, float] = {}
     for (multiple, spec), weight in zip(jobs, weights):
-        n = block * multiple
+        n = length * multiple
         x, y = eval_windows(val, n, max(1, cfg.tokens // n))
         loss = mean_loss(model, x, y, spec)
         if spec.kind == "exact":
@@ -207,7 +207,7 @@ def attention_errors(
             for layer in range(model.config.n_layer)]
     captured: dict[int, QKVCapture] = {}
     for step, (multiple, scheme, layer) in enumerate(jobs):
-        n = model.config.block_size * multiple
+        n = model.config.context_length * multiple
         if n not in captured:
             captured[n] = capture_qkv(model, eval_windows(val, n, windows)[0])
         q, k, v = captured[n][layer]

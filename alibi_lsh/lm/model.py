@@ -66,7 +66,9 @@ class MLP(nn.Module):
         return self.dropout(self.c_proj(F.gelu(self.c_fc(x))))
 
 
-class Block(nn.Module):
+class Layer(nn.Module):
+    """One transformer layer: attention then MLP, each behind a pre-LayerNorm residual."""
+
     def __init__(self, config: ModelConfig, layer: int):
         super().__init__()
         self.ln_1 = nn.LayerNorm(config.n_embd)
@@ -89,7 +91,7 @@ class ALiBiGPT(nn.Module):
         self.config = config
         self.wte = nn.Embedding(config.vocab_size, config.n_embd)
         self.drop = nn.Dropout(config.dropout)
-        self.blocks = nn.ModuleList(Block(config, layer) for layer in range(config.n_layer))
+        self.layers = nn.ModuleList(Layer(config, index) for index in range(config.n_layer))
         self.ln_f = nn.LayerNorm(config.n_embd)
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
         self.lm_head.weight = self.wte.weight  # weight tying, as in GPT-2 / nanoGPT
@@ -120,8 +122,8 @@ class ALiBiGPT(nn.Module):
         """idx: (B, n) byte ids -> logits (B, n, V) and, if targets (B, n) are given, the mean
         cross-entropy in nats per byte. ``capture``, if a dict, receives each layer's q, k, v."""
         x = self.drop(self.wte(idx))
-        for block in self.blocks:
-            x = block(x, self.slopes, attention, capture)
+        for layer in self.layers:
+            x = layer(x, self.slopes, attention, capture)
         logits = self.lm_head(self.ln_f(x))
         loss = None
         if targets is not None:

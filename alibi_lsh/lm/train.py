@@ -46,7 +46,7 @@ def validation_loss(model: ALiBiGPT, val: torch.Tensor, num_windows: int, batch_
     """Mean held-out cross-entropy (nats per byte) on fixed windows of the training length."""
     was_training = model.training
     model.eval()
-    x, y = eval_windows(val, model.config.block_size, num_windows)
+    x, y = eval_windows(val, model.config.context_length, num_windows)
     total = 0.0
     for start in range(0, num_windows, batch_size):
         _, loss = model(x[start : start + batch_size], y[start : start + batch_size])
@@ -89,7 +89,7 @@ def train(
     for step in bar:
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, train_cfg)
-        x, y = random_batch(train_data, train_cfg.batch_size, model_cfg.block_size, batches)
+        x, y = random_batch(train_data, train_cfg.batch_size, model_cfg.context_length, batches)
         _, loss = model(x, y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
