@@ -8,23 +8,23 @@ import threading
 import time
 import types
 
-from alibi_lsh.app import server as memory
+from alibi_lsh.app import server
 
 
 def test_freeze_imports_freezes_once_per_new_import():
-    memory.freeze_imports()  # whatever this test process imported so far
-    assert memory.freeze_imports() is False  # nothing new: no work, nothing frozen again
+    server.freeze_imports()  # whatever this test process imported so far
+    assert server.freeze_imports() is False  # nothing new: no work, nothing frozen again
     frozen = gc.get_freeze_count()
     name = "alibi_lsh_test_module_imported_late"
     sys.modules[name] = types.ModuleType(name)  # as an import of a page's module would add one
     try:
-        assert memory.freeze_imports() is True and gc.get_freeze_count() >= frozen
+        assert server.freeze_imports() is True and gc.get_freeze_count() >= frozen
     finally:
         del sys.modules[name]
 
 
 def test_a_full_collection_after_freezing_skips_the_frozen_objects():
-    memory.freeze_imports()
+    server.freeze_imports()
     cycle = []
     cycle.append(cycle)  # cyclic garbage created after the freeze is still collected
     del cycle
@@ -34,12 +34,12 @@ def test_a_full_collection_after_freezing_skips_the_frozen_objects():
 
 
 def test_janitor_starts_once_and_gives_memory_back():
-    stop = memory.start_janitor(period=0.05)
+    stop = server.start_janitor(period=0.05)
     try:
-        assert memory.start_janitor() is None  # a second start does nothing
+        assert server.start_janitor() is None  # a second start does nothing
         threads = [t for t in threading.enumerate() if t.name == "alibi-lsh-janitor"]
         assert len(threads) == 1 and threads[0].daemon
-        memory.give_back_memory()  # collect and malloc_trim: must not fail where glibc is absent either
+        server.give_back_memory()  # collect and malloc_trim: must not fail where glibc is absent either
     finally:
         if stop is not None:
             stop.set()
@@ -50,11 +50,11 @@ def test_at_most_two_computations_run_at_once_and_nesting_does_not_deadlock():
     guard = threading.Lock()
     release = threading.Event()
 
-    @memory.limit_concurrency
+    @server.limit_concurrency
     def inner() -> str:
         return "inner"
 
-    @memory.limit_concurrency
+    @server.limit_concurrency
     def compute() -> str:
         with guard:
             running[0] += 1
@@ -70,7 +70,7 @@ def test_at_most_two_computations_run_at_once_and_nesting_does_not_deadlock():
     for thread in threads:
         thread.start()
     time.sleep(0.3)  # all six have asked; only COMPUTE_SLOTS got in
-    assert running[0] == memory.COMPUTE_SLOTS == 2
+    assert running[0] == server.COMPUTE_SLOTS == 2
     release.set()
     for thread in threads:
         thread.join(10)
@@ -80,15 +80,15 @@ def test_at_most_two_computations_run_at_once_and_nesting_does_not_deadlock():
 
 def test_idle_callbacks_run_once_after_an_idle_period_and_again_after_new_use():
     calls = []
-    memory.on_idle(lambda: calls.append("dropped"))
-    memory.note_activity()
-    assert memory.release_if_idle(idle_seconds=60) is False and calls == []  # still in use
+    server.on_idle(lambda: calls.append("dropped"))
+    server.note_activity()
+    assert server.release_if_idle(idle_seconds=60) is False and calls == []  # still in use
     time.sleep(0.05)
-    assert memory.release_if_idle(idle_seconds=0.01) is True and calls == ["dropped"]
-    assert memory.release_if_idle(idle_seconds=0.01) is False and calls == ["dropped"]  # once per idle period
-    memory.note_activity()
+    assert server.release_if_idle(idle_seconds=0.01) is True and calls == ["dropped"]
+    assert server.release_if_idle(idle_seconds=0.01) is False and calls == ["dropped"]  # once per idle period
+    server.note_activity()
     time.sleep(0.05)
-    assert memory.release_if_idle(idle_seconds=0.01) is True and calls == ["dropped", "dropped"]
+    assert server.release_if_idle(idle_seconds=0.01) is True and calls == ["dropped", "dropped"]
 
 
 def test_the_apps_array_caches_can_be_dropped_outside_a_script_run():

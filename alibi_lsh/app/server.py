@@ -44,8 +44,10 @@ import gc
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TypeVar
+
+import torch
 
 JANITOR_SECONDS = 10.0
 IDLE_SECONDS = 60.0  # no script run for this long: the class has left, the caches go
@@ -170,3 +172,20 @@ def limit_concurrency(function: F) -> F:
                 _holding.slot = False
 
     return limited  # type: ignore[return-value]
+
+
+@contextlib.contextmanager
+def script_run() -> Iterator[None]:
+    """Wrap one run of the app's script: the process's housekeeping around the page.
+
+    On every run: one compute thread per computation (several students share the CPU), the
+    janitor started once per process, this run noted as activity (the caches are in use), and,
+    after the page ran, whatever the run imported moved out of the collector's way.
+    """
+    torch.set_num_threads(1)
+    start_janitor()
+    note_activity()
+    try:
+        yield
+    finally:
+        freeze_imports()

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ...attention import alibi_attention, lsh_alibi_attention, window_alibi_attention
+from ... import alibi_attention, lsh_alibi_attention, window_alibi_attention
 from ...slopes import alibi_slopes
 from .mask_data import mean_of_masks
 
