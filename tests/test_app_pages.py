@@ -248,7 +248,7 @@ def test_scaling_page(monkeypatch, tmp_path):
     from alibi_lsh.classroom import bench_gate
 
     # A lock of its own: a benchmark run elsewhere on this machine must not make this one "busy".
-    monkeypatch.setattr(bench_gate, "lock_path", lambda: tmp_path / "run.lock")
+    monkeypatch.setenv(bench_gate.LOCK_DIR_ENV, str(tmp_path))
     at = open_page("pages/scaling.py", **SMALL)
     assert at.title[0].value == "Scaling with the context length"
     try:
@@ -279,7 +279,7 @@ def test_scaling_run_is_capped_and_one_at_a_time_for_students(monkeypatch, tmp_p
 
     pytest.importorskip("alibi_lsh.bench")
     monkeypatch.delenv(bench_gate.INSTRUCTOR_ENV, raising=False)
-    monkeypatch.setattr(bench_gate, "lock_path", lambda: tmp_path / "run.lock")
+    monkeypatch.setenv(bench_gate.LOCK_DIR_ENV, str(tmp_path))
     at = open_page("pages/scaling.py", heads="64", **SMALL)
     assert at.select_slider(key="scale_cap_cpu").options[-1] == "4096"  # students: n up to 4096
     assert "ALIBI_LSH_INSTRUCTOR=1" in texts(at.caption)

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 INSTRUCTOR_ENV = "ALIBI_LSH_INSTRUCTOR"
+LOCK_DIR_ENV = "ALIBI_LSH_LOCK_DIR"  # where the lock lives; default: the temporary directory
 STUDENT_MAX_N = 4096
 STUDENT_MAX_DENSE_BYTES = 2**30  # the dense method's float32 bias, H n^2 x 4 bytes
 STUDENT_THREADS = 1
@@ -72,8 +73,9 @@ def caps() -> Caps:
 
 
 def lock_path() -> Path:
-    """The machine-wide lock file (in the temporary directory, shared by every app process)."""
-    return Path(tempfile.gettempdir()) / LOCK_NAME
+    """The machine-wide lock file, shared by every app process: in ``$ALIBI_LSH_LOCK_DIR`` if set,
+    else in the temporary directory."""
+    return Path(os.environ.get(LOCK_DIR_ENV) or tempfile.gettempdir()) / LOCK_NAME
 
 
 class Busy(RuntimeError):
