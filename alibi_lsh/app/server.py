@@ -1,38 +1,26 @@
-"""Keeping a served app process cheap: garbage collection that skips the imports, memory given back.
+"""Keeping a served app process cheap: the housekeeping around every script run.
 
-Two measured costs of a Streamlit process serving a class (2-core CPU, n = 256):
+:func:`script_run` wraps app.py's one run; the pieces it uses:
 
-- Streamlit runs a *full* garbage collection after every script run (``runner.postScriptGC``).
-  With torch, pandas, plotly and altair imported the heap holds ~280 000 objects, and each full
-  collection walked all of them: 120-135 ms of CPU per rerun, more than the page itself.
-  :func:`freeze_imports` moves everything alive after the imports into the collector's permanent
-  generation (``gc.freeze``), so a collection only walks what the sessions created since: well
-  under a millisecond. The config turns the per-run collection off as well; Python's own
-  generational collection still runs.
+- Streamlit runs a *full* garbage collection after every script run, and with torch, pandas,
+  plotly and altair imported each one walks every imported object. :func:`freeze_imports`
+  moves what is alive after the imports into the collector's permanent generation
+  (``gc.freeze``), so a collection only walks what the sessions created since.
 - Memory freed by Python goes back to glibc's malloc, which keeps it in per-thread arenas
-  (Streamlit runs each session's script in its own thread), so the process stayed ~1.7 GB after a
-  class had left. :func:`start_janitor` starts one thread per process that, every
-  :data:`JANITOR_SECONDS`, collects and asks malloc to give free pages back to the system
-  (``malloc_trim``); fewer arenas (:data:`MALLOC_ARENAS`) keep the freed memory in fewer places.
-  Arrays below :data:`MMAP_BYTES` (a 512^2 float64 matrix is 2 MB) come from those arenas and,
-  once freed, stay there for reuse until the janitor's next pass (free memory at an arena's top
-  is trimmed past :data:`TRIM_BYTES`); larger ones (a page's arrays of all heads at once) get
-  pages of their own, which go back to the system as soon as they are freed. Fixed thresholds
-  also stop glibc from raising them as large blocks are freed, and keeping them. (With every
-  array of 256 kB or more on fresh pages, a page open at the students' settings spent 10-60 ms
-  of system time on page faults, a third of an Attention open; with 4 MB, 4-18 ms. At 32 MB two
-  processes peaked at 1.63 GB with 40 students, above the 1.5 GB they are meant to stay under.)
+  (Streamlit runs each session in its own thread), so a process stayed large after a class had
+  left. :func:`start_janitor` starts one thread per process that, every
+  :data:`JANITOR_SECONDS`, collects and asks malloc to give free pages back (``malloc_trim``);
+  fewer arenas (:data:`MALLOC_ARENAS`) and fixed mmap/trim thresholds (:data:`MMAP_BYTES`,
+  :data:`TRIM_BYTES`) keep freed memory in few places and stop glibc from raising the
+  thresholds as large blocks are freed.
+- Once no script has run for :data:`IDLE_SECONDS` (the class has left), the janitor calls the
+  callbacks registered with :func:`on_idle` (the app drops its array caches).
+- :func:`limit_concurrency` lets at most :data:`COMPUTE_SLOTS` of the app's cached computations
+  run at once per process (the machine's cores, not its students); the others wait holding
+  nothing, so memory does not grow with the number of students in one rerun.
 
-- What the caches hold is bounded while students work; once no script has run for
-  :data:`IDLE_SECONDS` (the class has left), the janitor calls the callbacks registered with
-  :func:`on_idle` (the app drops its caches of arrays) and gives the memory back.
-- Streamlit runs every session's rerun in its own thread, so 40 students meant up to ~20 page
-  computations at once in one process, each holding its arrays (up to ~50 MB for the Attention
-  page at n = 512): memory peaked far above what any one needs, for no gain in speed (two cores,
-  and the interpreter lock). :func:`limit_concurrency` lets at most :data:`COMPUTE_SLOTS` of the
-  app's cached computations run at once per process; the others wait, holding nothing.
-
-The first two are no-ops where they do not apply (not Linux/glibc).
+The measurements behind each choice are in docs/app.md ("Cheap reruns"). The malloc pieces are
+no-ops where they do not apply (not Linux/glibc).
 """
 
 from __future__ import annotations
