@@ -19,36 +19,31 @@ def _ok(df: pd.DataFrame) -> pd.DataFrame:
     return df[df["status"] == "ok"].copy()
 
 
-def time_chart(df: pd.DataFrame) -> alt.Chart:
-    """Median wall time (ms) against n, log-log, one line per method case."""
+def _against_n(data: pd.DataFrame, column: str, title: str, axis_title: str) -> alt.Chart:
+    """One line per method case of ``column`` against n, both axes logarithmic."""
     return (
-        alt.Chart(_ok(df), title="Wall time against context length")
+        alt.Chart(data, title=title)
         .mark_line(point=True)
         .encode(
             x=alt.X("n:Q", scale=alt.Scale(type="log", base=2), title="context length n"),
-            y=alt.Y("time_ms:Q", scale=alt.Scale(type="log"), title="median wall time (ms)"),
+            y=alt.Y(f"{column}:Q", scale=alt.Scale(type="log"), title=axis_title),
             color=alt.Color("label:N", title="method"),
             tooltip=_TOOLTIP,
         )
         .properties(width=420, height=300)
     )
+
+
+def time_chart(df: pd.DataFrame) -> alt.Chart:
+    """Median wall time (ms) against n, log-log, one line per method case."""
+    return _against_n(_ok(df), "time_ms", "Wall time against context length", "median wall time (ms)")
 
 
 def error_chart(df: pd.DataFrame) -> alt.Chart:
     """Relative output error ||O_hat - O|| / ||O|| against n, one line per approximate method."""
     data = _ok(df)
-    data = data[data["rel_error"] > 0]
-    return (
-        alt.Chart(data, title="Relative error against the float64 exact reference")
-        .mark_line(point=True)
-        .encode(
-            x=alt.X("n:Q", scale=alt.Scale(type="log", base=2), title="context length n"),
-            y=alt.Y("rel_error:Q", scale=alt.Scale(type="log"), title="relative error"),
-            color=alt.Color("label:N", title="method"),
-            tooltip=_TOOLTIP,
-        )
-        .properties(width=420, height=300)
-    )
+    data = data[data["rel_error"] > 0]  # exact rows have no error to draw on a log axis
+    return _against_n(data, "rel_error", "Relative error against the float64 exact reference", "relative error")
 
 
 def pareto_chart(df: pd.DataFrame, n: int) -> alt.Chart:
