@@ -34,12 +34,24 @@ def open_tour(**params: str) -> AppTest:
     return at
 
 
-def step_controls(at: AppTest) -> list[str]:
-    """Keys of the live controls in the main area, the tour's own navigation left out."""
+PREDICTION_PREFIXES = ("guess_", "reveal_")  # a step's question: its guess and its Reveal button
+PREDICTION_STEPS = {"convergence": "shrink", "attention": "window_head", "verdict": "race"}
+
+
+def _widget_keys(at: AppTest) -> list[str]:
     keys = []
     for kind in WIDGETS:
         keys += [w.key for w in at.main.get(kind) if w.key and w.key not in NAVIGATION_KEYS]
     return keys
+
+
+def step_controls(at: AppTest) -> list[str]:
+    """Keys of the live controls in the main area, the tour's navigation and the step's question left out."""
+    return [key for key in _widget_keys(at) if not key.startswith(PREDICTION_PREFIXES)]
+
+
+def prediction_keys(at: AppTest) -> list[str]:
+    return sorted(key for key in _widget_keys(at) if key.startswith(PREDICTION_PREFIXES))
 
 
 def charts(at: AppTest) -> int:
@@ -79,6 +91,8 @@ def test_every_step_draws_one_figure_with_at_most_two_controls(index):
     assert not at.error and not at.warning
     assert charts(at) == 1, f"step {index} draws {charts(at)} figures"
     assert len(step_controls(at)) == len(step.controls) <= 2, step_controls(at)
+    question = PREDICTION_STEPS.get(step.key)
+    assert prediction_keys(at) == ([f"guess_{question}", f"reveal_{question}"] if question else [])
     assert url_step(at) == str(index)
 
 
@@ -157,3 +171,82 @@ def test_the_convergence_step_doubles_r_with_a_button():
     assert at.query_params["R"] in ("16", ["16"])
     at = open_tour(step=str(index), R="1024")
     assert at.button(key="tour_double_samples").disabled
+
+
+def _index(key: str) -> int:
+    return next(k for k, step in enumerate(STEPS, 1) if step.key == key)
+
+
+def _revealed(at: AppTest) -> str:
+    return " | ".join(box.value for box in (*at.main.success, *at.main.info))
+
+
+@pytest.mark.parametrize("key", sorted(PREDICTION_STEPS))
+def test_every_question_hides_its_answer_until_a_guess_is_revealed(key):
+    """The guess is recorded (the radio's value), Reveal is off until there is one, the answer shows only
+    after the click and names the guess; a new guess hides the answer again."""
+    question = PREDICTION_STEPS[key]
+    at = open_tour(step=str(_index(key)))
+    assert at.button(key=f"reveal_{question}").disabled and not _revealed(at)
+    options = at.radio(key=f"guess_{question}").options
+    at.radio(key=f"guess_{question}").set_value(options[0]).run()
+    assert at.session_state[f"guess_{question}"] == options[0]
+    assert not _revealed(at) and not at.button(key=f"reveal_{question}").disabled
+    at.button(key=f"reveal_{question}").click().run()
+    assert not at.exception, at.exception
+    shown = _revealed(at)
+    assert shown.startswith("Right.") or f"You guessed {options[0]!r}" in shown, shown
+    at.radio(key=f"guess_{question}").set_value(options[1]).run()
+    assert not _revealed(at)
+
+
+def _reveal(at: AppTest, question: str) -> str:
+    guess = at.radio(key=f"guess_{question}")
+    guess.set_value(guess.options[0]).run()
+    at.button(key=f"reveal_{question}").click().run()
+    return _revealed(at)
+
+
+def test_the_shrink_question_answers_with_the_measured_ratio():
+    """R x 4: the answer is the choice nearest (log scale) to error(R) / error(4R) of the very masks,
+    here recomputed from the library's running means (relative Frobenius error, mean over seeds 0-7)."""
+    import math
+
+    import torch
+
+    from alibi_lsh.app.data.mask_data import mask_running_mean
+
+    at = open_tour(step=str(_index("convergence")), R="8")
+    live = json.loads(at.get("bidi_component")[0].proto.json)
+    n, slope, head = live["n"], live["slope"], live["head"]
+    shown = _reveal(at, "shrink")
+    distance = (torch.arange(n)[:, None] - torch.arange(n)[None, :]).abs().double()
+    kernel = torch.exp(-slope * distance)
+    errors = {8: [], 32: []}
+    for seed in range(8):
+        means, _ = mask_running_mean(n, slope, 32, "binning", seed, checkpoints=[8, 32], head=head)
+        for r, mean in zip((8, 32), means):
+            errors[r].append(float((mean.double() - kernel).norm() / kernel.norm()))
+    before, after = (sum(errors[r]) / 8 for r in (8, 32))
+    assert f"{before:.3f} at R = 8, {after:.3f} at R = 32, {before / after:.2f}x smaller" in shown, shown
+    choices = {"it stays the same": 1, "about 2x smaller": 2, "about 4x smaller": 4, "about 16x smaller": 16}
+    nearest = min(choices, key=lambda c: abs(math.log(choices[c]) - math.log(before / after)))
+    assert shown.startswith("Right.") or f"the answer is {nearest!r}" in shown, shown
+
+
+def test_the_window_question_names_the_head_with_the_largest_window_error():
+    """Which head fails under a window of 32: recomputed with window_alibi_attention against exact
+    attention on the page's own q, k, v (score scale 1)."""
+    from alibi_lsh.app.data.attention_data import random_qkv
+    from alibi_lsh.attention import alibi_attention, window_alibi_attention
+    from alibi_lsh.slopes import alibi_slopes
+
+    at = open_tour(step=str(_index("attention")), n="64")
+    shown = _reveal(at, "window_head")
+    q, k, v = random_qkv(64, 8, 0, 1.0)
+    slopes = alibi_slopes(8).tolist()
+    exact = alibi_attention(q, k, v, slopes, causal=True)
+    window = window_alibi_attention(q, k, v, slopes, 32, causal=True)
+    errors = [float((window[0, h] - exact[0, h]).norm() / exact[0, h].norm()) for h in range(8)]
+    worst = max(range(8), key=errors.__getitem__) + 1
+    assert f"head {worst}'s kernel" in shown and f"its output error is {errors[worst - 1]:.3f}" in shown, shown

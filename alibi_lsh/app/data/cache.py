@@ -19,7 +19,8 @@ import streamlit as st
 from ...attention.lsh import draws
 from .. import figures
 from .. import server as memory
-from . import attention_data, mask_data, stored_bench, theory_data
+from ..figures import attention_log, verdict_charts
+from . import attention_data, mask_data, stored_bench, theory_data, verdict
 
 # The attention's block draws are cached per (seed, R, scheme, ...) in the process. A model reuses
 # a few entries at every step; a class asks for a new seed or R at nearly every rerun, so the
@@ -46,6 +47,7 @@ distance_profile = _numbers(theory_data.distance_profile, 16)
 width_law_check = _numbers(theory_data.width_law_check, 16)
 bounds_table = _numbers(theory_data.bounds_table, 16)
 stored_results = st.cache_data(max_entries=4, show_spinner=False)(stored_bench.load_shipped)
+stored_verdict = st.cache_data(max_entries=1, show_spinner=False)(verdict.load_shipped)
 
 
 @st.cache_resource(max_entries=2, show_spinner=False)
@@ -177,6 +179,28 @@ def distance_profile_spec(profile: pd.DataFrame, what: str, cutoff: float, log_y
 
 def scaling_spec(frame: pd.DataFrame, labels: tuple[str, ...], font: int) -> dict:
     return _vega("scaling", (tuple(labels), font), figures.scaling_tables(frame, tuple(labels)))
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _verdict_layout(font: int) -> dict:
+    return verdict_charts.verdict_layout(font).to_dict(validate=False)
+
+
+def verdict_spec(frame: pd.DataFrame, font: int) -> dict:
+    """The verdict chart (error against time and keys per query) of a verdict run's rows."""
+    return figures.spec_with_data(_verdict_layout(font), {"verdict": verdict_charts.verdict_table(frame)})
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _attention_log_layout(query: int, window: int, font: int) -> dict:
+    return attention_log.attention_log_layout(query, window, font).to_dict(validate=False)
+
+
+def attention_log_spec(row: pd.DataFrame, query: int, window: int, font: int) -> dict:
+    """One query's weights on a log axis (exact, the blocks' mean, a window of width ``window``)."""
+    return figures.spec_with_data(
+        _attention_log_layout(query, window, font), attention_log.attention_log_tables(row, window)
+    )
 
 
 # --- when the class has left ------------------------------------------------------------------

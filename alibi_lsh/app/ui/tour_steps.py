@@ -10,14 +10,15 @@ second on a 2-core machine). The tour is meant for a projector, so it always use
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 import streamlit as st
 
-from ...kernels import PositionalKernel
 from ...samplers import SCHEMES
-from ..data import attention_data, cache, lm_cache, stored_bench
+from ..data import attention_data, cache, lm_cache, stored_bench, verdict
 from ..figures.style import LECTURE_FONT_SIZE
-from . import display, live_panel, session
+from . import display, live_panel, prediction, session
 from .controls import R_MAX, Controls
 from .tour import NUM_STEPS, STEPS, Step, parse_step
 
@@ -26,6 +27,10 @@ FONT = LECTURE_FONT_SIZE
 ATTENTION_MAX_HEADS = 16  # as on the Attention page
 ERROR_SEEDS = (0, 1, 2)  # as the Convergence page's default
 ARROW_KEYS = "tour_arrow_keys"  # the container of the buttons that answer the arrow keys
+ATTENTION_WINDOW = 32  # the attention step's one window for every head (its question is about it)
+SHRINK_CHOICES = {"it stays the same": 1.0, "about 2x smaller": 2.0, "about 4x smaller": 4.0, "about 16x smaller": 16.0}
+RACE_CHOICES = ("the window", "the blocks", "a tie")
+SHRINK_SEEDS = tuple(range(8))  # the R x 4 answer: a mean over 8 seeds, so that one unlucky draw cannot decide it
 
 
 def current_step() -> int:
@@ -141,6 +146,33 @@ def _convergence(controls: Controls) -> None:
     references = references[references["metric"] == "max-norm"]
     spec = cache.error_curves_spec(summary, references, view.samples, (view.scheme,), FONT)
     display.show_altair(spec, "tour_convergence", summary)
+    prediction.ask(
+        "shrink",
+        f"from R = {_shrink_base(view.samples)} to 4x as many masks, how much will the error of the mean shrink?",
+        tuple(SHRINK_CHOICES),
+        lambda: shrink_answer(view.n, view.slope, _shrink_base(view.samples), view.scheme, view.head),
+    )
+
+
+def _shrink_base(samples: int) -> int:
+    """The R the question starts from: the R drawn, kept so that 4R stays within the cap."""
+    return max(1, min(samples, R_MAX // 4))
+
+
+def shrink_answer(n: int, slope: float, samples: int, scheme: str, head: int) -> prediction.Answer:
+    """The measured ratio error(R) / error(4R) of the mean of masks (relative Frobenius, mean over
+    :data:`SHRINK_SEEDS`) and the choice nearest to it on a log scale."""
+    summary, _ = cache.error_summary(n, slope, 4 * samples, (scheme,), SHRINK_SEEDS, False, head)
+    errors = summary[summary["metric"] == "relative Frobenius"].set_index("R")["mean"]
+    before, after = float(errors[samples]), float(errors[4 * samples])
+    ratio = before / after if after > 0 else math.inf
+    choice = min(SHRINK_CHOICES, key=lambda name: abs(math.log(SHRINK_CHOICES[name]) - math.log(ratio)))
+    return prediction.Answer(
+        choice,
+        f"Measured on masks like these (relative error, mean over {len(SHRINK_SEEDS)} seeds): {before:.3f} at "
+        f"R = {samples}, {after:.3f} at R = {4 * samples}, {ratio:.2f}x smaller. "
+        "Each entry is an average of coin flips: its error falls like 1/sqrt(R), so 4x the masks halve it.",
+    )
 
 
 def _error(controls: Controls) -> None:
@@ -152,14 +184,43 @@ def _error(controls: Controls) -> None:
 
 
 def _attention(controls: Controls) -> None:
+    """Scores off (scale 0): the weights are the positional kernel, its blocks' estimate and a window's
+    cut, on a log axis; then the question which head a window of 32 fails on."""
     heads = min(controls.heads, ATTENTION_MAX_HEADS)
     head = min(controls.head, heads) if controls.slope_mode == "alibi" else 1
-    setup = cache.attention_setup(controls.n, heads, controls.samples, controls.scheme, controls.seed, 1.0, True)
-    window = min(controls.n, max(1, round(PositionalKernel.alibi(setup.slopes[head - 1]).mean_width())))
-    query = controls.n // 2
+    window = min(controls.n, ATTENTION_WINDOW)
+    setup = cache.attention_setup(controls.n, heads, controls.samples, controls.scheme, controls.seed, 0.0, True)
+    query = controls.n - 1  # the last row sees the whole causal past: the longest tail
     row = attention_data.attention_row(setup, head - 1, query, window)
-    st.caption(f"Head {head} of {heads}, query i = {query}, R = {controls.samples}, window w = {window}.")
-    display.show_altair(cache.attention_row_spec(row, query, FONT), "tour_attention", row)
+    st.caption(
+        f"Head {head} of {heads} (m = {setup.slopes[head - 1]:.4g}), query i = {query}, R = {controls.samples}, "
+        f"score scale 0, window w = {window}."
+    )
+    display.show_altair(cache.attention_log_spec(row, query, window, FONT), "tour_attention", row)
+    prediction.ask(
+        "window_head",
+        f"which head will a window of {window} fail on (the largest output error, score scale 1)?",
+        tuple(f"head {h}" for h in range(1, heads + 1)),
+        lambda: window_head_answer(controls, heads, window),
+    )
+
+
+def window_head_answer(controls: Controls, heads: int, window: int) -> prediction.Answer:
+    """The head whose output error under a window of ``window`` is the largest (scores of scale 1)."""
+    errors = cache.head_output_errors(
+        controls.n, heads, controls.samples, controls.scheme, controls.seed, 1.0, True, window
+    )
+    windowed = errors[errors["method"].str.startswith("window")].set_index("head")
+    blocks = errors[~errors["method"].str.startswith("window")].set_index("head")
+    worst = int(windowed["relative error"].idxmax())
+    slope = float(windowed.loc[worst, "slope"])
+    return prediction.Answer(
+        f"head {worst}",
+        f"A window of {window} drops the share exp(-m w) = {math.exp(-slope * window):.0%} of head {worst}'s kernel "
+        f"(m = {slope:.4g}); its output error is {windowed.loc[worst, 'relative error']:.3f} against "
+        f"{windowed.loc[1, 'relative error']:.1e} on head 1, and the blocks' error there is "
+        f"{blocks.loc[worst, 'relative error']:.3f} (R = {controls.samples}). A window sized per head avoids this.",
+    )
 
 
 def _scaling(controls: Controls) -> None:
@@ -171,7 +232,7 @@ def _scaling(controls: Controls) -> None:
     cases = tuple(case for case in stored_bench.DEFAULT_CASES if case in labels)
     errors = block_errors(results.frame, cases)
     if errors:  # the numbers to say out loud, above the chart: in the first screen of a projector
-        st.markdown(errors)
+        st.markdown(errors + " " + window_against_blocks(results.frame))
     display.show_altair(cache.scaling_spec(results.frame, cases, FONT), "tour_scaling", results.frame)
     st.caption(f"Stored run: {results.machine}, torch {results.torch}, {results.created}.")
 
@@ -186,12 +247,61 @@ def block_errors(frame: pd.DataFrame, cases: tuple[str, ...]) -> str:
     return f"Relative error of the blocks (median over n): {listed}; like 1/sqrt(R), 4x the samples halve it."
 
 
+def window_against_blocks(frame: pd.DataFrame) -> str:
+    """The window's error and time against the blocks' at their largest R (binning), over n, in words."""
+    ok = frame[frame["status"] == "ok"]
+    window = ok[ok["method"] == "window"].set_index("n")
+    blocks = ok[(ok["method"] == "lsh") & (ok["scheme"] == "binning")]
+    largest = int(blocks["samples"].max())
+    blocks = blocks[blocks["samples"] == largest].set_index("n")
+    common = window.index.intersection(blocks.index)
+    speedup = blocks.loc[common, "time_ms"] / window.loc[common, "time_ms"]
+    return (
+        f"The window (sized per head) has error {window.loc[common, 'rel_error'].min():.3f}-"
+        f"{window.loc[common, 'rel_error'].max():.3f} at n = {common.min()}-{common.max()}, and takes "
+        f"{speedup.min():.1f}-{speedup.max():.1f}x less time than the blocks at R = {largest}."
+    )
+
+
+def perplexity_gaps(summary: pd.DataFrame) -> str:
+    """The stored perplexity gaps of the blocks at their largest R (binning) and of each window, in words."""
+    lengths = sorted(summary["length"].unique())
+    blocks = summary[(summary["method"] == "lsh") & (summary["scheme"] == "binning")]
+    largest = int(blocks["R"].max())
+    gaps = blocks[blocks["R"] == largest]["gap_pct"]
+    parts = [f"At R = {largest} the blocks raise the perplexity by **{gaps.min():+.1f} to {gaps.max():+.1f} %**"]
+    windows = summary[summary["method"] == "window"]
+    for width, rows in sorted(windows.groupby("window"), key=lambda item: -item[0]):
+        low, high = rows["gap_pct"].min(), rows["gap_pct"].max()
+        parts.append(f"a window of {width} changes it by {low:+.1f} to {high:+.1f} %")
+    return "; ".join(parts) + f" (lengths {lengths[0]}-{lengths[-1]})."
+
+
 def _language_model(controls: Controls) -> None:
     spec = lm_cache.stored_perplexity_spec(FONT)
     if spec is None:
         st.info("The language model's evaluation tables are missing (`python -m alibi_lsh.lm eval` writes them).")
         return
+    st.markdown(perplexity_gaps(lm_cache.stored_evaluation().summary))
     display.show_altair(spec, "tour_language_model", lm_cache.stored_evaluation().summary)
+
+
+def _verdict(controls: Controls) -> None:
+    """The question, the stored race at one n, and once revealed, the verdict in numbers."""
+    run = cache.stored_verdict()
+    if run is None:
+        st.info("No verdict run ships with this installation (`python -m alibi_lsh.app.data.verdict_bench` writes it).")
+        return
+    prediction.ask("race", "at equal time, which has the lower error?", RACE_CHOICES, lambda: race_answer(run))
+    display.show_altair(cache.verdict_spec(run.frame, FONT), "tour_verdict", run.frame)
+    if prediction.is_revealed("race"):
+        st.markdown(" ".join(verdict.verdict_sentences(run)))
+    st.caption(f"Stored run: {run.machine}, {run.created}; `{run.command}`.")
+
+
+def race_answer(run: verdict.VerdictRun) -> prediction.Answer:
+    race = verdict.equal_time(run)
+    return prediction.Answer(f"the {race.winner}", verdict.race_sentence(run))
 
 
 DRAW = {
@@ -204,6 +314,7 @@ DRAW = {
     "attention": _attention,
     "scaling": _scaling,
     "language_model": _language_model,
+    "verdict": _verdict,
 }
 
 

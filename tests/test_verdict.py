@@ -1,0 +1,122 @@
+"""The lecture's verdict and the numbers of the tour's last three steps equal what the shipped files give.
+
+Every expected number is recomputed here from the raw shipped files (JSON and CSV read directly),
+not from the app's own frames, and then looked for in what the app shows.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from alibi_lsh.app.data import verdict
+from alibi_lsh.app.data.verdict_bench import SHIPPED
+from alibi_lsh.app.ui.tour import STEPS
+
+from .test_app_tour import open_tour
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _rows() -> list[dict]:
+    document = json.loads(SHIPPED.read_text())
+    return [dict(zip(document["columns"], row)) for row in document["rows"]]
+
+
+def _index(key: str) -> int:
+    return next(k for k, step in enumerate(STEPS, 1) if step.key == key)
+
+
+def _shown(at) -> str:
+    return " | ".join(m.value for m in at.main.markdown)
+
+
+def test_the_shipped_run_is_the_command_in_benchmarks_md():
+    document = json.loads(SHIPPED.read_text())
+    assert document["command"] in (ROOT / "BENCHMARKS.md").read_text()
+    methods = {row["method"] for row in _rows()}
+    assert methods == {"exact", "window", "lsh"}
+    sizings = {row["sizing"] for row in _rows() if row["method"] == "window"}
+    assert sizings == {"tail mass", "fixed w"}
+    assert len([row for row in _rows() if row["method"] == "lsh"]) >= 3  # the blocks at several R
+
+
+def test_equal_error_picks_the_cheapest_window_at_least_as_accurate_as_the_best_blocks():
+    rows = _rows()
+    best = min((row for row in rows if row["method"] == "lsh"), key=lambda row: row["rel_error"])
+    per_head = [row for row in rows if row["method"] == "window" and row["sizing"] == "tail mass"]
+    accurate = [row for row in per_head if row["rel_error"] <= best["rel_error"]]
+    by_time = min(accurate, key=lambda row: row["time_ms"])
+    match = verdict.equal_error(verdict.load(), "time_ms")
+    assert match.blocks["label"] == best["label"] and match.window["label"] == by_time["label"]
+    winner = "window" if by_time["time_ms"] <= best["time_ms"] else "blocks"
+    assert match.winner == winner
+    assert match.ratio == pytest.approx(best["time_ms"] / by_time["time_ms"])
+
+
+def test_the_verdict_step_says_the_shipped_numbers_once_revealed():
+    rows = _rows()
+    best = min((row for row in rows if row["method"] == "lsh"), key=lambda row: row["rel_error"])
+    per_head = [row for row in rows if row["method"] == "window" and row["sizing"] == "tail mass"]
+    accurate = [row for row in per_head if row["rel_error"] <= best["rel_error"]]
+    by_time = min(accurate, key=lambda row: row["time_ms"])
+    by_keys = min(accurate, key=lambda row: row["keys_per_query"])
+    largest = max((row for row in rows if row["method"] == "lsh"), key=lambda row: row["parameter"])
+    in_time = [row for row in per_head if row["time_ms"] <= largest["time_ms"]]
+    rival = min(in_time, key=lambda row: row["rel_error"])
+    race_winner = "window" if rival["rel_error"] < largest["rel_error"] else "blocks"
+
+    at = open_tour(step=str(_index("verdict")))
+    assert "best error" not in _shown(at)  # the verdict waits for the guess
+    at.radio(key="guess_race").set_value("a tie").run()
+    at.button(key="reveal_race").click().run()
+    shown = _shown(at)
+    revealed = " | ".join(box.value for box in (*at.main.info, *at.main.success))
+    assert f"the blocks' best error is **{best['rel_error']:.3f}**" in shown
+    assert f"R = {best['parameter']:g}: {best['time_ms']:.0f} ms, {best['keys_per_query']:.0f} keys per query" in shown
+    assert f"tail mass of {by_time['parameter']:g} reaches {by_time['rel_error']:.3f}" in shown
+    ratio_time = best["time_ms"] / by_time["time_ms"]
+    ratio_keys = best["keys_per_query"] / by_keys["keys_per_query"]
+    if ratio_time >= 1 and ratio_keys >= 1:
+        assert f"**the window wins**, with {ratio_time:.1f}x less time and {ratio_keys:.1f}x fewer keys" in shown
+    assert "unbiased estimate of any decreasing convex positional kernel" in shown and "does not grow with n" in shown
+    assert f"the answer is 'the {race_winner}'" in revealed
+    assert f"{rival['time_ms']:.0f} ms with error {rival['rel_error']:.4f}" in revealed
+
+
+def test_the_timing_step_compares_the_window_with_the_blocks_from_the_stored_run():
+    from alibi_lsh.app.data.stored_bench import shipped_path
+
+    document = json.loads(shipped_path("cpu").read_text())
+    frame = pd.DataFrame(document["rows"], columns=document["columns"])
+    frame = frame[frame["status"] == "ok"]
+    window = frame[frame["method"] == "window"].set_index("n")
+    blocks = frame[(frame["method"] == "lsh") & (frame["scheme"] == "binning")]
+    largest = blocks["samples"].max()
+    blocks = blocks[blocks["samples"] == largest].set_index("n")
+    # The step's title says the window is far more accurate: true at every n of the stored run.
+    assert (window["rel_error"] < blocks.loc[window.index, "rel_error"] / 5).all()
+    assert "the window far more accurate" in STEPS[_index("scaling") - 1].title
+    speedup = blocks.loc[window.index, "time_ms"] / window["time_ms"]
+    at = open_tour(step=str(_index("scaling")))
+    shown = _shown(at)
+    assert f"error {window['rel_error'].min():.3f}-{window['rel_error'].max():.3f}" in shown, shown
+    assert f"{speedup.min():.1f}-{speedup.max():.1f}x less time than the blocks at R = {largest}" in shown, shown
+
+
+def test_the_language_model_step_reads_its_gaps_from_the_stored_table():
+    from alibi_lsh.lm.evaluate import RESULTS_DIR
+
+    table = pd.read_csv(RESULTS_DIR / "perplexity.csv")
+    blocks = table[(table["method"] == "lsh") & (table["scheme"] == "binning")]
+    gaps = blocks[blocks["R"] == blocks["R"].max()]["gap_pct"]
+    window64 = table[(table["method"] == "window") & (table["window"] == 64)]["gap_pct"]
+    at = open_tour(step=str(_index("language_model")))
+    shown = _shown(at)
+    assert f"by **{gaps.min():+.1f} to {gaps.max():+.1f} %**" in shown, shown
+    assert f"a window of 64 changes it by {window64.min():+.1f} to {window64.max():+.1f} %" in shown, shown
+    # The title says the blocks cost perplexity and the window of 64 does not: the table agrees.
+    assert gaps.min() > 2 * max(abs(window64.min()), abs(window64.max()))
