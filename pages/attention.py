@@ -5,12 +5,16 @@ from __future__ import annotations
 import streamlit as st
 
 from alibi_lsh import alibi_attention, lsh_alibi_attention, window_alibi_attention
-from alibi_lsh.app.data import attention_data, cache
+from alibi_lsh.app.data import attention_data, cache, verdict_bench
 from alibi_lsh.app.ui import display, session
 from alibi_lsh.app.ui.controls import Controls
 from alibi_lsh.kernels import PositionalKernel
+from alibi_lsh.slopes import alibi_slopes
 
 MAX_HEADS = 16  # this page keeps H n^2 scores and mask means in memory
+PER_HEAD, ONE_WIDTH = "per head, for a tail mass", "one w for every head"
+WINDOW_SIZINGS = (PER_HEAD, ONE_WIDTH)
+TAIL_MASSES = (0.3, 0.1, 0.03, 0.01, 1e-3, 1e-4)
 
 session.ensure_entry_point()
 controls = session.current()
@@ -38,13 +42,13 @@ head = c1.selectbox("Head", list(range(1, heads + 1)), index=head_default - 1, k
 query = c2.slider("Query position i", 0, controls.n - 1, value=controls.n // 2, key=f"att_query_{controls.n}")
 if controls.lecture:
     session.control_widget("samples", session.ON_PAGE, c3)
-    more = st.expander("Score scale, causal, window")
+    more = st.expander("Score scale, causal, how the window is sized")
 else:
     more = st.container()
 slope = float(Controls(heads=heads, head=head).slope)
 default_window = min(controls.n, max(1, round(PositionalKernel.alibi(slope).mean_width())))
 with more:
-    c4, c5, c6 = st.columns(3)
+    c4, c5, c6, c7 = st.columns(4)
     score_scale = c4.slider(
         "Score scale",
         0.0,
@@ -55,21 +59,39 @@ with more:
         help="Standard deviation of the scores q.k/sqrt(d): 0 = only ALiBi, large = peaked attention.",
     )
     causal = c5.toggle("Causal (decoder)", value=True, key="att_causal", help="Off: bidirectional (encoder).")
-    window = c6.number_input(
-        "Window w",
-        1,
-        controls.n,
-        value=default_window,
-        key=f"att_window_{head}_{controls.n}",
-        help="Keys with |i-j| >= w are dropped. Default: the mean block width E[W] of this head.",
+    sizing = c6.radio(
+        "Window sized",
+        WINDOW_SIZINGS,
+        key="att_window_sizing",
+        help="Per head: each head's w drops the same share t = exp(-m w) of its kernel. One w: the same width "
+        "for every head, too short for flat heads.",
     )
+    if sizing == PER_HEAD:
+        tail_mass = c7.select_slider(
+            "Kernel tail mass t", TAIL_MASSES, value=1e-3, key="att_tail_mass", format_func=lambda t: f"{t:g}"
+        )
+        windows = tuple(verdict_bench.tail_mass_windows(alibi_slopes(heads).tolist(), controls.n, tail_mass))
+        window = windows[head - 1]
+        window_setting: int | tuple[int, ...] = windows
+    else:
+        window = int(
+            c7.number_input(
+                "Window w",
+                1,
+                controls.n,
+                value=default_window,
+                key=f"att_window_{head}_{controls.n}",
+                help="Keys with |i-j| >= w are dropped. Default: the mean block width E[W] of this head.",
+            )
+        )
+        window_setting = window
 
 try:
     setup = cache.attention_setup(
         controls.n, heads, controls.samples, controls.scheme, controls.seed, score_scale, causal
     )
     errors = cache.head_output_errors(
-        controls.n, heads, controls.samples, controls.scheme, controls.seed, score_scale, causal, int(window)
+        controls.n, heads, controls.samples, controls.scheme, controls.seed, score_scale, causal, window_setting
     )
 except ValueError as error:
     display.error_box(error)
@@ -79,12 +101,10 @@ else:
     spec = cache.attention_row_spec(row, query, font)
     display.show_altair(spec, "attention_row", row)
     st.subheader(
-        f"Relative output error of every head (R = {controls.samples}, {controls.scheme}, window w = {window})"
+        f"Relative output error of every head (R = {controls.samples}, {controls.scheme}, "
+        f"{attention_data.window_label(window_setting)})"
     )
-    st.markdown(
-        "Steep heads (small head number) are easy for the window, flat heads need keys far away: there the "
-        "window fails and the random blocks, which sometimes reach far, do better."
-    )
+    st.markdown(attention_data.window_verdict(errors))
     spec = cache.output_error_spec(errors, font)
     display.show_altair(spec, "output_error", errors)
     if st.button("Check with the block algorithm", key="att_check", icon=":material/fact_check:"):

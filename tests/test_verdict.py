@@ -120,3 +120,52 @@ def test_the_language_model_step_reads_its_gaps_from_the_stored_table():
     assert f"a window of 64 changes it by {window64.min():+.1f} to {window64.max():+.1f} %" in shown, shown
     # The title says the blocks cost perplexity and the window of 64 does not: the table agrees.
     assert gaps.min() > 2 * max(abs(window64.min()), abs(window64.max()))
+
+
+def _attention_page(**params: str):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
+    for key, value in {"n": "64", "R": "8", **params}.items():
+        at.query_params[key] = value
+    at.run()
+    at.switch_page("pages/attention.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _window_wins(windows) -> list[int]:
+    """Heads (1-based) where the window's output error is at most the blocks', recomputed here with the
+    library's window and block attention on the page's q, k, v (score scale 1, causal, seed 0)."""
+    from alibi_lsh.app.data.attention_data import random_qkv
+    from alibi_lsh.attention import alibi_attention, lsh_alibi_attention, window_alibi_attention
+    from alibi_lsh.slopes import alibi_slopes
+
+    q, k, v = random_qkv(64, 8, 0, 1.0)
+    slopes = alibi_slopes(8).tolist()
+    exact = alibi_attention(q, k, v, slopes, causal=True)
+    window = window_alibi_attention(q, k, v, slopes, windows, causal=True)
+    blocks = lsh_alibi_attention(q, k, v, slopes, 8, causal=True, scheme="binning", seed=0)
+
+    def error(out, h):
+        return float((out[0, h] - exact[0, h]).norm() / exact[0, h].norm())
+
+    return [h + 1 for h in range(8) if error(window, h) <= error(blocks, h)]
+
+
+def test_the_attention_page_sizes_the_window_as_chosen_and_its_sentence_follows_the_bars():
+    from alibi_lsh.app.data.verdict_bench import tail_mass_windows
+    from alibi_lsh.slopes import alibi_slopes
+
+    at = _attention_page()
+    per_head = tail_mass_windows(alibi_slopes(8).tolist(), 64, 1e-3)  # the page's default sizing
+    wins = _window_wins(per_head)
+    assert f"has the lower error on **{len(wins)} of 8 heads**" in _shown(at), _shown(at)
+    assert f"window per head (w={min(per_head)}-{max(per_head)})" in at.subheader[-1].value
+    at.radio(key="att_window_sizing").set_value("one w for every head").run()
+    at.number_input(key="att_window_4_64").set_value(8).run()
+    wins = _window_wins(8)
+    assert f"window w=8 has the lower error on **{len(wins)} of 8 heads**" in _shown(at), _shown(at)
+    losses = [h for h in range(1, 9) if h not in wins]
+    if losses:
+        assert f"the random blocks on head{'s' if len(losses) > 1 else ''} {', '.join(map(str, losses))}" in _shown(at)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -133,26 +134,53 @@ def _relative_error(estimate: torch.Tensor, exact: torch.Tensor) -> list[float]:
     return (diff / torch.linalg.vector_norm(exact.double(), dim=(-2, -1))[0]).tolist()
 
 
-def head_output_errors(setup: AttentionSetup, window: int, causal: bool) -> pd.DataFrame:
+def window_label(window: int | Sequence[int]) -> str:
+    """The legend name of a window baseline: one width, or one width per head."""
+    if isinstance(window, int):
+        return f"window w={window}"
+    return f"window per head (w={min(window)}-{max(window)})"
+
+
+def head_output_errors(setup: AttentionSetup, window: int | Sequence[int], causal: bool) -> pd.DataFrame:
     """Relative output error per head of the approximation and of the window baseline.
 
-    The approximation is computed densely from M_hat (out = normalize(exp(S) * M_hat) V), which is
+    ``window`` is one width for every head or a sequence of H widths (one per head). The
+    approximation is computed densely from M_hat (out = normalize(exp(S) * M_hat) V), which is
     the same algebra as the block algorithm; :func:`block_algorithm_check` confirms it.
-    Columns ``head``, ``slope``, ``method`` ("LSH, R samples" / "window"), ``relative error``.
+    Columns ``head``, ``slope``, ``method`` ("LSH, R samples" / "window ..."), ``relative error``.
     """
     v = setup.v
     exact = alibi_attention(setup.q, setup.k, v, setup.slopes, causal=causal)
     dense = dense_lsh_output(setup)
-    window_out = window_alibi_attention(setup.q, setup.k, v, setup.slopes, window, causal=causal)
+    window_out = window_alibi_attention(
+        setup.q, setup.k, v, setup.slopes, window if isinstance(window, int) else list(window), causal=causal
+    )
     heads = len(setup.slopes)
     return pd.DataFrame(
         {
             "head": list(range(1, heads + 1)) * 2,
             "slope": setup.slopes * 2,
-            "method": ["LSH (mean of R masks)"] * heads + [f"window w={window}"] * heads,
+            "method": ["LSH (mean of R masks)"] * heads + [window_label(window)] * heads,
             "relative error": _relative_error(dense, exact) + _relative_error(window_out, exact),
         }
     )
+
+
+def window_verdict(errors: pd.DataFrame) -> str:
+    """Which of the two has the lower output error on which heads, from ``head_output_errors``'s table."""
+    window = errors[errors["method"].str.startswith("window")].set_index("head")["relative error"]
+    blocks = errors[~errors["method"].str.startswith("window")].set_index("head")["relative error"]
+    wins = [int(h) for h in window.index if window[h] <= blocks[h]]
+    losses = [int(h) for h in window.index if window[h] > blocks[h]]
+    name = errors[errors["method"].str.startswith("window")]["method"].iloc[0]
+    heads = len(window)
+    text = f"Here the {name} has the lower error on **{len(wins)} of {heads} heads**"
+    if losses:
+        text += f"; the random blocks on head{'s' if len(losses) > 1 else ''} {', '.join(map(str, losses))}"
+        text += (
+            " (flat heads whose kernel reaches past the window's cut)" if not wins or min(losses) > max(wins) else ""
+        )
+    return text + "."
 
 
 def block_algorithm_check(setup: AttentionSetup, samples: int, scheme: str, seed: int, causal: bool) -> float:

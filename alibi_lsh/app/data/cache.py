@@ -64,8 +64,16 @@ def attention_setup(
 @st.cache_data(max_entries=16, show_spinner=False)
 @memory.limit_concurrency
 def head_output_errors(
-    n: int, heads: int, samples: int, scheme: str, seed: int, score_scale: float, causal: bool, window: int
+    n: int,
+    heads: int,
+    samples: int,
+    scheme: str,
+    seed: int,
+    score_scale: float,
+    causal: bool,
+    window: int | tuple[int, ...],
 ) -> pd.DataFrame:
+    """Per-head output errors; ``window`` is one width or a tuple of one width per head."""
     setup = attention_setup(n, heads, samples, scheme, seed, score_scale, causal)
     return attention_data.head_output_errors(setup, window, causal)
 
