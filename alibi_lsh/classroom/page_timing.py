@@ -23,9 +23,8 @@ from pathlib import Path
 PAGES = {  # name: (page, toggles switched on before timing)
     "Overview": (None, {}),
     "Masks": ("pages/masks.py", {}),
-    "Convergence": ("pages/convergence.py", {}),
-    "Convergence, error curves measured": ("pages/convergence.py", {"conv_measure": True}),
-    "Convergence, with spectral norms": ("pages/convergence.py", {"conv_measure": True, "conv_spectral": True}),
+    "Convergence (with its error curves)": ("pages/convergence.py", {}),
+    "Convergence, with spectral norms": ("pages/convergence.py", {"conv_spectral": True}),
     "Attention": ("pages/attention.py", {}),
     "Theory": ("pages/theory.py", {}),
     "Scaling (before Run)": ("pages/scaling.py", {}),
