@@ -237,8 +237,8 @@ def test_the_shrink_question_answers_with_the_measured_ratio():
 def test_the_window_question_names_the_head_with_the_largest_window_error():
     """Which head fails under a window of 32: recomputed with window_alibi_attention against exact
     attention on the page's own q, k, v (score scale 1)."""
+    from alibi_lsh import alibi_attention, window_alibi_attention
     from alibi_lsh.app.data.attention_data import random_qkv
-    from alibi_lsh.attention import alibi_attention, window_alibi_attention
     from alibi_lsh.slopes import alibi_slopes
 
     at = open_tour(step=str(_index("attention")), n="64")

@@ -137,8 +137,8 @@ def _attention_page(**params: str):
 def _window_wins(windows) -> list[int]:
     """Heads (1-based) where the window's output error is at most the blocks', recomputed here with the
     library's window and block attention on the page's q, k, v (score scale 1, causal, seed 0)."""
+    from alibi_lsh import alibi_attention, lsh_alibi_attention, window_alibi_attention
     from alibi_lsh.app.data.attention_data import random_qkv
-    from alibi_lsh.attention import alibi_attention, lsh_alibi_attention, window_alibi_attention
     from alibi_lsh.slopes import alibi_slopes
 
     q, k, v = random_qkv(64, 8, 0, 1.0)

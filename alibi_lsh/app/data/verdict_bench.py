@@ -137,7 +137,7 @@ def _errors(out: torch.Tensor, reference: torch.Tensor) -> tuple[float, list[flo
 
 def run_verdict(config: VerdictConfig) -> list[dict]:
     """The verdict rows (columns :data:`COLUMNS`) of ``config``, in the order measured."""
-    from ...attention import alibi_attention, lsh_alibi_attention, window_alibi_attention
+    from ... import alibi_attention, lsh_alibi_attention, window_alibi_attention
     from ...attention.lsh.draws import clear_draws_cache
     from ...bench.ground_truth import exact_reference
     from ...bench.runner import BenchConfig, make_inputs
