@@ -33,14 +33,14 @@ def attention_log_layout(query: int, window: int, font_size: int = FONT_SIZE, he
     domain = [names[m] for m in METHOD_COLORS]
     chart = (
         alt.Chart(alt.NamedData("row"))
-        .mark_line(strokeWidth=2.5, interpolate="step-after", point=alt.OverlayMarkDef(size=14))
+        .mark_line(strokeWidth=2.5, interpolate="step-after")
         .encode(
             x=alt.X("key:Q", title="key position j"),
             y=alt.Y(
                 "weight:Q",
                 scale=alt.Scale(type="log"),
                 axis=alt.Axis(format=".0e", tickCount=6),
-                title=f"weight of query i = {query} (log)",
+                title=f"weight, query {query}",
             ),
             color=alt.Color(
                 "method:N",

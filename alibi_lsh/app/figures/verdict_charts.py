@@ -34,10 +34,15 @@ def verdict_table(frame: pd.DataFrame) -> pd.DataFrame:
     return rows[columns].reset_index(drop=True)
 
 
-def verdict_layout(font_size: int = FONT_SIZE, panel_width: int = 300, height: int = 300) -> alt.TopLevelMixin:
+# Log-axis labels at 1, 3, 10, 30, ...: one notation, evenly spaced on the page.
+TICKS = [c * 10.0**e for e in range(-4, 5) for c in (1, 3)]
+
+
+def verdict_layout(font_size: int = FONT_SIZE, panel_width: int = 340, height: int = 270) -> alt.TopLevelMixin:
     """Error (log) against time (log) and against keys per query (log), from dataset "verdict"."""
     color = alt.Color("family:N", scale=alt.Scale(domain=list(FAMILIES), range=list(FAMILIES.values())), title=None)
-    y = alt.Y("rel_error:Q", scale=alt.Scale(type="log"), axis=alt.Axis(format="~g"), title="relative error")
+    log = alt.Scale(type="log", nice=False, padding=12)
+    y = alt.Y("rel_error:Q", scale=log, axis=alt.Axis(format="~g", values=TICKS), title="relative error")
     tooltip = [
         "family:N",
         "setting:N",
@@ -47,7 +52,7 @@ def verdict_layout(font_size: int = FONT_SIZE, panel_width: int = 300, height: i
     ]
     panels = []
     for field, title in (("time_ms", "time (ms, fastest call)"), ("keys_per_query", "keys read per query")):
-        x = alt.X(f"{field}:Q", scale=alt.Scale(type="log"), axis=alt.Axis(format="~g"), title=title)
+        x = alt.X(f"{field}:Q", scale=log, axis=alt.Axis(format="~g", values=TICKS), title=title)
         base = alt.Chart(alt.NamedData("verdict")).encode(x=x, y=y, color=color, tooltip=tooltip, order="order:Q")
         lines = base.mark_line(point=alt.OverlayMarkDef(size=70), strokeWidth=2.5)
         labels = (
@@ -56,7 +61,7 @@ def verdict_layout(font_size: int = FONT_SIZE, panel_width: int = 300, height: i
             .encode(text="setting:N")
         )
         panels.append((lines + labels).properties(width=panel_width, height=height))
-    return style(alt.hconcat(*panels), font_size, legend_orient="bottom")
+    return style(alt.hconcat(*panels), font_size, legend_orient="right")
 
 
 def verdict_chart(frame: pd.DataFrame, font_size: int = FONT_SIZE) -> alt.TopLevelMixin:

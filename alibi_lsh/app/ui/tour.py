@@ -112,8 +112,8 @@ STEPS = (
     Step(
         "verdict",
         "When do random blocks pay off?",
-        "The fair race is at equal error: error against time (left) and against the keys each query reads "
-        "(right), one CPU, the same inputs, lower-left is better. Predict first: at equal time, which wins?",
+        "Both are cheap, so compare them where it matters: error against time (left) and against the keys each "
+        "query reads (right), measured on one CPU with the same inputs; lower and further left is better.",
         (),
         "pages/scaling.py",
     ),
