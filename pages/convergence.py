@@ -6,6 +6,7 @@ import streamlit as st
 
 from alibi_lsh.app.data import cache, mask_data
 from alibi_lsh.app.data.theory_data import BOUND_REASONS
+from alibi_lsh.app.figures.narrow import stack_panels
 from alibi_lsh.app.ui import display, live_panel, session
 from alibi_lsh.app.ui.controls import Controls
 from alibi_lsh.masks import mask_running_mean
@@ -72,6 +73,8 @@ def error_against_r(controls: Controls, font: int) -> None:
         display.error_box(error)
         return
     chart = cache.error_curves_spec(summary, references, controls.samples, tuple(schemes), font)
+    if live_panel.narrow(LIVE_KEY):  # a phone: the panels one under the other, each wide enough to read
+        chart = stack_panels(chart)
     display.show_altair(chart, "error_against_R", summary)
     st.caption(
         f"Dashed: 1/sqrt(R) from the mean error at R = 1. Dotted: the bound that holds with probability 95% "

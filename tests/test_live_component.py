@@ -11,6 +11,7 @@ machine). Screenshots at 390 x 844 (a phone, by touch), 1280 x 720 and 1600 x 10
 from __future__ import annotations
 
 import json
+import math
 import statistics
 import time
 import urllib.parse
@@ -116,13 +117,16 @@ def test_the_masks_drawn_are_the_library_masks(server, browser):
     assert shown["from_browser"] is False and shown["max_norm_error"] is None
     check_drawn_equals_library(page, shown)
 
+    # R's slider holds log2(R) in eighths: 24 sits at the nearest eighth, three presses go up 3/8 of an octave.
     samples = page.locator(f'{LIVE} [data-control="samples"]')
     samples.focus()
     for _ in range(3):
         samples.press("ArrowRight")
-    check_drawn_equals_library(page, page_json(page, from_browser=True, samples=27))
+    moved = round(2 ** ((round(8 * math.log2(24)) + 3) / 8))
+    assert moved == 32
+    check_drawn_equals_library(page, page_json(page, from_browser=True, samples=moved))
 
-    # Moving the figure in the page mounts it anew: it must come back with R = 27, which the
+    # Moving the figure in the page mounts it anew: it must come back with the R moved to, which the
     # server holds, not with the R = 24 of the arguments.
     page.locator(LIVE).evaluate("e => { e.liveMasks.before = true; }")
     page.get_by_text("Put the figure in a box").click()
@@ -131,10 +135,10 @@ def test_the_masks_drawn_are_the_library_masks(server, browser):
         "(all => all.length === 1 && all[0].liveMasks?.stats.frames > 0 && !all[0].liveMasks.before)"
         "(document.querySelectorAll('.alibi-live'))"
     )
-    check_drawn_equals_library(page, page_json(page, from_browser=True, samples=27))
+    check_drawn_equals_library(page, page_json(page, from_browser=True, samples=moved))
 
     page.locator(f"{LIVE} [data-scheme='cuts']").click()
-    check_drawn_equals_library(page, page_json(page, scheme="cuts", samples=27))
+    check_drawn_equals_library(page, page_json(page, scheme="cuts", samples=moved))
 
     slope = page.locator(f'{LIVE} [data-control="slope"]')
     slope.focus()
@@ -255,8 +259,34 @@ def test_a_phone_shows_one_panel_at_a_time_and_works_by_touch(server, browser):
     box = slider.bounding_box()
     page.touchscreen.tap(box["x"] + 0.8 * box["width"], box["y"] + box["height"] / 2)
     shown = page_json(page, from_browser=True)
-    assert shown["samples"] > 300  # 80 % of the way along 1..512
+    assert 100 <= shown["samples"] <= 220  # 80 % of the way along log2(R) in 0..9: R about 2^7.2 = 147
     check_drawn_equals_library(page, shown)
     page.locator(f"{LIVE} [data-show='error']").scroll_into_view_if_needed()
     page.screenshot(path=str(SCREENSHOTS / "live_masks_390x844.png"))
     context.close()
+
+
+def test_small_r_is_reachable_on_the_log_scale(server, browser):
+    """R = 1, 2, 4, 8 each a few key presses apart (a linear 1..512 slider skipped them when dragged),
+    and the slider names R for a screen reader."""
+    page, _ = open_live(browser, server, {"width": 1280, "height": 720}, n=64, slope=1 / 16, R=64)
+    slider = page.locator(f'{LIVE} [data-control="samples"]')
+    slider.focus()
+    slider.press("Home")
+    check_drawn_equals_library(page, page_json(page, from_browser=True, samples=1))
+    for expected in (2, 4, 8):
+        slider.focus()  # the report of the last move reran the page
+        for _ in range(8):  # one octave: eight eighths
+            slider.press("ArrowRight")
+        check_drawn_equals_library(page, page_json(page, from_browser=True, samples=expected))
+        assert slider.get_attribute("aria-valuetext") == f"R = {expected}"
+    # A drag to a ninth of the track (log2 R from 0 to 9) lands on R = 2.
+    box = slider.bounding_box()
+    y = box["y"] + box["height"] / 2
+    x_of = lambda value: box["x"] + 8 + value / 9 * (box["width"] - 16)  # noqa: E731  (thumb about 16 px)
+    page.mouse.move(x_of(5), y)
+    page.mouse.down()
+    page.mouse.move(x_of(1), y, steps=6)
+    page.mouse.up()
+    check_drawn_equals_library(page, page_json(page, from_browser=True, samples=2))
+    page.close()

@@ -13,6 +13,13 @@ const REPORT_DELAY_MS = 250; // coalesces key repeats and quick successive relea
 
 // ---- samples and their running mean ----------------------------------------------------------
 
+// R's slider runs on a log2 scale (eighths of an octave), so that a drag reaches 1, 2, 4 and 8 as
+// easily as 256 and 512: the value is log2(R) and R the nearest integer to 2^value.
+function samplesAt(sliderValue, maxSamples) {
+  return Math.min(maxSamples, Math.max(1, Math.round(2 ** Number(sliderValue))));
+}
+
+
 /**
  * The raw draws of one (n, scheme, seed, head), grown on demand: the points (u1, u2) of binning
  * and qmc (independent of n and of the slope) or the cut words of positions 0 .. n-2. A slope
@@ -216,7 +223,7 @@ export class LiveMasks {
     this.errorColours = colourTable(data.error_colors);
     this.ui.out["error-low"].textContent = `−${data.error_range}`;
     this.ui.out["error-high"].textContent = `+${data.error_range}`;
-    this.ui.samples.max = String(data.max_samples);
+    this.ui.samples.max = String(Math.ceil(8 * Math.log2(data.max_samples)) / 8); // the top step reaches the cap
     this.ui.slope.min = String(data.slope_slider_min ?? -10);
     this.maxSeed = BigInt(data.max_seed ?? MAX_SEED);
     this.ui.seedText.setAttribute("aria-label", `Seed (any integer 0 .. ${this.maxSeed})`);
@@ -285,7 +292,7 @@ export class LiveMasks {
   bind() {
     const { ui } = this;
     const on = (element, type, handler) => element.addEventListener(type, handler);
-    on(ui.samples, "input", () => this.change({ samples: Number(ui.samples.value) }, { samples: true }));
+    on(ui.samples, "input", () => this.change({ samples: samplesAt(ui.samples.value, this.options.max_samples) }, { samples: true }));
     on(ui.slope, "input", () => {
       // A dragged slope is no ALiBi head's: its masks use the page's head index for a custom slope,
       // if it has one (the app's: 0), so that the page can hold these very masks.
@@ -342,7 +349,12 @@ export class LiveMasks {
 
   syncControls() {
     const { ui, settings } = this;
-    ui.samples.value = String(settings.samples);
+    // Keep the thumb where it is if it already means this R: between 1 and 2 several eighths round
+    // to the same R, and snapping back to log2(R) would undo each small step of a key or a drag.
+    if (samplesAt(ui.samples.value, this.options.max_samples) !== settings.samples) {
+      ui.samples.value = String(Math.log2(settings.samples));
+    }
+    ui.samples.setAttribute("aria-valuetext", `R = ${settings.samples}`);
     if (settings.slope > 0) ui.slope.value = String(Math.log2(settings.slope));
     else ui.slope.value = ui.slope.min;
     const seed = BigInt(settings.seed);

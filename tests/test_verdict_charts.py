@@ -1,0 +1,46 @@
+"""The lecture's new chart builders: valid Vega-Lite, the right rows in the right places."""
+
+from __future__ import annotations
+
+import copy
+
+from alibi_lsh.app.data import verdict
+from alibi_lsh.app.data.attention_data import attention_row, attention_setup
+from alibi_lsh.app.figures import error_curves_layout
+from alibi_lsh.app.figures.attention_log import attention_log_chart, attention_log_tables
+from alibi_lsh.app.figures.narrow import stack_panels
+from alibi_lsh.app.figures.verdict_charts import verdict_chart, verdict_table
+
+
+def test_the_verdict_chart_draws_every_measured_setting_but_exact():
+    run = verdict.load()
+    table = verdict_table(run.frame)
+    assert len(table) == len(run.frame) - 1 and set(table["family"]) == {
+        "window, per head", "window, one w", "random blocks"
+    }  # fmt: skip
+    blocks = table[table["family"] == "random blocks"]
+    assert list(blocks["setting"]) == [f"R={r:g}" for r in run.blocks["parameter"]]
+    spec = verdict_chart(run.frame, 20).to_dict(validate=True)  # raises on an invalid spec
+    assert len(spec["hconcat"]) == 2
+
+
+def test_the_log_attention_row_leaves_out_zero_weights_and_names_the_window():
+    setup = attention_setup(48, 4, 8, "binning", 0, 0.0, True)
+    row = attention_row(setup, 3, 47, 16)
+    table = attention_log_tables(row, 16)["row"]
+    assert (table["weight"] > 0).all()
+    window = table[table["method"] == "window w = 16"]
+    assert sorted(window["key"]) == list(range(32, 48))  # the causal band |i - j| < 16 of query 47
+    attention_log_chart(row, 47, 16, 20).to_dict(validate=True)
+
+
+def test_stacked_panels_keep_every_panel_and_stay_narrow():
+    spec = error_curves_layout(("binning", "cuts"), (1, 2, 4), ("max-norm", "relative Frobenius"), 16).to_dict()
+    original = copy.deepcopy(spec["hconcat"])
+    stacked = stack_panels(spec, width=240)
+    assert "hconcat" not in stacked and len(stacked["vconcat"]) == 2
+    for row, panel in zip(stacked["vconcat"], original):
+        (inner,) = row["hconcat"]
+        assert inner["width"] == 240 and inner["layer"] == panel["layer"] and inner["title"] == panel["title"]
+    assert stacked["config"]["legend"]["orient"] == "bottom"
+    assert stack_panels({"layer": []}) == {"layer": []}  # a single chart is left as it is
