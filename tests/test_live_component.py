@@ -290,3 +290,38 @@ def test_small_r_is_reachable_on_the_log_scale(server, browser):
     page.mouse.up()
     check_drawn_equals_library(page, page_json(page, from_browser=True, samples=2))
     page.close()
+
+
+def test_a_clicked_entry_is_followed_as_r_grows(server, browser):
+    """Click an entry of the mean: its running fraction against r is drawn, and equals, sample by
+    sample, whether the library's partitions put i and j in one block; a new R extends it."""
+    settings = {"n": 64, "slope": 1 / 16, "R": 16, "scheme": "binning", "seed": 3, "head": 2}
+    page, _ = open_live(browser, server, {"width": 1280, "height": 720}, **settings)
+    assert page.locator(f"{LIVE} [data-out='follow']").is_hidden()
+    canvas = page.locator(f"{LIVE} [data-panel='mean'] canvas")
+    box = canvas.bounding_box()
+    i, j = 40, 31
+    canvas.click(position={"x": (j + 0.5) / 64 * box["width"], "y": (i + 0.5) / 64 * box["height"]})
+    page.locator(f"{LIVE} [data-out='follow']").wait_for(state="visible")
+    title = page.locator(f"{LIVE} [data-out='follow-title']").inner_text()
+    assert title.startswith(f"entry (i, j) = ({i}, {j})"), title
+
+    def expected(samples: int) -> list[float]:
+        partitions = sample_partitions(64, 1 / 16, samples, "binning", 3, head=2)
+        shared = [int(torch.searchsorted(p.starts, i, right=True) == torch.searchsorted(p.starts, j, right=True))
+                  for p in partitions]  # fmt: skip
+        return [sum(shared[: r + 1]) / (r + 1) for r in range(samples)]
+
+    series = page.evaluate("document.querySelector('.alibi-live').liveMasks.followSeries()")
+    assert (series["i"], series["j"]) == (i, j) and series["kernel"] == pytest.approx(math.exp(-9 / 16))
+    assert series["fractions"] == pytest.approx(expected(16), abs=1e-12)
+    slider = page.locator(f'{LIVE} [data-control="samples"]')
+    slider.focus()
+    for _ in range(8):  # one octave up: R = 32
+        slider.press("ArrowRight")
+    page_json(page, from_browser=True, samples=32)
+    series = page.evaluate("document.querySelector('.alibi-live').liveMasks.followSeries()")
+    assert series["fractions"] == pytest.approx(expected(32), abs=1e-12)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.locator(f"{LIVE} [data-out='follow']").screenshot(path=str(SCREENSHOTS / "live_follow_entry.png"))
+    page.close()

@@ -337,6 +337,7 @@ export class LiveMasks {
       const canvas = ui.panels[name].querySelector("canvas");
       on(canvas, "pointermove", (event) => this.readout(name, canvas, event));
       on(canvas, "pointerdown", (event) => this.readout(name, canvas, event));
+      on(canvas, "click", (event) => this.follow(canvas, event));
     }
   }
 
@@ -425,6 +426,7 @@ export class LiveMasks {
     this.drawSample(this.blocks[samples - 1]);
     this.blit();
     this.describe();
+    this.drawFollow();
     this.stats.frames += 1;
     this.stats.drawMs.push(performance.now() - started);
     if (this.stats.drawMs.length > 1000) this.stats.drawMs.splice(0, 500);
@@ -531,6 +533,103 @@ export class LiveMasks {
     this.ui.out.readout.textContent =
       `i = ${i}, j = ${j}: one mask ${inSample ? 1 : 0} · mean ${mean.toFixed(4)} · ` +
       `exp(−m·${Math.abs(i - j)}) = ${kernel.toFixed(4)} · error ${signed(mean - kernel)}`;
+  }
+
+  // -- one entry followed as R grows: Seeing Theory's running coin-flip fraction --
+
+  follow(canvas, event) {
+    const box = canvas.getBoundingClientRect();
+    const { n } = this.settings;
+    const j = Math.floor(((event.clientX - box.left) / box.width) * n);
+    const i = Math.floor(((event.clientY - box.top) / box.height) * n);
+    if (i < 0 || j < 0 || i >= n || j >= n) return;
+    this.followed = [i, j];
+    this.drawFollow();
+  }
+
+  /** The followed entry's running fraction: in how many of the first r masks i and j share a block, over r. */
+  followSeries() {
+    if (!this.followed || !this.blocks) return null;
+    const [i, j] = this.followed;
+    const { n, samples } = this.settings;
+    if (i >= n || j >= n) return null;
+    const fractions = [];
+    let shared = 0;
+    for (let r = 0; r < samples; r++) {
+      shared += this.sameBlock(this.blocks[r].starts, i, j) ? 1 : 0;
+      fractions.push(shared / (r + 1));
+    }
+    return { i, j, kernel: this.kernelByDistance[Math.abs(i - j)], fractions };
+  }
+
+  drawFollow() {
+    const figure = this.ui.out.follow;
+    const series = this.followSeries();
+    figure.hidden = series === null;
+    if (series === null) return;
+    const { i, j, kernel, fractions } = series;
+    const samples = fractions.length;
+    const last = fractions[samples - 1];
+    this.ui.out["follow-title"].textContent =
+      `entry (i, j) = (${i}, ${j}): share of the first r masks in which i and j share a block, now ${last.toFixed(3)} ` +
+      `at r = ${samples}; dashed: exp(−m·${Math.abs(i - j)}) = ${kernel.toFixed(3)}; band: ± 2 sd = 2·sqrt(k(1−k)/r)`;
+    const canvas = figure.querySelector("canvas");
+    const ratio = window.devicePixelRatio || 1;
+    const width = canvas.clientWidth;
+    const height = canvas.clientHeight;
+    if (!width || !height) return;
+    canvas.width = Math.round(width * ratio);
+    canvas.height = Math.round(height * ratio);
+    const g = canvas.getContext("2d");
+    g.setTransform(ratio, 0, 0, ratio, 0, 0);
+    g.clearRect(0, 0, width, height);
+    const font = 13 * Number(getComputedStyle(this.root).getPropertyValue("--alibi-live-font-scale") || 1);
+    const left = 3 * font;
+    const right = width - font;
+    const top = font * 0.6;
+    const bottom = height - 2.6 * font;
+    const span = Math.max(1, Math.log2(samples));
+    const x = (r) => left + ((samples === 1 ? 0 : Math.log2(r)) / span) * (right - left); // r on a log2 axis
+    const y = (f) => bottom - f * (bottom - top);
+    // The band k +- 2 sqrt(k (1 - k) / r), clipped to [0, 1].
+    const sd = (r) => 2 * Math.sqrt((kernel * (1 - kernel)) / r);
+    g.fillStyle = "rgba(31, 119, 180, 0.18)";
+    g.beginPath();
+    for (let r = 1; r <= samples; r++) g.lineTo(x(r), y(Math.min(1, kernel + sd(r))));
+    for (let r = samples; r >= 1; r--) g.lineTo(x(r), y(Math.max(0, kernel - sd(r))));
+    g.closePath();
+    g.fill();
+    g.strokeStyle = "#c8ccd2";
+    g.lineWidth = 1;
+    for (const f of [0, 0.5, 1]) {
+      g.beginPath();
+      g.moveTo(left, y(f));
+      g.lineTo(right, y(f));
+      g.stroke();
+    }
+    g.strokeStyle = "#222";
+    g.setLineDash([6, 4]);
+    g.lineWidth = 2;
+    g.beginPath();
+    g.moveTo(left, y(kernel));
+    g.lineTo(right, y(kernel));
+    g.stroke();
+    g.setLineDash([]);
+    g.strokeStyle = "#1f77b4";
+    g.lineWidth = 2.5;
+    g.beginPath();
+    fractions.forEach((f, k) => g.lineTo(x(k + 1), y(f)));
+    g.stroke();
+    g.fillStyle = "#262730";
+    g.font = `${font}px sans-serif`;
+    g.textAlign = "right";
+    g.textBaseline = "middle";
+    for (const f of [0, 0.5, 1]) g.fillText(String(f), left - 0.4 * font, y(f));
+    g.textAlign = "center";
+    g.textBaseline = "top";
+    for (let r = 1; r <= samples; r *= 2) g.fillText(String(r), x(r), bottom + 0.3 * font);
+    g.textAlign = "right";
+    g.fillText("r (log scale)", right, bottom + 0.3 * font + font);
   }
 
   sameBlock(starts, i, j) {
