@@ -571,7 +571,7 @@ export class LiveMasks {
     const samples = fractions.length;
     const last = fractions[samples - 1];
     this.ui.out["follow-title"].textContent =
-      `entry (i, j) = (${i}, ${j}): share of the first r masks in which i and j share a block, now ${last.toFixed(3)} ` +
+      `entry (i, j) = (${i}, ${j}): share of the first r masks (r on a log axis) in which i and j share a block, now ${last.toFixed(3)} ` +
       `at r = ${samples}; dashed: exp(−m·${Math.abs(i - j)}) = ${kernel.toFixed(3)}; band: ± 2 sd = 2·sqrt(k(1−k)/r)`;
     const canvas = figure.querySelector("canvas");
     const ratio = window.devicePixelRatio || 1;
@@ -587,7 +587,7 @@ export class LiveMasks {
     const left = 3 * font;
     const right = width - font;
     const top = font * 0.6;
-    const bottom = height - 2.6 * font;
+    const bottom = height - 1.6 * font;
     const span = Math.max(1, Math.log2(samples));
     const x = (r) => left + ((samples === 1 ? 0 : Math.log2(r)) / span) * (right - left); // r on a log2 axis
     const y = (f) => bottom - f * (bottom - top);
@@ -628,8 +628,6 @@ export class LiveMasks {
     g.textAlign = "center";
     g.textBaseline = "top";
     for (let r = 1; r <= samples; r *= 2) g.fillText(String(r), x(r), bottom + 0.3 * font);
-    g.textAlign = "right";
-    g.fillText("r (log scale)", right, bottom + 0.3 * font + font);
   }
 
   sameBlock(starts, i, j) {

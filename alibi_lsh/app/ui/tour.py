@@ -92,7 +92,7 @@ STEPS = (
     ),
     Step(
         "scaling",
-        "Time and error as n grows: both linear, the window far more accurate",
+        "Time as n grows: both linear, the window far more accurate",
         "Exact attention with a dense bias takes time like n^2 (slope 2 on log-log axes); the window and the random "
         "blocks take time like n. The sentence above the chart reads the stored run: at every n the window, sized "
         "per head, is more accurate than the blocks at their largest R, and faster. Timings come from a shared "
@@ -102,7 +102,7 @@ STEPS = (
     ),
     Step(
         "language_model",
-        "A trained language model: the blocks cost perplexity, a window of 64 does not",
+        "Perplexity: a window of 64 keeps it, the blocks do not",
         "A small byte-level ALiBi model, trained on Python sources, run with exact attention, with a window and "
         "with R random block partitions per head. The perplexity gaps above the chart are read from its stored "
         "evaluation, at the training length and at 4x and 8x of it.",
