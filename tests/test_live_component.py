@@ -27,6 +27,8 @@ from .browser_support import SCREENSHOTS, chromium_browser, require_chromium, st
 
 require_chromium()
 
+from playwright.sync_api import expect  # noqa: E402  (after the skip: only needed with a browser)
+
 LIVE = ".alibi-live"
 SNAPSHOT = "document.querySelector('.alibi-live').liveMasks.snapshot()"
 
@@ -324,4 +326,37 @@ def test_a_clicked_entry_is_followed_as_r_grows(server, browser):
     assert series["fractions"] == pytest.approx(expected(32), abs=1e-12)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.locator(f"{LIVE} [data-out='follow']").screenshot(path=str(SCREENSHOTS / "live_follow_entry.png"))
+    page.close()
+
+
+@pytest.mark.parametrize("scheme", ["binning", "cuts"])
+def test_step_makes_one_mask_in_stages_then_adds_it_to_the_mean(server, browser, scheme):
+    """Step: W, then s (binning) or the cuts, then the blocks painted, then R + 1 with the library's
+    next mask in the mean; the draws named on the way are the library's for sample r = R."""
+    settings = {"n": 64, "slope": 1 / 8, "R": 8, "scheme": scheme, "seed": 5, "head": 1}
+    page, _ = open_live(browser, server, {"width": 1280, "height": 720}, **settings)
+    step = page.locator(f'{LIVE} [data-control="step"]')
+    title = page.locator(f"{LIVE} [data-out='sample-title']")
+    nxt = sample_partitions(64, 1 / 8, 9, scheme, 5, head=1)[8]
+    if scheme == "binning":
+        expect(step).to_have_text("Step: draw W")
+        step.click()
+        expect(title).to_contain_text(f"mask r = 8: W = {nxt.width} drawn")
+        expect(step).to_have_text("Step: draw s")
+        step.click()
+        expect(title).to_contain_text(f"W = {nxt.width}, then s = {nxt.shift} drawn")
+    else:
+        expect(step).to_have_text("Step: cut the gaps")
+        step.click()
+        expect(title).to_contain_text(f"mask r = 8: {nxt.num_blocks - 1} gaps cut")
+    expect(step).to_have_text("Step: paint the blocks")
+    blank = page.evaluate("document.querySelector('.alibi-live').liveMasks.rasters.sample.pixels.slice(0, 1)[0]")
+    step.click()
+    expect(title).to_contain_text("blocks painted")
+    expect(step).to_have_text("Step: add to the mean (R = 9)")
+    painted = page.evaluate("Array.from(document.querySelector('.alibi-live').liveMasks.rasters.sample.pixels)")
+    assert painted[0] != blank  # entry (0, 0) is always in a block
+    assert page.evaluate("document.querySelector('.alibi-live').liveMasks.settings.samples") == 8  # not yet added
+    step.click()
+    check_drawn_equals_library(page, page_json(page, from_browser=True, samples=9, scheme=scheme))
     page.close()

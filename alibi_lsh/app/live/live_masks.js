@@ -195,6 +195,7 @@ export class LiveMasks {
       seed: root.querySelector('[data-control="seed"]'),
       seedText: root.querySelector('[data-control="seed-text"]'),
       head: root.querySelector('[data-control="head"]'),
+      step: root.querySelector('[data-control="step"]'),
       schemes: [...root.querySelectorAll("[data-scheme]")],
       tabs: [...root.querySelectorAll("[data-show]")],
       panels: Object.fromEntries(PANELS.map((name) => [name, root.querySelector(`[data-panel="${name}"]`)])),
@@ -333,6 +334,7 @@ export class LiveMasks {
     on(ui.head, "keydown", () => (this.headByPointer = false));
     on(ui.head, "change", () => this.headByPointer && ui.head.blur());
     for (const tab of ui.tabs) on(tab, "click", () => this.showPanel(tab.dataset.show));
+    on(ui.step, "click", () => this.advanceStep());
     for (const name of PANELS) {
       const canvas = ui.panels[name].querySelector("canvas");
       on(canvas, "pointermove", (event) => this.readout(name, canvas, event));
@@ -342,6 +344,7 @@ export class LiveMasks {
   }
 
   change(values, what) {
+    this.stepping = null; // a new setting abandons a mask being made
     Object.assign(this.settings, values);
     this.showError("");
     this.syncControls();
@@ -423,9 +426,10 @@ export class LiveMasks {
     while (this.counts.included < samples) this.counts.apply(this.blocks[this.counts.included].starts, +1);
     while (this.counts.included > samples) this.counts.apply(this.blocks[this.counts.included - 1].starts, -1);
     this.drawMeanAndError(this.counts.update(), samples);
-    this.drawSample(this.blocks[samples - 1]);
+    this.drawSample(this.stepping ? this.stepping.block : this.blocks[samples - 1], this.stepping?.stage < this.paintedStage());
     this.blit();
     this.describe();
+    this.describeStep();
     this.drawFollow();
     this.stats.frames += 1;
     this.stats.drawMs.push(performance.now() - started);
@@ -474,12 +478,13 @@ export class LiveMasks {
     this.rasters.error.commit();
   }
 
-  drawSample(blocks) {
+  drawSample(blocks, blank = false) {
     const { n } = this.settings;
     const { pixels } = this.rasters.sample;
     const off = this.unitColours[0];
     const on = this.unitColours[255];
     pixels.fill(off);
+    if (blank) return this.rasters.sample.commit(); // a mask being made: its blocks are not painted yet
     const { starts } = blocks;
     for (let b = 0; b < starts.length; b++) {
       const end = b + 1 < starts.length ? starts[b + 1] : n;
@@ -533,6 +538,54 @@ export class LiveMasks {
     this.ui.out.readout.textContent =
       `i = ${i}, j = ${j}: one mask ${inSample ? 1 : 0} · mean ${mean.toFixed(4)} · ` +
       `exp(−m·${Math.abs(i - j)}) = ${kernel.toFixed(4)} · error ${signed(mean - kernel)}`;
+  }
+
+  // -- one more mask, one stage per press: the draw (W, then s; or the cuts), the blocks, the mean --
+
+  /** The stage at which the new mask's blocks are painted: after W and s (binning), after the cuts. */
+  paintedStage() {
+    return this.stepping?.block.width === null ? 2 : 3;
+  }
+
+  advanceStep() {
+    const { samples, slope } = this.settings;
+    if (samples >= this.options.max_samples) return;
+    if (!this.stepping) {
+      this.draws.ensure(samples + 1);
+      this.stepping = { stage: 1, block: this.draws.blocks(samples, slope, this.thresholds) };
+    } else if (this.stepping.stage < this.paintedStage()) {
+      this.stepping.stage += 1;
+    } else {
+      this.change({ samples: samples + 1 }, { samples: true }); // into the mean: R + 1, as a drag would
+      this.report();
+      return;
+    }
+    this.request({});
+  }
+
+  describeStep() {
+    const { ui } = this;
+    const atCap = this.settings.samples >= this.options.max_samples;
+    ui.step.disabled = atCap && !this.stepping;
+    const step = this.stepping;
+    if (!step) {
+      ui.step.textContent = this.settings.scheme === "cuts" ? "Step: cut the gaps" : "Step: draw W";
+      return;
+    }
+    const r = this.settings.samples;
+    const { width, shift, starts } = step.block;
+    const m = formatSlope(this.settings.slope);
+    const title = this.ui.out["sample-title"];
+    if (width === null) {
+      title.textContent = `mask r = ${r}: ${starts.length - 1} gaps cut, each with probability 1 − exp(−m), m = ${m}`;
+    } else if (step.stage === 1) {
+      title.textContent = `mask r = ${r}: W = ${width} drawn from π(W) = W q^(W−1) (1−q)²`;
+    } else {
+      title.textContent = `mask r = ${r}: W = ${width}, then s = ${shift} drawn uniform in 0 … ${width - 1}`;
+    }
+    if (step.stage === this.paintedStage()) title.textContent += " · blocks painted";
+    const next = step.stage < this.paintedStage() - 1 ? "Step: draw s" : step.stage < this.paintedStage() ? "Step: paint the blocks" : `Step: add to the mean (R = ${r + 1})`;
+    ui.step.textContent = next;
   }
 
   // -- one entry followed as R grows: Seeing Theory's running coin-flip fraction --
