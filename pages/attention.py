@@ -107,6 +107,22 @@ else:
     st.markdown(attention_data.window_verdict(errors))
     spec = cache.output_error_spec(errors, font)
     display.show_altair(spec, "output_error", errors)
+    st.subheader(f"How the blocks compute query i = {query} of head {head}")
+    st.markdown(
+        "Each of the R masks is an ordinary attention inside one short block. Together they are one softmax over "
+        "the union of the query's blocks, with the bias **log c_ij** (c_ij: in how many of the R masks i and j "
+        "share a block; log R cancels in the softmax). Panel 2 shows that bias scattering around ALiBi's -m|i-j|, "
+        "panel 3 the weights it gives."
+    )
+    mechanism = attention_data.query_mechanism(setup, head - 1, query, int(window), controls.samples)
+    row_errors = attention_data.row_output_errors(setup, mechanism, head - 1)
+    display.show_altair(
+        cache.mechanism_spec(mechanism, controls.samples, int(window), font), "attention_mechanism", mechanism
+    )
+    st.caption(
+        f"Output error of this query against exact ALiBi: blocks {row_errors['blocks']:.4f}, window w = {window} "
+        f"{row_errors['window']:.4f} (relative, ||o - o_exact|| / ||o_exact||)."
+    )
     if st.button("Check with the block algorithm", key="att_check", icon=":material/fact_check:"):
         difference = cache.block_algorithm_check(
             controls.n, heads, controls.samples, controls.scheme, controls.seed, score_scale, causal

@@ -226,20 +226,20 @@ def test_convergence_page_bad_url():
 def test_attention_page():
     at = open_page("pages/attention.py", **SMALL)
     assert at.title[0].value == "Attention: exact, approximate, window"
-    assert len(altair(at)) == 2
+    assert len(altair(at)) == 3  # the row's weights, every head's error, how the blocks compute the row
     at.slider(key="att_scale").set_value(3.0).run()
     at.toggle(key="att_causal").set_value(False).run()
     at.selectbox(key="att_head").set_value(7).run()
     assert "Head 7 (m = 0.0078" in at.subheader[0].value
     at.button(key="att_check").click().run()
     assert "differs from the bars' dense mean-of-masks computation by at most" in at.success[0].value
-    assert not at.exception and len(altair(at)) == 2
+    assert not at.exception and len(altair(at)) == 3
 
 
 def test_attention_page_bad_url():
     at = open_page("pages/attention.py", n="48", R="4", heads="40")
     assert "this page uses H = 16" in texts(at.warning)
-    assert len(altair(at)) == 2
+    assert len(altair(at)) == 3
 
 
 def test_scaling_page(monkeypatch, tmp_path):

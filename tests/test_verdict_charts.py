@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 
+import pytest
+
 from alibi_lsh.app.data import verdict
 from alibi_lsh.app.data.attention_data import attention_row, attention_setup
 from alibi_lsh.app.figures import error_curves_layout
@@ -44,3 +46,29 @@ def test_stacked_panels_keep_every_panel_and_stay_narrow():
         assert inner["width"] == 240 and inner["layer"] == panel["layer"] and inner["title"] == panel["title"]
     assert stacked["config"]["legend"]["orient"] == "bottom"
     assert stack_panels({"layer": []}) == {"layer": []}  # a single chart is left as it is
+
+
+def test_the_query_mechanism_is_one_softmax_with_the_log_count_bias():
+    """The blocks' weights of one query equal the dense mean-of-masks weights (attention_row's
+    'approximate', normalize(exp(s) * M_hat)); the counts are the library's partitions'; the
+    row's output error is computed from those weights."""
+    import torch
+
+    from alibi_lsh import sample_partitions
+    from alibi_lsh.app.data.attention_data import query_mechanism, row_output_errors
+
+    setup = attention_setup(64, 4, 16, "binning", 2, 1.0, True)
+    table = query_mechanism(setup, 2, 50, 8, 16)
+    assert len(table) == 51 and abs(table[["exact", "blocks", "window"]].sum() - 1).max() < 1e-12
+    row = attention_row(setup, 2, 50, 8)
+    assert (table["blocks"] - row["approximate"]).abs().max() < 1e-6  # float32 means on the dense path
+    assert (table["window"] - row["window"]).abs().max() < 1e-12
+    partitions = sample_partitions(64, setup.slopes[2], 16, "binning", 2, head=2)
+    block = [torch.searchsorted(p.starts, torch.arange(51), right=True) for p in partitions]
+    counts = sum((b == b[50]).long() for b in block)
+    assert table["count"].tolist() == counts.tolist()
+    assert (table["blocks"][table["count"] == 0] == 0).all()
+    values = setup.v[0, 2, :51]
+    exact = torch.tensor(table["exact"].to_numpy()) @ values
+    blocks = torch.tensor(table["blocks"].to_numpy()) @ values
+    assert row_output_errors(setup, table, 2)["blocks"] == pytest.approx(float((blocks - exact).norm() / exact.norm()))

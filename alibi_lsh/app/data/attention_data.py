@@ -189,3 +189,47 @@ def block_algorithm_check(setup: AttentionSetup, samples: int, scheme: str, seed
         setup.q, setup.k, setup.v, setup.slopes, samples, causal=causal, scheme=scheme, seed=seed
     )
     return float((block.double() - dense_lsh_output(setup)).abs().max())
+
+
+def query_mechanism(setup: AttentionSetup, head: int, query: int, window: int, samples: int) -> pd.DataFrame:
+    """How the blocks compute one query's attention, key by key, next to exact ALiBi and a window.
+
+    For query ``query`` of head ``head`` (0-based), with R = ``samples`` masks drawn:
+    ``score`` s_ij = q.k/sqrt(d); ``count`` c_ij, the number of the R masks in which i and j share a
+    block; ``log_count`` log c_ij (-inf where c_ij = 0: the key is never read); ``alibi_bias``
+    -m|i-j|; the weights ``exact`` softmax(s - m|i-j|), ``blocks`` softmax(s + log c_ij) (what one
+    attention over the union of the query's R blocks computes; log R cancels in the softmax) and
+    ``window`` (ALiBi truncated to |i-j| < window). Causal rows stop at the query.
+    """
+    scores = setup.scores[head, query].double()
+    keys = int(torch.isfinite(scores).sum())
+    scores = scores[:keys]
+    distance = (torch.arange(keys, dtype=torch.float64) - query).abs()
+    slope = setup.slopes[head]
+    counts = torch.round(setup.means[head, query, :keys].double() * samples)
+    log_counts = torch.log(counts)  # log 0 = -inf: a key outside every block gets weight 0
+
+    def softmax(logits: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(logits, dim=-1)
+
+    windowed = torch.where(distance < window, -slope * distance, torch.tensor(-math.inf, dtype=torch.float64))
+    return pd.DataFrame(
+        {
+            "key": np.arange(keys),
+            "score": scores.numpy(),
+            "count": counts.numpy().astype(int),
+            "log_count": log_counts.numpy(),
+            "alibi_bias": (-slope * distance).numpy(),
+            "exact": softmax(scores - slope * distance).numpy(),
+            "blocks": softmax(scores + log_counts).numpy(),
+            "window": softmax(scores + windowed).numpy(),
+        }
+    )
+
+
+def row_output_errors(setup: AttentionSetup, mechanism: pd.DataFrame, head: int) -> dict[str, float]:
+    """||o - o_exact|| / ||o_exact|| of the query's output o = sum_j w_j v_j for the blocks and the window."""
+    values = setup.v[0, head, : len(mechanism)]
+    outputs = {name: torch.tensor(mechanism[name].to_numpy()) @ values for name in ("exact", "blocks", "window")}
+    exact = outputs.pop("exact")
+    return {name: float((out - exact).norm() / exact.norm()) for name, out in outputs.items()}

@@ -19,7 +19,7 @@ import streamlit as st
 from ...attention.lsh import draws
 from .. import figures
 from .. import server as memory
-from ..figures import attention_log, verdict_charts
+from ..figures import attention_log, mechanism, verdict_charts
 from . import attention_data, mask_data, stored_bench, theory_data, verdict
 
 # The attention's block draws are cached per (seed, R, scheme, ...) in the process. A model reuses
@@ -209,6 +209,16 @@ def attention_log_spec(row: pd.DataFrame, query: int, window: int, font: int) ->
     return figures.spec_with_data(
         _attention_log_layout(query, window, font), attention_log.attention_log_tables(row, window)
     )
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _mechanism_layout(window: int, font: int) -> dict:
+    return mechanism.mechanism_layout(window, font).to_dict(validate=False)
+
+
+def mechanism_spec(table: pd.DataFrame, samples: int, window: int, font: int) -> dict:
+    """How the blocks compute one query (scores, biases, weights) from ``query_mechanism``'s table."""
+    return figures.spec_with_data(_mechanism_layout(window, font), mechanism.mechanism_tables(table, samples, window))
 
 
 # --- when the class has left ------------------------------------------------------------------

@@ -269,7 +269,8 @@ def perplexity_gaps(summary: pd.DataFrame) -> str:
     blocks = summary[(summary["method"] == "lsh") & (summary["scheme"] == "binning")]
     largest = int(blocks["R"].max())
     gaps = blocks[blocks["R"] == largest]["gap_pct"]
-    parts = [f"At R = {largest} the blocks (binning) raise the perplexity by **{gaps.min():+.1f} to {gaps.max():+.1f} %**"]
+    raise_by = f"**{gaps.min():+.1f} to {gaps.max():+.1f} %**"
+    parts = [f"At R = {largest} the blocks (binning) raise the perplexity by {raise_by}"]
     windows = summary[summary["method"] == "window"]
     for width, rows in sorted(windows.groupby("window"), key=lambda item: -item[0]):
         low, high = rows["gap_pct"].min(), rows["gap_pct"].max()
