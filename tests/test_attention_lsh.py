@@ -24,7 +24,7 @@ from alibi_lsh import (
     window_alibi_attention,
 )
 from alibi_lsh.attention.lsh import draws as draws_module
-from alibi_lsh.attention.lsh import union
+from alibi_lsh.attention.lsh import geometry, union
 from alibi_lsh.attention.lsh.draws import attention_draws, draw_head_blocks, sample_head_partitions
 from alibi_lsh.attention.lsh.per_sample import binning_runs, padded_width
 from alibi_lsh.attention.spec import attend
@@ -331,7 +331,7 @@ def test_union_pass_on_long_inputs_with_padding_equals_the_reference(scheme, cau
     expected = lsh_alibi_attention_reference(q, k, v, slopes, 6, **kwargs)
     torch.testing.assert_close(lsh_alibi_attention(q, k, v, slopes, 6, **kwargs), expected, rtol=1e-10, atol=1e-10)
     plan = union.UnionPlan(attention_draws(slopes, 6, scheme, 5, 0), [0, 1, 2, 3], 2, (3, 4, 250, 300, 2), None, causal)
-    assert len(set(plan.table[:, union.ROWS].tolist())) > 1 and len(set(plan.table[:, union.SPAN].tolist())) > 3
+    assert len(set(plan.table.rows.tolist())) > 1 and len(set(plan.table.span.tolist())) > 3
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)
@@ -339,7 +339,7 @@ def test_block_bounds_are_the_first_and_last_position_of_each_block(scheme):
     slopes = torch.tensor([0.3, 0.02], dtype=torch.float64)
     draws = attention_draws(slopes, 5, scheme, 9, 0)
     for draw, head in zip(draws, sample_head_partitions(70, slopes, 5, scheme, 9)):
-        start, end = union.block_bounds(draw, 20, 70, need_end=True)
+        start, end = geometry.block_bounds(draw, 20, 70, need_end=True)
         for r, partition in enumerate(head):
             ids = partition.block_ids()
             for i in range(20, 70):
@@ -362,7 +362,7 @@ def test_heads_too_large_together_go_in_groups_and_alone_take_the_per_sample_pat
     kwargs = {"seed": 2, "enable_gqa": True, "key_padding_mask": mask}
     slopes = [0.5, 0.1, 0.0, 0.03]
     whole = lsh_alibi_attention(q, k, v, slopes, 5, **kwargs)
-    rows = union.query_rows(2, 20, 30, [(0, 30), (6, 30)])
+    rows = geometry.query_rows(2, 20, 30, [(0, 30), (6, 30)])
     assert rows == 20 + 20
     for cap, groups in ((5 * rows, [[0], [1], [3]]), (5 * rows - 1, None)):
         monkeypatch.setattr("alibi_lsh.attention.lsh.union.BOUNDS_ELEMENTS", cap)

@@ -39,8 +39,9 @@ from ..._checks import (
 from ..exact import exact_alibi
 from ..padding import over_real_keys
 from .draws import HeadDraw, attention_draws
-from .per_sample import BlockPlan, PerSampleAttention, first_key_read
-from .union import head_groups, query_rows, union_attention
+from .geometry import first_key_read, query_rows
+from .per_sample import BlockPlan, PerSampleAttention
+from .union import head_groups, union_attention
 
 # "union": the count-weighted pass (the fast path); "per-sample": R block attentions merged.
 SAMPLE_PATH = "union"

@@ -19,7 +19,6 @@ log-sum-exp are saved.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -27,6 +26,7 @@ import torch
 
 from ..fused import attention_backward, attention_forward
 from .draws import HeadDraw
+from .geometry import block_starts
 from .merge import OnlineSoftmaxMerge
 
 # Elements of the gathered tiles of one fused call (cuts scheme): 2**24 float32 = 64 MiB.
@@ -91,24 +91,6 @@ def cut_blocks(is_start: torch.Tensor, lo: int, n_q: int, n_k: int) -> tuple[lis
     following = after.to(torch.int8).argmax(dim=1) + p0 + 1  # the next start, or n_k
     straddling = [BlockRun(int(a), p0, int(b)) if a < p0 else None for a, b in zip(before.tolist(), following.tolist())]
     return straddling, is_start[:, at:]
-
-
-def block_starts(draw: HeadDraw, samples: range, n_q: int, n_k: int) -> tuple[torch.Tensor, int]:
-    """Where the blocks of the cut patterns of ``samples`` start, over positions [lo, n_k): (bool (S, n_k - lo), lo).
-
-    Only the gaps from lo on are drawn, lo far enough back that every sample starts a block in
-    [lo, p0] (so the block holding p0 is known): a decoding step hashes a few gaps before its query.
-    """
-    p0 = n_k - n_q
-    look_back = math.ceil(8 / draw.cut_sampler.cut_probability)  # a block longer than this: e^-8
-    while True:
-        lo = max(0, p0 - look_back)
-        cuts = draw.cuts_after(lo, n_k - 1)[samples.start : samples.stop]
-        is_start = torch.cat([torch.ones(cuts.shape[0], 1, dtype=torch.bool), cuts], dim=1)  # lo: see below
-        # Position lo is a start when lo = 0; otherwise a sample needs a cut in [lo, p0).
-        if lo == 0 or bool(cuts[:, : p0 - lo].any(dim=1).all()):
-            return is_start, lo
-        look_back *= 4
 
 
 @dataclass(frozen=True)
@@ -364,12 +346,3 @@ class PerSampleAttention(torch.autograd.Function):
     def backward(ctx, grad_out: torch.Tensor):
         q, k, v, out, lse = ctx.saved_tensors
         return (None, *_backward(ctx.plan, grad_out, q, k, v, out, lse))
-
-
-def first_key_read(draw: HeadDraw, n_q: int, n_k: int) -> int:
-    """The earliest key any query of this head's samples reads: the start of p0's block, minimised over samples."""
-    if not draw.is_cuts:
-        return min(binning_runs(n_q, n_k, int(w), int(s))[0].key_start for w, s in zip(draw.widths, draw.shifts))
-    is_start, lo = block_starts(draw, range(draw.num_samples), n_q, n_k)
-    straddling, _ = cut_blocks(is_start, lo, n_q, n_k)
-    return min((run.key_start for run in straddling if run is not None), default=n_k - n_q)

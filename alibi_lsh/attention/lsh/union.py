@@ -28,13 +28,14 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 
 from ..._checks import check_values
 from ..fused import attention_backward, attention_forward
 from .draws import HeadDraw
-from .per_sample import block_starts
+from .geometry import block_bounds
 
 # Bias elements (N * T * S) of one fused call, at most: 2**22 float32 = 16 MiB.
 BIAS_ELEMENTS = 2**22
@@ -59,36 +60,6 @@ BOUNDS_ELEMENTS = 2**26
 SPAN_STEP = 16
 
 
-def block_bounds(
-    draw: HeadDraw, first: int, length: int, need_end: bool, device: torch.device | None = None
-) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """First and last position of the block holding each position first .. length-1, in every sample.
-
-    Returns (start, end), int64 (R, length - first) on ``device`` (default CPU); end is None unless
-    ``need_end``. Blocks are cut at ``length`` (the end of the sequence).
-    """
-    if draw.is_cuts:  # the cut patterns are hashed on the CPU
-        start, end = _cut_bounds(draw, first, length, need_end)
-        return start.to(device), None if end is None else end.to(device)
-    position = torch.arange(first, length, dtype=torch.int64, device=device)
-    widths, shifts = draw.widths[:, None].to(device), draw.shifts[:, None].to(device)
-    block_start = torch.div(position + shifts, widths, rounding_mode="floor") * widths - shifts
-    end = (block_start + widths).clamp_max(length) - 1 if need_end else None
-    return block_start.clamp_min(0), end
-
-
-def _cut_bounds(draw: HeadDraw, first: int, length: int, need_end: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """:func:`block_bounds` of the cuts scheme, on the CPU."""
-    is_start, lo = block_starts(draw, range(draw.num_samples), length - first, length)
-    position = torch.arange(lo, length, dtype=torch.int64)
-    start = torch.cummax(torch.where(is_start, position, lo), dim=1).values[:, first - lo :]
-    if not need_end:
-        return start, None
-    is_end = torch.cat([is_start[:, 1:], torch.ones(is_start.shape[0], 1, dtype=torch.bool)], dim=1)
-    end = torch.cummin(torch.where(is_end, position, length - 1).flip(1), dim=1).values.flip(1)
-    return start, end[:, first - lo :]
-
-
 def tile_rows(mean_reach: float) -> int:
     """Query rows per tile for a head whose queries reach ``mean_reach`` keys on average: a power of two."""
     return int(min(MAX_TILE, max(MIN_TILE, 2 ** round(math.log2(max(mean_reach, 1.0) / 4)))))
@@ -110,8 +81,35 @@ class _Unit:
     end: int
 
 
-# Columns of the tile table (one int64 row per tile).
-Q_BASE, K_BASE, O_BASE, T0, VALID, POS0, BOUND, SPAN_START, ROWS, SPAN = range(10)
+class TileTable(NamedTuple):
+    """The tiles of a plan, one entry per tile in each field (int64 (N,)).
+
+    Bases index the flattened q (B H n_q rows), k and v (B H_kv n_k rows) and output; positions
+    count from the unit's first real key.
+    """
+
+    query_base: torch.Tensor  # q row of query 0 of the tile's (batch row, head)
+    key_base: torch.Tensor  # k, v row of position 0 of that batch row's kv head
+    output_base: torch.Tensor  # output row of query 0 of the tile's (batch row, head)
+    first_query: torch.Tensor  # query index of the tile's first row
+    valid_rows: torch.Tensor  # real rows (the last tile of a run may be short)
+    first_position: torch.Tensor  # position of the tile's first query
+    bound_column: torch.Tensor  # column of the tile's first query in the plan's block bounds
+    span_start: torch.Tensor  # position of the span's first key (right-aligned: may be < 0)
+    rows: torch.Tensor  # T, query rows per tile
+    span: torch.Tensor  # S, keys per tile
+
+    def select(self, index: torch.Tensor | slice) -> TileTable:
+        return TileTable(*(column[index] for column in self))
+
+    def to(self, device: torch.device) -> TileTable:
+        return TileTable(*(column.to(device) for column in self))
+
+    @staticmethod
+    def cat(tables: list[TileTable]) -> TileTable:
+        if not tables:
+            return TileTable(*(torch.zeros(0, dtype=torch.int64) for _ in TileTable._fields))
+        return TileTable(*(torch.cat(columns) for columns in zip(*tables)))
 
 
 @dataclass(frozen=True)
@@ -174,15 +172,15 @@ class UnionPlan:
                 offset += start.shape[1]
             rows = unit.rows if self.shared else slice(b, b + 1)
             self.checks.append((rows, slice(lo, hi), slice(unit.first + reach_from, unit.end)))
-        self.table = torch.cat(tables) if tables else torch.zeros(0, 10, dtype=torch.int64)
+        self.table = TileTable.cat(tables)
         # Block bounds of every (unit, head) query row, int32: the histograms read them per tile.
         self.starts = torch.cat(starts, dim=1).to(torch.int32) if starts else None
         self.ends = torch.cat(ends, dim=1).to(torch.int32) if not causal and ends else None
 
     def _tiles(
         self, start: torch.Tensor, end: torch.Tensor | None, bases: tuple[int, ...], lo: int, pos_lo: int, offset: int
-    ) -> torch.Tensor:
-        """The tile rows (columns Q_BASE .. SPAN) of one (unit, head) with queries lo.. at positions pos_lo.."""
+    ) -> TileTable:
+        """The tiles of one (unit, head) with queries lo.. at positions pos_lo.."""
         count = start.shape[1]
 
         def reach(at: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -198,16 +196,19 @@ class UnionPlan:
         # key to its last query's latest.
         span_end = reach(first_row + valid - 1)[1]
         span = span_class(span_end - reach(first_row)[0])
-        table = torch.empty(first_row.numel(), 10, dtype=torch.int64)
-        table[:, Q_BASE], table[:, K_BASE], table[:, O_BASE] = bases
-        table[:, T0] = lo + first_row
-        table[:, VALID] = valid
-        table[:, POS0] = pos_lo + first_row
-        table[:, BOUND] = offset + first_row
-        table[:, SPAN_START] = span_end - span  # right-aligned: positions < 0 see no block (bias -inf)
-        table[:, ROWS] = rows
-        table[:, SPAN] = span
-        return table
+        column = lambda value: torch.full_like(first_row, value)  # noqa: E731
+        return TileTable(
+            query_base=column(bases[0]),
+            key_base=column(bases[1]),
+            output_base=column(bases[2]),
+            first_query=lo + first_row,
+            valid_rows=valid,
+            first_position=pos_lo + first_row,
+            bound_column=offset + first_row,
+            span_start=span_end - span,  # right-aligned: positions < 0 see no block (bias -inf)
+            rows=torch.full_like(first_row, rows),
+            span=span,
+        )
 
     def calls(self, device: torch.device, dtype: torch.dtype, width: int, split: int = 1) -> Iterator[_Call]:
         """The fused calls, one (T, S) class and chunk at a time, with their biases built.
@@ -215,49 +216,49 @@ class UnionPlan:
         ``width`` = d + d_v sizes the gathers; ``split`` makes every call that many times smaller.
         """
         table = self.table
-        if table.numel() == 0:
+        if table.span.numel() == 0:
             return
         log_count = torch.log(torch.arange(self.samples + 1, dtype=torch.float64)).to(device, dtype)  # log 0 = -inf
-        key = table[:, ROWS] * (int(table[:, SPAN].max()) + 1) + table[:, SPAN]
+        key = table.rows * (int(table.span.max()) + 1) + table.span
         key, order = torch.sort(key, stable=True)
-        table = table[order]
+        table = table.select(order)
         classes, counts = torch.unique_consecutive(key, return_counts=True)
         bounds = [0, *torch.cumsum(counts, 0).tolist()]
         for index in range(classes.numel()):
-            members = table[bounds[index] : bounds[index + 1]]
-            rows, span = int(members[0, ROWS]), int(members[0, SPAN])
+            members = table.select(slice(bounds[index], bounds[index + 1]))
+            rows, span = int(members.rows[0]), int(members.span[0])
             elements = min(
                 BIAS_ELEMENTS // (rows * max(span, self.samples)),  # the bias and the (N, T, R) block starts
                 GATHER_ELEMENTS // (self.batch * span * width),
             )
             per_call = max(1, elements * (CUDA_CALL_SCALE if device.type == "cuda" else 1) // split)
-            for lo in range(0, members.shape[0], per_call):
-                yield self._call(members[lo : lo + per_call].to(device), rows, span, log_count)
+            for lo in range(0, len(members.span), per_call):
+                yield self._call(members.select(slice(lo, lo + per_call)).to(device), rows, span, log_count)
 
-    def _call(self, tiles: torch.Tensor, rows: int, span: int, log_count: torch.Tensor) -> _Call:
+    def _call(self, tiles: TileTable, rows: int, span: int, log_count: torch.Tensor) -> _Call:
         """The indices and bias of one call, built on the tiles' device."""
-        offsets = torch.arange(rows, dtype=torch.int64, device=tiles.device)
-        valid = offsets[None, :] < tiles[:, VALID, None]
-        row = torch.minimum(offsets[None, :], tiles[:, VALID, None] - 1)  # short tiles repeat their last row
-        key_position = tiles[:, SPAN_START, None] + torch.arange(span, dtype=torch.int64, device=tiles.device)
+        offsets = torch.arange(rows, dtype=torch.int64, device=tiles.span.device)
+        valid = offsets[None, :] < tiles.valid_rows[:, None]
+        row = torch.minimum(offsets[None, :], tiles.valid_rows[:, None] - 1)  # short tiles repeat their last row
+        key_position = tiles.span_start[:, None] + torch.arange(span, dtype=torch.int64, device=row.device)
         counts = self._counts(tiles, row, span)
         return _Call(
-            query=tiles[:, Q_BASE, None] + tiles[:, T0, None] + row,
-            output=tiles[:, O_BASE, None] + tiles[:, T0, None] + row,
-            keys=tiles[:, K_BASE, None] + key_position.clamp_min(0),
+            query=tiles.query_base[:, None] + tiles.first_query[:, None] + row,
+            output=tiles.output_base[:, None] + tiles.first_query[:, None] + row,
+            keys=tiles.key_base[:, None] + key_position.clamp_min(0),
             valid=valid,
             bias=log_count.index_select(0, counts.view(-1)).view(1, *counts.shape),
         )
 
-    def _counts(self, tiles: torch.Tensor, row: torch.Tensor, span: int) -> torch.Tensor:
+    def _counts(self, tiles: TileTable, row: torch.Tensor, span: int) -> torch.Tensor:
         """c (N, T, S) int32: in how many samples each query row shares a block with each span key."""
-        bound = tiles[:, BOUND, None] + row  # (N, T) columns of the bounds
-        origin = tiles[:, SPAN_START, None, None]
+        bound = tiles.bound_column[:, None] + row  # (N, T) columns of the bounds
+        origin = tiles.span_start[:, None, None]
         counts = torch.zeros(*row.shape, span, dtype=torch.int32, device=row.device)
         starts = self.starts.index_select(1, bound.view(-1)).view(-1, *row.shape).permute(1, 2, 0)  # (N, T, R)
         counts.scatter_add_(2, (starts - origin).to(torch.int64), torch.ones_like(starts))
         if self.causal:  # every block ends at the query: c drops to 0 after it
-            after = (tiles[:, POS0, None] + row + 1 - origin[..., 0]).unsqueeze(-1)
+            after = (tiles.first_position[:, None] + row + 1 - origin[..., 0]).unsqueeze(-1)
             drop = torch.full(after.shape, -self.samples, dtype=torch.int32, device=row.device)
         else:
             ends = self.ends.index_select(1, bound.view(-1)).view(-1, *row.shape).permute(1, 2, 0)
@@ -334,15 +335,6 @@ class UnionAttention(torch.autograd.Function):
     def backward(ctx, grad_out: torch.Tensor):
         q, k, v, out, lse = ctx.saved_tensors
         return (None, *_backward(ctx.plan, grad_out, q, k, v, out, lse, ctx.scale), None)
-
-
-def query_rows(batch: int, n_q: int, n_k: int, runs: list[tuple[int, int]] | None) -> int:
-    """Query rows a head computes: n_q when the rows share one run of real keys, else the real
-    queries of every batch row."""
-    if runs is None or len(set(runs)) == 1:
-        first, end = runs[0] if runs else (0, n_k)
-        return max(0, end - max(first, n_k - n_q))
-    return sum(max(0, end - max(first, n_k - n_q)) for first, end in runs)
 
 
 def head_groups(heads: list[int], samples: int, rows: int) -> list[list[int]] | None:
