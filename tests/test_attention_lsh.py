@@ -25,7 +25,7 @@ from alibi_lsh import (
 )
 from alibi_lsh.attention.lsh import draws as draws_module
 from alibi_lsh.attention.lsh import geometry, union
-from alibi_lsh.attention.lsh.draws import attention_draws, draw_head_blocks, sample_head_partitions
+from alibi_lsh.attention.lsh.draws import DRAWS_CACHE, DrawsCache, draw_head_blocks, draws_bytes, sample_head_partitions
 from alibi_lsh.attention.lsh.per_sample import binning_runs, padded_width
 from alibi_lsh.attention.spec import attend
 from alibi_lsh.samplers import CutsSampler
@@ -311,10 +311,10 @@ def test_a_decoding_step_reads_and_draws_only_what_its_blocks_need(scheme, monke
 
 def test_draws_are_cached_per_integer_seed():
     slopes = alibi_slopes(4).double()
-    first = attention_draws(slopes, 4, "binning", 7, 0)
-    assert attention_draws(slopes, 4, "binning", 7, 0) is first
-    assert attention_draws(slopes, 4, "binning", 7, 4) is not first
-    assert attention_draws(slopes, 4, "binning", None, 0) is not attention_draws(slopes, 4, "binning", None, 0)
+    first = DRAWS_CACHE.get(slopes, 4, "binning", 7, 0)
+    assert DRAWS_CACHE.get(slopes, 4, "binning", 7, 0) is first
+    assert DRAWS_CACHE.get(slopes, 4, "binning", 7, 4) is not first
+    assert DRAWS_CACHE.get(slopes, 4, "binning", None, 0) is not DRAWS_CACHE.get(slopes, 4, "binning", None, 0)
 
 
 @pytest.mark.parametrize("causal", [True, False])
@@ -330,14 +330,14 @@ def test_union_pass_on_long_inputs_with_padding_equals_the_reference(scheme, cau
     kwargs = {"causal": causal, "scheme": scheme, "seed": 5, "enable_gqa": True, "key_padding_mask": mask}
     expected = lsh_alibi_attention_reference(q, k, v, slopes, 6, **kwargs)
     torch.testing.assert_close(lsh_alibi_attention(q, k, v, slopes, 6, **kwargs), expected, rtol=1e-10, atol=1e-10)
-    plan = union.UnionPlan(attention_draws(slopes, 6, scheme, 5, 0), [0, 1, 2, 3], 2, (3, 4, 250, 300, 2), None, causal)
+    plan = union.UnionPlan(DRAWS_CACHE.get(slopes, 6, scheme, 5, 0), [0, 1, 2, 3], 2, (3, 4, 250, 300, 2), None, causal)
     assert len(set(plan.table.rows.tolist())) > 1 and len(set(plan.table.span.tolist())) > 3
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)
 def test_block_bounds_are_the_first_and_last_position_of_each_block(scheme):
     slopes = torch.tensor([0.3, 0.02], dtype=torch.float64)
-    draws = attention_draws(slopes, 5, scheme, 9, 0)
+    draws = DRAWS_CACHE.get(slopes, 5, scheme, 9, 0)
     for draw, head in zip(draws, sample_head_partitions(70, slopes, 5, scheme, 9)):
         start, end = geometry.block_bounds(draw, 20, 70, need_end=True)
         for r, partition in enumerate(head):
@@ -391,7 +391,7 @@ def test_a_decoding_model_with_80_layers_draws_each_layer_once(monkeypatch):
     # BLOOM-176B has 70 layers; a cache of 64 entries redrew every layer's blocks at every step.
     drawn = []
     monkeypatch.setattr(draws_module, "draw_head_blocks", lambda *a: drawn.append(a[-1]) or draw_head_blocks(*a))
-    draws_module.clear_draws_cache()
+    DRAWS_CACHE.clear()
     heads, layers = 8, 80
     q, k, v = qkv(1, heads, heads, 1, 12, 4, seed=2)
     slopes = alibi_slopes(heads).double()
@@ -399,18 +399,37 @@ def test_a_decoding_model_with_80_layers_draws_each_layer_once(monkeypatch):
         for layer in range(layers):
             lsh_alibi_attention(q, k, v, slopes, 4, seed=1, head_offset=layer * heads)
     assert sorted(drawn) == [layer * heads for layer in range(layers)]  # once per layer, not per step
-    assert draws_module.draws_cache_entries() == layers
+    assert len(DRAWS_CACHE) == layers
 
 
-def test_the_draws_cache_is_bounded_by_bytes(monkeypatch):
+def test_the_draws_cache_is_bounded_by_bytes():
     slopes = alibi_slopes(4).double()
-    entry = draws_module.draws_bytes(attention_draws(slopes, 16, "binning", 0, 0))
+    entry = draws_bytes(DRAWS_CACHE.get(slopes, 16, "binning", 0, 0))
     assert entry == 4 * (draws_module.HEAD_OVERHEAD_BYTES + 2 * 16 * 8)  # objects + int64 widths and shifts
-    monkeypatch.setattr(draws_module, "DRAWS_CACHE_BYTES", 3 * entry)
-    draws_module.clear_draws_cache()
-    first = [attention_draws(slopes, 16, "binning", 0, 4 * layer) for layer in range(5)]
-    assert draws_module.draws_cache_entries() == 3  # the two least recently used went
-    assert attention_draws(slopes, 16, "binning", 0, 16) is first[4]
-    assert attention_draws(slopes, 16, "binning", 0, 0) is not first[0]  # drawn again, equal
-    assert torch.equal(attention_draws(slopes, 16, "binning", 0, 0)[1].widths, first[0][1].widths)
-    draws_module.clear_draws_cache()
+    cache = DrawsCache(budget_bytes=3 * entry)
+    first = [cache.get(slopes, 16, "binning", 0, 4 * layer) for layer in range(5)]
+    assert len(cache) == 3 and cache.held_bytes() == 3 * entry  # the two least recently used went
+    assert cache.get(slopes, 16, "binning", 0, 16) is first[4]
+    assert cache.get(slopes, 16, "binning", 0, 0) is not first[0]  # drawn again, equal
+    latest = cache.get(slopes, 16, "binning", 0, 0)
+    assert torch.equal(latest[1].widths, first[0][1].widths)
+    cache.set_budget(entry)  # keeps the most recently used entry only
+    assert len(cache) == 1 and cache.get(slopes, 16, "binning", 0, 0) is latest
+    cache.clear()
+    assert len(cache) == 0 and cache.held_bytes() == 0
+    for budget in (-1, 1.5, "8"):
+        with pytest.raises(ValueError, match="budget_bytes must be an integer >= 0"):
+            DrawsCache(budget)
+
+
+def test_the_draws_cache_counts_every_byte_it_holds():
+    # Before: the cut patterns hashed during a call (R bytes a position and head) stayed in the
+    # cached entry, uncounted: H = 8, n = 16384, R = 1024 left 128 MiB under a 64 MiB budget.
+    slopes = torch.tensor([0.01, 0.002], dtype=torch.float64)
+    DRAWS_CACHE.clear()
+    q, k, v = qkv(1, 2, 2, 4, 4096, 2, seed=1, dtype=torch.float32)
+    lsh_alibi_attention(q, k, v, slopes, 64, scheme="cuts", seed=1)
+    stored = [draws for draws, _ in DRAWS_CACHE._entries.values()]
+    assert len(stored) == 1 and all(not draw._last_cuts for draw in stored[0])  # no memo kept
+    assert DRAWS_CACHE.held_bytes() == draws_bytes(stored[0]) == 2 * draws_module.HEAD_OVERHEAD_BYTES
+    DRAWS_CACHE.clear()

@@ -38,7 +38,7 @@ from ..._checks import (
 )
 from ..exact import exact_alibi
 from ..padding import over_real_keys
-from .draws import HeadDraw, attention_draws
+from .draws import DRAWS_CACHE, HeadDraw
 from .geometry import first_key_read, query_rows
 from .per_sample import BlockPlan, PerSampleAttention
 from .union import head_groups, union_attention
@@ -96,7 +96,7 @@ def lsh_alibi_attention(
     head_offset = check_head_offset(head_offset, group, q.shape[1])
     scale = default_scale(scale, q.shape[-1])
     runs = key_padding_runs(key_padding_mask, q.shape[0], k.shape[2])
-    draws = attention_draws(slopes, num_samples, scheme, seed, head_offset)
+    draws = DRAWS_CACHE.get(slopes, num_samples, scheme, seed, head_offset)
 
     plain = [h for h in range(q.shape[1]) if draws[h].is_plain]
     sampled = [h for h in range(q.shape[1]) if not draws[h].is_plain]
