@@ -16,6 +16,7 @@ from alibi_lsh import (
     lsh_alibi_attention_reference,
     window_alibi_attention,
 )
+from alibi_lsh.attention.options import AttentionOptions, TileRows
 from alibi_lsh.attention.spec import attend
 
 from .conftest import random_qkv
@@ -132,14 +133,15 @@ def test_float64_is_computed_in_float64():
 
 
 @pytest.mark.parametrize("causal", [True, False])
-def test_exact_reference_chunks_rows_without_changing_the_result(causal, monkeypatch):
+def test_exact_reference_chunks_rows_without_changing_the_result(causal):
     q, k, v = qkv(1, 2, 2, 40, 40, 4, seed=8)
     slopes = [0.3, 0.05]
     whole = alibi_attention(q, k, v, slopes, causal=causal)
-    monkeypatch.setattr("alibi_lsh.attention.exact.CHUNK_ELEMENTS", 2 * 40 * 3)  # 3 query rows per chunk
-    torch.testing.assert_close(alibi_attention(q, k, v, slopes, causal=causal), whole, rtol=1e-12, atol=1e-12)
-    monkeypatch.setattr("alibi_lsh.attention.window.MAX_TILE", 2)  # tiny tiles, many edge tiles
-    windowed = window_alibi_attention(q, k, v, slopes, 5, causal=causal)
+    three_rows = AttentionOptions(exact_bias_elements=2 * 40 * 3)  # 3 query rows per chunk
+    chunked = alibi_attention(q, k, v, slopes, causal=causal, options=three_rows)
+    torch.testing.assert_close(chunked, whole, rtol=1e-12, atol=1e-12)
+    tiny_tiles = AttentionOptions(window_tile_rows=TileRows(2, 2))  # tiny tiles, many edge tiles
+    windowed = window_alibi_attention(q, k, v, slopes, 5, causal=causal, options=tiny_tiles)
     expected = naive_attention(q, k, v, alibi_weight(slopes, [5, 5]), causal)
     torch.testing.assert_close(windowed, expected, rtol=1e-10, atol=1e-10)
 
@@ -350,3 +352,24 @@ def test_slopes_that_require_grad_are_fine_without_autograd():
     slopes = torch.tensor([0.3, 0.1], requires_grad=True)
     with torch.no_grad():  # no gradient is asked for, so none can go missing
         torch.testing.assert_close(alibi_attention(q, q, q, slopes), alibi_attention(q, q, q, slopes.detach()))
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"lsh_path": "blocks"}, r"lsh_path must be one of \('union', 'per-sample'\), got 'blocks'"),
+        ({"fused": 1}, "fused must be True or False, got 1"),
+        ({"exact_bias_elements": 0}, "exact_bias_elements must be an integer >= 1, got 0"),
+        ({"union_backward_split": 2.5}, "union_backward_split must be an integer >= 1, got 2.5"),
+        ({"union_tile_rows": TileRows(8, 4)}, r"union_tile_rows must be TileRows\(smallest, largest\)"),
+        ({"draws_cache": {}}, "draws_cache must be a DrawsCache, got dict"),
+    ],
+)
+def test_attention_options_refuse_what_no_path_can_run(fields, message):
+    with pytest.raises(ValueError, match=message):
+        AttentionOptions(**fields)
+
+
+def test_tile_rows_are_a_power_of_two_near_a_quarter_of_the_reach():
+    rows = TileRows(32, 256)
+    assert [rows.for_reach(reach) for reach in (0, 1, 100, 128, 500, 10**6)] == [32, 32, 32, 32, 128, 256]

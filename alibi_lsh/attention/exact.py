@@ -13,10 +13,8 @@ import torch
 
 from .._checks import check_head_slopes, check_qkv, check_values, compute_dtype, default_scale, key_padding_runs
 from .fused import attention_backward, attention_forward
+from .options import DEFAULT_OPTIONS, AttentionOptions
 from .padding import over_real_keys
-
-# Elements of one chunk's bias (B * H * rows * n_k): 2**25 float32 values = 128 MiB.
-CHUNK_ELEMENTS = 2**25
 
 
 def alibi_attention(
@@ -29,6 +27,7 @@ def alibi_attention(
     *,
     key_padding_mask: torch.Tensor | None = None,
     enable_gqa: bool = False,
+    options: AttentionOptions = DEFAULT_OPTIONS,
 ) -> torch.Tensor:
     """Exact ALiBi attention (Press et al., 2022) in SDPA's (B, H, n, d) layout; (B, H, n_q, d_v).
 
@@ -51,21 +50,28 @@ def alibi_attention(
 
     def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         check_values(q, k, v, scale)
-        return exact_alibi(q, k, v, slopes, causal, scale, group)
+        return exact_alibi(q, k, v, slopes, causal, scale, group, options)
 
     return over_real_keys(attend, q, k, v, runs)
 
 
 def exact_alibi(
-    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, slopes: torch.Tensor, causal: bool, scale: float, group: int
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    slopes: torch.Tensor,
+    causal: bool,
+    scale: float,
+    group: int,
+    options: AttentionOptions = DEFAULT_OPTIONS,
 ) -> torch.Tensor:
     """Exact ALiBi on checked, unpadded inputs (positions = key indices); differentiable."""
-    return ExactALiBi.apply(q, k, v, slopes, causal, scale, group)
+    return ExactALiBi.apply(q, k, v, slopes, causal, scale, group, options)
 
 
-def _chunks(q: torch.Tensor, k: torch.Tensor) -> list[tuple[int, int]]:
+def _chunks(q: torch.Tensor, k: torch.Tensor, bias_elements: int) -> list[tuple[int, int]]:
     batch, heads, n_q, _ = q.shape
-    rows = max(1, CHUNK_ELEMENTS // (batch * heads * k.shape[2]))
+    rows = max(1, bias_elements // (batch * heads * k.shape[2]))
     return [(start, min(n_q, start + rows)) for start in range(0, n_q, rows)]
 
 
@@ -94,23 +100,23 @@ class ExactALiBi(torch.autograd.Function):
     """Chunked exact ALiBi; saves q, k, v, the output and its log-sum-exp, rebuilds biases in backward."""
 
     @staticmethod
-    def forward(ctx, q, k, v, slopes: torch.Tensor, causal: bool, scale: float, group: int):
+    def forward(ctx, q, k, v, slopes: torch.Tensor, causal: bool, scale: float, group: int, options: AttentionOptions):
         batch, heads, n_q, _ = q.shape
         kv_heads, n_k = k.shape[1], k.shape[2]
         dtype = compute_dtype(q.dtype)
         slopes = slopes.to(device=q.device)
         out = q.new_empty(batch, heads, n_q, v.shape[-1])
         lse = torch.empty(batch, heads, n_q, dtype=dtype, device=q.device)
-        for start, stop in _chunks(q, k):
+        for start, stop in _chunks(q, k, options.exact_bias_elements):
             keys = n_k - n_q + stop if causal else n_k  # a causal chunk never looks past its last row
             bias = _bias(slopes, start, stop, keys, n_k - n_q, causal, dtype)
             o, chunk_lse = attention_forward(
                 _fold(q[:, :, start:stop], kv_heads), k[:, :, :keys], v[:, :, :keys], scale, False,
-                bias.reshape(kv_heads, group * (stop - start), keys),
+                bias.reshape(kv_heads, group * (stop - start), keys), fused=options.fused,
             )  # fmt: skip
             out[:, :, start:stop] = o.reshape(batch, heads, stop - start, -1)
             lse[:, :, start:stop] = chunk_lse.reshape(batch, heads, stop - start)
-        ctx.causal, ctx.scale = causal, scale
+        ctx.causal, ctx.scale, ctx.options = causal, scale, options
         ctx.save_for_backward(q, k, v, slopes, out, lse)
         return out
 
@@ -124,16 +130,16 @@ class ExactALiBi(torch.autograd.Function):
         grad_q = torch.empty(q.shape, dtype=q.dtype, device=q.device)
         grad_k = torch.zeros(k.shape, dtype=dtype, device=q.device)
         grad_v = torch.zeros(v.shape, dtype=dtype, device=q.device)
-        for start, stop in _chunks(q, k):
+        for start, stop in _chunks(q, k, ctx.options.exact_bias_elements):
             keys = n_k - n_q + stop if ctx.causal else n_k
             bias = _bias(slopes, start, stop, keys, n_k - n_q, ctx.causal, dtype)
             rows = slice(start, stop)
             dq, dk, dv = attention_backward(
                 _fold(grad_out[:, :, rows], kv_heads), _fold(q[:, :, rows], kv_heads), k[:, :, :keys], v[:, :, :keys],
                 _fold(out[:, :, rows], kv_heads), lse[:, :, rows].reshape(batch, kv_heads, -1), ctx.scale, False,
-                bias.reshape(kv_heads, group * (stop - start), keys),
+                bias.reshape(kv_heads, group * (stop - start), keys), fused=ctx.options.fused,
             )  # fmt: skip
             grad_q[:, :, rows] = dq.reshape(batch, heads, stop - start, -1)
             grad_k[:, :, :keys] += dk
             grad_v[:, :, :keys] += dv
-        return grad_q, grad_k.to(k.dtype), grad_v.to(v.dtype), None, None, None, None
+        return grad_q, grad_k.to(k.dtype), grad_v.to(v.dtype), None, None, None, None, None

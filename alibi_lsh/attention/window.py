@@ -30,14 +30,8 @@ from .._checks import (
     key_padding_runs,
 )
 from .fused import attention_backward, attention_forward
+from .options import DEFAULT_OPTIONS, AttentionOptions
 from .padding import over_real_keys
-
-# Query rows per tile: about a quarter of the window, within these bounds (fitted on a 2-core CPU).
-MIN_TILE, MAX_TILE = 32, 256
-# Key (and key-gradient) elements of one backward call, B * tiles * S * d, at most, and bias elements
-# (tiles * T * S) of one call on edge tiles: the flash backward returns dk, dv per tile, and edge tiles
-# carry a bias each, so a training step stays near the forward's memory.
-BACKWARD_ELEMENTS = 2**18
 
 
 def check_windows(window: int | Sequence[int] | torch.Tensor) -> list[int]:
@@ -60,11 +54,6 @@ def _as_windows(window: int | Sequence[int] | torch.Tensor, heads: int) -> list[
     return values
 
 
-def tile_rows(window: int) -> int:
-    """Query rows per tile for a window: a power of two near window / 4, within [MIN_TILE, MAX_TILE]."""
-    return int(min(MAX_TILE, max(MIN_TILE, 2 ** round(math.log2(max(window, 1) / 4)))))
-
-
 class _Tiles:
     """The tiles of one head: n_q queries (the last of n_k keys) in tiles of ``rows``, window w.
 
@@ -72,9 +61,9 @@ class _Tiles:
     rows after the last query) are the edge groups, each with its own bias; the others share one.
     """
 
-    def __init__(self, n_q: int, n_k: int, window: int, causal: bool):
+    def __init__(self, n_q: int, n_k: int, window: int, causal: bool, rows: int):
         self.n_q, self.n_k, self.window = n_q, n_k, window
-        self.rows = min(n_q, tile_rows(window))
+        self.rows = min(n_q, rows)
         self.count = -(-n_q // self.rows)
         self.ahead = 0 if causal else window - 1
         self.span = self.rows + window - 1 + self.ahead
@@ -144,13 +133,13 @@ class WindowAttention(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, q, k, v, slopes: list[float], windows: list[int], group: int, causal: bool, scale: float):
+    def forward(ctx, q, k, v, slopes: list[float], windows: list[int], group: int, causal: bool, scale: float, options):
         batch, heads, n_q, _ = q.shape
         dtype = compute_dtype(q.dtype)
         out = q.new_empty(batch, heads, n_q, v.shape[-1])
         lse = torch.empty(batch, heads, n_q, 1, dtype=dtype, device=q.device)
         for h in range(heads):
-            tiles = _Tiles(n_q, k.shape[2], windows[h], causal)
+            tiles = _Tiles(n_q, k.shape[2], windows[h], causal, options.window_tile_rows.for_reach(windows[h]))
             kv = h // group
             q_tiles, k_tiles, v_tiles = tiles.queries(q[:, h]), tiles.keys(k[:, kv]), tiles.keys(v[:, kv])
             out_tiles, out_in_place = _tile_rows(out[:, h], tiles)
@@ -159,13 +148,14 @@ class WindowAttention(torch.autograd.Function):
                 chunk = slice(part.start, part.stop)
                 out_tiles[:, chunk], lse_tiles[:, chunk, :, 0] = attention_forward(
                     q_tiles[:, chunk], k_tiles[:, chunk], v_tiles[:, chunk], scale, False,
-                    tiles.bias(slopes[h], part, dtype, q.device),
+                    tiles.bias(slopes[h], part, dtype, q.device), fused=options.fused,
                 )  # fmt: skip
             if not out_in_place:
                 out[:, h] = out_tiles.flatten(1, 2)[:, :n_q]
             if not lse_in_place:
                 lse[:, h] = lse_tiles.flatten(1, 2)[:, :n_q]
         ctx.slopes, ctx.windows, ctx.group, ctx.causal, ctx.scale = slopes, windows, group, causal, scale
+        ctx.options = options
         ctx.save_for_backward(q, k, v, out, lse)
         return out
 
@@ -179,20 +169,25 @@ class WindowAttention(torch.autograd.Function):
         grad_k = torch.zeros(k.shape, dtype=dtype, device=q.device)
         grad_v = torch.zeros(v.shape, dtype=dtype, device=q.device)
         for h in range(heads):
-            tiles = _Tiles(n_q, n_k, ctx.windows[h], ctx.causal)
+            options = ctx.options
+            tiles = _Tiles(n_q, n_k, ctx.windows[h], ctx.causal, options.window_tile_rows.for_reach(ctx.windows[h]))
             kv = h // ctx.group
             # Rows after the last query: zero output gradient, so they add nothing to dq, dk or dv.
             grad_tiles, q_tiles, out_tiles = (tiles.queries(t[:, h]) for t in (grad_out, q, out))
             lse_tiles = tiles.queries(lse[:, h])[..., 0]
             k_tiles, v_tiles = tiles.keys(k[:, kv]), tiles.keys(v[:, kv])
             dq_tiles, dq_in_place = _tile_rows(grad_q[:, h], tiles)
-            per_call = max(1, BACKWARD_ELEMENTS // (batch * tiles.span * max(k.shape[-1], v.shape[-1])))
-            per_edge_call = max(1, BACKWARD_ELEMENTS // (tiles.rows * tiles.span))  # (tiles, T, S) bias
+            # The flash backward returns dk, dv per tile and edge tiles carry a bias each: a budget per
+            # call keeps a training step near the forward's memory.
+            budget = options.window_backward_elements
+            per_call = max(1, budget // (batch * tiles.span * max(k.shape[-1], v.shape[-1])))
+            per_edge_call = max(1, budget // (tiles.rows * tiles.span))  # (tiles, T, S) bias
             for part in tiles.groups(per_call, per_edge_call):
                 chunk = slice(part.start, part.stop)
                 dq_tiles[:, chunk], dk, dv = attention_backward(
                     grad_tiles[:, chunk], q_tiles[:, chunk], k_tiles[:, chunk], v_tiles[:, chunk], out_tiles[:, chunk],
                     lse_tiles[:, chunk], ctx.scale, False, tiles.bias(ctx.slopes[h], part, dtype, q.device),
+                    fused=options.fused,
                 )  # fmt: skip
                 # Tile b's span starts at key first_key + b T: overlapping windows, so scatter-add. Keys
                 # outside [0, n_k) are masked (or seen only by rows without gradient): their dk, dv are 0.
@@ -207,7 +202,7 @@ class WindowAttention(torch.autograd.Function):
                 grad_v[:, kv].index_add_(1, index, dv.to(dtype))
             if not dq_in_place:
                 grad_q[:, h] = dq_tiles.flatten(1, 2)[:, :n_q]
-        return grad_q.to(q.dtype), grad_k.to(k.dtype), grad_v.to(v.dtype), None, None, None, None, None
+        return grad_q.to(q.dtype), grad_k.to(k.dtype), grad_v.to(v.dtype), None, None, None, None, None, None
 
 
 def window_alibi_attention(
@@ -221,6 +216,7 @@ def window_alibi_attention(
     scale: float | None = None,
     key_padding_mask: torch.Tensor | None = None,
     enable_gqa: bool = False,
+    options: AttentionOptions = DEFAULT_OPTIONS,
 ) -> torch.Tensor:
     """ALiBi attention restricted to |i - j| < window, in SDPA's (B, H, n, d) layout; (B, H, n_q, d_v).
 
@@ -244,6 +240,6 @@ def window_alibi_attention(
             k, v = k[:, :, first:], v[:, :, first:]
         check_values(q, k, v, scale)
         bands = [min(w, n_k - first) for w in windows]
-        return WindowAttention.apply(q, k, v, slopes, bands, group, causal, scale)
+        return WindowAttention.apply(q, k, v, slopes, bands, group, causal, scale, options)
 
     return over_real_keys(attend, q, k, v, runs)

@@ -24,22 +24,20 @@ from dataclasses import dataclass
 
 import torch
 
+from ..._checks import compute_dtype
 from ..fused import attention_backward, attention_forward
+from ..options import DEFAULT_OPTIONS, AttentionOptions
 from .draws import HeadDraw
 from .geometry import block_starts
 from .merge import OnlineSoftmaxMerge
 
-# Elements of the gathered tiles of one fused call (cuts scheme): 2**24 float32 = 64 MiB.
-TILE_ELEMENTS = 2**24
-# Blocks shorter than this are padded up to it: tiny tiles cost more in overhead than in FLOPs.
-MIN_TILE = 8
-# Elements of the per-chunk output buffer (B * heads * R_chunk * n_q * d_v): 2**25 float32 = 128 MiB.
-CHUNK_ELEMENTS = 2**25
+# Cut blocks shorter than this are padded up to it: tiny gathers cost more in overhead than in FLOPs.
+MIN_BLOCK_WIDTH = 8
 
 
 def padded_width(lengths: torch.Tensor) -> torch.Tensor:
     """Round block lengths up to the classes 8, 12, 16, 24, 32, 48, ... (waste <= 1.5x); int64."""
-    lengths = lengths.clamp_min(MIN_TILE)
+    lengths = lengths.clamp_min(MIN_BLOCK_WIDTH)
     power = 2 ** torch.floor(torch.log2((lengths - 1).to(torch.float64))).to(torch.int64)  # < length
     return torch.where(lengths <= power + power // 2, power + power // 2, 2 * power)
 
@@ -170,13 +168,15 @@ class BlockPlan:
         shape: tuple[int, int, int, int, int],
         causal: bool,
         scale: float,
+        options: AttentionOptions = DEFAULT_OPTIONS,
     ):
         self.draws, self.heads, self.group, self.causal, self.scale = draws, heads, group, causal, scale
+        self.options = options
         self.batch, self.n_q, self.n_k, self.head_dim, self.value_dim = shape
         self.p0 = self.n_k - self.n_q
         self.cuts = draws[heads[0]].is_cuts
         samples = draws[heads[0]].num_samples
-        chunk = max(1, CHUNK_ELEMENTS // (self.batch * len(heads) * self.n_q * self.value_dim))
+        chunk = max(1, options.per_sample_output_elements // (self.batch * len(heads) * self.n_q * self.value_dim))
         self.chunks = [range(a, min(samples, a + chunk)) for a in range(0, samples, chunk)]
 
     def calls(self, samples: range, device: torch.device) -> Iterator[ViewCall | GatherCall]:
@@ -213,7 +213,8 @@ class BlockPlan:
             valid = offsets[None, :] < length[:, None]
             query = first[:, None] + torch.where(valid, offsets[None, :], 0)
             kv_head = torch.div(head, self.group, rounding_mode="floor")
-            per_call = max(1, TILE_ELEMENTS // (self.batch * width * 2 * (self.head_dim + self.value_dim)))
+            gathered = self.batch * width * 2 * (self.head_dim + self.value_dim)
+            per_call = max(1, self.options.per_sample_gather_elements // gathered)
             for lo in range(0, row.numel(), per_call):
                 part = slice(lo, lo + per_call)
                 columns = (head, kv_head, row, slot)
@@ -228,7 +229,7 @@ class BlockPlan:
 def _forward(plan: BlockPlan, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Merged output (B, heads, n_q, d_v) in q's dtype and log-sum-exp (B, heads, n_q) of the plan."""
     batch, live, n_q, value_dim = plan.batch, len(plan.heads), plan.n_q, plan.value_dim
-    dtype = torch.float64 if q.dtype == torch.float64 else torch.float32
+    dtype = compute_dtype(q.dtype)
     merge = OnlineSoftmaxMerge((batch, live, n_q), value_dim, dtype, q.device)
     for samples in plan.chunks:
         lses = torch.full((batch, live, len(samples), n_q), -torch.inf, dtype=dtype, device=q.device)
@@ -243,7 +244,13 @@ def _forward(plan: BlockPlan, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor)
             if isinstance(call, ViewCall):
                 causal, mask = call.masking(plan.causal, q.device)
                 o, lse = attention_forward(
-                    call.by_query(q, call.head), call.by_key(k), call.by_key(v), plan.scale, causal, mask
+                    call.by_query(q, call.head),
+                    call.by_key(k),
+                    call.by_key(v),
+                    plan.scale,
+                    causal,
+                    mask,
+                    fused=plan.options.fused,
                 )
                 rows = slice(call.run.query_start - plan.p0, call.run.stop - plan.p0)
                 lses[:, call.row, call.slot, rows] = lse.reshape(batch, -1)
@@ -254,7 +261,13 @@ def _forward(plan: BlockPlan, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor)
             else:
                 causal, mask = call.masking(plan.causal)
                 o, lse = attention_forward(
-                    call.gather_query(q), call.gather_key(k), call.gather_key(v), plan.scale, causal, mask
+                    call.gather_query(q),
+                    call.gather_key(k),
+                    call.gather_key(v),
+                    plan.scale,
+                    causal,
+                    mask,
+                    fused=plan.options.fused,
                 )
                 _, _, row, slot, query = call.valid_indices()
                 buffer[:, row, slot, query] = o[:, call.valid]
@@ -299,6 +312,7 @@ def _backward(
                     plan.scale,
                     causal,
                     mask,
+                    fused=plan.options.fused,
                 )
                 call.by_query(grad_q, call.head).add_(dq)
                 call.by_key(grad_k).add_(dk)
@@ -317,6 +331,7 @@ def _backward(
                     plan.scale,
                     causal,
                     mask,
+                    fused=plan.options.fused,
                 )
                 head, kv_head, _, _, query = call.valid_indices()
                 valid = call.valid

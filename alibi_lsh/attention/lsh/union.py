@@ -32,37 +32,15 @@ from typing import NamedTuple
 
 import torch
 
-from ..._checks import check_values
+from ..._checks import check_values, compute_dtype
 from ..fused import attention_backward, attention_forward
+from ..options import DEFAULT_OPTIONS, AttentionOptions
 from .draws import HeadDraw
 from .geometry import block_bounds
 
-# Bias elements (N * T * S) of one fused call, at most: 2**22 float32 = 16 MiB.
-BIAS_ELEMENTS = 2**22
-# Gathered key and value elements (B * N * S * d, each) of one fused call, at most.
-GATHER_ELEMENTS = 2**22
-# On a GPU a call of 16 MiB is a few microseconds of work against a dozen kernel launches: calls
-# there are this many times larger.
-CUDA_CALL_SCALE = 16
-# The backward pass holds more per call (the kernel's dk, dv, the gathered output and its
-# gradient) beside dq, dk, dv themselves: its calls are this many times smaller (bias and gathers
-# of 1 MiB), so a training step holds little more than the output and the gradients. 16 rather
-# than 4: 15 MiB less at n = 8192, H = 8, d = 64, R = 8, at the same speed on a 2-core CPU.
-BACKWARD_SPLIT = 16
-# Query rows per tile: between these, about a quarter of the head's mean reach (fitted on a 2-core
-# CPU: smaller tiles waste fewer keys, larger ones gather fewer keys per query).
-MIN_TILE, MAX_TILE = 16, 256
-# Block bounds (R per query row and head, int32) held by one plan, at most: 2**26 = 256 MiB. Heads
-# go through the pass in groups that fit; a single head that does not fit takes the per-sample path.
-BOUNDS_ELEMENTS = 2**26
 # Spans are rounded up to a multiple of this at least (and of S / 8 for long spans: waste <= 12.5 %);
 # 16 keeps CUDA's bias rows aligned.
 SPAN_STEP = 16
-
-
-def tile_rows(mean_reach: float) -> int:
-    """Query rows per tile for a head whose queries reach ``mean_reach`` keys on average: a power of two."""
-    return int(min(MAX_TILE, max(MIN_TILE, 2 ** round(math.log2(max(mean_reach, 1.0) / 4)))))
 
 
 def span_class(span: torch.Tensor) -> torch.Tensor:
@@ -140,9 +118,10 @@ class UnionPlan:
         runs: list[tuple[int, int]] | None,
         causal: bool,
         device: torch.device | None = None,
+        options: AttentionOptions = DEFAULT_OPTIONS,
     ):
         batch, num_heads, n_q, n_k, kv_heads = shape
-        self.heads, self.causal, self.n_q, self.n_k = heads, causal, n_q, n_k
+        self.heads, self.causal, self.n_q, self.n_k, self.options = heads, causal, n_q, n_k, options
         self.samples = draws[heads[0]].num_samples
         p0 = n_k - n_q
         if runs is None or len(set(runs)) == 1:
@@ -189,7 +168,8 @@ class UnionPlan:
             return start[:, at.to(start.device)].amin(dim=0).cpu(), latest
 
         earliest, latest = reach(torch.arange(0, count, 8))  # every 8th query tells the mean reach
-        rows = min(count, tile_rows(float((latest - earliest).double().mean())))  # a decoding step: 1
+        mean_reach = float((latest - earliest).double().mean())
+        rows = min(count, self.options.union_tile_rows.for_reach(mean_reach))  # a decoding step: 1
         first_row = torch.arange(0, count, rows, dtype=torch.int64)
         valid = (count - first_row).clamp_max(rows)
         # Bounds are nondecreasing along the positions: a tile spans from its first query's earliest
@@ -215,7 +195,7 @@ class UnionPlan:
 
         ``width`` = d + d_v sizes the gathers; ``split`` makes every call that many times smaller.
         """
-        table = self.table
+        table, options = self.table, self.options
         if table.span.numel() == 0:
             return
         log_count = torch.log(torch.arange(self.samples + 1, dtype=torch.float64)).to(device, dtype)  # log 0 = -inf
@@ -228,10 +208,10 @@ class UnionPlan:
             members = table.select(slice(bounds[index], bounds[index + 1]))
             rows, span = int(members.rows[0]), int(members.span[0])
             elements = min(
-                BIAS_ELEMENTS // (rows * max(span, self.samples)),  # the bias and the (N, T, R) block starts
-                GATHER_ELEMENTS // (self.batch * span * width),
+                options.union_bias_elements // (rows * max(span, self.samples)),  # bias, (N, T, R) block starts
+                options.union_gather_elements // (self.batch * span * width),
             )
-            per_call = max(1, elements * (CUDA_CALL_SCALE if device.type == "cuda" else 1) // split)
+            per_call = max(1, elements * (options.cuda_call_scale if device.type == "cuda" else 1) // split)
             for lo in range(0, len(members.span), per_call):
                 yield self._call(members.select(slice(lo, lo + per_call)).to(device), rows, span, log_count)
 
@@ -279,14 +259,10 @@ def _rows(t: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     return t.index_select(1, index.view(-1)).view(t.shape[0], *index.shape, t.shape[-1])
 
 
-def _compute_dtype(t: torch.Tensor) -> torch.dtype:
-    return torch.float64 if t.dtype == torch.float64 else torch.float32
-
-
 def _forward(plan: UnionPlan, q, k, v, scale: float) -> tuple[torch.Tensor, torch.Tensor]:
     """Output (B, heads, n_q, d_v) in q's dtype and log-sum-exp (B, heads, n_q); padded rows 0 and -inf."""
     batch, n_q, value_dim = q.shape[0], plan.n_q, v.shape[-1]
-    dtype = _compute_dtype(q)
+    dtype = compute_dtype(q.dtype)
     out = q.new_zeros(batch, len(plan.heads), n_q, value_dim)
     lse = torch.full((batch, len(plan.heads), n_q), -math.inf, dtype=dtype, device=q.device)
     q_rows, k_rows, v_rows = (_flat(t, plan.shared) for t in (q, k, v))
@@ -294,7 +270,13 @@ def _forward(plan: UnionPlan, q, k, v, scale: float) -> tuple[torch.Tensor, torc
     lse_rows = lse.view(out_rows.shape[:2])
     for call in plan.calls(q.device, dtype, q.shape[-1] + v.shape[-1]):
         o, call_lse = attention_forward(
-            _rows(q_rows, call.query), _rows(k_rows, call.keys), _rows(v_rows, call.keys), scale, False, call.bias
+            _rows(q_rows, call.query),
+            _rows(k_rows, call.keys),
+            _rows(v_rows, call.keys),
+            scale,
+            False,
+            call.bias,
+            fused=plan.options.fused,
         )
         target = call.output[call.valid]
         out_rows[:, target] = o[:, call.valid]
@@ -308,12 +290,13 @@ def _backward(plan: UnionPlan, grad_out, q, k, v, out, lse, scale: float):
     grad_rows, out_rows = _flat(grad_out.contiguous(), plan.shared), _flat(out, plan.shared)
     lse_rows = lse.reshape(out_rows.shape[:2])
     grad_q, grad_k, grad_v = (torch.zeros(t.shape, dtype=dtype, device=q.device) for t in (q_rows, k_rows, v_rows))
-    for call in plan.calls(q.device, dtype, q.shape[-1] + v.shape[-1], BACKWARD_SPLIT):
+    # Backward calls hold more (the kernel's dk, dv, the gathered output and its gradient): smaller calls.
+    for call in plan.calls(q.device, dtype, q.shape[-1] + v.shape[-1], plan.options.union_backward_split):
         # Repeated rows of a short tile get no output gradient: they add nothing to dk, dv.
         grad_tile = _rows(grad_rows, call.output).mul_(call.valid[None, :, :, None])
         dq, dk, dv = attention_backward(
             grad_tile, _rows(q_rows, call.query), _rows(k_rows, call.keys), _rows(v_rows, call.keys),
-            _rows(out_rows, call.output), lse_rows[:, call.output], scale, False, call.bias,
+            _rows(out_rows, call.output), lse_rows[:, call.output], scale, False, call.bias, fused=plan.options.fused,
         )  # fmt: skip
         grad_q.index_add_(1, call.query[call.valid], dq[:, call.valid].to(dtype))
         grad_k.index_add_(1, call.keys.reshape(-1), dk.flatten(1, 2).to(dtype))
@@ -337,10 +320,10 @@ class UnionAttention(torch.autograd.Function):
         return (None, *_backward(ctx.plan, grad_out, q, k, v, out, lse, ctx.scale), None)
 
 
-def head_groups(heads: list[int], samples: int, rows: int) -> list[list[int]] | None:
-    """``heads`` in groups whose block bounds (samples x rows each) fit BOUNDS_ELEMENTS; None if one
+def head_groups(heads: list[int], samples: int, rows: int, bounds_elements: int) -> list[list[int]] | None:
+    """``heads`` in groups whose block bounds (samples x rows each) fit ``bounds_elements``; None if one
     head alone does not fit."""
-    per_group = BOUNDS_ELEMENTS // max(1, samples * rows)
+    per_group = bounds_elements // max(1, samples * rows)
     if per_group == 0:
         return None
     return [heads[i : i + per_group] for i in range(0, len(heads), per_group)]
@@ -356,6 +339,7 @@ def union_attention(
     runs: list[tuple[int, int]] | None,
     causal: bool,
     scale: float,
+    options: AttentionOptions = DEFAULT_OPTIONS,
 ) -> torch.Tensor:
     """The estimator of query heads ``heads`` (sampled, not plain) in one count-weighted pass.
 
@@ -365,7 +349,7 @@ def union_attention(
     differentiable in q, k, v; query rows at padded positions are 0.
     """
     shape = (q.shape[0], q.shape[1], q.shape[2], k.shape[2], k.shape[1])
-    plan = UnionPlan(draws, heads, group, shape, runs, causal, q.device)
+    plan = UnionPlan(draws, heads, group, shape, runs, causal, q.device, options)
     for rows, queries, keys in plan.checks:
         check_values(q[rows, :, queries], k[rows, :, keys], v[rows, :, keys], scale)
     return UnionAttention.apply(plan, q, k, v, scale)
