@@ -309,7 +309,8 @@ def test_attention_spec_refuses_at_construction_what_its_forward_would(fields, c
     with pytest.raises(ValueError) as construction:
         AttentionSpec(**fields)
     assert str(construction.value) == str(forward.value)
-    assert str(construction.value).split()[0] in fields  # the message names the field
+    # The message names the field (a window is checked under window_alibi_attention's argument name).
+    assert str(construction.value).split()[0] in {*fields, "sliding_window"}
 
 
 def test_attention_spec_accepts_the_limits():
@@ -373,3 +374,31 @@ def test_attention_options_refuse_what_no_path_can_run(fields, message):
 def test_tile_rows_are_a_power_of_two_near_a_quarter_of_the_reach():
     rows = TileRows(32, 256)
     assert [rows.for_reach(reach) for reach in (0, 1, 100, 128, 500, 10**6)] == [32, 32, 32, 32, 128, 256]
+
+
+@pytest.mark.parametrize("causal", [True, False])
+@pytest.mark.parametrize("w", [1, 2, 5])
+def test_sliding_window_keeps_distance_w_minus_1_and_drops_distance_w(w, causal):
+    # sliding_window = w is FlashAttention's window_size = (w - 1, w - 1), causal (w - 1, 0):
+    # with equal scores and slope 0, each kept key gets the same weight and a dropped one none.
+    n_q, n_k = 6, 12
+    q, k = torch.zeros(1, 1, n_q, 4, dtype=torch.float64), torch.zeros(1, 1, n_k, 4, dtype=torch.float64)
+    v = torch.eye(n_k, dtype=torch.float64)[None, None]  # output row = the weights over the keys
+    out = window_alibi_attention(q, k, v, [0.0], w, causal)[0, 0]
+    i, j = torch.arange(n_k - n_q, n_k)[:, None], torch.arange(n_k)[None, :]
+    left, right = w - 1, 0 if causal else w - 1  # FlashAttention's window_size
+    kept = (j >= i - left) & (j <= i + right)
+    assert kept[i - j == w - 1].all() and not kept[(i - j).abs() == w].any()  # the boundary itself
+    assert w == 1 or bool(kept[j - i == w - 1].any()) != causal  # ahead: kept unless causal
+    assert torch.equal(out > 0, kept)
+    torch.testing.assert_close(out, kept.double() / kept.sum(dim=1, keepdim=True), rtol=1e-15, atol=0)
+    q, k, v = qkv(1, 1, 1, n_q, n_k, 4, seed=w)
+    expected = naive_attention(q, k, v, alibi_weight([0.3], [w]), causal)
+    torch.testing.assert_close(window_alibi_attention(q, k, v, [0.3], w, causal), expected, rtol=1e-12, atol=1e-12)
+
+
+def test_sliding_window_refuses_a_2d_window():
+    # Before: [[4, 4]] was flattened into two per-head windows.
+    q, k, v = qkv(1, 2, 2, 4, 4, 2)
+    with pytest.raises(ValueError, match=r"sliding_window must be one integer >= 1 or one per head \(1-D\), got shape"):
+        window_alibi_attention(q, k, v, [0.1, 0.2], [[4, 4]])

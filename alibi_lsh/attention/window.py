@@ -1,6 +1,10 @@
-"""ALiBi attention truncated to a window |i - j| < w: the deterministic banded baseline.
+"""ALiBi attention inside a sliding window |i - j| < w: the deterministic banded baseline.
 
-Query tiles against key windows, as FlashAttention's sliding windows: the queries of a head go in
+``sliding_window`` = w keeps the keys with |i - j| < w, i.e. w - 1 on each side of the query, as
+Hugging Face's ``sliding_window`` (Mistral); FlashAttention's ``window_size=(w - 1, w - 1)`` keeps
+the same keys, and ``(w - 1, 0)`` is the causal one (docs/glossary.md).
+
+The queries of a head go in
 tiles of T rows, and tile b sees the span of S = T + w - 1 keys ending at its last query (plus
 w - 1 ahead when bidirectional). Query x of a tile and key y of its span are always u = x + w - 1
 - y positions apart, so one (T, S) bias -m |u| (-inf where |u| >= w, and ahead when causal)
@@ -34,23 +38,27 @@ from .options import DEFAULT_OPTIONS, AttentionOptions
 from .padding import over_real_keys
 
 
-def check_windows(window: int | Sequence[int] | torch.Tensor) -> list[int]:
-    """The window(s) as a list of integers >= 1: one value, or one per head."""
+def check_windows(sliding_window: int | Sequence[int] | torch.Tensor, name: str = "sliding_window") -> list[int]:
+    """The window(s) as a list of integers >= 1: one value, or one per head (1-D); ``name`` in messages."""
+    message = f"{name} must be one integer >= 1 or one per head (1-D)"
     try:
-        values = torch.as_tensor(window).reshape(-1).tolist()
+        tensor = torch.as_tensor(sliding_window)
     except (TypeError, ValueError, RuntimeError) as error:
-        raise ValueError(f"window must be one integer >= 1 or one per head, got {window!r}") from error
+        raise ValueError(f"{message}, got {sliding_window!r}") from error
+    if tensor.dim() > 1:
+        raise ValueError(f"{message}, got shape {tuple(tensor.shape)}")
+    values = tensor.reshape(-1).tolist()
     if not values:
-        raise ValueError("window must be one integer >= 1 or one per head, got no values")
-    return [check_int("window", value) for value in values]
+        raise ValueError(f"{message}, got no values")
+    return [check_int(name, value) for value in values]
 
 
-def _as_windows(window: int | Sequence[int] | torch.Tensor, heads: int) -> list[int]:
-    values = check_windows(window)
+def _as_windows(sliding_window: int | Sequence[int] | torch.Tensor, heads: int) -> list[int]:
+    values = check_windows(sliding_window)
     if len(values) == 1:
         values = values * heads
     if len(values) != heads:
-        raise ValueError(f"window must be one integer or one per head (H = {heads}), got {len(values)} values")
+        raise ValueError(f"sliding_window must be one integer or one per head (H = {heads}), got {len(values)} values")
     return values
 
 
@@ -210,7 +218,7 @@ def window_alibi_attention(
     k: torch.Tensor,
     v: torch.Tensor,
     slopes: torch.Tensor | Sequence[float],
-    window: int | Sequence[int] | torch.Tensor,
+    sliding_window: int | Sequence[int] | torch.Tensor,
     causal: bool = True,
     *,
     scale: float | None = None,
@@ -218,19 +226,43 @@ def window_alibi_attention(
     enable_gqa: bool = False,
     options: AttentionOptions = DEFAULT_OPTIONS,
 ) -> torch.Tensor:
-    """ALiBi attention restricted to |i - j| < window, in SDPA's (B, H, n, d) layout; (B, H, n_q, d_v).
+    """ALiBi attention inside a sliding window: softmax(scale q k^T - m |i - j|) v over |i - j| < w.
 
-    ``window``: one integer >= 1 or one per query head (H,). Exact ALiBi inside the band, nothing
-    outside; O(B H n_q (window + T)) time, memory O(B H n_q (d + d_v)) plus one (T, window + T)
-    bias per head; the output has q's dtype. Shapes, bottom-right alignment of n_q <= n_k,
-    ``enable_gqa``, ``key_padding_mask``, ``scale``, dtypes and errors as :func:`alibi_attention`;
-    a decoding step reads only the last ``window`` keys. Differentiable in q, k, v.
+    Keeps w - 1 keys on each side of a query (FlashAttention's ``window_size=(w - 1, w - 1)``;
+    causal: ``(w - 1, 0)``), Hugging Face's ``sliding_window`` = w. Queries are bottom-right aligned:
+    with n_q < n_k they are the last n_q positions (``x`` = visible, causal, w = 3)::
+
+        n_q = 2, n_k = 5     keys 0 1 2 3 4
+        query 0 (position 3)      . x x x .
+        query 1 (position 4)      . . x x x
+
+    Args:
+        q: (B, H, n_q, d), float16, bfloat16, float32 or float64; finite.
+        k: (B, H_kv, n_k, d), q's dtype and device, n_k >= n_q; finite where read.
+        v: (B, H_kv, n_k, d_v), q's dtype and device; finite where read.
+        slopes: (H,) ALiBi slopes m_h >= 0, finite.
+        sliding_window: w, an integer >= 1, or (H,) one per query head; w >= n_k is exact ALiBi.
+        causal: hide keys after each query.
+        scale: softmax scale > 0, default 1 / sqrt(d).
+        key_padding_mask: (B, n_k) bool or 0/1, 1 = real token, one contiguous run per row; a row's
+            positions count from its first real token, padded query rows return 0.
+        enable_gqa: H a multiple of H_kv; query head h reads kv head h // (H / H_kv).
+        options: kernels and budgets (:class:`AttentionOptions`); never change the result beyond rounding.
+
+    Returns:
+        out: (B, H, n_q, d_v) in q's dtype, accumulated in float32 (float64 for float64 inputs);
+        differentiable in q, k, v. Time O(B H n_q (w + T)) for tiles of T rows; a decoding step
+        reads only the last w keys.
+
+    Raises:
+        ValueError: bad shapes, dtypes, devices, slopes, sliding_window, scale or mask; NaN or inf
+            among the keys read; scores scale * q.k that could overflow.
     """
     group = check_qkv(q, k, v, enable_gqa)
     heads = q.shape[1]
     slopes = check_head_slopes(slopes, heads).tolist()
     scale = default_scale(scale, q.shape[-1])
-    windows = _as_windows(window, heads)
+    windows = _as_windows(sliding_window, heads)
     runs = key_padding_runs(key_padding_mask, q.shape[0], k.shape[2])
 
     def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
