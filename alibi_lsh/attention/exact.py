@@ -29,19 +29,36 @@ def alibi_attention(
     enable_gqa: bool = False,
     options: AttentionOptions = DEFAULT_OPTIONS,
 ) -> torch.Tensor:
-    """Exact ALiBi attention (Press et al., 2022) in SDPA's (B, H, n, d) layout; (B, H, n_q, d_v).
+    """Exact ALiBi attention (Press et al., 2022): softmax(scale q k^T - m |i - j|) v, never n x n at once.
 
-    q (B, H, n_q, d), k (B, H_kv, n_k, d), v (B, H_kv, n_k, d_v) with n_q <= n_k; the output has q's
-    dtype. The queries are the last n_q positions (bottom-right aligned, as FlashAttention >= 2.1),
-    so a decoding step (n_q = 1) or a chunked prefill works against a key-value cache. ``slopes``
-    (H,) per query head, m >= 0; the bias is -m |i - j| between absolute positions, and ``causal``
-    hides keys after the query. ``scale`` defaults to 1 / sqrt(d). ``enable_gqa``: H_kv divides H,
-    query head h reads kv head h // (H / H_kv) (SDPA's convention). ``key_padding_mask`` (B, n_k)
-    bool or 0/1, 1 = real token (Hugging Face's ``attention_mask``): each row's real tokens must be
-    one contiguous run; positions count from its first real token, and query rows at padded
-    positions return 0. Computed in float64 for float64 inputs, else accumulated in float32.
-    Differentiable in q, k, v. Raises ValueError for bad shapes, dtypes, slopes, masks, non-finite
-    inputs or scores that would overflow.
+    Positions are absolute: queries are bottom-right aligned, the last n_q of the n_k positions, so
+    a decoding step (n_q = 1) or a chunked prefill runs against a key-value cache (``x`` = visible,
+    causal; FlashAttention >= 2.1's alignment)::
+
+        n_q = 2, n_k = 5     keys 0 1 2 3 4
+        query 0 (position 3)      x x x x .
+        query 1 (position 4)      x x x x x
+
+    Args:
+        q: (B, H, n_q, d), float16, bfloat16, float32 or float64; finite.
+        k: (B, H_kv, n_k, d), q's dtype and device, n_k >= n_q; finite.
+        v: (B, H_kv, n_k, d_v), q's dtype and device; finite.
+        slopes: (H,) ALiBi slopes m_h >= 0, finite, one per query head (the bias is -m_h |i - j|).
+        causal: hide keys after each query.
+        scale: softmax scale > 0, default 1 / sqrt(d).
+        key_padding_mask: (B, n_k) bool or 0/1, 1 = real token (Hugging Face's ``attention_mask``),
+            one contiguous run per row; a row's positions count from its first real token, padded
+            query rows return 0.
+        enable_gqa: H a multiple of H_kv; query head h reads kv head h // (H / H_kv) (SDPA's rule).
+        options: kernels and budgets (:class:`AttentionOptions`); never change the result beyond rounding.
+
+    Returns:
+        out: (B, H, n_q, d_v) in q's dtype, accumulated in float32 (float64 for float64 inputs);
+        differentiable in q, k, v.
+
+    Raises:
+        ValueError: bad shapes, dtypes, devices, slopes, scale or mask; NaN or inf in q, k, v;
+            scores scale * q.k that could overflow.
     """
     group = check_qkv(q, k, v, enable_gqa)
     slopes = check_head_slopes(slopes, q.shape[1])
