@@ -13,6 +13,7 @@ import torch
 
 from .._checks import check_head_slopes, check_qkv, check_values, compute_dtype, default_scale, key_padding_runs
 from .fused import attention_backward, attention_forward
+from .numerics import attend_with_value_scale, value_scale
 from .options import DEFAULT_OPTIONS, AttentionOptions
 from .padding import over_real_keys
 
@@ -67,7 +68,8 @@ def alibi_attention(
 
     def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         check_values(q, k, v, scale)
-        return exact_alibi(q, k, v, slopes, causal, scale, group, options)
+        values = value_scale(v, k.shape[2])
+        return attend_with_value_scale(lambda v: exact_alibi(q, k, v, slopes, causal, scale, group, options), v, values)
 
     return over_real_keys(attend, q, k, v, runs)
 

@@ -34,6 +34,7 @@ from .._checks import (
     key_padding_runs,
 )
 from .fused import attention_backward, attention_forward
+from .numerics import attend_with_value_scale, value_scale
 from .options import DEFAULT_OPTIONS, AttentionOptions
 from .padding import over_real_keys
 
@@ -272,6 +273,7 @@ def window_alibi_attention(
             k, v = k[:, :, first:], v[:, :, first:]
         check_values(q, k, v, scale)
         bands = [min(w, n_k - first) for w in windows]
-        return WindowAttention.apply(q, k, v, slopes, bands, group, causal, scale, options)
+        window = lambda v: WindowAttention.apply(q, k, v, slopes, bands, group, causal, scale, options)  # noqa: E731
+        return attend_with_value_scale(window, v, value_scale(v, k.shape[2]))
 
     return over_real_keys(attend, q, k, v, runs)

@@ -31,6 +31,7 @@ from ..._checks import (
     key_padding_runs,
 )
 from ..exact import exact_alibi
+from ..numerics import attend_with_value_scale, value_scale
 from ..options import DEFAULT_OPTIONS, AttentionOptions
 from ..padding import over_real_keys
 from .draws import HeadDraw
@@ -136,11 +137,15 @@ def plain_attention(
     """Heads with slope 0 (one block holding everything) on unpadded inputs; (B, len(heads), n_q, d_v)."""
     check_values(q, k, v, scale)
     zero = torch.zeros(1, dtype=torch.float64)
-    outputs = []
-    for h in heads:
-        kv = slice(h // group, h // group + 1)
-        outputs.append(exact_alibi(q[:, h : h + 1], k[:, kv], v[:, kv], zero, causal, scale, 1, options))
-    return torch.cat(outputs, dim=1)
+
+    def attend(v: torch.Tensor) -> torch.Tensor:
+        kv = [slice(h // group, h // group + 1) for h in heads]
+        outputs = [
+            exact_alibi(q[:, h : h + 1], k[:, g], v[:, g], zero, causal, scale, 1, options) for h, g in zip(heads, kv)
+        ]
+        return torch.cat(outputs, dim=1)
+
+    return attend_with_value_scale(attend, v, value_scale(v, k.shape[2]))
 
 
 def per_sample_attention(
@@ -160,5 +165,6 @@ def per_sample_attention(
     n_k, value_dim = k.shape[2], v.shape[-1]
     first = min(first_key_read(draws[h], n_q, n_k) for h in heads)
     check_values(q, k[:, :, first:], v[:, :, first:], scale)  # the keys this call reads, no more
+    values = value_scale(v[:, :, first:], max(n_k, draws[heads[0]].num_samples))  # blocks, then R merged
     plan = BlockPlan(draws, heads, group, (batch, n_q, n_k, head_dim, value_dim), causal, scale, options)
-    return PerSampleAttention.apply(plan, q, k, v)
+    return attend_with_value_scale(lambda v: PerSampleAttention.apply(plan, q, k, v), v, values)

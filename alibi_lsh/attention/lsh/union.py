@@ -34,6 +34,7 @@ import torch
 
 from ..._checks import check_values, compute_dtype
 from ..fused import attention_backward, attention_forward
+from ..numerics import attend_with_value_scale, value_scale
 from ..options import DEFAULT_OPTIONS, AttentionOptions
 from .draws import HeadDraw
 from .geometry import block_bounds
@@ -74,6 +75,7 @@ class TileTable(NamedTuple):
     first_position: torch.Tensor  # position of the tile's first query
     bound_column: torch.Tensor  # column of the tile's first query in the plan's block bounds
     span_start: torch.Tensor  # position of the span's first key (right-aligned: may be < 0)
+    first_key: torch.Tensor  # the earliest key in a block of the tile's queries (>= span_start)
     rows: torch.Tensor  # T, query rows per tile
     span: torch.Tensor  # S, keys per tile
 
@@ -175,7 +177,8 @@ class UnionPlan:
         # Bounds are nondecreasing along the positions: a tile spans from its first query's earliest
         # key to its last query's latest.
         span_end = reach(first_row + valid - 1)[1]
-        span = span_class(span_end - reach(first_row)[0])
+        first_key = reach(first_row)[0]
+        span = span_class(span_end - first_key)
         column = lambda value: torch.full_like(first_row, value)  # noqa: E731
         return TileTable(
             query_base=column(bases[0]),
@@ -186,6 +189,7 @@ class UnionPlan:
             first_position=pos_lo + first_row,
             bound_column=offset + first_row,
             span_start=span_end - span,  # right-aligned: positions < 0 see no block (bias -inf)
+            first_key=first_key,
             rows=torch.full_like(first_row, rows),
             span=span,
         )
@@ -225,7 +229,9 @@ class UnionPlan:
         return _Call(
             query=tiles.query_base[:, None] + tiles.first_query[:, None] + row,
             output=tiles.output_base[:, None] + tiles.first_query[:, None] + row,
-            keys=tiles.key_base[:, None] + key_position.clamp_min(0),
+            # The rounding reads keys before first_key, in no query's block (bias -inf): read first_key
+            # there instead, which the checks cover, as 0 * NaN or inf - inf would make the row NaN.
+            keys=tiles.key_base[:, None] + torch.maximum(key_position, tiles.first_key[:, None]),
             valid=valid,
             bias=log_count.index_select(0, counts.view(-1)).view(1, *counts.shape),
         )
@@ -350,6 +356,8 @@ def union_attention(
     """
     shape = (q.shape[0], q.shape[1], q.shape[2], k.shape[2], k.shape[1])
     plan = UnionPlan(draws, heads, group, shape, runs, causal, q.device, options)
+    values = 1.0
     for rows, queries, keys in plan.checks:
         check_values(q[rows, :, queries], k[rows, :, keys], v[rows, :, keys], scale)
-    return UnionAttention.apply(plan, q, k, v, scale)
+        values = max(values, value_scale(v[rows, :, keys], k.shape[2]))  # a tile sums at most n_k keys
+    return attend_with_value_scale(lambda v: UnionAttention.apply(plan, q, k, v, scale), v, values)
