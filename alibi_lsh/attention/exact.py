@@ -32,6 +32,8 @@ def alibi_attention(
 ) -> torch.Tensor:
     """Exact ALiBi attention (Press et al., 2022): softmax(scale q k^T - m |i - j|) v, never n x n at once.
 
+    In SDPA's (B, H, n, d) layout.
+
     Positions are absolute: queries are bottom-right aligned, the last n_q of the n_k positions, so
     a decoding step (n_q = 1) or a chunked prefill runs against a key-value cache (``x`` = visible,
     causal; FlashAttention >= 2.1's alignment)::

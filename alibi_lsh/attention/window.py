@@ -229,6 +229,8 @@ def window_alibi_attention(
 ) -> torch.Tensor:
     """ALiBi attention inside a sliding window: softmax(scale q k^T - m |i - j|) v over |i - j| < w.
 
+    In SDPA's (B, H, n, d) layout.
+
     Keeps w - 1 keys on each side of a query (FlashAttention's ``window_size=(w - 1, w - 1)``;
     causal: ``(w - 1, 0)``), Hugging Face's ``sliding_window`` = w. Queries are bottom-right aligned:
     with n_q < n_k they are the last n_q positions (``x`` = visible, causal, w = 3)::

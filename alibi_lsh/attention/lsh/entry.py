@@ -58,6 +58,8 @@ def lsh_alibi_attention(
 ) -> torch.Tensor:
     """Approximate ALiBi attention: the mean of R random block-diagonal masks in place of exp(-m |i - j|).
 
+    In SDPA's (B, H, n, d) layout.
+
     out = softmax(scale q k^T + log M_hat) v, M_hat the mean of ``num_samples`` sampled block masks
     per head (the same blocks as :func:`lsh_alibi_attention_reference`). Queries are bottom-right
     aligned: with n_q < n_k they are the last n_q positions (``x`` = visible, causal)::
