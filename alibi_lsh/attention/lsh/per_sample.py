@@ -93,7 +93,11 @@ def cut_blocks(is_start: torch.Tensor, lo: int, n_q: int, n_k: int) -> tuple[lis
 
 @dataclass(frozen=True)
 class ViewCall:
-    """One fused call on zero-copy views: a run of blocks of one (head, sample)."""
+    """One fused call on zero-copy views: a run of blocks of one (head, sample).
+
+    Both call kinds offer the same five methods, so the forward and backward passes need not know
+    which one they hold: ``queries``, ``keys``, ``masking``, ``store`` and ``add_gradients``.
+    """
 
     row: int  # index among the heads of this path (of the merged output)
     slot: int  # sample index within the chunk
@@ -102,12 +106,13 @@ class ViewCall:
     run: BlockRun
     p0: int
 
-    def by_query(self, t: torch.Tensor, index: int) -> torch.Tensor:
-        """(B, count, L_q, ·) view of t (B, ·, n_q, ·) at head or row ``index``."""
+    def queries(self, t: torch.Tensor, by_row: bool = False) -> torch.Tensor:
+        """(B, count, L_q, ·) view of t (B, ·, n_q, ·) at the query head, or at the row when ``by_row``."""
         run = self.run
+        index = self.row if by_row else self.head
         return t[:, index, run.query_start - self.p0 : run.stop - self.p0].unflatten(1, (run.count, -1))
 
-    def by_key(self, t: torch.Tensor) -> torch.Tensor:
+    def keys(self, t: torch.Tensor) -> torch.Tensor:
         """(B, count, L_k, ·) view of t (B, H_kv, n_k, ·)."""
         return t[:, self.kv_head, self.run.key_start : self.run.stop].unflatten(1, (self.run.count, -1))
 
@@ -122,6 +127,21 @@ class ViewCall:
         rows, keys = torch.arange(length_q, device=device), torch.arange(length_k, device=device)
         return False, keys[None, :] <= rows[:, None] + (length_k - length_q)
 
+    def output_gradient(self, grad_out: torch.Tensor) -> torch.Tensor:
+        return self.queries(grad_out, by_row=True)
+
+    def store(self, outputs: torch.Tensor, lses: torch.Tensor, o: torch.Tensor, lse: torch.Tensor) -> None:
+        """Write o and lse into the chunk's (B, heads, S, n_q, ·) outputs and (B, heads, S, n_q) lses."""
+        rows = slice(self.run.query_start - self.p0, self.run.stop - self.p0)
+        outputs[:, self.row, self.slot, rows] = o.flatten(1, 2)
+        lses[:, self.row, self.slot, rows] = lse.flatten(1, 2)
+
+    def add_gradients(self, grads: tuple[torch.Tensor, ...], dq: torch.Tensor, dk: torch.Tensor, dv: torch.Tensor):
+        grad_q, grad_k, grad_v = grads
+        self.queries(grad_q).add_(dq)
+        self.keys(grad_k).add_(dk)
+        self.keys(grad_v).add_(dv)
+
 
 @dataclass(frozen=True)
 class GatherCall:
@@ -129,7 +149,7 @@ class GatherCall:
 
     ``head``, ``kv_head``, ``row``, ``slot``: (N, 1) int64; ``query``: (N, W) query indices (key
     position = query + p0), padding slots repeat the block's first query; ``valid`` (N, W) marks
-    the real slots, which come first.
+    the real slots, which come first. Methods as :class:`ViewCall`'s.
     """
 
     head: torch.Tensor
@@ -140,21 +160,36 @@ class GatherCall:
     valid: torch.Tensor
     p0: int
 
-    def masking(self, causal: bool) -> tuple[bool, torch.Tensor | None]:
-        # Causal: real queries never see the trailing padding slots; otherwise mask those keys.
-        return (True, None) if causal else (False, self.valid[:, None, :])
-
-    def gather_query(self, t: torch.Tensor, by_row: bool = False) -> torch.Tensor:
+    def queries(self, t: torch.Tensor, by_row: bool = False) -> torch.Tensor:
         """(B, N, W, ·) from t (B, H, n_q, ·) by query head, or by row when ``by_row``."""
         return t[:, self.row if by_row else self.head, self.query]
 
-    def gather_key(self, t: torch.Tensor) -> torch.Tensor:
+    def keys(self, t: torch.Tensor) -> torch.Tensor:
         return t[:, self.kv_head, self.query + self.p0]
 
-    def valid_indices(self) -> tuple[torch.Tensor, ...]:
-        """(head, kv_head, row, slot, query) of the real slots, each (count,)."""
-        valid = self.valid
-        return tuple(t.expand_as(self.query)[valid] for t in (self.head, self.kv_head, self.row, self.slot, self.query))
+    def masking(self, causal: bool, device: torch.device) -> tuple[bool, torch.Tensor | None]:
+        # Causal: real queries never see the trailing padding slots; otherwise mask those keys.
+        return (True, None) if causal else (False, self.valid[:, None, :])
+
+    def output_gradient(self, grad_out: torch.Tensor) -> torch.Tensor:
+        # Padding rows: zero output gradient, so they add nothing to dk, dv (nor to dq).
+        return self.queries(grad_out, by_row=True) * self.valid[None, :, :, None]
+
+    def _real(self, *columns: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return tuple(column.expand_as(self.query)[self.valid] for column in columns)
+
+    def store(self, outputs: torch.Tensor, lses: torch.Tensor, o: torch.Tensor, lse: torch.Tensor) -> None:
+        row, slot, query = self._real(self.row, self.slot, self.query)
+        outputs[:, row, slot, query] = o[:, self.valid]
+        lses[:, row, slot, query] = lse[:, self.valid].to(lses.dtype)
+
+    def add_gradients(self, grads: tuple[torch.Tensor, ...], dq: torch.Tensor, dk: torch.Tensor, dv: torch.Tensor):
+        grad_q, grad_k, grad_v = grads
+        head, kv_head, query = self._real(self.head, self.kv_head, self.query)
+        keys = (kv_head, query + self.p0)
+        for grad, index, value in ((grad_q, (head, query), dq), (grad_k, keys, dk), (grad_v, keys, dv)):
+            real = value[:, self.valid].transpose(0, 1).to(grad.dtype)  # (count, B, ·)
+            grad.permute(1, 2, 0, 3).index_put_(index, real, accumulate=True)
 
 
 class BlockPlan:
@@ -232,53 +267,17 @@ def _forward(plan: BlockPlan, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor)
     dtype = compute_dtype(q.dtype)
     merge = OnlineSoftmaxMerge((batch, live, n_q), value_dim, dtype, q.device)
     for samples in plan.chunks:
+        outputs = torch.zeros(batch, live, len(samples), n_q, value_dim, dtype=q.dtype, device=q.device)
         lses = torch.full((batch, live, len(samples), n_q), -torch.inf, dtype=dtype, device=q.device)
-        # Cuts: all outputs go into one buffer; binning: kept where the kernel wrote them (no copy).
-        buffer = (
-            torch.zeros(batch, live, len(samples), n_q, value_dim, dtype=q.dtype, device=q.device)
-            if plan.cuts
-            else None
-        )
-        pieces: list[tuple[int, int, slice, torch.Tensor]] = []
         for call in plan.calls(samples, q.device):
-            if isinstance(call, ViewCall):
-                causal, mask = call.masking(plan.causal, q.device)
-                o, lse = attention_forward(
-                    call.by_query(q, call.head),
-                    call.by_key(k),
-                    call.by_key(v),
-                    plan.scale,
-                    causal,
-                    mask,
-                    fused=plan.options.fused,
-                )
-                rows = slice(call.run.query_start - plan.p0, call.run.stop - plan.p0)
-                lses[:, call.row, call.slot, rows] = lse.reshape(batch, -1)
-                if buffer is None:
-                    pieces.append((call.row, call.slot, rows, o.reshape(batch, -1, value_dim)))
-                else:
-                    buffer[:, call.row, call.slot, rows] = o.reshape(batch, -1, value_dim)
-            else:
-                causal, mask = call.masking(plan.causal)
-                o, lse = attention_forward(
-                    call.gather_query(q),
-                    call.gather_key(k),
-                    call.gather_key(v),
-                    plan.scale,
-                    causal,
-                    mask,
-                    fused=plan.options.fused,
-                )
-                _, _, row, slot, query = call.valid_indices()
-                buffer[:, row, slot, query] = o[:, call.valid]
-                lses[:, row, slot, query] = lse[:, call.valid].to(dtype)
+            causal, mask = call.masking(plan.causal, q.device)
+            o, lse = attention_forward(
+                call.queries(q), call.keys(k), call.keys(v), plan.scale, causal, mask, fused=plan.options.fused
+            )
+            call.store(outputs, lses, o, lse)
         weights = merge.weights(lses)
-        if buffer is not None:
-            pieces = [
-                (row, slot, slice(None), buffer[:, row, slot]) for row in range(live) for slot in range(len(samples))
-            ]
-        for row, slot, rows, o in pieces:  # in place, straight from the kernel's outputs
-            merge.accumulated[:, row, rows].addcmul_(weights[:, row, slot, rows].unsqueeze(-1), o)
+        for slot in range(len(samples)):
+            merge.accumulated.addcmul_(weights[:, :, slot].unsqueeze(-1), outputs[:, :, slot])
     out, lse = merge.result()
     return out.to(q.dtype), lse
 
@@ -293,55 +292,18 @@ def _backward(
     lse: torch.Tensor,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(dq, dk, dv) of the merged attention: each call's backward with the merged out and lse."""
-    dtype = lse.dtype
-    grad_q = torch.zeros(q.shape, dtype=dtype, device=q.device)
-    grad_k = torch.zeros(k.shape, dtype=dtype, device=q.device)
-    grad_v = torch.zeros(v.shape, dtype=dtype, device=q.device)
+    grads = tuple(torch.zeros(t.shape, dtype=lse.dtype, device=q.device) for t in (q, k, v))
     grad_out = grad_out.contiguous()
     for samples in plan.chunks:
         for call in plan.calls(samples, q.device):
-            if isinstance(call, ViewCall):
-                causal, mask = call.masking(plan.causal, q.device)
-                dq, dk, dv = attention_backward(
-                    call.by_query(grad_out, call.row),
-                    call.by_query(q, call.head),
-                    call.by_key(k),
-                    call.by_key(v),
-                    call.by_query(out, call.row),
-                    call.by_query(lse, call.row),
-                    plan.scale,
-                    causal,
-                    mask,
-                    fused=plan.options.fused,
-                )
-                call.by_query(grad_q, call.head).add_(dq)
-                call.by_key(grad_k).add_(dk)
-                call.by_key(grad_v).add_(dv)
-            else:
-                causal, mask = call.masking(plan.causal)
-                # Padding rows: zero output gradient, so they add nothing to dk, dv (nor to dq below).
-                grad_rows = call.gather_query(grad_out, by_row=True) * call.valid[None, :, :, None]
-                dq, dk, dv = attention_backward(
-                    grad_rows,
-                    call.gather_query(q),
-                    call.gather_key(k),
-                    call.gather_key(v),
-                    call.gather_query(out, by_row=True),
-                    call.gather_query(lse, by_row=True),
-                    plan.scale,
-                    causal,
-                    mask,
-                    fused=plan.options.fused,
-                )
-                head, kv_head, _, _, query = call.valid_indices()
-                valid = call.valid
-                grad_q.permute(1, 2, 0, 3).index_put_(
-                    (head, query), dq[:, valid].transpose(0, 1).to(dtype), accumulate=True
-                )
-                keys = (kv_head, query + plan.p0)
-                grad_k.permute(1, 2, 0, 3).index_put_(keys, dk[:, valid].transpose(0, 1).to(dtype), accumulate=True)
-                grad_v.permute(1, 2, 0, 3).index_put_(keys, dv[:, valid].transpose(0, 1).to(dtype), accumulate=True)
-    return grad_q.to(q.dtype), grad_k.to(k.dtype), grad_v.to(v.dtype)
+            causal, mask = call.masking(plan.causal, q.device)
+            dq, dk, dv = attention_backward(
+                call.output_gradient(grad_out), call.queries(q), call.keys(k), call.keys(v),
+                call.queries(out, by_row=True), call.queries(lse, by_row=True), plan.scale, causal, mask,
+                fused=plan.options.fused,
+            )  # fmt: skip
+            call.add_gradients(grads, dq, dk, dv)
+    return tuple(grad.to(t.dtype) for grad, t in zip(grads, (q, k, v)))
 
 
 class PerSampleAttention(torch.autograd.Function):
