@@ -125,7 +125,7 @@ class _Tiles:
         return cuts
 
 
-def _tile_rows(t: torch.Tensor, tiles: _Tiles) -> tuple[torch.Tensor, bool]:
+def _as_tiles(t: torch.Tensor, tiles: _Tiles) -> tuple[torch.Tensor, bool]:
     """(B, n_q, c) -> (B, tiles, T, c): a view of t when the tiles cover n_q exactly (True), else a new
     tensor to copy back (False)."""
     if tiles.count * tiles.rows == tiles.n_q:
@@ -151,8 +151,8 @@ class WindowAttention(torch.autograd.Function):
             tiles = _Tiles(n_q, k.shape[2], windows[h], causal, options.window_tile_rows.for_reach(windows[h]))
             kv = h // group
             q_tiles, k_tiles, v_tiles = tiles.queries(q[:, h]), tiles.keys(k[:, kv]), tiles.keys(v[:, kv])
-            out_tiles, out_in_place = _tile_rows(out[:, h], tiles)
-            lse_tiles, lse_in_place = _tile_rows(lse[:, h], tiles)
+            out_tiles, out_in_place = _as_tiles(out[:, h], tiles)
+            lse_tiles, lse_in_place = _as_tiles(lse[:, h], tiles)
             for part in tiles.groups():
                 chunk = slice(part.start, part.stop)
                 out_tiles[:, chunk], lse_tiles[:, chunk, :, 0] = attention_forward(
@@ -185,7 +185,7 @@ class WindowAttention(torch.autograd.Function):
             grad_tiles, q_tiles, out_tiles = (tiles.queries(t[:, h]) for t in (grad_out, q, out))
             lse_tiles = tiles.queries(lse[:, h])[..., 0]
             k_tiles, v_tiles = tiles.keys(k[:, kv]), tiles.keys(v[:, kv])
-            dq_tiles, dq_in_place = _tile_rows(grad_q[:, h], tiles)
+            dq_tiles, dq_in_place = _as_tiles(grad_q[:, h], tiles)
             # The flash backward returns dk, dv per tile and edge tiles carry a bias each: a budget per
             # call keeps a training step near the forward's memory.
             budget = options.window_backward_elements

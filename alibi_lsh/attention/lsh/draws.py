@@ -204,7 +204,7 @@ def _for_call(draws: list[HeadDraw]) -> list[HeadDraw]:
     return [draw.for_call() for draw in draws] if any(draw.is_cuts for draw in draws) else draws
 
 
-# A head's Python objects (a HeadDraw and its sampler: measured 0.5 to 0.8 KiB).
+# A head's Python objects, a HeadDraw and its sampler (an upper bound: BENCHMARKS.md).
 HEAD_OVERHEAD_BYTES = 1024
 
 
