@@ -428,7 +428,7 @@ def test_the_draws_cache_is_bounded_by_bytes():
     latest = cache.get(slopes, 16, "binning", 0, 0)
     assert torch.equal(latest[1].widths, first[0][1].widths)
     cache.set_budget(entry)  # keeps the most recently used entry only
-    assert len(cache) == 1 and cache.get(slopes, 16, "binning", 0, 0) is latest
+    assert cache.budget_bytes == entry and len(cache) == 1 and cache.get(slopes, 16, "binning", 0, 0) is latest
     cache.clear()
     assert len(cache) == 0 and cache.held_bytes() == 0
     for budget in (-1, 1.5, "8"):

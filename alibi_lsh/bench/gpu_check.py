@@ -42,7 +42,7 @@ import torch
 import torch.nn.functional as F
 
 from ..attention.exact import alibi_attention
-from ..attention.lsh.draws import clear_draws_cache, lsh_flops
+from ..attention.lsh.draws import DRAWS_CACHE, lsh_flops
 from ..attention.lsh.entry import lsh_alibi_attention
 from ..attention.lsh.reference import lsh_alibi_attention_reference
 from ..attention.options import AttentionOptions
@@ -333,7 +333,7 @@ def _measure(method, samples, q, k, v, slopes, flex, device, repeat) -> dict:
         run = lambda: window_alibi_attention(q, k, v, slopes, windows)
     else:
         run = lambda: lsh_alibi_attention(q, k, v, slopes, samples, seed=0)
-        before = clear_draws_cache
+        before = DRAWS_CACHE.clear
     if before is not None:
         before()
     run()  # warm-up: compiles (flex, once per dtype), allocates

@@ -147,13 +147,18 @@ class DrawsCache:
         self._entries: OrderedDict[tuple, tuple[list[HeadDraw], int]] = OrderedDict()
         self._lock = threading.Lock()
         self._bytes = 0
-        self.budget_bytes = check_int("budget_bytes", budget_bytes, minimum=0)
+        self._budget = check_int("budget_bytes", budget_bytes, minimum=0)
+
+    @property
+    def budget_bytes(self) -> int:
+        """The most bytes of draws this cache keeps."""
+        return self._budget
 
     def set_budget(self, budget_bytes: int) -> None:
         """Keep at most ``budget_bytes`` (an integer >= 0) from now on, evicting the oldest entries."""
         budget_bytes = check_int("budget_bytes", budget_bytes, minimum=0)
         with self._lock:
-            self.budget_bytes = budget_bytes
+            self._budget = budget_bytes
             self._evict()
 
     def get(
@@ -181,7 +186,7 @@ class DrawsCache:
         return _for_call(draws)
 
     def _evict(self) -> None:
-        while self._bytes > self.budget_bytes and self._entries:
+        while self._bytes > self._budget and self._entries:
             self._bytes -= self._entries.popitem(last=False)[1][1]
 
     def clear(self) -> None:
