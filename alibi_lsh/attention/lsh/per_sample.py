@@ -1,4 +1,10 @@
-"""The per-sample block path: ordinary attention inside every block of every (head, sample).
+"""The paper's construction: R ordinary block attentions per head, merged by log-sum-exp.
+
+Each sample's block attention is plain, unbiased attention over the keys of the query's block;
+merging the R of them by their log-sum-exps is one softmax over all (sample, key) pairs, the
+same estimator as the union pass (:mod:`.union`), which is faster. This path is taken when asked
+for (``AttentionOptions(lsh_path="per-sample")``) or when a head's block bounds would not fit the
+union pass's budget; its memory is bounded by sample chunks.
 
 Positions are key indices 0..n_k-1 and the queries are the last n_q of them (p0 = n_k - n_q). In
 one sample, query i attends to the keys of its block (up to i when causal); the R samples are
