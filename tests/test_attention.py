@@ -9,6 +9,7 @@ import torch
 
 from alibi_lsh import (
     SCHEMES,
+    AttentionOptions,
     AttentionSpec,
     alibi_attention,
     alibi_slopes,
@@ -16,7 +17,7 @@ from alibi_lsh import (
     lsh_alibi_attention_reference,
     window_alibi_attention,
 )
-from alibi_lsh.attention.options import AttentionOptions, TileRows
+from alibi_lsh.attention.options import TileRows
 from alibi_lsh.attention.spec import attend
 
 from .conftest import random_qkv

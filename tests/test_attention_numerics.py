@@ -10,13 +10,13 @@ import torch
 
 from alibi_lsh import (
     SCHEMES,
+    AttentionOptions,
     alibi_attention,
     lsh_alibi_attention,
     lsh_alibi_attention_reference,
     window_alibi_attention,
 )
 from alibi_lsh.attention.lsh.draws import sample_head_partitions
-from alibi_lsh.attention.options import AttentionOptions
 
 from .naive_attention import alibi_weight, naive_attention
 from .test_attention import qkv

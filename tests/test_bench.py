@@ -245,8 +245,7 @@ def test_lsh_matches_exact_for_steep_slopes_and_many_samples():
 def test_union_pass_equals_per_sample_blocks_in_float32(scheme, causal, n):
     # One softmax over the union of the blocks with the bias log c is the same algebra as the
     # log-sum-exp merge of per-sample blocks: the float32 outputs agree to rounding.
-    from alibi_lsh import lsh_alibi_attention
-    from alibi_lsh.attention.options import AttentionOptions
+    from alibi_lsh import AttentionOptions, lsh_alibi_attention
 
     q, k, v = random_qkv(2, 4, n, 8, seed=n, score_scale=2.0)
     slopes = alibi_slopes(4) * 4
