@@ -15,7 +15,14 @@ import urllib.parse
 
 import pytest
 
-from .browser_support import SCREENSHOTS, chromium_browser, require_chromium, streamlit_server, wait_until_idle
+from .browser_support import (
+    SCREENSHOTS,
+    WatchedBrowser,
+    chromium_browser,
+    require_chromium,
+    streamlit_server,
+    wait_until_idle,
+)
 
 require_chromium()
 
@@ -45,8 +52,9 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
+    """Chromium, recording every request of every page the module's tests open."""
     with chromium_browser() as chromium:
-        yield chromium
+        yield WatchedBrowser(chromium)
 
 
 def test_every_page_renders_without_exceptions(server, browser):
@@ -241,11 +249,16 @@ def test_lecture_tour_steps_and_keys(server, browser):
             check_projector_layout(page, f"step {index} at {width} x {height}")
         page.set_viewport_size({"width": 1280, "height": 720})
         if key == "convergence":
-            # R dragged with the mouse (in the browser only): the remote's PageDown (the loop's next
-            # press) must still step the tour rather than move the slider.
-            page.locator(".alibi-live input[data-control='samples']").click()
+            # A focused slider keeps its arrow keys (for keyboard users); the remote's PageDown (the
+            # loop's next press, the slider still focused) steps the tour instead of moving it.
+            slider = page.locator(".alibi-live input[data-control='samples']")
+            slider.focus()
+            before = live_settings(page)["samples"]
+            page.keyboard.press("ArrowRight")
+            page.wait_for_timeout(300)
+            assert live_settings(page)["samples"] == before + 1 and f"step={index}" in page.url
             wait_until_idle(page)
-            assert page.evaluate("document.activeElement?.tagName") != "INPUT"
+            assert page.evaluate("document.activeElement?.dataset?.control") == "samples"
     print("tour: seconds from the key press to the step's figure in the page:", ", ".join(f"{t:.2f}" for t in timings))
     for key, expected in (("ArrowLeft", NUM_STEPS - 1), ("PageUp", NUM_STEPS - 2), ("ArrowRight", NUM_STEPS - 1)):
         page.keyboard.press(key)
@@ -522,3 +535,19 @@ def test_first_load_of_each_page_on_a_warm_server(server, browser):
         assert tab.locator("[data-testid='stException']").count() == 0
         tab.close()
     print("\nfirst load on a warm server, seconds to every figure drawn:", ", ".join(f"{p} {t:.2f}" for p, t in times))
+
+
+def test_nothing_leaves_the_server(server, browser):
+    """Every request of every page, tour step and screen size the tests above opened (and of one
+    fresh page here) went to the app's own server: the tab icon and the fonts included, so a lecture
+    runs without internet and no student's browser contacts a third party."""
+    page = browser.new_page(viewport={"width": 1280, "height": 720})
+    page.goto(f"{server}/?lecture=1", wait_until="load")
+    page.get_by_text("ALiBi is an average of random block masks").first.wait_for(timeout=90_000)
+    wait_until_idle(page)
+    icon = page.evaluate("document.querySelector('link[rel~=icon]')?.href")
+    assert icon and urllib.parse.urlsplit(icon).netloc == urllib.parse.urlsplit(server).netloc, icon
+    page.close()
+    assert any("/_stcore/" in url or "/static/" in url for url in browser.requests)
+    foreign = browser.foreign_requests(server)
+    assert not foreign, f"{len(foreign)} requests left the app's server: {sorted(set(foreign))[:10]}"

@@ -9,10 +9,14 @@ so the way back to the full layout is in sight.
 
 from __future__ import annotations
 
+import functools
+
 import streamlit as st
+from PIL import Image
 
 PAGE_TITLE = "ALiBi as random block masks"
-PAGE_ICON = ":material/grid_on:"
+ICON_BLOCKS = (0, 3, 5, 9, 12, 16)  # the block starts of the tab icon's mask, on a 16 x 16 grid
+ICON_COLOR = (8, 48, 107)  # the masks' dark blue (figures.style.UNIT_COLORSCALE at 1)
 TOOLBAR_MODE = "viewer"  # no Deploy button and no developer menu (rerun, clear cache) for visitors
 
 # Streamlit sizes text and spacing in rem, so the root size scales both; headings are then
@@ -43,6 +47,8 @@ html { font-size: 18px; }
 PAGE_CSS = """
 <style>
 .katex-display { overflow-x: auto; overflow-y: hidden; }
+/* No keyboard hints where there is no keyboard (a phone, a tablet). */
+@media (hover: none) and (pointer: coarse) { .st-key-tour_keys_hint { display: none; } }
 </style>
 """
 
@@ -63,10 +69,22 @@ def configure_page(lecture: bool) -> None:
     """Tab title and icon, the wide layout, and in lecture mode the folded sidebar and larger text."""
     st.set_page_config(
         page_title=PAGE_TITLE,
-        page_icon=PAGE_ICON,
+        page_icon=tab_icon(),
         layout="wide",
         initial_sidebar_state="collapsed" if lecture else "auto",
     )
     st.html(PAGE_CSS)
     if lecture:
         st.html(LECTURE_CSS)
+
+
+@functools.cache
+def tab_icon(size: int = 64) -> Image.Image:
+    """The tab icon: one random block mask (dark squares on the diagonal), drawn here and served by
+    the app itself. A ``:material/...:`` or emoji icon would make every browser fetch it from a font
+    server or a CDN, which fails in a lecture hall without internet and tells a third party."""
+    cell = size // ICON_BLOCKS[-1]
+    icon = Image.new("RGBA", (size, size), (255, 255, 255, 255))
+    for start, end in zip(ICON_BLOCKS, ICON_BLOCKS[1:]):
+        icon.paste(ICON_COLOR + (255,), (start * cell, start * cell, end * cell, end * cell))
+    return icon

@@ -10,6 +10,9 @@ second on a 2-core machine). The tour is meant for a projector, so it always use
 
 from __future__ import annotations
 
+import functools
+from importlib import resources
+
 import pandas as pd
 import streamlit as st
 
@@ -25,7 +28,8 @@ STEP_KEY = "tour_step"  # the last step shown in this session (the URL parameter
 FONT = LECTURE_FONT_SIZE
 ATTENTION_MAX_HEADS = 16  # as on the Attention page
 ERROR_SEEDS = (0, 1, 2)  # as the Convergence page's default
-ARROW_KEYS = "tour_arrow_keys"  # the container of the buttons that answer the arrow keys
+KEYS = "tour_keys"  # the container of the script that answers the keys
+KEYS_HINT = "tour_keys_hint"  # the line that names the keys
 
 
 def current_step() -> int:
@@ -48,8 +52,7 @@ def _go(index: int) -> None:
 
 
 def navigation_row(index: int) -> None:
-    """Previous / the step's title / Next. Keys: PageUp and PageDown (a presenter's remote) on the
-    buttons, the arrow keys on two small twins, all hidden from the layout but one."""
+    """Previous / the step's title / Next, and the tour's keys (:func:`install_keys`)."""
     left, middle, right = st.columns([2, 5, 2], vertical_alignment="center")
     left.button(
         "Previous",
@@ -58,7 +61,6 @@ def navigation_row(index: int) -> None:
         args=(index - 1,),
         disabled=index == 1,
         icon=":material/arrow_back:",
-        shortcut="PageUp",
         width="stretch",
     )
     middle.subheader(f"{index} / {NUM_STEPS} · {STEPS[index - 1].title}", anchor=False)
@@ -70,16 +72,24 @@ def navigation_row(index: int) -> None:
         disabled=index == NUM_STEPS,
         icon=":material/arrow_forward:",
         icon_position="right",
-        shortcut="PageDown",
         width="stretch",
         type="primary",
     )
-    # The arrow keys, for remotes and keyboards that send them: the same moves on buttons kept out of
-    # sight (the visible ones already show their keys).
-    st.html(f"<style>.st-key-{ARROW_KEYS} {{ display: none; }}</style>")
-    with st.container(key=ARROW_KEYS):
-        st.button("back", key="tour_left", on_click=_go, args=(index - 1,), shortcut="Left")
-        st.button("forward", key="tour_right", on_click=_go, args=(index + 1,), shortcut="Right")
+    install_keys()
+
+
+def install_keys() -> None:
+    """PageUp / PageDown always press Previous / Next, whatever has the focus; the arrow keys do
+    when the focus is not in a control (tour_keys.js). Streamlit's own button shortcuts are not used:
+    they are ignored while an input has the focus, so a clicked slider would swallow a remote's keys."""
+    with st.container(key=KEYS):  # out of the layout: the script takes no height
+        st.html(f"<style>.st-key-{KEYS} {{ display: none; }}</style>")
+        st.html(f"<script>{_keys_script()}</script>", unsafe_allow_javascript=True)
+
+
+@functools.cache
+def _keys_script() -> str:
+    return resources.files(__package__).joinpath("tour_keys.js").read_text(encoding="utf-8")
 
 
 def _double_samples() -> None:
@@ -218,4 +228,5 @@ def show_step(index: int, controls: Controls) -> None:
         except ValueError as error:
             display.error_box(error)
     st.page_link(step.page, label="The whole story on its page", icon=":material/open_in_new:")
-    st.caption("Keys: PageDown or → for the next step, PageUp or ← for the previous one.")
+    with st.container(key=KEYS_HINT):  # hidden on touch screens (page_setup.PAGE_CSS)
+        st.caption("Keys: PageDown or → for the next step, PageUp or ← for the previous one.")
