@@ -38,6 +38,9 @@ html { font-size: 18px; }
 .st-key-lecture_switch [data-testid="stCaptionContainer"] { margin: 0; }
 .st-key-lecture_switch [data-testid="stCaptionContainer"] p { margin: 0; white-space: nowrap; }
 @media (max-width: 640px) { .st-key-lecture_switch [data-testid="stCaptionContainer"] { display: none; } }
+/* Overview's live figure: its four square panels grow with the width; on a 1280 x 720 screen
+   they are kept to what ends in the first screen (about 235 px each instead of 290). */
+.st-key-overview_live .alibi-live { max-width: calc(4 * (100vh - 490px) + 40px); margin-inline: auto; }
 </style>
 """
 
@@ -49,6 +52,17 @@ PAGE_CSS = """
 .katex-display { overflow-x: auto; overflow-y: hidden; }
 /* No keyboard hints where there is no keyboard (a phone, a tablet). */
 @media (hover: none) and (pointer: coarse) { .st-key-tour_keys_hint { display: none; } }
+/* A phone: the tour's Previous / title / Next stay one row, and a step's figure comes right under
+   them, before its sentences (a wide figure is laid out after them for a projector). */
+@media (max-width: 640px) {
+  .st-key-tour_nav [data-testid="stHorizontalBlock"] { flex-wrap: nowrap; gap: 0.5rem; }
+  .st-key-tour_nav [data-testid="stColumn"] { min-width: 0 !important; width: auto !important; flex: 1 1 0 !important; }
+  .st-key-tour_nav [data-testid="stColumn"]:nth-child(2) { flex: 2.2 1 0 !important; }
+  .st-key-tour_nav h3 { font-size: 1rem; }
+  .st-key-tour_nav button p { display: none; }
+  [data-testid="stVerticalBlock"] > :has(> .st-key-tour_nav), .st-key-tour_nav { order: -2; }
+  [data-testid="stVerticalBlock"] > :has(> [class*="st-key-tour_wide_"]), [class*="st-key-tour_wide_"] { order: -1; }
+}
 </style>
 """
 
