@@ -28,6 +28,8 @@ html { font-size: 18px; }
 [data-testid="stMainBlockContainer"] h1 { font-size: 1.7rem; padding: 0 0 0.2rem 0; }
 [data-testid="stMainBlockContainer"] h2 { font-size: 1.4rem; }
 [data-testid="stMainBlockContainer"] h3 { font-size: 1.2rem; }
+/* Captions under figures: at least 16 px on a projector (Streamlit's 0.875rem is 15.75 px here). */
+[data-testid="stCaptionContainer"] { font-size: 0.9rem; }
 /* Lecture mode's own switch, pinned in the empty middle of the top bar, left of the menu; its
    wrapper leaves the page's flow, so the switch costs the page no height. */
 [data-testid="stLayoutWrapper"]:has(> .st-key-lecture_switch) { position: absolute; }
