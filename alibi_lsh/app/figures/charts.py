@@ -317,10 +317,12 @@ def distance_profile_layout(what: str = "exp(-m d)", font_size: int = FONT_SIZE,
     dots = (
         alt.Chart(source)
         .transform_filter(alt.datum.curve == "sampled mean")
-        .mark_circle(size=36)
+        .mark_circle(size=30, opacity=0.55)
         .encode(x=x, y=y, color=color, tooltip=["distance:Q", alt.Tooltip("value:Q", format=".4f")])
     )
-    return style(alt.layer(lines, dots).properties(height=320), font_size)
+    # The lines over the dots (a dot every position hid both lines), and a height that leaves the
+    # plot area about 250 px under its two-row legend and axis titles.
+    return style(alt.layer(dots, lines).properties(height=440), font_size)
 
 
 def distance_profile_chart(
