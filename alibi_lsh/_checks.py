@@ -135,6 +135,33 @@ def check_int(name: str, value: int, *, minimum: int = 1, maximum: int | None = 
     return int(value)
 
 
+def check_int_vector(name: str, values: Sequence[int] | torch.Tensor, minimum: int, maximum: int) -> torch.Tensor:
+    """Integers in [minimum, maximum] as an int64 CPU tensor (k,): from a flat sequence or a 0-/1-D
+    integer tensor. Floats (1.5 would be truncated), bools, strings and nested lists are refused."""
+    allowed = f"{name} must be integers in {minimum}..{maximum}"
+    if isinstance(values, torch.Tensor):
+        check_tensor(name, values)
+        if values.is_floating_point() or values.is_complex() or values.dtype == torch.bool:
+            raise ValueError(f"{allowed}, got {values.dtype} values")
+        tensor = values.detach().cpu().to(torch.int64)
+    else:
+        try:
+            array = np.asarray(values)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{allowed}, got {_shown(values)}") from error
+        if array.size and array.dtype.kind not in "iu":  # floats, bools, strings, objects
+            raise ValueError(f"{allowed}, got {_shown(values)}")
+        if array.size and (array.min() < minimum or array.max() > maximum):
+            raise ValueError(f"{allowed}, got {_shown(values)}")
+        tensor = torch.from_numpy(array.astype(np.int64))
+    if tensor.dim() > 1:
+        raise ValueError(f"{name} must be 1-D, got shape {tuple(tensor.shape)}")
+    tensor = tensor.reshape(-1)
+    if bool(((tensor < minimum) | (tensor > maximum)).any()):
+        raise ValueError(f"{allowed}, got {tensor.tolist()[:20]}")
+    return tensor
+
+
 def check_num_samples(num_samples: int) -> int:
     """R, the number of sampled partitions per head: an integer in [1, :data:`MAX_SAMPLES`]."""
     return check_int("num_samples", num_samples, minimum=1, maximum=MAX_SAMPLES)

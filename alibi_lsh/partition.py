@@ -10,22 +10,37 @@ from dataclasses import dataclass
 
 import torch
 
-from ._checks import check_dense_size, check_int
+from ._checks import check_dense_size, check_int, check_int_vector
 
 
 @dataclass(frozen=True, eq=False)
 class Partition:
     """Blocks [starts[b], starts[b+1]) of the positions 0..n-1.
 
-    ``starts`` is an int64 tensor (num_blocks,), strictly increasing with ``starts[0] == 0``.
-    For the binning schemes ``width`` and ``shift`` record the draw that made it:
-    block(i) = floor((i + shift) / width).
+    ``starts`` is an int64 CPU tensor (num_blocks,), strictly increasing from ``starts[0] == 0``
+    to at most n - 1. For the binning schemes ``width`` and ``shift`` record the draw that made it:
+    block(i) = floor((i + shift) / width). Construction checks all of this (ValueError).
     """
 
     n: int
     starts: torch.Tensor
     width: int | None = None
     shift: int | None = None
+
+    def __post_init__(self) -> None:
+        check_int("n", self.n)
+        starts = self.starts
+        if (
+            not isinstance(starts, torch.Tensor)
+            or starts.dtype != torch.int64
+            or starts.dim() != 1
+            or starts.device.type != "cpu"
+        ):
+            raise ValueError(f"starts must be an int64 CPU tensor (num_blocks,), got {starts!r}")
+        if starts.numel() == 0 or starts[0] != 0 or starts[-1] >= self.n or bool((starts[1:] <= starts[:-1]).any()):
+            raise ValueError(
+                f"starts must increase strictly from 0 to at most n - 1 = {self.n - 1}, got {starts.tolist()[:20]}"
+            )
 
     @staticmethod
     def from_binning(n: int, width: int, shift: int) -> Partition:
@@ -37,18 +52,37 @@ class Partition:
         boundaries = torch.arange(min(first_boundary, n), n, width, dtype=torch.int64)  # empty if W - s >= n
         if first_boundary != 0:
             boundaries = torch.cat([torch.zeros(1, dtype=torch.int64), boundaries])
-        return Partition(n, boundaries, width, shift)
+        return Partition._trusted(n, boundaries, width, shift)
 
     @staticmethod
     def from_cuts(n: int, cuts: torch.Tensor) -> Partition:
-        """Blocks split before each position in ``cuts`` (int64 in 1..n-1, increasing)."""
-        cuts = torch.as_tensor(cuts, dtype=torch.int64).reshape(-1)
-        return Partition(n, torch.cat([torch.zeros(1, dtype=torch.int64), cuts]))
+        """Blocks split before each position in ``cuts``: integers in 1..n-1, strictly increasing
+        (a 1-D integer tensor or sequence; may be empty). Raises ValueError otherwise: cuts out of
+        order or range would give negative block lengths."""
+        n = check_int("n", n)
+        cuts = check_int_vector("cuts", cuts, 1, n - 1)
+        if bool((cuts[1:] <= cuts[:-1]).any()):
+            raise ValueError(f"cuts must increase strictly within 1..n-1 = 1..{n - 1}, got {cuts.tolist()[:20]}")
+        return Partition._from_valid_cuts(n, cuts)
+
+    @staticmethod
+    def _from_valid_cuts(n: int, cuts: torch.Tensor) -> Partition:
+        """:meth:`from_cuts` for int64 cuts that are valid by construction (a sampler's)."""
+        return Partition._trusted(n, torch.cat([torch.zeros(1, dtype=torch.int64), cuts]))
+
+    @classmethod
+    def _trusted(cls, n: int, starts: torch.Tensor, width: int | None = None, shift: int | None = None) -> Partition:
+        """A partition without the construction checks, for starts valid by construction: the
+        samplers build up to 2^16 of them per call, and the checks cost more than the draws."""
+        partition = object.__new__(cls)
+        for name, value in (("n", n), ("starts", starts), ("width", width), ("shift", shift)):
+            object.__setattr__(partition, name, value)
+        return partition
 
     @staticmethod
     def single_block(n: int) -> Partition:
         """All positions in one block: the partition of slope 0 (plain attention)."""
-        return Partition(n, torch.zeros(1, dtype=torch.int64))
+        return Partition._trusted(check_int("n", n), torch.zeros(1, dtype=torch.int64))
 
     @property
     def num_blocks(self) -> int:

@@ -46,8 +46,7 @@ def load_split(split: str, data_dir: Path = DATA_DIR) -> torch.Tensor:
     path = Path(data_dir) / f"{split}.txt"
     if not path.is_file():
         raise FileNotFoundError(
-            f"Text snapshot not found: {path}. Rebuild it with `python -m alibi_lsh.lm snapshot` "
-            "(see data/README.md)."
+            f"Text snapshot not found: {path}. Rebuild it with `python -m alibi_lsh.lm snapshot` (see data/README.md)."
         )
     return torch.from_numpy(np.fromfile(path, dtype=np.uint8).copy())
 
