@@ -120,11 +120,15 @@ def cmd_eval(args: argparse.Namespace) -> None:
 
 
 def cmd_snapshot(args: argparse.Namespace) -> None:
-    from .data import make_snapshot
+    from .data import make_snapshot, plan_snapshot
 
     existing = [args.out / f"{split}.txt" for split in ("train", "val") if (args.out / f"{split}.txt").exists()]
     if existing and not args.force:
         raise ValueError(f"{existing[0]} exists; pass --force to overwrite it, or --out DIR to write elsewhere")
+    try:
+        plan_snapshot(args.stdlib)  # too few sources is an error before the folder is made
+    except ValueError as error:
+        raise ValueError(f"--stdlib: {error}") from None
     make_output_dir(args.out, "--out")
     splits = make_snapshot(args.stdlib, args.out)
     print(f"Wrote {args.out}: {len(splits['train'])} train files, {len(splits['val'])} held-out files")
