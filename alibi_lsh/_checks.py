@@ -92,7 +92,7 @@ def check_number(
     try:
         number = float(value)
     except OverflowError:  # an int beyond float64's range
-        number = math.copysign(math.inf, value)
+        number = math.inf if value > 0 else -math.inf
     too_low = number <= low if open_low else number < low
     too_high = number >= high if open_high else number > high
     if not math.isfinite(number) or too_low or too_high:
@@ -157,7 +157,7 @@ def check_int_vector(name: str, values: Sequence[int] | torch.Tensor, minimum: i
     if tensor.dim() > 1:
         raise ValueError(f"{name} must be 1-D, got shape {tuple(tensor.shape)}")
     tensor = tensor.reshape(-1)
-    if bool(((tensor < minimum) | (tensor > maximum)).any()):
+    if bool(((tensor < max(minimum, -(2**63))) | (tensor > min(maximum, 2**63 - 1))).any()):
         raise ValueError(f"{allowed}, got {tensor.tolist()[:20]}")
     return tensor
 
@@ -365,9 +365,9 @@ def default_scale(scale: float | None, head_dim: int) -> float:
 
 
 def check_windows(window: int | Sequence[int] | torch.Tensor) -> list[int]:
-    """The window(s) as a list of integers >= 1: one integer, or a flat sequence or 0-/1-D integer
-    tensor of them, one per head. Nested sequences, floats, bools and strings are refused."""
-    allowed = "window must be one integer >= 1 or a flat sequence of them, one per head"
+    """The window(s) as a list of integers in [1, 2^63 - 1]: one integer, or a flat sequence or 0-/1-D
+    integer tensor of them, one per head. Nested sequences, floats, bools and strings are refused."""
+    allowed = "window must be one integer in [1, 2^63 - 1] or a flat sequence of them, one per head"
     if isinstance(window, torch.Tensor):
         check_tensor("window", window)
         if window.dim() > 1 or window.is_floating_point() or window.is_complex() or window.dtype == torch.bool:
@@ -382,7 +382,7 @@ def check_windows(window: int | Sequence[int] | torch.Tensor) -> list[int]:
     if not values:
         raise ValueError(f"{allowed}, got no values")
     for value in values:
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < 1:
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or not 1 <= value < 2**63:
             raise ValueError(f"{allowed}, got {_shown(window)}")
     return [int(value) for value in values]
 

@@ -153,9 +153,15 @@ class PositionalKernel:
         u = u.to(torch.float64)
         if not bool(((u >= 0) & (u <= 1)).all()):  # NaN fails both comparisons
             raise ValueError("u must be real numbers in [0, 1]; it holds values outside (or NaN)")
-        target = 1.0 - u  # we need P(W > w) <= target
-        lo = torch.zeros(u.shape, dtype=torch.int64)  # invariant: tail(lo) > target (tail(0) = 1)
-        hi = torch.ones(u.shape, dtype=torch.int64)
+        return self.tail_quantile(1.0 - u)
+
+    def tail_quantile(self, tail: torch.Tensor) -> torch.Tensor:
+        """The smallest integer W >= 1 with P(W > W) <= ``tail``: float64 probabilities in [0, 1]
+        (not checked here); int64 of the same shape. :meth:`width_quantile` at u = 1 - tail, for
+        tails below float64's resolution next to 1 (e.g. 1e-18), where 1 - tail would round to 1."""
+        target = tail
+        lo = torch.zeros(tail.shape, dtype=torch.int64)  # invariant: tail(lo) > target (tail(0) = 1)
+        hi = torch.ones(tail.shape, dtype=torch.int64)
         while True:  # double hi until tail(hi) <= target everywhere (or the width cap is hit)
             short = (self.width_tail(hi.to(torch.float64)) > target) & (hi < MAX_WIDTH)
             if not short.any():
@@ -190,14 +196,17 @@ def resolve_kernel(kernel: PositionalKernel | str | KernelFn | None, slope: floa
     """Turn the ``kernel`` argument of the public functions into a :class:`PositionalKernel`.
 
     ``None`` or ``"alibi"``: exp(-slope d). ``"power"``: (1 + d)^(-slope), i.e. ``slope`` is the
-    exponent a. A :class:`PositionalKernel` is used as is; any other callable is validated.
+    exponent a. A :class:`PositionalKernel` is used as is; any other callable is validated. With
+    those two ``slope`` is unused but must still be a number >= 0. Raises ValueError.
     """
     if isinstance(kernel, PositionalKernel):
+        check_slope("slope", slope)  # unused here, but a look-alike would hide a mistake
         return kernel
     if kernel is None or (isinstance(kernel, str) and kernel == "alibi"):
         return PositionalKernel.alibi(slope)
     if isinstance(kernel, str) and kernel == "power":
         return PositionalKernel.power_law(slope)
     if callable(kernel) and not isinstance(kernel, (str, type)):
+        check_slope("slope", slope)
         return PositionalKernel.from_callable(kernel, getattr(kernel, "__name__", "custom"))
     raise ValueError(f"kernel must be one of {KERNEL_NAMES}, a PositionalKernel or a callable, got {kernel!r}")

@@ -194,8 +194,7 @@ def max_norm_bound(n: int, num_samples: int, delta: float = 0.05) -> float:
 
     max|M_hat - K| <= sqrt(log(n (n-1) / delta) / (2 R)), capped at 1, w.p. >= 1 - delta.
 
-    Raises ValueError unless n is an integer in [1, 2^53], num_samples an integer >= 1 and delta a
-    number in (0, 1).
+    Raises ValueError unless n and num_samples are integers in [1, 2^53] and delta a number in (0, 1).
     """
     n, num_samples, delta = _check_bound_args(n, num_samples, delta)
     if n == 1:
@@ -226,7 +225,7 @@ def block_size_bound(
             raise ValueError("scheme 'cuts' is defined for the ALiBi kernel only")
         length = math.ceil(math.log(n / per_sample) / positional.decay_rate)
     else:
-        length = int(positional.width_quantile(torch.tensor([1.0 - per_sample]))[0])
+        length = int(positional.tail_quantile(torch.tensor([per_sample], dtype=torch.float64))[0])
     return int(min(n, max(1, length)))
 
 
@@ -282,12 +281,12 @@ def spectral_norm_bound(
     return min(bernstein, max(length, kappa)) + bias
 
 
-# Positions beyond 2^53 are not all representable in float64, in which the bounds are computed.
-MAX_BOUND_N = 2**53
+# Counts beyond 2^53 are not all representable in float64, in which the bounds are computed.
+MAX_BOUND_COUNT = 2**53
 
 
 def _check_bound_args(n: int, num_samples: int, delta: float) -> tuple[int, int, float]:
-    n = check_int("n", n, maximum=MAX_BOUND_N)
-    num_samples = check_int("num_samples", num_samples)
+    n = check_int("n", n, maximum=MAX_BOUND_COUNT)
+    num_samples = check_int("num_samples", num_samples, maximum=MAX_BOUND_COUNT)
     delta = check_number("delta", delta, low=0.0, high=1.0, open_low=True, open_high=True)
     return n, num_samples, delta

@@ -12,6 +12,9 @@ import torch
 
 from ._checks import check_dense_size, check_int, check_int_vector
 
+# Positions are int64.
+MAX_POSITIONS = 2**63 - 1
+
 
 @dataclass(frozen=True, eq=False)
 class Partition:
@@ -28,7 +31,7 @@ class Partition:
     shift: int | None = None
 
     def __post_init__(self) -> None:
-        check_int("n", self.n)
+        check_int("n", self.n, maximum=MAX_POSITIONS)
         starts = self.starts
         if (
             not isinstance(starts, torch.Tensor)
@@ -45,7 +48,7 @@ class Partition:
     @staticmethod
     def from_binning(n: int, width: int, shift: int) -> Partition:
         """Blocks of one width W, offset by a shift s in {0..W-1}: block(i) = floor((i + s) / W)."""
-        n = check_int("n", n)
+        n = check_int("n", n, maximum=MAX_POSITIONS)
         width = check_int("width", width)
         shift = check_int("shift", shift, minimum=0, maximum=width - 1)
         first_boundary = (width - shift) % width  # first i > 0 with (i + s) % W == 0, or 0 if s == 0
@@ -59,7 +62,7 @@ class Partition:
         """Blocks split before each position in ``cuts``: integers in 1..n-1, strictly increasing
         (a 1-D integer tensor or sequence; may be empty). Raises ValueError otherwise: cuts out of
         order or range would give negative block lengths."""
-        n = check_int("n", n)
+        n = check_int("n", n, maximum=MAX_POSITIONS)
         cuts = check_int_vector("cuts", cuts, 1, n - 1)
         if bool((cuts[1:] <= cuts[:-1]).any()):
             raise ValueError(f"cuts must increase strictly within 1..n-1 = 1..{n - 1}, got {cuts.tolist()[:20]}")
@@ -82,7 +85,7 @@ class Partition:
     @staticmethod
     def single_block(n: int) -> Partition:
         """All positions in one block: the partition of slope 0 (plain attention)."""
-        return Partition._trusted(check_int("n", n), torch.zeros(1, dtype=torch.int64))
+        return Partition._trusted(check_int("n", n, maximum=MAX_POSITIONS), torch.zeros(1, dtype=torch.int64))
 
     @property
     def num_blocks(self) -> int:
