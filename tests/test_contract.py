@@ -819,3 +819,82 @@ def _q():
 def test_pending_call_sites(call):
     with pytest.raises(ValueError):
         call()
+
+
+# --- one test per bullet of the look-alike contract that the shared checks carry -------------------
+
+ATTENTION = {
+    "alibi_attention": lambda q, **kw: alibi_attention(q, q, q, [0.5], **kw),
+    "window_alibi_attention": lambda q, **kw: window_alibi_attention(q, q, q, [0.5], 3, **kw),
+    "lsh_alibi_attention": lambda q, **kw: lsh_alibi_attention(q, q, q, [0.5], 2, seed=0, **kw),
+    "lsh_alibi_attention_reference": lambda q, **kw: lsh_alibi_attention_reference(q, q, q, [0.5], 2, seed=0, **kw),
+    "attend": lambda q, **kw: attend(q, q, q, [0.5], **kw),
+}
+LOOK_ALIKES = {
+    # Before: "no" turned grouped-query attention on, "0.5" and True were used as numbers, the
+    # gradient of a scale that requires grad was dropped, 1j raised TypeError, "abc" named nothing.
+    "enable_gqa='no'": ({"enable_gqa": "no"}, "enable_gqa must be True or False, got 'no'"),
+    "enable_gqa=1": ({"enable_gqa": 1}, "enable_gqa must be True or False, got 1"),
+    "scale='0.5'": ({"scale": "0.5"}, "scale must be a finite number > 0, got '0.5'"),
+    "scale='abc'": ({"scale": "abc"}, "scale must be a finite number > 0, got 'abc'"),
+    "scale=True": ({"scale": True}, "scale must be a finite number > 0, got True"),
+    "scale=1j": ({"scale": 1j}, "scale must be a finite number > 0, got 1j"),
+    "scale requires grad": (
+        {"scale": torch.tensor(0.5, requires_grad=True)},
+        "scale must be a finite number > 0, got a tensor that requires grad",
+    ),
+}
+
+
+@pytest.mark.parametrize("bad", list(LOOK_ALIKES))
+@pytest.mark.parametrize("entry", list(ATTENTION))
+def test_attention_refuses_look_alike_flags_and_numbers(entry, bad):
+    q = _q()[0]
+    options, message = LOOK_ALIKES[bad]
+    with pytest.raises(ValueError, match=re.escape(message)):
+        ATTENTION[entry](q, **options)
+
+
+@pytest.mark.parametrize("entry", list(ATTENTION))
+def test_attention_refuses_complex_slopes_and_meta_tensors(entry):
+    q = _q()[0]
+    call = ATTENTION[entry]
+    with pytest.raises(ValueError, match="slopes must be numbers, one slope per head"):  # imaginary part was dropped
+        _with_slopes(entry, q, [0.5 + 0.5j])
+    with pytest.raises(ValueError, match="q must be a torch.Tensor .* with data, got a meta-device tensor"):
+        call(torch.ones(1, 1, 6, 4, device="meta"))
+
+
+def _with_slopes(entry: str, q: torch.Tensor, slopes) -> torch.Tensor:
+    calls = {
+        "alibi_attention": lambda: alibi_attention(q, q, q, slopes),
+        "window_alibi_attention": lambda: window_alibi_attention(q, q, q, slopes, 3),
+        "lsh_alibi_attention": lambda: lsh_alibi_attention(q, q, q, slopes, 2, seed=0),
+        "lsh_alibi_attention_reference": lambda: lsh_alibi_attention_reference(q, q, q, slopes, 2, seed=0),
+        "attend": lambda: attend(q, q, q, slopes),
+    }
+    return calls[entry]()
+
+
+def test_numbers_that_are_valid_keep_their_meaning():
+    q, k, v = _q()
+    expected = dense_attention(q, k, v, [0.5], scale=0.25)
+    for scale in (0.25, np.float64(0.25), np.float32(0.25), torch.tensor(0.25, dtype=torch.float64)):
+        torch.testing.assert_close(alibi_attention(q, k, v, [0.5], scale=scale), expected, rtol=1e-12, atol=1e-12)
+    for flag in (True, np.bool_(True)):
+        torch.testing.assert_close(alibi_attention(q, k, v, [0.5], enable_gqa=flag), dense_attention(q, k, v, [0.5]))
+
+
+def test_philox_refuses_words_that_would_wrap_into_another_stream():
+    from alibi_lsh.philox import philox4x32
+
+    for counter, key, rounds, message in [
+        (np.array([2**32, 0, 0, 0]), (0, 0), 10, r"counter words must lie in 0..2\^32 - 1"),
+        (np.array([-1, 0, 0, 0]), (0, 0), 10, r"counter words must lie in 0..2\^32 - 1"),
+        (np.array([0.5, 0, 0, 0]), (0, 0), 10, "counter must hold integer words"),
+        (np.array([0, 0, 0, 0]), (2**32, 0), 10, "key word must be an integer"),
+        (np.array([0, 0, 0, 0]), [0, 0], 10, "key must be two 32-bit words"),
+        (np.array([0, 0, 0, 0]), (0, 0), 0, "rounds must be an integer >= 1"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            philox4x32(counter, key, rounds)
