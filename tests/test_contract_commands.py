@@ -27,7 +27,7 @@ import pytest
 
 from alibi_lsh import cli, hf
 from alibi_lsh.bench import gpu_check
-from alibi_lsh.classroom import loadtest, serve
+from alibi_lsh.classroom import loadtest, page_timing, serve
 from alibi_lsh.lm import __main__ as lm_cli
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -99,6 +99,7 @@ COMMANDS = {
     "alibi_lsh.hf": (hf.main, hf.build_parser), "alibi_lsh.classroom.serve": (serve.main, serve.build_parser),
     "alibi_lsh.classroom.loadtest": (loadtest.main, loadtest.build_parser),
     "alibi_lsh.bench.gpu_check": (gpu_check.main, gpu_check.build_parser),
+    "alibi_lsh.classroom.page_timing": (page_timing.main, page_timing.build_parser),
 }  # fmt: skip
 HF_BASE = ["--model", "{tmp}/no-model", "--text", "{text}"]
 # (module, argv before the option, option, its dest, (reference reading, range the draws aim at))
@@ -130,6 +131,7 @@ OPTIONS = [
     ("alibi_lsh.bench.gpu_check", [], "--smoke-s", "smoke_s", number(0, 600)),
     ("alibi_lsh.bench.gpu_check", [], "--n", "n", integers(16, 2**20)),
     ("alibi_lsh.bench.gpu_check", [], "--repeat", "repeat", integer(1, 100)),
+    ("alibi_lsh.classroom.page_timing", [], "--repeat", "repeat", integer(1, 1000)),
 ]
 NO_SERVER = ["--url", "http://127.0.0.1:9"]  # loadtest: never contacted, the options are refused first
 
