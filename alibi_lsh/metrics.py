@@ -130,7 +130,8 @@ def spectral_norm_error(estimate: torch.Tensor, target: torch.Tensor, exact: boo
     difference = _difference(estimate, target)
     n = difference.shape[-1]
     batch_shape = difference.shape[:-2]
-    norms = [_spectral_norm(matrix, exact) for matrix in difference.reshape(-1, n, n)]
+    # On the CPU, where the Lanczos vectors are: a GPU difference is copied there once.
+    norms = [_spectral_norm(matrix, exact) for matrix in difference.reshape(-1, n, n).cpu()]
     return torch.tensor(norms, dtype=torch.float64).reshape(batch_shape)
 
 
