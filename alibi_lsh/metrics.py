@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+import numpy as np
 import torch
 
 from ._checks import (
@@ -52,9 +53,9 @@ def _difference(estimate: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
             "estimate and target must be square (..., n, n) of one n, "
             f"got {tuple(estimate.shape)} and {tuple(target.shape)}"
         )
-    try:
-        torch.broadcast_shapes(estimate.shape[:-2], target.shape[:-2])
-    except RuntimeError:
+    try:  # numpy's check: torch.broadcast_shapes imports torch._refs on first use (0.7 s)
+        np.broadcast_shapes(tuple(estimate.shape[:-2]), tuple(target.shape[:-2]))
+    except ValueError:
         raise ValueError(
             f"the batch shapes of estimate {tuple(estimate.shape[:-2])} and target {tuple(target.shape[:-2])} "
             "must broadcast against each other"
@@ -131,12 +132,13 @@ def spectral_norm_error(estimate: torch.Tensor, target: torch.Tensor, exact: boo
     n = difference.shape[-1]
     batch_shape = difference.shape[:-2]
     # On the CPU, where the Lanczos vectors are: a GPU difference is copied there once.
-    norms = [_spectral_norm(matrix, exact) for matrix in difference.reshape(-1, n, n).cpu()]
+    matrices = difference.reshape(-1, n, n).cpu()
+    all_symmetric = torch.equal(matrices, matrices.mT)  # one pass for the usual case
+    norms = [_spectral_norm(matrix, exact, all_symmetric or torch.equal(matrix, matrix.T)) for matrix in matrices]
     return torch.tensor(norms, dtype=torch.float64).reshape(batch_shape)
 
 
-def _spectral_norm(matrix: torch.Tensor, exact: bool) -> float:
-    symmetric = torch.equal(matrix, matrix.T)
+def _spectral_norm(matrix: torch.Tensor, exact: bool, symmetric: bool) -> float:
     n = matrix.shape[-1]
     if not exact and n > MAX_LANCZOS_STEPS:
         if symmetric:
