@@ -364,29 +364,6 @@ def default_scale(scale: float | None, head_dim: int) -> float:
     return check_number("scale", scale, low=0.0, open_low=True)
 
 
-def check_windows(window: int | Sequence[int] | torch.Tensor) -> list[int]:
-    """The window(s) as a list of integers in [1, 2^63 - 1]: one integer, or a flat sequence or 0-/1-D
-    integer tensor of them, one per head. Nested sequences, floats, bools and strings are refused."""
-    allowed = "window must be one integer in [1, 2^63 - 1] or a flat sequence of them, one per head"
-    if isinstance(window, torch.Tensor):
-        check_tensor("window", window)
-        if window.dim() > 1 or window.is_floating_point() or window.is_complex() or window.dtype == torch.bool:
-            raise ValueError(f"{allowed}, got {_shown(window)}")
-        values = window.reshape(-1).tolist()
-    elif isinstance(window, numbers.Integral) and not isinstance(window, (bool, np.bool_)):
-        values = [window]
-    elif isinstance(window, (Sequence, np.ndarray)) and not isinstance(window, (str, bytes)):
-        values = list(window)
-    else:
-        raise ValueError(f"{allowed}, got {_shown(window)}")
-    if not values:
-        raise ValueError(f"{allowed}, got no values")
-    for value in values:
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or not 1 <= value < 2**63:
-            raise ValueError(f"{allowed}, got {_shown(window)}")
-    return [int(value) for value in values]
-
-
 def exit_status(command: Callable[[], int | None]) -> int:
     """Run the body of a command-line tool and return its exit status.
 
