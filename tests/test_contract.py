@@ -27,6 +27,7 @@ import torch
 
 from alibi_lsh import (
     SCHEMES,
+    AttentionOptions,
     AttentionSpec,
     BinningSampler,
     CutsSampler,
@@ -735,6 +736,17 @@ def contracts() -> dict[str, Contract]:
         "lsh_alibi_attention_reference": Contract(
             lsh_alibi_attention_reference, lsh_base, lsh_values, lambda a: attention_broken(a, 1),
             check_lsh_against(lsh_alibi_attention),
+        ),
+        "AttentionOptions": Contract(
+            AttentionOptions, {"fused": True, "lsh_path": "union", "union_bias_elements": 2**22},
+            {"fused": lambda r: r.choice([True, False]), "lsh_path": lambda r: r.choice(["union", "per-sample"]),
+             "union_bias_elements": lambda r: r.choice([1, r.randint(2, 2**30)])},
+            lambda a: next((name for name, ok in (
+                ("fused", isinstance(a["fused"], bool)),
+                ("lsh_path", isinstance(a["lsh_path"], str) and a["lsh_path"] in ("union", "per-sample")),
+                ("union_bias_elements", type(a["union_bias_elements"]) is int and a["union_bias_elements"] >= 1),
+            ) if not ok), None),
+            lambda result, a: (result.fused, result.lsh_path) == (a["fused"], a["lsh_path"]),
         ),
         "AttentionSpec": Contract(
             AttentionSpec, {"kind": "lsh", "scheme": "binning", "num_samples": 8, "seed": 0, "window": 4},
