@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ._checks import check_number, check_slope, check_tensor
+from ._checks import check_allocation, check_int, check_number, check_slope, check_tensor
 
 KernelFn = Callable[[torch.Tensor], torch.Tensor]
 
@@ -185,7 +185,10 @@ class PositionalKernel:
         raise ValueError(f"the mean width of kernel {self.name!r} has no closed form (it may be infinite)")
 
     def distance_values(self, n: int) -> torch.Tensor:
-        """k(0), ..., k(n-1) as a float64 tensor of shape (n,)."""
+        """k(0), ..., k(n-1) as a float64 tensor of shape (n,); ValueError for n not an integer >= 1
+        or above the allocation cap (16 bytes a distance)."""
+        n = check_int("n", n)
+        check_allocation("n", 16 * n, f"the kernel's values at n = {n} distances")
         return self(torch.arange(n, dtype=torch.float64))
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ._checks import check_dense_size, check_int, check_int_vector
+from ._checks import check_allocation, check_dense_size, check_int, check_int_vector
 
 # Positions are int64.
 MAX_POSITIONS = 2**63 - 1
@@ -47,10 +47,15 @@ class Partition:
 
     @staticmethod
     def from_binning(n: int, width: int, shift: int) -> Partition:
-        """Blocks of one width W, offset by a shift s in {0..W-1}: block(i) = floor((i + s) / W)."""
+        """Blocks of one width W, offset by a shift s in {0..W-1}: block(i) = floor((i + s) / W).
+
+        Raises ValueError for arguments out of range, and when the block starts (8 bytes each)
+        would not fit the allocation cap.
+        """
         n = check_int("n", n, maximum=MAX_POSITIONS)
-        width = check_int("width", width)
+        width = check_int("width", width, maximum=MAX_POSITIONS)
         shift = check_int("shift", shift, minimum=0, maximum=width - 1)
+        check_allocation("n", 8 * (n // width + 2), f"the block starts of n = {n} positions in blocks of {width}")
         first_boundary = (width - shift) % width  # first i > 0 with (i + s) % W == 0, or 0 if s == 0
         boundaries = torch.arange(min(first_boundary, n), n, width, dtype=torch.int64)  # empty if W - s >= n
         if first_boundary != 0:
@@ -96,7 +101,9 @@ class Partition:
         return torch.diff(self.starts, append=torch.tensor([self.n], dtype=torch.int64))
 
     def block_ids(self) -> torch.Tensor:
-        """block(i) for every position, int64 (n,), non-decreasing from 0."""
+        """block(i) for every position, int64 (n,), non-decreasing from 0; ValueError above the
+        allocation cap (16 bytes a position)."""
+        check_allocation("n", 16 * self.n, f"the block ids of n = {self.n} positions")
         marks = torch.zeros(self.n, dtype=torch.int64)
         marks[self.starts] = 1
         return marks.cumsum(0) - 1

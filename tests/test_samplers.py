@@ -283,3 +283,23 @@ def test_the_largest_draw_of_the_demo_fits_the_cap():
 def test_samplers_refuse_look_alike_arguments(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: Partition.from_binning(2**40, 2, 0),  # 4 TB of block starts
+        lambda: Partition.from_cuts(2**40, [5]).block_ids(),  # 16 TB of ids
+        lambda: PositionalKernel.alibi(0.5).distance_values(2**40),
+    ],
+    ids=["from_binning", "block_ids", "distance_values"],
+)
+def test_partition_and_kernel_helpers_check_their_size_before_allocating(call):
+    with pytest.raises(ValueError, match=r"n asks for .* bytes, above the cap of MAX_ALLOCATION_BYTES"):
+        call()
+
+
+def test_a_partition_of_2_40_positions_in_wide_blocks_is_small_and_exact():
+    partition = Partition.from_binning(2**40, 2**38, 3)
+    assert partition.starts.tolist() == [0, 2**38 - 3, 2 * 2**38 - 3, 3 * 2**38 - 3, 4 * 2**38 - 3]
+    assert int(partition.lengths().sum()) == 2**40
