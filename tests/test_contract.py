@@ -799,19 +799,17 @@ def test_random_arguments_meet_the_contract(name):
     assert outcomes["valid"] >= 3 and outcomes["invalid"] >= 3, outcomes  # both sides of the contract were drawn
 
 
-# --- call sites in the attention package that do not go through the shared checks yet ---------------
-# Each is an expected failure until the attention functions call check_flag, the window check
-# refuses meta-device tensors (it reads their values) and
-# attend checks its spec; strict, so the mark must go when the call site is fixed.
+# --- flags and windows at the attention functions' own call sites -----------------------------------
+# "False" and None were read by truthiness (causal attention and bidirectional attention); a meta
+# window has no values to read.
 
-PENDING = "attention/ call site: see the checks layer (check_flag, check_tensor)"
+PENDING = "spec.attend: see the checks layer (check_flag, AttentionSpec)"
 
 
 def _q():
     return _qkv(random.Random(1))
 
 
-@pytest.mark.xfail(strict=True, reason=PENDING)
 @pytest.mark.parametrize(
     "call",
     [
@@ -822,12 +820,22 @@ def _q():
         lambda: lsh_alibi_attention_reference(*_q(), [0.5], 2, causal="False", seed=0),
         lambda: window_alibi_attention(*_q(), [0.5], torch.ones((), device="meta")),
         lambda: AttentionSpec("window", window=torch.ones(1, dtype=torch.int64, device="meta")),
-        lambda: attend(*_q(), [0.5], spec=None),
         lambda: attend(*_q(), [0.5], causal="False"),
     ],
     ids=["exact causal str", "exact causal None", "window causal", "lsh causal", "reference causal", "window meta",
-         "spec window meta", "attend spec None", "attend causal"],
+         "spec window meta", "attend causal"],
 )  # fmt: skip
+def test_attention_call_sites_refuse_look_alike_flags_and_meta_windows(call):
+    with pytest.raises(ValueError, match="causal|window"):
+        call()
+
+
+@pytest.mark.xfail(strict=True, reason=PENDING)
+@pytest.mark.parametrize(
+    "call",
+    [lambda: attend(*_q(), [0.5], spec=None)],
+    ids=["attend spec None"],
+)
 def test_pending_call_sites(call):
     with pytest.raises(ValueError):
         call()

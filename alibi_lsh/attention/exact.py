@@ -11,7 +11,15 @@ from collections.abc import Sequence
 
 import torch
 
-from .._checks import check_head_slopes, check_qkv, check_values, compute_dtype, default_scale, key_padding_runs
+from .._checks import (
+    check_flag,
+    check_head_slopes,
+    check_qkv,
+    check_values,
+    compute_dtype,
+    default_scale,
+    key_padding_runs,
+)
 from .fused import attention_backward, attention_forward
 from .numerics import attend_with_value_scale, value_scale
 from .options import DEFAULT_OPTIONS, AttentionOptions
@@ -64,6 +72,7 @@ def alibi_attention(
             scores scale * q.k that could overflow.
     """
     group = check_qkv(q, k, v, enable_gqa)
+    causal = check_flag("causal", causal)
     slopes = check_head_slopes(slopes, q.shape[1])
     scale = default_scale(scale, q.shape[-1])
     runs = key_padding_runs(key_padding_mask, q.shape[0], k.shape[2])

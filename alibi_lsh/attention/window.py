@@ -25,9 +25,11 @@ import torch
 import torch.nn.functional as F
 
 from .._checks import (
+    check_flag,
     check_head_slopes,
     check_int,
     check_qkv,
+    check_tensor,
     check_values,
     compute_dtype,
     default_scale,
@@ -42,6 +44,8 @@ from .padding import over_real_keys
 def check_windows(sliding_window: int | Sequence[int] | torch.Tensor, name: str = "sliding_window") -> list[int]:
     """The window(s) as a list of integers >= 1: one value, or one per head (1-D); ``name`` in messages."""
     message = f"{name} must be one integer >= 1 or one per head (1-D)"
+    if isinstance(sliding_window, torch.Tensor):
+        check_tensor(name, sliding_window, "integers")  # a meta tensor has no values to read
     try:
         tensor = torch.as_tensor(sliding_window)
     except (TypeError, ValueError, RuntimeError) as error:
@@ -262,6 +266,7 @@ def window_alibi_attention(
             among the keys read; scores scale * q.k that could overflow.
     """
     group = check_qkv(q, k, v, enable_gqa)
+    causal = check_flag("causal", causal)
     heads = q.shape[1]
     slopes = check_head_slopes(slopes, heads).tolist()
     scale = default_scale(scale, q.shape[-1])

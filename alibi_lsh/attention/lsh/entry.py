@@ -22,6 +22,7 @@ from collections.abc import Sequence
 import torch
 
 from ..._checks import (
+    check_flag,
     check_head_offset,
     check_head_slopes,
     check_num_samples,
@@ -98,6 +99,7 @@ def lsh_alibi_attention(
             scale or mask; NaN or inf among the keys read; scores scale * q.k that could overflow.
     """
     group = check_qkv(q, k, v, enable_gqa)
+    causal = check_flag("causal", causal)
     slopes = check_head_slopes(slopes, q.shape[1])
     num_samples = check_num_samples(num_samples)
     head_offset = check_head_offset(head_offset, group, q.shape[1])

@@ -14,6 +14,7 @@ import torch
 
 from ..._checks import (
     check_dense_size,
+    check_flag,
     check_head_offset,
     check_head_slopes,
     check_num_samples,
@@ -63,6 +64,7 @@ def lsh_alibi_attention_reference(
             MAX_DENSE_ELEMENTS.
     """
     group = check_qkv(q, k, v, enable_gqa)
+    causal = check_flag("causal", causal)
     device, (q, k, v) = q.device, (t.cpu() for t in (q, k, v))
     batch, heads, n_q, _ = q.shape
     n_k = k.shape[2]
