@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 
 import torch
 
-from ..._checks import check_head_offset, check_head_slopes, check_int, check_num_samples
+from ..._checks import as_slopes, check_head_offset, check_int, check_num_samples
 from ...kernels import PositionalKernel
 from ...partition import Partition
 from ...samplers import SCHEMES, CutsSampler, check_head, make_sampler, resolve_seed
@@ -278,7 +278,7 @@ def lsh_flops(
     attention FLOP counts), so a fraction of peak computed from it is the useful fraction.
     """
     value_dim = head_dim if value_dim is None else value_dim
-    slopes = check_head_slopes(slopes, len(torch.as_tensor(slopes).reshape(-1)))
+    slopes = as_slopes(slopes)
     pairs_per_block = (lambda length: length * (length + 1) // 2) if causal else (lambda length: length * length)
     total = 0
     for draw in draw_head_blocks(n, slopes, num_samples, scheme, seed):
