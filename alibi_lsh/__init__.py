@@ -10,6 +10,7 @@ from ._checks import MAX_DENSE_ELEMENTS
 from .attention.exact import alibi_attention
 from .attention.lsh.entry import lsh_alibi_attention
 from .attention.lsh.reference import lsh_alibi_attention_reference
+from .attention.options import AttentionOptions
 from .attention.spec import AttentionSpec
 from .attention.window import window_alibi_attention
 from .kernels import PositionalKernel, resolve_kernel
@@ -30,6 +31,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "MAX_DENSE_ELEMENTS",
+    "AttentionOptions",
     "AttentionSpec",
     "SCHEMES",
     "BinningSampler",

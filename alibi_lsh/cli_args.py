@@ -166,9 +166,9 @@ def listen_address(text: str) -> str:
     own addresses, or a name resolving to one. Checked by binding a socket to a free port there,
     before any process is started."""
     try:
-        family, _, _, _, where = socket.getaddrinfo(
-            text or None, 0, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-        )[0]
+        family, _, _, _, where = socket.getaddrinfo(text or None, 0, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[
+            0
+        ]
         with socket.socket(family, socket.SOCK_STREAM) as probe:
             probe.bind(where)
     except (OSError, UnicodeError) as error:
@@ -213,9 +213,7 @@ def read_csv(path: Path | str, flag: str, columns: Sequence[str], kind: str):
         raise ValueError(f"{flag}: {str(path)!r} is not a readable CSV ({reason}); expected {kind}") from None
     missing = [column for column in columns if column not in frame.columns]
     if missing:
-        raise ValueError(
-            f"{flag}: {str(path)!r} is not {kind}: it lacks the column(s) {', '.join(missing)}"
-        )
+        raise ValueError(f"{flag}: {str(path)!r} is not {kind}: it lacks the column(s) {', '.join(missing)}")
     return frame
 
 

@@ -22,16 +22,31 @@ from .slopes import alibi_kernel
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("demo", help="print mask-mean and attention errors for a few slopes and R")
-    parser.add_argument("--n", type=bounded_int(1, 4096), default=512,
-                        help="context length, 1..4096 (default 512; the mask tables are dense n x n)")
-    parser.add_argument("--slopes", type=slope_list, default=(1 / 2, 1 / 16, 1 / 256),
-                        help=f"comma-separated slopes m, 0 <= m <= {MAX_SLOPE:g}, fractions allowed "
-                        "(default 1/2,1/16,1/256)")
-    parser.add_argument("--samples", type=int_list(1, 4096), default=(1, 4, 16, 64, 256),
-                        help="comma-separated R values, each 1..4096 (default 1,4,16,64,256)")
+    parser.add_argument(
+        "--n",
+        type=bounded_int(1, 4096),
+        default=512,
+        help="context length, 1..4096 (default 512; the mask tables are dense n x n)",
+    )
+    parser.add_argument(
+        "--slopes",
+        type=slope_list,
+        default=(1 / 2, 1 / 16, 1 / 256),
+        help=f"comma-separated slopes m, 0 <= m <= {MAX_SLOPE:g}, fractions allowed (default 1/2,1/16,1/256)",
+    )
+    parser.add_argument(
+        "--samples",
+        type=int_list(1, 4096),
+        default=(1, 4, 16, 64, 256),
+        help="comma-separated R values, each 1..4096 (default 1,4,16,64,256)",
+    )
     parser.add_argument("--scheme", choices=SCHEMES, default="binning")
-    parser.add_argument("--dim", type=bounded_int(1, 1024), default=64,
-                        help="head dimension of the attention demo, 1..1024 (default 64)")
+    parser.add_argument(
+        "--dim",
+        type=bounded_int(1, 1024),
+        default=64,
+        help="head dimension of the attention demo, 1..1024 (default 64)",
+    )
     parser.add_argument("--seed", type=seed, default=0, help="random seed, 0..2^63 - 1 (default 0)")
     parser.set_defaults(run=run)
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import torch
 
-from ._checks import check_dense_size, check_int, check_num_samples
+from ._checks import check_dense_size, check_int, check_int_vector, check_num_samples
 from .kernels import KernelFn, PositionalKernel, resolve_kernel
 from .partition import Partition
 from .samplers import make_sampler
@@ -68,15 +68,16 @@ def mask_running_mean(
     """Means of the first r sampled masks at each checkpoint r.
 
     Returns ``(means, checkpoints)``: float32 (C, n, n) and int64 (C,). ``checkpoints`` defaults
-    to every r = 1..R; given values must lie in 1..R. The masks are those of
-    :func:`sample_masks` with the same arguments.
+    to every r = 1..R; given values must be integers in 1..R. The masks are those of
+    :func:`sample_masks` with the same arguments. Raises ValueError for arguments out of range,
+    C n^2 above MAX_DENSE_ELEMENTS, or R n sampled positions above the allocation cap.
     """
     n = check_int("n", n)
     num_samples = check_num_samples(num_samples)
     if checkpoints is None:
         checkpoints = torch.arange(1, num_samples + 1)
-    checkpoints = torch.as_tensor(checkpoints, dtype=torch.int64).reshape(-1)
-    if checkpoints.numel() == 0 or (checkpoints < 1).any() or (checkpoints > num_samples).any():
+    checkpoints = check_int_vector("checkpoints", checkpoints, 1, num_samples)
+    if checkpoints.numel() == 0:
         raise ValueError(f"checkpoints must be non-empty with values in 1..num_samples = 1..{num_samples}")
     checkpoints = torch.unique(checkpoints)  # sorted, no repeats
     check_dense_size("n", checkpoints.numel() * n * n, f"checkpoints*n*n = {checkpoints.numel()}*{n}*{n}")

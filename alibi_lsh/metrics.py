@@ -1,7 +1,8 @@
 """How far the mean of R masks is from the kernel: measured errors and theoretical bounds.
 
-Measured (on batches ``(..., n, n)`` of estimates against the kernel):
-max-norm max|E|, spectral norm max|eigenvalue(E)| (E is symmetric) and ||E||_F / ||K||_F.
+Measured (on batches ``(..., n, n)`` of estimates against the kernel): max-norm max|E|,
+spectral norm ||E||_2 (max |eigenvalue| when E is symmetric, the largest singular value
+otherwise) and ||E||_F / ||K||_F.
 
 Bounds (derived in docs/theory.md), each holding with probability >= 1 - delta for R independent
 samples (qmc points are not independent: there the bounds are a reference line, not a guarantee).
@@ -10,53 +11,92 @@ samples (qmc points are not independent: there the bounds are a reference line, 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
+import numpy as np
 import torch
 
-from ._checks import check_int
+from ._checks import (
+    check_allocation,
+    check_choice,
+    check_flag,
+    check_int,
+    check_number,
+    check_tensor,
+)
 from .kernels import PositionalKernel, resolve_kernel
+from .samplers import SCHEMES
 
-# Most Lanczos steps for one spectral norm: the extreme eigenvalues of n = 1024 error matrices
-# settle within 8-45 steps; at 64 the worst case measured was 3e-4 relative, below any plot's ink.
-MAX_LANCZOS_STEPS = 64
+# Lanczos stops when the residual bound of its largest Ritz value is below this, relative: some
+# eigenvalue of E then lies within LANCZOS_TOLERANCE |result| of the result.
+LANCZOS_TOLERANCE = 1e-6
+# Most Lanczos steps for one spectral norm; a matrix that has not converged by then (clustered
+# extreme eigenvalues) gets a full decomposition instead. Below this size a full one is cheaper.
+MAX_LANCZOS_STEPS = 160
 
 
-def _check_square(estimate: torch.Tensor, target: torch.Tensor) -> None:
-    if estimate.shape[-2:] != target.shape[-2:] or estimate.shape[-1] != estimate.shape[-2]:
+def _as_matrices(name: str, value: torch.Tensor) -> torch.Tensor:
+    """A real tensor (..., n, n) with n >= 1 and data."""
+    check_tensor(name, value, "a real torch.Tensor of shape (..., n, n)")
+    if value.is_complex():
+        raise ValueError(f"{name} must be real (float, integer or bool), got {value.dtype}")
+    if value.dim() < 2 or value.shape[-1] != value.shape[-2] or value.shape[-1] == 0:
+        raise ValueError(f"{name} must be square (..., n, n) with n >= 1, got shape {tuple(value.shape)}")
+    return value
+
+
+def _difference(estimate: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """estimate - target in float64, (batch..., n, n) with the two batch shapes broadcast."""
+    estimate, target = _as_matrices("estimate", estimate), _as_matrices("target", target)
+    if estimate.shape[-1] != target.shape[-1]:
         raise ValueError(
             "estimate and target must be square (..., n, n) of one n, "
             f"got {tuple(estimate.shape)} and {tuple(target.shape)}"
         )
-
-
-def _check_finite(estimate: torch.Tensor, target: torch.Tensor) -> None:
-    """Eigenvalue solvers fail (or Lanczos returns nonsense) on NaN or inf: refuse them up front."""
+    try:  # numpy's check: torch.broadcast_shapes imports torch._refs on first use (0.7 s)
+        np.broadcast_shapes(tuple(estimate.shape[:-2]), tuple(target.shape[:-2]))
+    except ValueError:
+        raise ValueError(
+            f"the batch shapes of estimate {tuple(estimate.shape[:-2])} and target {tuple(target.shape[:-2])} "
+            "must broadcast against each other"
+        ) from None
+    if estimate.device != target.device:
+        raise ValueError(f"estimate and target must be on one device, got {estimate.device} and {target.device}")
     for name, matrix in (("estimate", estimate), ("target", target)):
+        # a NaN error would read as a number on a chart, and eigenvalue solvers fail on it
         if not bool(torch.isfinite(matrix).all()):
             raise ValueError(f"{name} must be finite; it contains NaN or infinite values")
-
-
-def _difference(estimate: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    _check_square(estimate, target)
-    _check_finite(estimate, target)  # a NaN error would read as a number on a chart
     return estimate.to(torch.float64) - target.to(torch.float64)
 
 
 def max_norm_error(estimate: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """max_ij |estimate - target| over the last two dims; float64 (...).
+    """max_ij |estimate - target| over the last two dims.
 
-    Raises ValueError for shapes that are not (..., n, n) of one n, and for NaN or infinite entries.
+    Args:
+        estimate, target: real tensors (..., n, n), n >= 1, batch shapes that broadcast.
+    Returns:
+        float64 (broadcast batch shape).
+    Raises:
+        ValueError: a non-tensor, complex, meta-device, non-square or 0 x 0 input, n or batch
+            shapes that do not match, NaN or infinite entries.
     """
     return _difference(estimate, target).abs().amax(dim=(-2, -1))
 
 
-def relative_frobenius_error(estimate: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """||estimate - target||_F / ||target||_F over the last two dims; float64 (...).
+def _relative(error: torch.Tensor, target_norm: torch.Tensor) -> torch.Tensor:
+    if bool((target_norm == 0).any()):
+        raise ValueError("target has Frobenius norm 0, so the relative error is undefined; use max_norm_error")
+    return error / target_norm
 
-    Raises ValueError for shapes that are not (..., n, n) of one n, and for NaN or infinite entries.
+
+def relative_frobenius_error(estimate: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """||estimate - target||_F / ||target||_F over the last two dims; float64 (batch shape).
+
+    Raises ValueError as :func:`max_norm_error` does, and for a target of norm 0 (the ratio is
+    undefined there).
     """
     error = torch.linalg.matrix_norm(_difference(estimate, target))
-    return error / torch.linalg.matrix_norm(target.to(torch.float64))
+    return _relative(error, torch.linalg.matrix_norm(target.to(torch.float64)))
 
 
 def entrywise_errors(
@@ -69,77 +109,100 @@ def entrywise_errors(
     difference = _difference(estimate, target)
     if target_norm is None:
         target_norm = torch.linalg.matrix_norm(target.to(torch.float64))
-    return difference.abs().amax(dim=(-2, -1)), torch.linalg.matrix_norm(difference) / target_norm
+    return difference.abs().amax(dim=(-2, -1)), _relative(torch.linalg.matrix_norm(difference), target_norm)
 
 
 def spectral_norm_error(estimate: torch.Tensor, target: torch.Tensor, exact: bool = False) -> torch.Tensor:
-    """||estimate - target||_2 = max |eigenvalue| of the symmetric difference; float64 (...).
+    """||estimate - target||_2 over the last two dims; float64 (batch shape).
 
-    By default Lanczos with full reorthogonalisation on each matrix (relative accuracy ~1e-4 or
-    better, about 25 ms for n = 1024 on 2 CPU cores); ``exact=True`` uses a full
-    eigendecomposition instead (O(n^3), for tests and small n). Raises ValueError for shapes
-    that are not (..., n, n) of one n, and for NaN or infinite entries.
+    A symmetric difference (the mean of masks against a kernel) has ||E||_2 = max |eigenvalue|;
+    any other (a causal estimate, say) gets its largest singular value. Symmetry is checked on
+    each matrix, so the result is the spectral norm either way.
+
+    By default Lanczos (float64, full reorthogonalisation, on E or on [[0, E], [E^T, 0]]) runs until
+    its residual bound puts an eigenvalue within 1e-6 relative of the result, which never exceeds
+    the true norm; a matrix that does not converge in 160 steps, and any n <= 160, gets a full
+    decomposition. ``exact=True`` always uses the full decomposition (O(n^3)).
+
+    Raises:
+        ValueError: as :func:`max_norm_error`, and for a non-bool ``exact``.
     """
-    _check_square(estimate, target)
-    _check_finite(estimate, target)
-    if exact:
-        return torch.linalg.eigvalsh(_difference(estimate, target)).abs().amax(dim=-1)
-    # float32 throughout: the matrices are O(1)-valued and Lanczos needs ~1e-6, not 1e-15.
-    difference = estimate.to(torch.float32) - target.to(torch.float32)
+    exact = check_flag("exact", exact)
+    difference = _difference(estimate, target)
     n = difference.shape[-1]
     batch_shape = difference.shape[:-2]
-    difference = difference.reshape(-1, n, n)
-    if n <= MAX_LANCZOS_STEPS:
-        return torch.linalg.eigvalsh(difference.double()).abs().amax(dim=-1).reshape(batch_shape)
-    basis = torch.empty(MAX_LANCZOS_STEPS, n)  # reused across matrices
-    norms = [_lanczos_extreme(operator, basis) for operator in difference]
+    # On the CPU, where the Lanczos vectors are: a GPU difference is copied there once.
+    matrices = difference.reshape(-1, n, n).cpu()
+    all_symmetric = torch.equal(matrices, matrices.mT)  # one pass for the usual case
+    norms = [_spectral_norm(matrix, exact, all_symmetric or torch.equal(matrix, matrix.T)) for matrix in matrices]
     return torch.tensor(norms, dtype=torch.float64).reshape(batch_shape)
 
 
-def _lanczos_extreme(operator: torch.Tensor, basis: torch.Tensor, tol: float = 1e-7) -> float:
-    """Largest |eigenvalue| of one symmetric (n, n) float32 matrix by Lanczos.
+def _spectral_norm(matrix: torch.Tensor, exact: bool, symmetric: bool) -> float:
+    n = matrix.shape[-1]
+    if not exact and n > MAX_LANCZOS_STEPS:
+        if symmetric:
+            estimate = _lanczos_extreme(lambda x: matrix @ x, n)
+        else:  # the eigenvalues of [[0, E], [E^T, 0]] are the +- singular values of E
+            estimate = _lanczos_extreme(lambda x: torch.cat([matrix @ x[n:], matrix.T @ x[:n]]), 2 * n)
+        if estimate is not None:
+            return estimate
+    if symmetric:
+        return float(torch.linalg.eigvalsh(matrix).abs().max())
+    return float(torch.linalg.matrix_norm(matrix, ord=2))
 
-    ``basis`` is scratch space (max_steps, n) for the Krylov vectors.
 
-    The extreme Ritz values of the small tridiagonal matrix converge to the extreme eigenvalues
-    first; we stop once the largest |Ritz value| moves by less than ``tol`` relative.
+def _lanczos_extreme(apply: Callable[[torch.Tensor], torch.Tensor], size: int) -> float | None:
+    """Largest |eigenvalue| of a symmetric operator on float64 vectors of ``size`` by Lanczos.
+
+    Stops when the residual bound of the largest |Ritz value| theta, beta_j |s_j| (the next
+    Lanczos norm times the last entry of theta's eigenvector of the tridiagonal matrix), is at most
+    LANCZOS_TOLERANCE |theta|: an eigenvalue then lies within that distance of theta. Returns
+    None if that has not happened after MAX_LANCZOS_STEPS steps.
     """
-    max_steps, n = basis.shape
     generator = torch.Generator().manual_seed(0)  # a fixed start vector: the result is reproducible
-    vector = torch.randn(n, generator=generator)
+    vector = torch.randn(size, generator=generator, dtype=torch.float64)
     vector /= vector.norm()
+    basis = torch.empty(MAX_LANCZOS_STEPS, size, dtype=torch.float64)
     alphas: list[float] = []
     betas: list[float] = []
-    estimate = 0.0
-    for step in range(max_steps):
+    for step in range(MAX_LANCZOS_STEPS):
         basis[step] = vector
-        w = torch.mv(operator, vector)
+        w = apply(vector)
         alphas.append(float(w @ vector))
         # Full reorthogonalisation (two passes) keeps ghost copies of converged eigenvalues away.
         for _ in range(2):
             w -= basis[: step + 1].T @ (basis[: step + 1] @ w)
         beta = float(w.norm())
+        if step % 4 != 3 and beta > 0.0:  # the small eigenproblem every 4th step: it costs more than a step
+            betas.append(beta)
+            vector = w / beta
+            continue
         tridiagonal = torch.diag(torch.tensor(alphas, dtype=torch.float64))
         if step > 0:
             off = torch.tensor(betas, dtype=torch.float64)
             tridiagonal += torch.diag(off, 1) + torch.diag(off, -1)
-        previous, estimate = estimate, float(torch.linalg.eigvalsh(tridiagonal).abs().max())
-        if beta < 1e-12 or (step > 0 and abs(estimate - previous) <= tol * estimate):
-            break
+        values, vectors = torch.linalg.eigh(tridiagonal)
+        largest = int(values.abs().argmax())
+        theta = abs(float(values[largest]))
+        if beta * abs(float(vectors[-1, largest])) <= LANCZOS_TOLERANCE * theta or beta == 0.0:
+            return theta
         betas.append(beta)
         vector = w / beta
-    return estimate
+    return None
 
 
 def max_norm_bound(n: int, num_samples: int, delta: float = 0.05) -> float:
     """Hoeffding + union bound over the n(n-1)/2 off-diagonal pairs (the diagonal is always exact):
 
     max|M_hat - K| <= sqrt(log(n (n-1) / delta) / (2 R)), capped at 1, w.p. >= 1 - delta.
+
+    Raises ValueError unless n and num_samples are integers in [1, 2^53] and delta a number in (0, 1).
     """
     n, num_samples, delta = _check_bound_args(n, num_samples, delta)
     if n == 1:
         return 0.0
-    return min(1.0, math.sqrt(math.log(n * (n - 1) / delta) / (2 * num_samples)))
+    return min(1.0, math.sqrt((math.log(n) + math.log(n - 1) - math.log(delta)) / (2 * num_samples)))
 
 
 def block_size_bound(
@@ -150,8 +213,12 @@ def block_size_bound(
     Binning/qmc: blocks are at most W long and P(W > L) is the kernel's width tail; we take the
     smallest L with P(W > L) <= delta / (2 R n). Cuts: a block longer than L needs L cut-free
     gaps after its start, so P(some block > L) <= n q^L <= delta / (2 R n). Capped at n.
+
+    Raises ValueError for arguments outside :func:`max_norm_bound`'s ranges, a scheme not in
+    SCHEMES, a negative or non-finite slope, and scheme 'cuts' with a kernel other than ALiBi.
     """
     n, num_samples, delta = _check_bound_args(n, num_samples, delta)
+    scheme = check_choice("scheme", scheme, SCHEMES)
     positional = resolve_kernel(kernel, slope)
     per_sample = delta / (2 * num_samples * n)
     if positional.is_constant:
@@ -161,16 +228,28 @@ def block_size_bound(
             raise ValueError("scheme 'cuts' is defined for the ALiBi kernel only")
         length = math.ceil(math.log(n / per_sample) / positional.decay_rate)
     else:
-        length = int(positional.width_quantile(torch.tensor([1.0 - per_sample]))[0])
+        length = int(positional.tail_quantile(torch.tensor([per_sample], dtype=torch.float64))[0])
     return int(min(n, max(1, length)))
 
 
 def kernel_operator_norm(n: int, kernel: PositionalKernel) -> float:
-    """Largest row sum of the n x n kernel matrix, an upper bound on ||K|| (and <= (1+q)/(1-q))."""
-    values = kernel.distance_values(n)
-    prefix = values.cumsum(0)  # prefix[i] = k(0) + ... + k(i)
-    row_sums = prefix + prefix.flip(0) - 1.0  # row i: sum_{d<=i} k(d) + sum_{d<=n-1-i} k(d) - k(0)
-    return float(row_sums.max())
+    """Largest row sum of the n x n kernel matrix, an upper bound on ||K|| (and <= (1+q)/(1-q)).
+
+    Row i sums to P(i) + P(n-1-i) - 1 with P(i) = k(0) + ... + k(i); P is concave (k decreases),
+    so the middle row is the largest. ALiBi has P(i) = (1 - q^(i+1)) / (1 - q) in closed form;
+    other kernels sum k over half the row, refused above the allocation cap.
+    """
+    first = (n - 1) // 2
+    second = n - 1 - first
+    if kernel.decay_rate is not None:
+        if kernel.decay_rate == 0:
+            return float(n)
+        m = kernel.decay_rate
+        prefix = lambda i: math.expm1(-m * (i + 1)) / math.expm1(-m)  # noqa: E731
+        return prefix(first) + prefix(second) - 1.0
+    check_allocation("n", 16 * (second + 1), f"the kernel's values up to distance n / 2 = {second}")
+    prefix = kernel.distance_values(second + 1).cumsum(0)
+    return float(prefix[first] + prefix[second] - 1.0)
 
 
 def spectral_norm_bound(
@@ -186,9 +265,11 @@ def spectral_norm_bound(
 
     where the minimum's second term is the trivial bound for a difference of PSD matrices and the
     last term (p_L = P(a block > L) <= delta/(2Rn)) covers the bias of conditioning on
-    the block-size event.
+    the block-size event. Raises ValueError as :func:`block_size_bound` does, and for a kernel
+    other than ALiBi whose n values would not fit the allocation cap.
     """
     n, num_samples, delta = _check_bound_args(n, num_samples, delta)
+    scheme = check_choice("scheme", scheme, SCHEMES)
     positional = resolve_kernel(kernel, slope)
     if positional.is_constant or n == 1:
         return 0.0  # every mask is the all-ones matrix: the mean is exact
@@ -203,10 +284,12 @@ def spectral_norm_bound(
     return min(bernstein, max(length, kappa)) + bias
 
 
+# Counts beyond 2^53 are not all representable in float64, in which the bounds are computed.
+MAX_BOUND_COUNT = 2**53
+
+
 def _check_bound_args(n: int, num_samples: int, delta: float) -> tuple[int, int, float]:
-    n = check_int("n", n)
-    num_samples = check_int("num_samples", num_samples)
-    delta = float(delta)
-    if not 0.0 < delta < 1.0:
-        raise ValueError(f"delta must be in (0, 1), got {delta}")
+    n = check_int("n", n, maximum=MAX_BOUND_COUNT)
+    num_samples = check_int("num_samples", num_samples, maximum=MAX_BOUND_COUNT)
+    delta = check_number("delta", delta, low=0.0, high=1.0, open_low=True, open_high=True)
     return n, num_samples, delta

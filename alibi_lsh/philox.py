@@ -41,11 +41,22 @@ def seed_key(seed: int) -> tuple[int, int]:
 def philox4x32(counter: np.ndarray, key: tuple[int, int], rounds: int = ROUNDS) -> np.ndarray:
     """Philox4x32 of counters (..., 4) under one key; returns (..., 4) uint64 words below 2^32.
 
-    ``counter`` holds 32-bit words in any integer dtype (values must lie in 0 .. 2^32 - 1).
+    ``counter`` holds 32-bit words in any integer dtype, values in 0 .. 2^32 - 1; ``key`` is two
+    such words (:func:`seed_key`); ``rounds`` an integer >= 1. ValueError otherwise: a word out of
+    range would silently wrap into another counter's stream.
     """
     words = np.asarray(counter)
     if words.shape[-1:] != (4,):
         raise ValueError(f"counter must have a last dimension of 4 words, got shape {words.shape}")
+    if words.dtype.kind not in "iu":
+        raise ValueError(f"counter must hold integer words, got dtype {words.dtype}")
+    if words.size and (int(words.min()) < 0 or int(words.max()) > MAX_WORD):
+        raise ValueError(f"counter words must lie in 0..2^32 - 1, got {int(words.min())}..{int(words.max())}")
+    if not (isinstance(key, tuple) and len(key) == 2):
+        raise ValueError(f"key must be two 32-bit words (see seed_key), got {key!r}")
+    for word in key:
+        check_int("key word", word, minimum=0, maximum=MAX_WORD)
+    rounds = check_int("rounds", rounds, minimum=1)
     flat = words.reshape(-1, 4)
     out = np.empty(flat.shape, dtype=np.uint64)
     for lo in range(0, flat.shape[0], COUNTERS_PER_PASS):

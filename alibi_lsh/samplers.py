@@ -23,7 +23,7 @@ from abc import ABC, abstractmethod
 import numpy as np
 import torch
 
-from ._checks import check_int, check_num_samples
+from ._checks import check_allocation, check_choice, check_int, check_num_samples
 from .kernels import PositionalKernel
 from .partition import Partition
 from .philox import MAX_SEED, MAX_WORD, counters, philox4x32, seed_key, uniform53
@@ -34,6 +34,18 @@ SCHEMES = ("binning", "cuts", "qmc")
 STREAM_BINNING, STREAM_CUTS, STREAM_OWEN, STREAM_JITTER, STREAM_CUT_TIES = 1, 2, 3, 4, 5
 # Counters of one cuts draw per pass over the samples, at most: bounds the temporaries (~32 MiB).
 CUTS_COUNTERS_PER_CALL = 2**20
+# Bytes that drawing R partitions of n positions may hold per (sample, position) at once, at most:
+# two int64 temporaries while the block starts are found, then up to one int64 start kept.
+BYTES_PER_SAMPLED_POSITION = 24
+
+
+def check_draw_size(n: int, num_samples: int) -> None:
+    """Refuse R partitions of n positions whose memory estimate is above the allocation cap."""
+    check_allocation(
+        "n * num_samples",
+        BYTES_PER_SAMPLED_POSITION * n * num_samples,
+        f"R*n = {num_samples}*{n} sampled positions at {BYTES_PER_SAMPLED_POSITION} bytes each",
+    )
 
 
 def resolve_seed(seed: int | torch.Generator | None) -> int:
@@ -66,6 +78,8 @@ class PartitionSampler(ABC):
     scheme: str
 
     def __init__(self, kernel: PositionalKernel):
+        if not isinstance(kernel, PositionalKernel):
+            raise ValueError(f"kernel must be a PositionalKernel (see resolve_kernel), got {kernel!r}")
         self.kernel = kernel
 
     def sample(
@@ -73,10 +87,13 @@ class PartitionSampler(ABC):
     ) -> list[Partition]:
         """Samples 0 .. ``num_samples`` - 1 of global head ``head``, as partitions of n positions.
 
-        The first R samples are the same whatever ``num_samples`` is (docs/blocks.md).
+        The first R samples are the same whatever ``num_samples`` is (docs/blocks.md). Raises
+        ValueError for arguments out of range and when R*n positions would not fit the
+        allocation cap (:func:`check_draw_size`).
         """
         n = check_int("n", n)
         num_samples = check_num_samples(num_samples)
+        check_draw_size(n, num_samples)
         seed, head = resolve_seed(seed), check_head(head)
         if self.kernel.is_constant:
             return [Partition.single_block(n) for _ in range(num_samples)]
@@ -91,10 +108,12 @@ class PartitionSampler(ABC):
         """Every block of samples 0 .. R-1 as (sample, start, end) int64 columns, sorted by sample, then start.
 
         Block [start, end) of sample r; the same blocks as :meth:`sample` without building R
-        Partition objects (vectorised over samples: what dense counting and the app use).
+        Partition objects (vectorised over samples: what dense counting and the app use). Raises
+        ValueError as :meth:`sample` does.
         """
         n = check_int("n", n)
         num_samples = check_num_samples(num_samples)
+        check_draw_size(n, num_samples)
         seed, head = resolve_seed(seed), check_head(head)
         if self.kernel.is_constant:
             sample, start = torch.arange(num_samples), torch.zeros(num_samples, dtype=torch.int64)
@@ -205,12 +224,12 @@ class CutsSampler(PartitionSampler):
     scheme = "cuts"
 
     def __init__(self, kernel: PositionalKernel):
+        super().__init__(kernel)
         if kernel.decay_rate is None:
             raise ValueError(
                 f"scheme 'cuts' reproduces only the ALiBi kernel exp(-m d), not {kernel.name!r}; "
                 "use scheme 'binning' or 'qmc' for other kernels"
             )
-        super().__init__(kernel)
         self.cut_probability = -math.expm1(-kernel.decay_rate)
         # P(cut) = T / 2^64 with T = floor(p 2^64) = T_high 2^32 + T_low (exact: p 2^32 is a float64
         # scaled by a power of two, and a fraction of a float64 is exact).
@@ -252,7 +271,7 @@ class CutsSampler(PartitionSampler):
 
     def _sample(self, n: int, num_samples: int, seed: int, head: int) -> list[Partition]:
         cuts = self.draw(n, num_samples, seed, head)
-        return [Partition.from_cuts(n, row.nonzero().reshape(-1) + 1) for row in cuts]
+        return [Partition._from_valid_cuts(n, row.nonzero().reshape(-1) + 1) for row in cuts]
 
     def _boundaries(self, n: int, num_samples: int, seed: int, head: int) -> torch.Tensor:
         return self.draw(n, num_samples, seed, head)  # a cut after t starts a block at t + 1
@@ -266,7 +285,6 @@ _SAMPLERS: dict[str, type[PartitionSampler]] = {
 
 
 def make_sampler(scheme: str, kernel: PositionalKernel) -> PartitionSampler:
-    """The sampler for ``scheme`` (one of :data:`SCHEMES`) and ``kernel``."""
-    if scheme not in _SAMPLERS:
-        raise ValueError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
-    return _SAMPLERS[scheme](kernel)
+    """The sampler for ``scheme`` (one of :data:`SCHEMES`, a string) and ``kernel`` (a
+    :class:`PositionalKernel`); ValueError for anything else."""
+    return _SAMPLERS[check_choice("scheme", scheme, SCHEMES)](kernel)

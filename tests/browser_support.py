@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -45,6 +46,37 @@ def require_chromium() -> None:
 def launch_chromium(driver):
     """Headless Chromium from Debian's package through playwright (never a browser of its own)."""
     return driver.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+
+
+class WatchedBrowser:
+    """A browser whose pages and contexts record every request they make (``requests``: URLs), so
+    that a test can check that nothing leaves the app's server."""
+
+    def __init__(self, browser) -> None:
+        self.browser = browser
+        self.requests: list[str] = []
+
+    def new_page(self, **options):
+        page = self.browser.new_page(**options)
+        page.on("request", lambda request: self.requests.append(request.url))
+        return page
+
+    def new_context(self, **options):
+        context = self.browser.new_context(**options)
+        context.on("request", lambda request: self.requests.append(request.url))
+        return context
+
+    def foreign_requests(self, app_url: str) -> list[str]:
+        """Requests to any host but the app's (data: and blob: URLs stay in the page)."""
+        app_host = urllib.parse.urlsplit(app_url).netloc
+        foreign = []
+        for url in self.requests:
+            parts = urllib.parse.urlsplit(url)
+            if parts.scheme in ("data", "blob", "about"):
+                continue
+            if parts.netloc != app_host:
+                foreign.append(url)
+        return foreign
 
 
 @contextlib.contextmanager

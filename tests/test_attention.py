@@ -9,6 +9,7 @@ import torch
 
 from alibi_lsh import (
     SCHEMES,
+    AttentionOptions,
     AttentionSpec,
     alibi_attention,
     alibi_slopes,
@@ -16,6 +17,7 @@ from alibi_lsh import (
     lsh_alibi_attention_reference,
     window_alibi_attention,
 )
+from alibi_lsh.attention.options import TileRows
 from alibi_lsh.attention.spec import attend
 
 from .conftest import random_qkv
@@ -132,14 +134,15 @@ def test_float64_is_computed_in_float64():
 
 
 @pytest.mark.parametrize("causal", [True, False])
-def test_exact_reference_chunks_rows_without_changing_the_result(causal, monkeypatch):
+def test_exact_reference_chunks_rows_without_changing_the_result(causal):
     q, k, v = qkv(1, 2, 2, 40, 40, 4, seed=8)
     slopes = [0.3, 0.05]
     whole = alibi_attention(q, k, v, slopes, causal=causal)
-    monkeypatch.setattr("alibi_lsh.attention.exact.CHUNK_ELEMENTS", 2 * 40 * 3)  # 3 query rows per chunk
-    torch.testing.assert_close(alibi_attention(q, k, v, slopes, causal=causal), whole, rtol=1e-12, atol=1e-12)
-    monkeypatch.setattr("alibi_lsh.attention.window.MAX_TILE", 2)  # tiny tiles, many edge tiles
-    windowed = window_alibi_attention(q, k, v, slopes, 5, causal=causal)
+    three_rows = AttentionOptions(exact_bias_elements=2 * 40 * 3)  # 3 query rows per chunk
+    chunked = alibi_attention(q, k, v, slopes, causal=causal, options=three_rows)
+    torch.testing.assert_close(chunked, whole, rtol=1e-12, atol=1e-12)
+    tiny_tiles = AttentionOptions(window_tile_rows=TileRows(2, 2))  # tiny tiles, many edge tiles
+    windowed = window_alibi_attention(q, k, v, slopes, 5, causal=causal, options=tiny_tiles)
     expected = naive_attention(q, k, v, alibi_weight(slopes, [5, 5]), causal)
     torch.testing.assert_close(windowed, expected, rtol=1e-10, atol=1e-10)
 
@@ -307,7 +310,8 @@ def test_attention_spec_refuses_at_construction_what_its_forward_would(fields, c
     with pytest.raises(ValueError) as construction:
         AttentionSpec(**fields)
     assert str(construction.value) == str(forward.value)
-    assert str(construction.value).split()[0] in fields  # the message names the field
+    # The message names the field (a window is checked under window_alibi_attention's argument name).
+    assert str(construction.value).split()[0] in {*fields, "sliding_window"}
 
 
 def test_attention_spec_accepts_the_limits():
@@ -350,3 +354,52 @@ def test_slopes_that_require_grad_are_fine_without_autograd():
     slopes = torch.tensor([0.3, 0.1], requires_grad=True)
     with torch.no_grad():  # no gradient is asked for, so none can go missing
         torch.testing.assert_close(alibi_attention(q, q, q, slopes), alibi_attention(q, q, q, slopes.detach()))
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"lsh_path": "blocks"}, r"lsh_path must be one of \('union', 'per-sample'\), got 'blocks'"),
+        ({"fused": 1}, "fused must be True or False, got 1"),
+        ({"exact_bias_elements": 0}, "exact_bias_elements must be an integer >= 1, got 0"),
+        ({"union_backward_split": 2.5}, "union_backward_split must be an integer >= 1, got 2.5"),
+        ({"union_tile_rows": TileRows(8, 4)}, r"union_tile_rows must be TileRows\(smallest, largest\)"),
+        ({"draws_cache": {}}, "draws_cache must be a DrawsCache, got dict"),
+    ],
+)
+def test_attention_options_refuse_what_no_path_can_run(fields, message):
+    with pytest.raises(ValueError, match=message):
+        AttentionOptions(**fields)
+
+
+def test_tile_rows_are_a_power_of_two_near_a_quarter_of_the_reach():
+    rows = TileRows(32, 256)
+    assert [rows.for_reach(reach) for reach in (0, 1, 100, 128, 500, 10**6)] == [32, 32, 32, 32, 128, 256]
+
+
+@pytest.mark.parametrize("causal", [True, False])
+@pytest.mark.parametrize("w", [1, 2, 5])
+def test_sliding_window_keeps_distance_w_minus_1_and_drops_distance_w(w, causal):
+    # sliding_window = w is FlashAttention's window_size = (w - 1, w - 1), causal (w - 1, 0):
+    # with equal scores and slope 0, each kept key gets the same weight and a dropped one none.
+    n_q, n_k = 6, 12
+    q, k = torch.zeros(1, 1, n_q, 4, dtype=torch.float64), torch.zeros(1, 1, n_k, 4, dtype=torch.float64)
+    v = torch.eye(n_k, dtype=torch.float64)[None, None]  # output row = the weights over the keys
+    out = window_alibi_attention(q, k, v, [0.0], w, causal)[0, 0]
+    i, j = torch.arange(n_k - n_q, n_k)[:, None], torch.arange(n_k)[None, :]
+    left, right = w - 1, 0 if causal else w - 1  # FlashAttention's window_size
+    kept = (j >= i - left) & (j <= i + right)
+    assert kept[i - j == w - 1].all() and not kept[(i - j).abs() == w].any()  # the boundary itself
+    assert w == 1 or bool(kept[j - i == w - 1].any()) != causal  # ahead: kept unless causal
+    assert torch.equal(out > 0, kept)
+    torch.testing.assert_close(out, kept.double() / kept.sum(dim=1, keepdim=True), rtol=1e-15, atol=0)
+    q, k, v = qkv(1, 1, 1, n_q, n_k, 4, seed=w)
+    expected = naive_attention(q, k, v, alibi_weight([0.3], [w]), causal)
+    torch.testing.assert_close(window_alibi_attention(q, k, v, [0.3], w, causal), expected, rtol=1e-12, atol=1e-12)
+
+
+def test_sliding_window_refuses_a_2d_window():
+    # Before: [[4, 4]] was flattened into two per-head windows.
+    q, k, v = qkv(1, 2, 2, 4, 4, 2)
+    with pytest.raises(ValueError, match=r"sliding_window must be one integer >= 1 or one per head \(1-D\), got shape"):
+        window_alibi_attention(q, k, v, [0.1, 0.2], [[4, 4]])

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import math
 import warnings
+from dataclasses import replace
 
 import pytest
 import torch
 
 from alibi_lsh import SCHEMES, alibi_attention, lsh_alibi_attention, window_alibi_attention
 from alibi_lsh.attention import fused
+from alibi_lsh.attention.options import AttentionOptions
 
 from .test_attention import qkv
 
@@ -22,19 +24,18 @@ def fresh_adapter(monkeypatch):
     return fused
 
 
-def _both_paths(monkeypatch, compute):
-    fast = compute()
-    with monkeypatch.context() as patch:
-        patch.setattr(fused, "USE_FUSED", False)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            slow = compute()
+def _both_paths(compute):
+    """compute(fused=True), then compute(fused=False): the fused kernels and the matmul fallback."""
+    fast = compute(True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        slow = compute(False)
     return fast, slow
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("kind", ["causal", "float mask", "bool mask", "d_v > d", "d_v < d"])
-def test_forced_fallback_equals_the_fused_kernel(kind, dtype, fresh_adapter, monkeypatch):
+def test_forced_fallback_equals_the_fused_kernel(kind, dtype, fresh_adapter):
     value_dim = {"d_v > d": 7, "d_v < d": 2}.get(kind, 5)
     q, k, v = qkv(2, 3, 3, 6, 9 if "mask" in kind else 6, 5, value_dim, seed=1, dtype=dtype)
     causal = kind == "causal"
@@ -46,41 +47,49 @@ def test_forced_fallback_equals_the_fused_kernel(kind, dtype, fresh_adapter, mon
         mask[:, 0] = True
     grad = torch.randn(2, 3, 6, value_dim, dtype=dtype)
 
-    def compute():
-        out, lse = fused.attention_forward(q, k, v, 0.4, causal, mask)
-        return (out, lse, *fused.attention_backward(grad, q, k, v, out, lse, 0.4, causal, mask))
+    def compute(use_fused):
+        out, lse = fused.attention_forward(q, k, v, 0.4, causal, mask, fused=use_fused)
+        return (out, lse, *fused.attention_backward(grad, q, k, v, out, lse, 0.4, causal, mask, fused=use_fused))
 
     tolerance = {"rtol": 1e-12, "atol": 1e-12} if dtype == torch.float64 else {"rtol": 1e-5, "atol": 1e-5}
-    for fast, slow in zip(*_both_paths(monkeypatch, compute)):
+    for fast, slow in zip(*_both_paths(compute)):
         torch.testing.assert_close(fast, slow, **tolerance)
 
 
-def test_a_row_without_keys_has_output_zero_lse_minus_inf_and_zero_gradient(fresh_adapter, monkeypatch):
+def test_a_row_without_keys_has_output_zero_lse_minus_inf_and_zero_gradient(fresh_adapter):
     q, k, v = qkv(1, 2, 2, 4, 5, 3, seed=2)
     mask = torch.ones(4, 5, dtype=torch.bool)
     mask[1] = False
     grad = torch.randn(1, 2, 4, 3, dtype=torch.float64)
 
-    def compute():
-        out, lse = fused.attention_forward(q, k, v, 1.0, False, mask)
-        return (out, lse, *fused.attention_backward(grad, q, k, v, out, lse, 1.0, False, mask))
+    def compute(use_fused):
+        out, lse = fused.attention_forward(q, k, v, 1.0, False, mask, fused=use_fused)
+        return (out, lse, *fused.attention_backward(grad, q, k, v, out, lse, 1.0, False, mask, fused=use_fused))
 
-    for out, lse, dq, dk, dv in _both_paths(monkeypatch, compute):
+    for out, lse, dq, dk, dv in _both_paths(compute):
         assert torch.equal(out[:, :, 1], torch.zeros(1, 2, 3, dtype=torch.float64))
         assert (lse[:, :, 1] == -math.inf).all() and torch.isfinite(lse[:, :, [0, 2, 3]]).all()
         assert torch.equal(dq[:, :, 1], torch.zeros(1, 2, 3, dtype=torch.float64))
         assert all(torch.isfinite(t).all() for t in (dq, dk, dv))
 
 
-def test_whole_attention_functions_equal_on_both_paths(monkeypatch):
+def test_whole_attention_functions_equal_on_both_paths():
     q, k, v = qkv(2, 4, 2, 20, 33, 8, seed=3, dtype=torch.float32)
     slopes = [0.6, 0.2, 0.05, 0.0]
-    calls = [lambda: alibi_attention(q, k, v, slopes, enable_gqa=True)]
-    calls.append(lambda: window_alibi_attention(q, k, v, slopes, 6, causal=False, enable_gqa=True))
+    options = {True: AttentionOptions(), False: AttentionOptions(fused=False)}
+    calls = [lambda f: alibi_attention(q, k, v, slopes, enable_gqa=True, options=options[f])]
+    calls.append(
+        lambda f: window_alibi_attention(q, k, v, slopes, 6, causal=False, enable_gqa=True, options=options[f])
+    )
     for scheme in SCHEMES:
-        calls.append(lambda s=scheme: lsh_alibi_attention(q, k, v, slopes, 6, scheme=s, seed=1, enable_gqa=True))
+        for path in ("union", "per-sample"):
+            calls.append(
+                lambda f, s=scheme, p=path: lsh_alibi_attention(
+                    q, k, v, slopes, 6, scheme=s, seed=1, enable_gqa=True, options=replace(options[f], lsh_path=p)
+                )
+            )
     for call in calls:
-        fast, slow = _both_paths(monkeypatch, call)
+        fast, slow = _both_paths(call)
         torch.testing.assert_close(fast, slow, rtol=1e-5, atol=1e-6)
 
 

@@ -13,6 +13,7 @@ from alibi_lsh import (
     lsh_alibi_attention_reference,
     window_alibi_attention,
 )
+from alibi_lsh.attention.options import AttentionOptions
 
 from .test_attention import qkv
 
@@ -56,14 +57,13 @@ def test_gradcheck_exact_and_window(name):
 @pytest.mark.parametrize("path", ["union", "per-sample"])
 @pytest.mark.parametrize("scheme", SCHEMES)
 @pytest.mark.parametrize("name", list(CASES))
-def test_lsh_gradient_is_the_gradient_of_the_estimator(name, scheme, path, monkeypatch):
-    monkeypatch.setattr("alibi_lsh.attention.lsh.entry.SAMPLE_PATH", path)
+def test_lsh_gradient_is_the_gradient_of_the_estimator(name, scheme, path):
     (q, k, v), kwargs = _case(name, seed=len(name))
     slopes = [0.5, 0.0, 0.15, 1.1][: q.shape[1]]  # head 1 is plain attention
     kwargs |= {"scheme": scheme, "seed": 3}
 
     def fast(q, k, v):
-        return lsh_alibi_attention(q, k, v, slopes, 4, **kwargs)
+        return lsh_alibi_attention(q, k, v, slopes, 4, **kwargs, options=AttentionOptions(lsh_path=path))
 
     assert torch.autograd.gradcheck(fast, _leaves(q, k, v), fast_mode=True)
     weights = torch.randn(fast(q, k, v).shape, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
@@ -113,23 +113,22 @@ def test_half_precision_gradients_are_finite_and_close():
             assert ((h.double() - g).norm() / g.norm()).item() < 5e-2
 
 
-def test_small_backward_calls_give_the_same_gradients(monkeypatch):
+def test_small_backward_calls_give_the_same_gradients():
     # The backward passes cut their calls smaller than the forward's: same gradients, any cut.
     (q, k, v), kwargs = _case("cache, GQA", seed=2)
     slopes = [0.5, 0.08, 0.2, 0.03]
     methods = {
-        "window": lambda q, k, v: window_alibi_attention(q, k, v, slopes, [2, 5, 9, 13], **kwargs),
-        "lsh": lambda q, k, v: lsh_alibi_attention(q, k, v, slopes, 5, seed=4, **kwargs),
+        "window": lambda q, k, v, **o: window_alibi_attention(q, k, v, slopes, [2, 5, 9, 13], **kwargs, **o),
+        "lsh": lambda q, k, v, **o: lsh_alibi_attention(q, k, v, slopes, 5, seed=4, **kwargs, **o),
     }
+    # One tile per backward call on both paths.
+    small = AttentionOptions(window_backward_elements=1, union_backward_split=10**9)
     weights = torch.randn(q.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(5))
     for name, method in methods.items():
         inputs = _leaves(q, k, v)
         whole = torch.autograd.grad((method(*inputs) * weights).sum(), inputs)
-        with monkeypatch.context() as patch:
-            patch.setattr("alibi_lsh.attention.window.BACKWARD_ELEMENTS", 1)  # one tile per call
-            patch.setattr("alibi_lsh.attention.lsh.union.BACKWARD_SPLIT", 10**9)  # one tile per call
-            inputs = _leaves(q, k, v)
-            cut = torch.autograd.grad((method(*inputs) * weights).sum(), inputs)
+        inputs = _leaves(q, k, v)
+        cut = torch.autograd.grad((method(*inputs, options=small) * weights).sum(), inputs)
         for a, b in zip(cut, whole):
             torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12, msg=name)
 
@@ -148,7 +147,7 @@ def _dense_window(q, k, v, slopes, windows, causal):
 
 
 @pytest.mark.parametrize("causal", [True, False])
-def test_window_gradients_on_tiles_past_the_last_query(causal, monkeypatch):
+def test_window_gradients_on_tiles_past_the_last_query(causal):
     # n_q = 70 in tiles of 32 (the last tile holds rows past the last query), windows wider than a
     # tile (edge tiles at the front and the back), queries after a cache of 20 keys; one tile per
     # backward call, then the default calls.
@@ -157,12 +156,9 @@ def test_window_gradients_on_tiles_past_the_last_query(causal, monkeypatch):
     weights = torch.randn(2, 2, 70, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(7))
     inputs = _leaves(q, k, v)
     expected = torch.autograd.grad((_dense_window(*inputs, slopes, windows, causal) * weights).sum(), inputs)
-    for elements in (1, None):
-        with monkeypatch.context() as patch:
-            if elements is not None:
-                patch.setattr("alibi_lsh.attention.window.BACKWARD_ELEMENTS", elements)
-            inputs = _leaves(q, k, v)
-            out = window_alibi_attention(*inputs, slopes, windows, causal)
-            grads = torch.autograd.grad((out * weights).sum(), inputs)
+    for options in (AttentionOptions(window_backward_elements=1), AttentionOptions()):
+        inputs = _leaves(q, k, v)
+        out = window_alibi_attention(*inputs, slopes, windows, causal, options=options)
+        grads = torch.autograd.grad((out * weights).sum(), inputs)
         for grad, reference in zip(grads, expected):
             torch.testing.assert_close(grad, reference, rtol=1e-10, atol=1e-12)

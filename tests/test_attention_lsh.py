@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import re
+from dataclasses import replace
 
 import pytest
 import torch
@@ -24,9 +25,10 @@ from alibi_lsh import (
     window_alibi_attention,
 )
 from alibi_lsh.attention.lsh import draws as draws_module
-from alibi_lsh.attention.lsh import union
-from alibi_lsh.attention.lsh.draws import attention_draws, draw_head_blocks, sample_head_partitions
+from alibi_lsh.attention.lsh import geometry, union
+from alibi_lsh.attention.lsh.draws import DRAWS_CACHE, DrawsCache, draw_head_blocks, draws_bytes, sample_head_partitions
 from alibi_lsh.attention.lsh.per_sample import binning_runs, padded_width
+from alibi_lsh.attention.options import AttentionOptions
 from alibi_lsh.attention.spec import attend
 from alibi_lsh.samplers import CutsSampler
 
@@ -36,9 +38,9 @@ from .test_attention import qkv
 
 
 @pytest.fixture(params=["union", "per-sample"])
-def sample_path(request, monkeypatch):
-    monkeypatch.setattr("alibi_lsh.attention.lsh.entry.SAMPLE_PATH", request.param)
-    return request.param
+def path(request) -> AttentionOptions:
+    """Options choosing each LSH path in turn."""
+    return AttentionOptions(lsh_path=request.param)
 
 
 @pytest.mark.parametrize("causal", [True, False])
@@ -55,12 +57,12 @@ def test_reference_estimator_matches_the_naive_loop_with_the_mask_mean(scheme, c
 @pytest.mark.parametrize("causal", [True, False])
 @pytest.mark.parametrize("scheme", SCHEMES)
 @pytest.mark.parametrize(("n_q", "n_k"), [(61, 61), (17, 61), (1, 61)])
-def test_fast_paths_equal_the_reference(scheme, causal, n_q, n_k, sample_path):
+def test_fast_paths_equal_the_reference(scheme, causal, n_q, n_k, path):
     q, k, v = qkv(2, 4, 4, n_q, n_k, 8, value_dim=5, seed=n_q)
     slopes = alibi_slopes(4).double() * 4  # steep: many short blocks at this small n
     slopes[2] = 0.0  # one plain head
     expected = lsh_alibi_attention_reference(q, k, v, slopes, 5, causal=causal, scheme=scheme, seed=17)
-    actual = lsh_alibi_attention(q, k, v, slopes, 5, causal=causal, scheme=scheme, seed=17)
+    actual = lsh_alibi_attention(q, k, v, slopes, 5, causal=causal, scheme=scheme, seed=17, options=path)
     assert actual.dtype == q.dtype and actual.shape == expected.shape
     torch.testing.assert_close(actual, expected, rtol=1e-10, atol=1e-10)
 
@@ -74,28 +76,33 @@ def test_float32_matches_the_float64_reference():
         torch.testing.assert_close(actual.double(), expected, rtol=1e-5, atol=1e-5)
 
 
-def test_sample_chunks_and_tile_splits_do_not_change_the_result(monkeypatch):
+def test_sample_chunks_and_tile_splits_do_not_change_the_result():
     q, k, v = random_qkv(2, 4, 90, 8, seed=2)
     slopes = alibi_slopes(4)
+    small = AttentionOptions(
+        per_sample_output_elements=2 * 4 * 90 * 8 * 5,  # 5 samples a chunk
+        per_sample_gather_elements=1,  # one block per call
+        union_bias_elements=1,  # one tile per call
+    )
     for scheme in SCHEMES:
         whole = lsh_alibi_attention(q, k, v, slopes, 12, scheme=scheme, seed=3)
-        with monkeypatch.context() as patch:
-            patch.setattr("alibi_lsh.attention.lsh.per_sample.CHUNK_ELEMENTS", 2 * 4 * 90 * 8 * 5)  # 5 samples a chunk
-            patch.setattr("alibi_lsh.attention.lsh.per_sample.TILE_ELEMENTS", 1)  # one block per call
-            patch.setattr("alibi_lsh.attention.lsh.union.BIAS_ELEMENTS", 1)  # one tile per call
-            torch.testing.assert_close(lsh_alibi_attention(q, k, v, slopes, 12, scheme=scheme, seed=3), whole)
-            patch.setattr("alibi_lsh.attention.lsh.entry.SAMPLE_PATH", "per-sample")
-            torch.testing.assert_close(lsh_alibi_attention(q, k, v, slopes, 12, scheme=scheme, seed=3), whole)
+        torch.testing.assert_close(
+            lsh_alibi_attention(q, k, v, slopes, 12, scheme=scheme, seed=3, options=small), whole
+        )
+        per_sample = replace(small, lsh_path="per-sample")
+        torch.testing.assert_close(
+            lsh_alibi_attention(q, k, v, slopes, 12, scheme=scheme, seed=3, options=per_sample), whole
+        )
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)
-def test_decoding_token_by_token_and_chunked_prefill_reproduce_the_full_call(scheme, sample_path):
+def test_decoding_token_by_token_and_chunked_prefill_reproduce_the_full_call(scheme, path):
     # Blocks are a function of (seed, head, sample, position): a query sees the same blocks
     # whatever the length of the cache.
     q, k, v = qkv(2, 3, 3, 40, 40, 4, seed=4)
     slopes = torch.tensor([0.5, 0.1, 0.02])
     methods = {
-        "lsh": lambda q, k, v: lsh_alibi_attention(q, k, v, slopes, 6, scheme=scheme, seed=9),
+        "lsh": lambda q, k, v: lsh_alibi_attention(q, k, v, slopes, 6, scheme=scheme, seed=9, options=path),
         "exact": lambda q, k, v: alibi_attention(q, k, v, slopes),
         "window": lambda q, k, v: window_alibi_attention(q, k, v, slopes, [3, 9, 50]),
     }
@@ -110,36 +117,38 @@ def test_decoding_token_by_token_and_chunked_prefill_reproduce_the_full_call(sch
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)
-def test_grouped_query_heads_equal_repeated_kv_heads(scheme, sample_path):
+def test_grouped_query_heads_equal_repeated_kv_heads(scheme, path):
     q, k, v = qkv(2, 6, 2, 9, 30, 4, seed=3)
     slopes = alibi_slopes(6).double() * 8
-    grouped = lsh_alibi_attention(q, k, v, slopes, 4, scheme=scheme, seed=5, enable_gqa=True)
+    grouped = lsh_alibi_attention(q, k, v, slopes, 4, scheme=scheme, seed=5, enable_gqa=True, options=path)
     repeated = lsh_alibi_attention(
-        q, k.repeat_interleave(3, dim=1), v.repeat_interleave(3, dim=1), slopes, 4, scheme=scheme, seed=5
+        q, k.repeat_interleave(3, dim=1), v.repeat_interleave(3, dim=1), slopes, 4, scheme=scheme, seed=5, options=path
     )
     torch.testing.assert_close(grouped, repeated, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)
-def test_a_padded_row_equals_the_sequence_alone_and_ignores_its_padding(scheme, sample_path):
+def test_a_padded_row_equals_the_sequence_alone_and_ignores_its_padding(scheme, path):
     q, k, v = qkv(3, 2, 2, 30, 30, 4, seed=11)
     slopes = [0.5, 0.08]
     runs = [(7, 30), (0, 21), (3, 26)]  # left, right, both
     mask = torch.zeros(3, 30, dtype=torch.bool)
     for b, (first, end) in enumerate(runs):
         mask[b, first:end] = True
-    padded = lsh_alibi_attention(q, k, v, slopes, 5, scheme=scheme, seed=1, key_padding_mask=mask)
+    padded = lsh_alibi_attention(q, k, v, slopes, 5, scheme=scheme, seed=1, key_padding_mask=mask, options=path)
     for b, (first, end) in enumerate(runs):
         alone = lsh_alibi_attention(
             q[b : b + 1, :, first:end], k[b : b + 1, :, first:end], v[b : b + 1, :, first:end], slopes, 5,
-            scheme=scheme, seed=1,
+            scheme=scheme, seed=1, options=path,
         )  # fmt: skip
         torch.testing.assert_close(padded[b : b + 1, :, first:end], alone, rtol=1e-12, atol=1e-12)
     padding_rows = padded[~mask[:, None, :].expand(3, 2, 30)]
     assert padding_rows.shape == (2 * 23, 4) and torch.equal(padding_rows, torch.zeros_like(padding_rows))
     real = mask[:, None, :, None]
     k2, v2 = torch.where(real, k, 50.0), torch.where(real, v, -50.0)
-    changed = lsh_alibi_attention(q, k2, v2, slopes, 5, scheme=scheme, seed=1, key_padding_mask=mask.long())
+    changed = lsh_alibi_attention(
+        q, k2, v2, slopes, 5, scheme=scheme, seed=1, key_padding_mask=mask.long(), options=path
+    )
     assert torch.equal(changed, padded)
     expected = lsh_alibi_attention_reference(q, k, v, slopes, 5, scheme=scheme, seed=1, key_padding_mask=mask)
     torch.testing.assert_close(padded, expected, rtol=1e-10, atol=1e-10)
@@ -311,35 +320,38 @@ def test_a_decoding_step_reads_and_draws_only_what_its_blocks_need(scheme, monke
 
 def test_draws_are_cached_per_integer_seed():
     slopes = alibi_slopes(4).double()
-    first = attention_draws(slopes, 4, "binning", 7, 0)
-    assert attention_draws(slopes, 4, "binning", 7, 0) is first
-    assert attention_draws(slopes, 4, "binning", 7, 4) is not first
-    assert attention_draws(slopes, 4, "binning", None, 0) is not attention_draws(slopes, 4, "binning", None, 0)
+    first = DRAWS_CACHE.get(slopes, 4, "binning", 7, 0)
+    assert DRAWS_CACHE.get(slopes, 4, "binning", 7, 0) is first
+    assert DRAWS_CACHE.get(slopes, 4, "binning", 7, 4) is not first
+    assert DRAWS_CACHE.get(slopes, 4, "binning", None, 0) is not DRAWS_CACHE.get(slopes, 4, "binning", None, 0)
 
 
 @pytest.mark.parametrize("causal", [True, False])
 @pytest.mark.parametrize("scheme", SCHEMES)
-def test_union_pass_on_long_inputs_with_padding_equals_the_reference(scheme, causal, monkeypatch):
+def test_union_pass_on_long_inputs_with_padding_equals_the_reference(scheme, causal):
     # Wide heads at n = 300: many tiles, several tile sizes and span classes in one call, rows with
     # their own padding, queries the last 250 of 300 keys, GQA; small calls split every class.
-    monkeypatch.setattr("alibi_lsh.attention.lsh.union.BIAS_ELEMENTS", 40_000)
+    options = AttentionOptions(union_bias_elements=40_000)
     q, k, v = qkv(3, 4, 2, 250, 300, 4, value_dim=3, seed=7)
     slopes = torch.tensor([1 / 2, 1 / 16, 1 / 64, 1 / 128], dtype=torch.float64)
     mask = torch.ones(3, 300, dtype=torch.bool)
     mask[0, :40], mask[2, 260:] = False, False
     kwargs = {"causal": causal, "scheme": scheme, "seed": 5, "enable_gqa": True, "key_padding_mask": mask}
     expected = lsh_alibi_attention_reference(q, k, v, slopes, 6, **kwargs)
-    torch.testing.assert_close(lsh_alibi_attention(q, k, v, slopes, 6, **kwargs), expected, rtol=1e-10, atol=1e-10)
-    plan = union.UnionPlan(attention_draws(slopes, 6, scheme, 5, 0), [0, 1, 2, 3], 2, (3, 4, 250, 300, 2), None, causal)
-    assert len(set(plan.table[:, union.ROWS].tolist())) > 1 and len(set(plan.table[:, union.SPAN].tolist())) > 3
+    actual = lsh_alibi_attention(q, k, v, slopes, 6, **kwargs, options=options)
+    torch.testing.assert_close(actual, expected, rtol=1e-10, atol=1e-10)
+    plan = union.UnionPlan(
+        DRAWS_CACHE.get(slopes, 6, scheme, 5, 0), [0, 1, 2, 3], 2, (3, 4, 250, 300, 2), None, causal, options=options
+    )
+    assert len(set(plan.table.rows.tolist())) > 1 and len(set(plan.table.span.tolist())) > 3
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)
 def test_block_bounds_are_the_first_and_last_position_of_each_block(scheme):
     slopes = torch.tensor([0.3, 0.02], dtype=torch.float64)
-    draws = attention_draws(slopes, 5, scheme, 9, 0)
+    draws = DRAWS_CACHE.get(slopes, 5, scheme, 9, 0)
     for draw, head in zip(draws, sample_head_partitions(70, slopes, 5, scheme, 9)):
-        start, end = union.block_bounds(draw, 20, 70, need_end=True)
+        start, end = geometry.block_bounds(draw, 20, 70, need_end=True)
         for r, partition in enumerate(head):
             ids = partition.block_ids()
             for i in range(20, 70):
@@ -348,12 +360,13 @@ def test_block_bounds_are_the_first_and_last_position_of_each_block(scheme):
 
 
 def test_tile_rows_and_span_classes():
-    assert [union.tile_rows(reach) for reach in (1, 40, 100, 700, 5000)] == [16, 16, 32, 128, 256]
+    tile_rows = AttentionOptions().union_tile_rows
+    assert [tile_rows.for_reach(reach) for reach in (1, 40, 100, 700, 5000)] == [16, 16, 32, 128, 256]
     spans = torch.tensor([1, 16, 17, 100, 128, 129, 1000, 1025])
     assert union.span_class(spans).tolist() == [16, 16, 32, 112, 128, 144, 1024, 1152]
 
 
-def test_heads_too_large_together_go_in_groups_and_alone_take_the_per_sample_path(monkeypatch):
+def test_heads_too_large_together_go_in_groups_and_alone_take_the_per_sample_path():
     # The union pass holds R block bounds per query row and head: heads are grouped under a cap,
     # and a head above it alone takes the memory-bounded per-sample path. Same output either way.
     q, k, v = qkv(2, 4, 2, 20, 30, 4, seed=9)
@@ -362,12 +375,13 @@ def test_heads_too_large_together_go_in_groups_and_alone_take_the_per_sample_pat
     kwargs = {"seed": 2, "enable_gqa": True, "key_padding_mask": mask}
     slopes = [0.5, 0.1, 0.0, 0.03]
     whole = lsh_alibi_attention(q, k, v, slopes, 5, **kwargs)
-    rows = union.query_rows(2, 20, 30, [(0, 30), (6, 30)])
+    rows = geometry.query_rows(2, 20, 30, [(0, 30), (6, 30)])
     assert rows == 20 + 20
     for cap, groups in ((5 * rows, [[0], [1], [3]]), (5 * rows - 1, None)):
-        monkeypatch.setattr("alibi_lsh.attention.lsh.union.BOUNDS_ELEMENTS", cap)
-        assert union.head_groups([0, 1, 3], 5, rows) == groups
-        torch.testing.assert_close(lsh_alibi_attention(q, k, v, slopes, 5, **kwargs), whole, rtol=1e-12, atol=1e-12)
+        assert union.head_groups([0, 1, 3], 5, rows, cap) == groups
+        options = AttentionOptions(union_bounds_elements=cap)
+        actual = lsh_alibi_attention(q, k, v, slopes, 5, **kwargs, options=options)
+        torch.testing.assert_close(actual, whole, rtol=1e-12, atol=1e-12)
 
 
 def test_head_offset_is_checked_against_the_last_global_head():
@@ -391,7 +405,7 @@ def test_a_decoding_model_with_80_layers_draws_each_layer_once(monkeypatch):
     # BLOOM-176B has 70 layers; a cache of 64 entries redrew every layer's blocks at every step.
     drawn = []
     monkeypatch.setattr(draws_module, "draw_head_blocks", lambda *a: drawn.append(a[-1]) or draw_head_blocks(*a))
-    draws_module.clear_draws_cache()
+    DRAWS_CACHE.clear()
     heads, layers = 8, 80
     q, k, v = qkv(1, heads, heads, 1, 12, 4, seed=2)
     slopes = alibi_slopes(heads).double()
@@ -399,18 +413,37 @@ def test_a_decoding_model_with_80_layers_draws_each_layer_once(monkeypatch):
         for layer in range(layers):
             lsh_alibi_attention(q, k, v, slopes, 4, seed=1, head_offset=layer * heads)
     assert sorted(drawn) == [layer * heads for layer in range(layers)]  # once per layer, not per step
-    assert draws_module.draws_cache_entries() == layers
+    assert len(DRAWS_CACHE) == layers
 
 
-def test_the_draws_cache_is_bounded_by_bytes(monkeypatch):
+def test_the_draws_cache_is_bounded_by_bytes():
     slopes = alibi_slopes(4).double()
-    entry = draws_module.draws_bytes(attention_draws(slopes, 16, "binning", 0, 0))
+    entry = draws_bytes(DRAWS_CACHE.get(slopes, 16, "binning", 0, 0))
     assert entry == 4 * (draws_module.HEAD_OVERHEAD_BYTES + 2 * 16 * 8)  # objects + int64 widths and shifts
-    monkeypatch.setattr(draws_module, "DRAWS_CACHE_BYTES", 3 * entry)
-    draws_module.clear_draws_cache()
-    first = [attention_draws(slopes, 16, "binning", 0, 4 * layer) for layer in range(5)]
-    assert draws_module.draws_cache_entries() == 3  # the two least recently used went
-    assert attention_draws(slopes, 16, "binning", 0, 16) is first[4]
-    assert attention_draws(slopes, 16, "binning", 0, 0) is not first[0]  # drawn again, equal
-    assert torch.equal(attention_draws(slopes, 16, "binning", 0, 0)[1].widths, first[0][1].widths)
-    draws_module.clear_draws_cache()
+    cache = DrawsCache(budget_bytes=3 * entry)
+    first = [cache.get(slopes, 16, "binning", 0, 4 * layer) for layer in range(5)]
+    assert len(cache) == 3 and cache.held_bytes() == 3 * entry  # the two least recently used went
+    assert cache.get(slopes, 16, "binning", 0, 16) is first[4]
+    assert cache.get(slopes, 16, "binning", 0, 0) is not first[0]  # drawn again, equal
+    latest = cache.get(slopes, 16, "binning", 0, 0)
+    assert torch.equal(latest[1].widths, first[0][1].widths)
+    cache.set_budget(entry)  # keeps the most recently used entry only
+    assert cache.budget_bytes == entry and len(cache) == 1 and cache.get(slopes, 16, "binning", 0, 0) is latest
+    cache.clear()
+    assert len(cache) == 0 and cache.held_bytes() == 0
+    for budget in (-1, 1.5, "8"):
+        with pytest.raises(ValueError, match="budget_bytes must be an integer >= 0"):
+            DrawsCache(budget)
+
+
+def test_the_draws_cache_counts_every_byte_it_holds():
+    # Before: the cut patterns hashed during a call (R bytes a position and head) stayed in the
+    # cached entry, uncounted: H = 8, n = 16384, R = 1024 left 128 MiB under a 64 MiB budget.
+    slopes = torch.tensor([0.01, 0.002], dtype=torch.float64)
+    DRAWS_CACHE.clear()
+    q, k, v = qkv(1, 2, 2, 4, 4096, 2, seed=1, dtype=torch.float32)
+    lsh_alibi_attention(q, k, v, slopes, 64, scheme="cuts", seed=1)
+    stored = [draws for draws, _ in DRAWS_CACHE._entries.values()]
+    assert len(stored) == 1 and all(not draw._last_cuts for draw in stored[0])  # no memo kept
+    assert DRAWS_CACHE.held_bytes() == draws_bytes(stored[0]) == 2 * draws_module.HEAD_OVERHEAD_BYTES
+    DRAWS_CACHE.clear()

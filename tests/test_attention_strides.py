@@ -18,6 +18,7 @@ from alibi_lsh import (
     window_alibi_attention,
 )
 from alibi_lsh.attention import fused
+from alibi_lsh.attention.options import AttentionOptions
 
 from .naive_attention import alibi_weight, naive_attention
 
@@ -45,10 +46,12 @@ def _inputs(layout: str, dtype: torch.dtype, n_q: int = 7, n_k: int = 11):
 
 
 METHODS = {
-    "exact": lambda q, k, v: alibi_attention(q, k, v, SLOPES),
-    "window": lambda q, k, v: window_alibi_attention(q, k, v, SLOPES, [3, 5]),
-    "lsh": lambda q, k, v: lsh_alibi_attention(q, k, v, SLOPES, 4, seed=2),
-    "lsh non-causal": lambda q, k, v: lsh_alibi_attention(q, k, v, SLOPES, 4, causal=False, seed=2),
+    "exact": lambda q, k, v, options: alibi_attention(q, k, v, SLOPES, options=options),
+    "window": lambda q, k, v, options: window_alibi_attention(q, k, v, SLOPES, [3, 5], options=options),
+    "lsh": lambda q, k, v, options: lsh_alibi_attention(q, k, v, SLOPES, 4, seed=2, options=options),
+    "lsh non-causal": lambda q, k, v, options: lsh_alibi_attention(
+        q, k, v, SLOPES, 4, causal=False, seed=2, options=options
+    ),
 }
 
 
@@ -60,9 +63,9 @@ def _reference(method: str, q, k, v) -> torch.Tensor:
     return naive_attention(q, k, v, alibi_weight(SLOPES, [3, 5] if method == "window" else None), True)
 
 
-def _output_and_grads(method: str, q, k, v, grad_out):
+def _output_and_grads(method: str, options: AttentionOptions, q, k, v, grad_out):
     q, k, v = (t.detach().requires_grad_() for t in (q, k, v))
-    out = METHODS[method](q, k, v)
+    out = METHODS[method](q, k, v, options)
     return (out, *torch.autograd.grad(out, (q, k, v), grad_out))
 
 
@@ -74,14 +77,14 @@ PATHS = [("exact", "union"), ("window", "union")] + [
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("layout", ["slice", "expand", "transpose"])
 @pytest.mark.parametrize(("method", "sample_path"), PATHS)
-def test_non_unit_last_stride_equals_contiguous_copies(method, sample_path, layout, dtype, monkeypatch):
-    monkeypatch.setattr("alibi_lsh.attention.lsh.entry.SAMPLE_PATH", sample_path)
+def test_non_unit_last_stride_equals_contiguous_copies(method, sample_path, layout, dtype):
+    options = AttentionOptions(lsh_path=sample_path)
     q, k, v, grad_out = _inputs(layout, dtype)
     tolerance = {"rtol": 1e-10, "atol": 1e-10} if dtype == torch.float64 else {"rtol": 2e-5, "atol": 2e-5}
 
-    strided = _output_and_grads(method, q, k, v, grad_out)
+    strided = _output_and_grads(method, options, q, k, v, grad_out)
     torch.testing.assert_close(strided[0].double(), _reference(method, q, k, v), **tolerance)
-    contiguous = _output_and_grads(method, *(t.contiguous() for t in (q, k, v, grad_out)))
+    contiguous = _output_and_grads(method, options, *(t.contiguous() for t in (q, k, v, grad_out)))
     for name, got, expected in zip(("out", "dq", "dk", "dv"), strided, contiguous):
         torch.testing.assert_close(got, expected, **tolerance, msg=lambda m, name=name: f"{name}: {m}")
 

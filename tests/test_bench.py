@@ -42,13 +42,13 @@ def naive_reference(q, k, v, slopes, causal):
 
 
 @pytest.mark.parametrize("causal", [True, False])
-def test_reference_matches_naive_loop_and_chunks(causal, monkeypatch):
+def test_reference_matches_naive_loop_and_chunks(causal):
     q, k, v = random_qkv(2, 3, 21, 4, seed=3, score_scale=2.0)
     slopes = torch.tensor([0.5, 0.1, 0.0], dtype=torch.float64)
     expected = naive_reference(q, k, v, slopes, causal)
     torch.testing.assert_close(exact_reference(q, k, v, slopes, causal), expected, rtol=1e-10, atol=1e-12)
-    monkeypatch.setattr("alibi_lsh.bench.ground_truth.CHUNK_ELEMENTS", 2 * 3 * 21 * 4)  # 4 rows a chunk
-    torch.testing.assert_close(exact_reference(q, k, v, slopes, causal), expected, rtol=1e-10, atol=1e-12)
+    four_rows = exact_reference(q, k, v, slopes, causal, score_elements=2 * 3 * 21 * 4)  # 4 rows a chunk
+    torch.testing.assert_close(four_rows, expected, rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("causal", [True, False])
@@ -242,17 +242,17 @@ def test_lsh_matches_exact_for_steep_slopes_and_many_samples():
 @pytest.mark.parametrize("scheme", SCHEMES)
 @pytest.mark.parametrize("causal", [True, False])
 @pytest.mark.parametrize("n", [1, 5, 70, 300])
-def test_union_pass_equals_per_sample_blocks_in_float32(scheme, causal, n, monkeypatch):
+def test_union_pass_equals_per_sample_blocks_in_float32(scheme, causal, n):
     # One softmax over the union of the blocks with the bias log c is the same algebra as the
     # log-sum-exp merge of per-sample blocks: the float32 outputs agree to rounding.
-    from alibi_lsh import lsh_alibi_attention
+    from alibi_lsh import AttentionOptions, lsh_alibi_attention
 
     q, k, v = random_qkv(2, 4, n, 8, seed=n, score_scale=2.0)
     slopes = alibi_slopes(4) * 4
     results = []
     for path in ("per-sample", "union"):
-        monkeypatch.setattr("alibi_lsh.attention.lsh.entry.SAMPLE_PATH", path)
-        results.append(lsh_alibi_attention(q, k, v, slopes, 7, causal=causal, scheme=scheme, seed=3))
+        options = AttentionOptions(lsh_path=path)
+        results.append(lsh_alibi_attention(q, k, v, slopes, 7, causal=causal, scheme=scheme, seed=3, options=options))
     torch.testing.assert_close(results[1], results[0], rtol=1e-5, atol=1e-5)
 
 

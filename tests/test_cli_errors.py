@@ -85,16 +85,28 @@ BAD_INPUTS = [
         ("alibi_lsh", ["bench", "--mode", mode, "--n", "64", *option], [f"{option[0]} does not apply to --mode {mode}"])
         for mode in ("decode", "training")
         for option in (
-            ["--methods", "flex"], ["--charts", "{tmp}/charts"], ["--bidirectional"], ["--qkv", "random"],
-            ["--score-std", "1"], ["--max-dense-gib", "1"], ["--max-call-s", "1"], ["--pareto-n", "64"],
+            ["--methods", "flex"],
+            ["--charts", "{tmp}/charts"],
+            ["--bidirectional"],
+            ["--qkv", "random"],
+            ["--score-std", "1"],
+            ["--max-dense-gib", "1"],
+            ["--max-call-s", "1"],
+            ["--pareto-n", "64"],
             ["--fit-min-n", "64"],
         )
     ],
     # files of the wrong kind, or missing, are named by their argument
-    ("alibi_lsh.bench.gpu_check", ["--charts-from", "{tmp}/missing.csv", "--charts", "{tmp}/gc"],
-     ["--charts-from", "file not found", "missing.csv'"]),
-    ("alibi_lsh.bench.gpu_check", ["--charts-from", "{bench}", "--charts", "{tmp}/gc"],
-     ["--charts-from", "is not a gpu_check.csv", "stage"]),
+    (
+        "alibi_lsh.bench.gpu_check",
+        ["--charts-from", "{tmp}/missing.csv", "--charts", "{tmp}/gc"],
+        ["--charts-from", "file not found", "missing.csv'"],
+    ),
+    (
+        "alibi_lsh.bench.gpu_check",
+        ["--charts-from", "{bench}", "--charts", "{tmp}/gc"],
+        ["--charts-from", "is not a gpu_check.csv", "stage"],
+    ),
     ("alibi_lsh.bench.gpu_check", ["--out", "{tmp}/missing/out"], ["--out", "missing' does not exist"]),
     ("alibi_lsh.bench.report", ["{tmp}/missing.csv"], ["csv: file not found", "missing.csv'"]),
     ("alibi_lsh.bench.report", ["{text}"], ["csv:", "is not a CSV of python -m alibi_lsh bench", "lacks"]),
@@ -106,6 +118,20 @@ BAD_INPUTS = [
     ("alibi_lsh.classroom.serve", ["--address", "999.1.1.1"], ["--address", "127.0.0.1, 0.0.0.0", "'999.1.1.1'"]),
     ("alibi_lsh.classroom.loadtest", ["--students", "1,,2", *NO_SERVER], ["--students", "1..200", "'1,,2'"]),
     ("alibi_lsh.classroom.loadtest", ["--pages", "overview,,masks", *NO_SERVER], ["--pages", "'overview,,masks'"]),
+    ("alibi_lsh.classroom.loadtest", ["--seed", "-1", *NO_SERVER], ["--seed", "[0, 2^63 - 1]", "'-1'"]),
+    # nothing listening at --url: one line naming it, before any student starts (was a traceback)
+    (
+        "alibi_lsh.classroom.loadtest",
+        ["--url", "http://127.0.0.1:1", "--seconds", "1"],
+        ["--url: nothing answers at http://127.0.0.1:1", "Connection refused"],
+    ),
+    ("alibi_lsh.classroom.loadtest", ["--url", "127.0.0.1:8501"], ["--url must be an http:// or https:// address"]),
+    # serve's log folder follows the rule of every output folder (was a traceback, or a chain of folders)
+    ("alibi_lsh.classroom.serve", ["--log-dir", "{text}"], ["--log-dir", "must name a directory", "'{text}'"]),
+    ("alibi_lsh.classroom.serve", ["--log-dir", "{tmp}/missing/logs"], ["--log-dir", "missing' does not exist"]),
+    ("alibi_lsh.classroom.serve", ["--processes", "-1"], ["--processes", "[0, 64]", "'-1'"]),
+    ("alibi_lsh.classroom.serve", ["--port", "70000"], ["--port", "[0, 65535]", "'70000'"]),
+    ("alibi_lsh.classroom.serve", ["--processes", "0", "--log-dir", "{tmp}/logs"], ["processes=0 needs"]),
     # only the last folder of an output directory is created
     ("alibi_lsh", ["bench", "--charts", "{tmp}/missing/x/y"], ["--charts", "missing/x' does not exist"]),
     ("alibi_lsh.lm", ["snapshot", "--out", "{tmp}/missing/dir"], ["--out", "missing' does not exist"]),
@@ -125,6 +151,12 @@ BAD_INPUTS = [
     ("alibi_lsh.lm", ["eval", "--out", "{text}"], ["--out", "must name a directory", "'{text}'"]),
     ("alibi_lsh.lm", ["snapshot", "--stdlib", "{tmp}/missing"], ["--stdlib", "not found", "missing'"]),
     ("alibi_lsh.lm", ["snapshot", "--out", "{text}"], ["--out", "must name a directory", "'{text}'"]),
+    # 3 sources would leave the validation split empty (was an empty val.txt and status 0)
+    (
+        "alibi_lsh.lm",
+        ["snapshot", "--stdlib", "{sources}", "--out", "{tmp}/snap"],
+        ["--stdlib:", "has 3 Python sources", "at least 10", "validation split would be empty"],
+    ),
     ("alibi_lsh.hf", [*HF, "--max-tokens", "-5"], ["--max-tokens", "[2, 8192]", "'-5'"]),
     ("alibi_lsh.hf", [*HF, "--max-tokens", "1"], ["--max-tokens", "[2, 8192]", "'1'"]),
     ("alibi_lsh.hf", [*HF, "--seed", "-1"], ["--seed", "[0, 2^63 - 1]", "'-1'"]),
@@ -141,7 +173,12 @@ def _fill(argv: list[str], tmp_path: Path) -> list[str]:
              "garbled": ("garbled.csv", "a\nb\nc,d,e\n")}  # fmt: skip
     for name, content in files.values():
         (tmp_path / name).write_text(content, encoding="utf-8")
-    return [arg.format(tmp=tmp_path, **{key: tmp_path / name for key, (name, _) in files.items()}) for arg in argv]
+    sources = tmp_path / "sources"  # {sources}: a folder of 3 Python files of a snapshot's size
+    sources.mkdir(exist_ok=True)
+    for index in range(3):
+        (sources / f"module{index}.py").write_text("x = 1\n" * 1000, encoding="utf-8")
+    paths = {key: tmp_path / name for key, (name, _) in files.items()}
+    return [arg.format(tmp=tmp_path, sources=sources, **paths) for arg in argv]
 
 
 def error_lines(stderr: str) -> list[str]:

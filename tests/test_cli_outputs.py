@@ -100,6 +100,29 @@ def test_snapshot_overwrites_only_with_force(in_tmp_cwd, capsys):
     assert (out / "train.txt").read_bytes() == train_text  # the recipe is deterministic
 
 
+def test_snapshot_of_too_few_sources_writes_nothing(tmp_path):
+    """3 sources: every 10th is held out, so the validation file would be empty; refused before
+    any folder or file is made, from the command line and from the library alike."""
+    from alibi_lsh.lm.data import make_snapshot
+
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    for index in range(3):
+        (sources / f"module{index}.py").write_text("x = 1\n" * 1000, encoding="utf-8")
+    out = tmp_path / "snapshot"
+    assert lm_cli.main(["snapshot", "--stdlib", str(sources), "--out", str(out)]) == 2
+    with pytest.raises(ValueError, match="validation split would be empty"):
+        make_snapshot(sources, out)
+    assert not out.exists()
+    for index in range(3, 10):  # ten sources: one held out
+        (sources / f"module{index}.py").write_text("y = 2\n" * 1000, encoding="utf-8")
+    splits = make_snapshot(sources, out)
+    assert (len(splits["train"]), len(splits["val"])) == (9, 1)
+    assert (out / "val.txt").read_text(encoding="utf-8").startswith("\n# ===== module9.py =====\n")
+    with pytest.raises(FileNotFoundError):  # only the last folder is created
+        make_snapshot(sources, tmp_path / "missing" / "snapshot")
+
+
 def readme_outputs() -> set[str]:
     """Top-level names that README's example commands write into the checkout: the values of
     --out and --charts in its bash blocks and the working-directory defaults it names (./NAME)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import re
 
 import numpy as np
 import pandas as pd
@@ -315,3 +316,20 @@ def test_layouts_filled_with_data_are_valid_vega_lite(name, labels, tables):
     spec["datasets"] = {key: table.to_dict("records") for key, table in spec["datasets"].items()}
     alt.Chart.from_dict(spec, validate=True)  # raises on a schema violation
     assert set(spec["datasets"]) == set(filled)
+
+
+def test_log_axes_span_decades_labelled_in_one_notation():
+    """The benchmark's log axes end on whole decades and label only the decades, each as 10^k, so
+    that 1e-7 and 0.000001 never share an axis and no in-between label sits beside a line."""
+    frame = pd.DataFrame(
+        {"n": [512, 1024], "label": ["dense", "dense"], "time_ms": [10.0, 40.0], "rel_error": [1e-7, 2e-7]}
+        | {"peak_mem_mb": [8.0, 32.0], "status": ["ok", "ok"]}
+    )
+    spec = figures.scaling_chart(frame, ("dense",)).to_dict()
+    for panel in spec["hconcat"]:
+        y = panel["encoding"]["y"]
+        assert y["scale"] == {"type": "log", "nice": True}
+        assert y["axis"]["labelExpr"] == figures.charts.DECADE_LABELS
+    written = re.findall(r"'([^']*)'", figures.charts.DECADE_LABELS)
+    assert {"10\u207b\u2077", "10\u2070", "10\u00b3"} <= set(written)
+    assert all(re.fullmatch("10\u207b?[\u2070\u00b9\u00b2\u00b3\u2074-\u2079]+", label) for label in written if label)

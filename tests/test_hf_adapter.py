@@ -21,8 +21,8 @@ from transformers.cache_utils import DynamicCache, DynamicSlidingWindowLayer, St
 from transformers.models.falcon.modeling_falcon import build_alibi_tensor as FALCON_BIAS  # noqa: E402
 
 import alibi_lsh.attention.spec as spec_module  # noqa: E402
-from alibi_lsh import alibi_slopes  # noqa: E402
-from alibi_lsh.hf import AttentionSpec, check_alibi_config, model_slopes, patch_attention, unpatch_attention  # noqa: E402
+from alibi_lsh import AttentionSpec, alibi_slopes  # noqa: E402
+from alibi_lsh.hf import check_alibi_config, model_slopes, patch_attention, unpatch_attention  # noqa: E402
 
 VOCAB = 101
 TOL = 1e-4  # float32 logits: exact mode reproduces the model within this (measured: ~3e-7)

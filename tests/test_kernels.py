@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from alibi_lsh import PositionalKernel, make_sampler, resolve_kernel
+from alibi_lsh.kernels import MAX_WIDTH
 
 
 def binning_same_block_probability(kernel: PositionalKernel, d: torch.Tensor, widths: int) -> torch.Tensor:
@@ -96,3 +97,53 @@ def test_kernel_checks_reject_other_invalid_kernels():
         resolve_kernel("power", 0.0)
     with pytest.raises(ValueError, match="scheme 'cuts' reproduces only"):
         make_sampler("cuts", PositionalKernel.power_law(1.0))
+
+
+def test_power_law_quantile_between_2_53_and_2_62_returns_instead_of_hanging():
+    """Before: float64 bisection could not split [lo, hi] once both were above 2^53, so this call
+    (and drawing a few hundred power-law partitions) never returned."""
+    kernel = PositionalKernel.power_law(0.25)
+    u = torch.tensor([0.9999, 0.99999999], dtype=torch.float64)
+    widths = kernel.width_quantile(u)
+    assert widths[0] > 2**53 and kernel.width_tail(widths[:1].double()).item() <= 1 - u[0].item()
+    assert widths[1] == MAX_WIDTH  # P(W > 2^62) = 2e-5 > 1e-8: the cap
+    draws = make_sampler("binning", kernel).sample(16, 400, seed=5)  # a few hundred draws finish
+    assert len(draws) == 400
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (
+            lambda: PositionalKernel.alibi(0.5).width_quantile(torch.tensor([1.5])),
+            r"u must be real numbers in \[0, 1\]",
+        ),
+        (lambda: PositionalKernel.alibi(0.5).width_quantile([-0.1]), r"u must be real numbers in \[0, 1\]"),
+        (lambda: PositionalKernel.alibi(0.5).width_quantile(float("nan")), r"u must be real numbers in \[0, 1\]"),
+        (lambda: PositionalKernel.alibi(0.5).width_quantile("0.5"), r"u must be real numbers in \[0, 1\]"),
+        (lambda: PositionalKernel.alibi(0.5).width_quantile(torch.tensor([0.5j])), "u must be real numbers"),
+        (lambda: PositionalKernel.alibi(0.5).width_quantile(torch.ones(1, device="meta")), "meta-device"),
+        (lambda: PositionalKernel.power_law(None), "exponent must be a finite number > 0, got None"),
+        (lambda: PositionalKernel.power_law("2"), "exponent must be a finite number > 0, got '2'"),
+        (lambda: PositionalKernel.power_law(True), "exponent must be a finite number > 0, got True"),
+        (lambda: PositionalKernel.alibi(1j), "slope must be a finite number >= 0, got 1j"),
+        (lambda: PositionalKernel.from_callable(5), "fn must be a callable k"),
+        (lambda: PositionalKernel.from_callable(lambda d: d.foo), "fails on a float64 tensor of distances"),
+        (lambda: PositionalKernel.from_callable(lambda d: 3), "must map a float64 tensor"),
+        (lambda: PositionalKernel.from_callable(torch.exp, name=3), "name must be a string"),
+        (lambda: resolve_kernel(torch.tensor([1.0]), 0.5), "kernel must be one of"),
+        (lambda: resolve_kernel(dict, 0.5), "kernel must be one of"),
+    ],
+)
+def test_kernel_constructors_and_the_quantile_refuse_bad_arguments(call, message):
+    # Before: width_quantile(1.5) was 2^62, power_law(None) and from_callable(5) raised TypeError.
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_width_quantile_at_the_ends_of_its_range():
+    kernel = PositionalKernel.alibi(0.5)
+    assert kernel.width_quantile(torch.tensor([0.0])).tolist() == [1]
+    top = kernel.width_quantile(1.0)  # the first width whose tail underflows to 0 in float64
+    assert kernel.width_tail(top.double()).item() == 0.0 < kernel.width_tail(top.double() - 1).item()
+    assert PositionalKernel.power_law(1.0).width_quantile(1.0).item() == MAX_WIDTH  # a tail that stays > 0: the cap

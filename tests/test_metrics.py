@@ -124,3 +124,119 @@ def test_entrywise_errors_are_the_two_metrics_from_one_difference():
     assert torch.equal(batched[0], max_norm_error(means, kernels))
     with pytest.raises(ValueError, match="estimate must be finite"):
         entrywise_errors(torch.full((4, 4), math.nan), kernels[0, :4, :4])
+
+
+# --- metrics outside their assumptions -------------------------------------------------------------
+
+
+def test_spectral_norm_of_a_non_symmetric_difference_is_its_largest_singular_value():
+    # Before: max |eigenvalue| of a causal estimate, triu(ones(4, 4)) against 0, gave 1.0.
+    estimate = torch.triu(torch.ones(4, 4))
+    expected = float(torch.linalg.matrix_norm(estimate.double(), ord=2))
+    assert expected == pytest.approx(2.8794, abs=1e-4)
+    for exact in (False, True):
+        assert spectral_norm_error(estimate, torch.zeros(4, 4), exact=exact).item() == pytest.approx(
+            expected, rel=1e-12
+        )
+    # Large enough for Lanczos (on [[0, E], [E^T, 0]]): a causal mean against the kernel.
+    n = 300
+    means, _ = mask_running_mean(n, 0.1, 4, seed=2, checkpoints=[4])
+    causal = torch.tril(means[0]).double()
+    kernel = alibi_kernel(n, [0.1])[0]
+    reference = torch.linalg.matrix_norm(causal - kernel, ord=2).item()
+    assert spectral_norm_error(causal, kernel).item() == pytest.approx(reference, rel=1e-6)
+
+
+def test_lanczos_is_within_its_stated_accuracy_where_the_old_stop_was_off_by_7e_4():
+    """The stopping rule is a residual bound: an eigenvalue lies within 1e-6 relative of the
+    result, and a Ritz value never exceeds the true norm. Seed 148413 (n = 500, m = 1, R = 2) was
+    7e-4 low with the old rule (the largest Ritz value stalled for a step)."""
+    cases = [(500, 1.0, 2, "binning", 148413)] + [
+        (n, slope, r, scheme, seed)
+        for seed, (n, slope, r, scheme) in enumerate(
+            [(400, 0.5, 1, "cuts"), (350, 1 / 16, 8, "qmc"), (500, 1 / 256, 64, "binning"), (240, 1.0, 2, "cuts")]
+        )
+    ]
+    for n, slope, r, scheme, seed in cases:
+        means, _ = mask_running_mean(n, slope, r, scheme, seed, checkpoints=[r])
+        kernel = alibi_kernel(n, [slope])[0]
+        fast, exact = spectral_norm_error(means, kernel).item(), spectral_norm_error(means, kernel, exact=True).item()
+        assert exact * (1 - 1e-6) <= fast <= exact * (1 + 1e-12), (n, slope, r, scheme, seed, fast, exact)
+
+
+def test_relative_frobenius_error_of_a_zero_target_is_refused_not_nan():
+    for error in (relative_frobenius_error, lambda e, t: entrywise_errors(e, t)[1]):
+        with pytest.raises(ValueError, match="target has Frobenius norm 0"):
+            error(torch.zeros(2, 2), torch.zeros(2, 2))
+        with pytest.raises(ValueError, match="target has Frobenius norm 0"):  # one zero matrix in a batch
+            error(torch.ones(2, 3, 3), torch.stack([torch.eye(3), torch.zeros(3, 3)]))
+
+
+BAD_MATRICES = {
+    "a list": ([[1.0, 0.0], [0.0, 1.0]], "estimate must be a real torch.Tensor"),
+    "1-D": (torch.ones(3), r"estimate must be square \(\.\.\., n, n\) with n >= 1, got shape \(3,\)"),
+    "0 x 0": (torch.ones(0, 0), r"estimate must be square .* got shape \(0, 0\)"),
+    "complex": (torch.full((2, 2), 5j), "estimate must be real"),
+    "meta": (torch.ones(2, 2, device="meta"), "meta-device"),
+    "other n": (torch.ones(3, 3), "of one n"),
+    "batch shapes": (torch.ones(3, 2, 2), r"batch shapes of estimate \(3,\) and target \(2,\)"),
+}
+
+
+@pytest.mark.parametrize("metric", [max_norm_error, relative_frobenius_error, spectral_norm_error, entrywise_errors])
+@pytest.mark.parametrize("bad", list(BAD_MATRICES))
+def test_metrics_refuse_what_is_not_a_batch_of_real_square_matrices(metric, bad):
+    # Before: a complex estimate was cast to real (0.0 instead of 5), the others raised TypeError,
+    # IndexError or RuntimeError.
+    estimate, message = BAD_MATRICES[bad]
+    target = torch.eye(2).expand(2, 2, 2) if bad == "batch shapes" else torch.eye(2)
+    with pytest.raises(ValueError, match=message):
+        metric(estimate, target)
+    if bad in ("a list", "complex", "meta"):
+        with pytest.raises(ValueError, match=message.replace("estimate", "target")):
+            metric(torch.eye(2), estimate)
+
+
+def test_metrics_broadcast_a_batch_against_one_target():
+    means = torch.rand(3, 5, 5, generator=torch.Generator().manual_seed(0))
+    target = torch.eye(5)
+    one_by_one = torch.stack([max_norm_error(m, target) for m in means])
+    torch.testing.assert_close(max_norm_error(means, target), one_by_one)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: max_norm_bound(10**400, 4), r"n must be an integer >= 1 and <= 9007199254740992"),
+        (lambda: max_norm_bound(10, 4, delta="0.1"), "delta must be a finite number in"),
+        (lambda: max_norm_bound(10, 4, delta=True), "delta must be a finite number in"),
+        (lambda: max_norm_bound(10, 4.0), "num_samples must be an integer"),
+        (lambda: spectral_norm_bound(10, 0.1, 4, scheme="foo"), r"scheme must be one of \('binning', 'cuts', 'qmc'\)"),
+        (lambda: block_size_bound(10, 0.1, 4, scheme=["cuts"]), "scheme must be one of"),
+        (lambda: spectral_norm_bound(10, "0.1", 4), "slope must be a finite number >= 0"),
+        (lambda: spectral_norm_error(torch.eye(2), torch.eye(2), exact="no"), "exact must be True or False"),
+        (lambda: spectral_norm_bound(2**40, 2.0, 4, kernel="power"), "MAX_ALLOCATION_BYTES"),
+    ],
+)
+def test_bounds_and_flags_refuse_bad_arguments(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_bounds_at_sizes_far_past_any_dense_matrix_are_closed_forms():
+    # Before: spectral_norm_bound(10**9, 0.1, 4) built 8 GB of kernel values.
+    value = spectral_norm_bound(10**9, 0.1, 4)
+    assert 0 < value < 1e4
+    assert max_norm_bound(2**53, 4096) == pytest.approx(
+        math.sqrt((2 * math.log(2**53) - math.log(0.05)) / 8192), rel=1e-12
+    )
+
+
+@pytest.mark.parametrize(
+    "kernel", [PositionalKernel.alibi(0.3), PositionalKernel.alibi(0.0), PositionalKernel.power_law(1.5)]
+)
+@pytest.mark.parametrize("n", [1, 2, 7, 64])
+def test_kernel_operator_norm_is_the_largest_row_sum_of_the_dense_kernel(kernel, n):
+    d = torch.arange(n, dtype=torch.float64)
+    dense = kernel((d[:, None] - d[None, :]).abs())
+    assert kernel_operator_norm(n, kernel) == pytest.approx(float(dense.sum(dim=1).max()), rel=1e-12)

@@ -40,3 +40,26 @@ def test_public_api_is_exported_and_documented():
         assert "(B, H, n, d" in inspect.getdoc(getattr(alibi_lsh, name)) or "(H, n, n)" in inspect.getdoc(
             getattr(alibi_lsh, name)
         ), name
+
+
+def test_each_public_name_has_one_import_path():
+    # The package root is the one place that gathers the public API; no other package re-exports
+    # a name defined outside itself (no shims, no chains of re-exports).
+    import importlib
+    import pkgutil
+
+    for info in pkgutil.walk_packages(alibi_lsh.__path__, "alibi_lsh."):
+        if not info.ispkg:
+            continue
+        try:
+            package = importlib.import_module(info.name)
+        except ImportError:  # an optional dependency (transformers) is missing
+            continue
+        for name, obj in vars(package).items():
+            defined_in = getattr(obj, "__module__", None)
+            if name.startswith("_") or inspect.ismodule(obj) or defined_in is None:
+                continue
+            if inspect.isclass(obj) or inspect.isfunction(obj):
+                assert defined_in.startswith(info.name + ".") or defined_in == info.name, (
+                    f"{info.name} re-exports {name} from {defined_in}"
+                )

@@ -19,7 +19,7 @@ from alibi_lsh import (
 )
 from alibi_lsh._checks import MAX_SAMPLES
 from alibi_lsh.kernels import PositionalKernel
-from alibi_lsh.samplers import make_sampler
+from alibi_lsh.samplers import check_draw_size, make_sampler
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)
@@ -188,3 +188,118 @@ def test_block_table_lists_the_blocks_of_the_partitions(scheme, kernel, slope):
     for r, partition in enumerate(partitions):
         assert start[sample == r].tolist() == partition.starts.tolist()
         assert end[sample == r].tolist() == (partition.starts + partition.lengths()).tolist()
+
+
+# --- helpers that took anything ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("cuts", "message"),
+    [
+        ([3, 1], r"cuts must increase strictly within 1..n-1 = 1..4, got \[3, 1\]"),  # lengths were [3, -2, 4]
+        ([2, 2], "cuts must increase strictly"),
+        ([0], r"cuts must be integers in 1..4"),
+        ([5], r"cuts must be integers in 1..4"),
+        ([1.5], r"cuts must be integers in 1..4, got \[1.5\]"),
+        (["a"], r"cuts must be integers in 1..4"),
+        ([[1, 2]], r"cuts must be 1-D"),
+        (torch.tensor([2.0]), "got torch.float32 values"),
+        (torch.tensor([True]), "got torch.bool values"),
+        (torch.ones(1, dtype=torch.int64, device="meta"), "meta-device"),
+    ],
+)
+def test_from_cuts_refuses_cuts_out_of_order_range_or_type(cuts, message):
+    with pytest.raises(ValueError, match=message):
+        Partition.from_cuts(5, cuts)
+
+
+def test_from_cuts_and_the_constructor_accept_exactly_the_valid_partitions():
+    assert Partition.from_cuts(5, [1, 3]).lengths().tolist() == [1, 2, 2]
+    assert Partition.from_cuts(5, torch.tensor([4])).lengths().tolist() == [4, 1]
+    assert Partition.from_cuts(1, []).lengths().tolist() == [1]
+    assert Partition(5, torch.tensor([0, 2])).lengths().tolist() == [2, 3]
+    for starts in (torch.tensor([1, 2]), torch.tensor([0, 3, 1]), torch.tensor([0, 5]), torch.tensor([0.0]), [0]):
+        with pytest.raises(ValueError, match="starts must"):
+            Partition(5, starts)
+
+
+@pytest.mark.parametrize(
+    ("checkpoints", "message"),
+    [
+        ([1.5], r"checkpoints must be integers in 1..4, got \[1.5\]"),  # was read as 1
+        (["a"], r"checkpoints must be integers in 1..4, got \['a'\]"),  # the message did not name them
+        ([True], r"checkpoints must be integers in 1..4"),
+        (torch.tensor([2.0]), r"checkpoints must be integers in 1..4, got torch.float32 values"),
+        ([[1, 2]], "checkpoints must be 1-D"),
+        ([0], r"checkpoints must be integers in 1..4"),
+        ([], "checkpoints must be non-empty"),
+    ],
+)
+def test_mask_running_mean_refuses_checkpoints_that_are_not_integers_in_range(checkpoints, message):
+    with pytest.raises(ValueError, match=message):
+        mask_running_mean(10, 0.1, 4, checkpoints=checkpoints)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: sample_partitions(10**10, 1.0, 1),  # was 13 GB of block starts
+        lambda: mask_running_mean(
+            4096, 1e-3, 65536, checkpoints=[65536]
+        ),  # passed the dense cap, then 2 GiB temporaries
+        lambda: make_sampler("cuts", PositionalKernel.alibi(0.5)).block_table(2**20, 64, seed=0),
+    ],
+)
+def test_sampled_positions_are_checked_against_the_memory_cap_before_drawing(call):
+    with pytest.raises(ValueError, match=r"n \* num_samples asks for .* bytes, above the cap of MAX_ALLOCATION_BYTES"):
+        call()
+
+
+def test_the_largest_draw_of_the_demo_fits_the_cap():
+    # python -m alibi_lsh demo allows n = 4096 and R = 4096: 2^24 sampled positions.
+    check_draw_size(4096, 4096)
+    with pytest.raises(ValueError, match="MAX_ALLOCATION_BYTES"):
+        check_draw_size(4096, 8192)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (
+            lambda: make_sampler(["binning"], PositionalKernel.alibi(0.1)),
+            r"scheme must be one of .*, got \['binning'\]",
+        ),
+        (lambda: make_sampler("Binning", PositionalKernel.alibi(0.1)), "scheme must be one of"),
+        (lambda: make_sampler("binning", 0.1), "kernel must be a PositionalKernel"),
+        (lambda: make_sampler("cuts", "alibi"), "kernel must be a PositionalKernel"),
+        (lambda: sample_partitions(10, 0.1, 2, scheme=None), "scheme must be one of"),
+        (lambda: sample_partitions(10, True, 2), "slope must be a finite number >= 0, got True"),
+        (lambda: sample_partitions(10, 0.1, 2, seed=1.0), "seed must be an integer"),
+        (lambda: sample_partitions(10, 0.1, 2, seed=True), "seed must be an integer"),
+        (lambda: sample_partitions(10, 0.1, 2, head=-1), "head must be an integer"),
+        (lambda: sample_partitions(10.0, 0.1, 2), "n must be an integer"),
+    ],
+)
+def test_samplers_refuse_look_alike_arguments(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: Partition.from_binning(2**40, 2, 0),  # 4 TB of block starts
+        lambda: Partition.from_cuts(2**40, [5]).block_ids(),  # 16 TB of ids
+        lambda: PositionalKernel.alibi(0.5).distance_values(2**40),
+    ],
+    ids=["from_binning", "block_ids", "distance_values"],
+)
+def test_partition_and_kernel_helpers_check_their_size_before_allocating(call):
+    with pytest.raises(ValueError, match=r"n asks for .* bytes, above the cap of MAX_ALLOCATION_BYTES"):
+        call()
+
+
+def test_a_partition_of_2_40_positions_in_wide_blocks_is_small_and_exact():
+    partition = Partition.from_binning(2**40, 2**38, 3)
+    assert partition.starts.tolist() == [0, 2**38 - 3, 2 * 2**38 - 3, 3 * 2**38 - 3, 4 * 2**38 - 3]
+    assert int(partition.lengths().sum()) == 2**40

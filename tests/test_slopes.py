@@ -57,3 +57,34 @@ def test_bias_rejects_bad_arguments():
         alibi_kernel(4, [float("nan")])
     with pytest.raises(ValueError, match="MAX_DENSE_ELEMENTS"):
         alibi_kernel(20_000, [0.5])
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: alibi_slopes(10**8), r"num_heads must be an integer >= 1 and <= 65536, got 100000000"),
+        (lambda: alibi_slopes(2**40), "num_heads must be an integer >= 1 and <= 65536"),  # never returned
+        (lambda: alibi_slopes(8.0), "num_heads must be an integer"),
+        (lambda: alibi_bias(4, [0.5], dtype=torch.int64), "dtype must be a floating torch.dtype"),  # wrote INT64_MIN
+        (lambda: alibi_bias(4, [0.5], dtype=torch.bool), "dtype must be a floating torch.dtype"),
+        (lambda: alibi_bias(4, [0.5], dtype="float32"), "dtype must be a floating torch.dtype"),
+        (lambda: alibi_kernel(4, [0.5], dtype=torch.int32), "dtype must be a floating torch.dtype"),
+        (lambda: alibi_bias(4, [0.5], causal="False"), "causal must be True or False, got 'False'"),
+        (lambda: alibi_bias(4, [0.5], causal=None), "causal must be True or False, got None"),
+        (lambda: alibi_bias(4, [0.5j]), "slopes must be numbers, one slope per head"),  # the imaginary part was dropped
+        (lambda: alibi_bias(4, [True]), "slopes must be numbers, one slope per head"),
+        (lambda: alibi_kernel(4, "0.5"), "slopes must be numbers, one slope per head"),
+        (lambda: alibi_kernel(4, torch.ones(1, device="meta")), "meta-device"),
+        (lambda: alibi_kernel(2**14, [0.1]), "MAX_DENSE_ELEMENTS"),
+    ],
+)
+def test_slopes_bias_and_kernel_refuse_bad_arguments(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_the_head_cap_itself_is_allowed_and_matches_the_power_of_two_rule():
+    slopes = alibi_slopes(2**16)
+    assert slopes.shape == (2**16,)
+    k = torch.tensor([1, 2**15, 2**16], dtype=torch.float64)
+    torch.testing.assert_close(slopes[[0, 2**15 - 1, 2**16 - 1]].double(), 2.0 ** (-8 * k / 2**16), rtol=1e-7, atol=0)

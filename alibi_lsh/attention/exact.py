@@ -11,12 +11,19 @@ from collections.abc import Sequence
 
 import torch
 
-from .._checks import check_head_slopes, check_qkv, check_values, compute_dtype, default_scale, key_padding_runs
+from .._checks import (
+    check_flag,
+    check_head_slopes,
+    check_qkv,
+    check_values,
+    compute_dtype,
+    default_scale,
+    key_padding_runs,
+)
 from .fused import attention_backward, attention_forward
+from .numerics import attend_with_value_scale, value_scale
+from .options import DEFAULT_OPTIONS, AttentionOptions
 from .padding import over_real_keys
-
-# Elements of one chunk's bias (B * H * rows * n_k): 2**25 float32 values = 128 MiB.
-CHUNK_ELEMENTS = 2**25
 
 
 def alibi_attention(
@@ -29,43 +36,72 @@ def alibi_attention(
     *,
     key_padding_mask: torch.Tensor | None = None,
     enable_gqa: bool = False,
+    options: AttentionOptions = DEFAULT_OPTIONS,
 ) -> torch.Tensor:
-    """Exact ALiBi attention (Press et al., 2022) in SDPA's (B, H, n, d) layout; (B, H, n_q, d_v).
+    """Exact ALiBi attention (Press et al., 2022): softmax(scale q k^T - m |i - j|) v, never n x n at once.
 
-    q (B, H, n_q, d), k (B, H_kv, n_k, d), v (B, H_kv, n_k, d_v) with n_q <= n_k; the output has q's
-    dtype. The queries are the last n_q positions (bottom-right aligned, as FlashAttention >= 2.1),
-    so a decoding step (n_q = 1) or a chunked prefill works against a key-value cache. ``slopes``
-    (H,) per query head, m >= 0; the bias is -m |i - j| between absolute positions, and ``causal``
-    hides keys after the query. ``scale`` defaults to 1 / sqrt(d). ``enable_gqa``: H_kv divides H,
-    query head h reads kv head h // (H / H_kv) (SDPA's convention). ``key_padding_mask`` (B, n_k)
-    bool or 0/1, 1 = real token (Hugging Face's ``attention_mask``): each row's real tokens must be
-    one contiguous run; positions count from its first real token, and query rows at padded
-    positions return 0. Computed in float64 for float64 inputs, else accumulated in float32.
-    Differentiable in q, k, v. Raises ValueError for bad shapes, dtypes, slopes, masks, non-finite
-    inputs or scores that would overflow.
+    In SDPA's (B, H, n, d) layout.
+
+    Positions are absolute: queries are bottom-right aligned, the last n_q of the n_k positions, so
+    a decoding step (n_q = 1) or a chunked prefill runs against a key-value cache (``x`` = visible,
+    causal; FlashAttention >= 2.1's alignment)::
+
+        n_q = 2, n_k = 5     keys 0 1 2 3 4
+        query 0 (position 3)      x x x x .
+        query 1 (position 4)      x x x x x
+
+    Args:
+        q: (B, H, n_q, d), float16, bfloat16, float32 or float64; finite.
+        k: (B, H_kv, n_k, d), q's dtype and device, n_k >= n_q; finite.
+        v: (B, H_kv, n_k, d_v), q's dtype and device; finite.
+        slopes: (H,) ALiBi slopes m_h >= 0, finite, one per query head (the bias is -m_h |i - j|).
+        causal: hide keys after each query.
+        scale: softmax scale > 0, default 1 / sqrt(d).
+        key_padding_mask: (B, n_k) bool or 0/1, 1 = real token (Hugging Face's ``attention_mask``),
+            one contiguous run per row; a row's positions count from its first real token, padded
+            query rows return 0.
+        enable_gqa: H a multiple of H_kv; query head h reads kv head h // (H / H_kv) (SDPA's rule).
+        options: kernels and budgets (:class:`AttentionOptions`); never change the result beyond rounding.
+
+    Returns:
+        out: (B, H, n_q, d_v) in q's dtype, accumulated in float32 (float64 for float64 inputs);
+        differentiable in q, k, v.
+
+    Raises:
+        ValueError: bad shapes, dtypes, devices, slopes, scale or mask; NaN or inf in q, k, v;
+            scores scale * q.k that could overflow.
     """
     group = check_qkv(q, k, v, enable_gqa)
+    causal = check_flag("causal", causal)
     slopes = check_head_slopes(slopes, q.shape[1])
     scale = default_scale(scale, q.shape[-1])
     runs = key_padding_runs(key_padding_mask, q.shape[0], k.shape[2])
 
     def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         check_values(q, k, v, scale)
-        return exact_alibi(q, k, v, slopes, causal, scale, group)
+        values = value_scale(v, k.shape[2])
+        return attend_with_value_scale(lambda v: exact_alibi(q, k, v, slopes, causal, scale, group, options), v, values)
 
     return over_real_keys(attend, q, k, v, runs)
 
 
 def exact_alibi(
-    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, slopes: torch.Tensor, causal: bool, scale: float, group: int
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    slopes: torch.Tensor,
+    causal: bool,
+    scale: float,
+    group: int,
+    options: AttentionOptions = DEFAULT_OPTIONS,
 ) -> torch.Tensor:
     """Exact ALiBi on checked, unpadded inputs (positions = key indices); differentiable."""
-    return ExactALiBi.apply(q, k, v, slopes, causal, scale, group)
+    return ExactALiBi.apply(q, k, v, slopes, causal, scale, group, options)
 
 
-def _chunks(q: torch.Tensor, k: torch.Tensor) -> list[tuple[int, int]]:
+def _chunks(q: torch.Tensor, k: torch.Tensor, bias_elements: int) -> list[tuple[int, int]]:
     batch, heads, n_q, _ = q.shape
-    rows = max(1, CHUNK_ELEMENTS // (batch * heads * k.shape[2]))
+    rows = max(1, bias_elements // (batch * heads * k.shape[2]))
     return [(start, min(n_q, start + rows)) for start in range(0, n_q, rows)]
 
 
@@ -94,23 +130,23 @@ class ExactALiBi(torch.autograd.Function):
     """Chunked exact ALiBi; saves q, k, v, the output and its log-sum-exp, rebuilds biases in backward."""
 
     @staticmethod
-    def forward(ctx, q, k, v, slopes: torch.Tensor, causal: bool, scale: float, group: int):
+    def forward(ctx, q, k, v, slopes: torch.Tensor, causal: bool, scale: float, group: int, options: AttentionOptions):
         batch, heads, n_q, _ = q.shape
         kv_heads, n_k = k.shape[1], k.shape[2]
         dtype = compute_dtype(q.dtype)
         slopes = slopes.to(device=q.device)
         out = q.new_empty(batch, heads, n_q, v.shape[-1])
         lse = torch.empty(batch, heads, n_q, dtype=dtype, device=q.device)
-        for start, stop in _chunks(q, k):
+        for start, stop in _chunks(q, k, options.exact_bias_elements):
             keys = n_k - n_q + stop if causal else n_k  # a causal chunk never looks past its last row
             bias = _bias(slopes, start, stop, keys, n_k - n_q, causal, dtype)
             o, chunk_lse = attention_forward(
                 _fold(q[:, :, start:stop], kv_heads), k[:, :, :keys], v[:, :, :keys], scale, False,
-                bias.reshape(kv_heads, group * (stop - start), keys),
+                bias.reshape(kv_heads, group * (stop - start), keys), fused=options.fused,
             )  # fmt: skip
             out[:, :, start:stop] = o.reshape(batch, heads, stop - start, -1)
             lse[:, :, start:stop] = chunk_lse.reshape(batch, heads, stop - start)
-        ctx.causal, ctx.scale = causal, scale
+        ctx.causal, ctx.scale, ctx.options = causal, scale, options
         ctx.save_for_backward(q, k, v, slopes, out, lse)
         return out
 
@@ -124,16 +160,16 @@ class ExactALiBi(torch.autograd.Function):
         grad_q = torch.empty(q.shape, dtype=q.dtype, device=q.device)
         grad_k = torch.zeros(k.shape, dtype=dtype, device=q.device)
         grad_v = torch.zeros(v.shape, dtype=dtype, device=q.device)
-        for start, stop in _chunks(q, k):
+        for start, stop in _chunks(q, k, ctx.options.exact_bias_elements):
             keys = n_k - n_q + stop if ctx.causal else n_k
             bias = _bias(slopes, start, stop, keys, n_k - n_q, ctx.causal, dtype)
             rows = slice(start, stop)
             dq, dk, dv = attention_backward(
                 _fold(grad_out[:, :, rows], kv_heads), _fold(q[:, :, rows], kv_heads), k[:, :, :keys], v[:, :, :keys],
                 _fold(out[:, :, rows], kv_heads), lse[:, :, rows].reshape(batch, kv_heads, -1), ctx.scale, False,
-                bias.reshape(kv_heads, group * (stop - start), keys),
+                bias.reshape(kv_heads, group * (stop - start), keys), fused=ctx.options.fused,
             )  # fmt: skip
             grad_q[:, :, rows] = dq.reshape(batch, heads, stop - start, -1)
             grad_k[:, :, :keys] += dk
             grad_v[:, :, :keys] += dv
-        return grad_q, grad_k.to(k.dtype), grad_v.to(v.dtype), None, None, None, None
+        return grad_q, grad_k.to(k.dtype), grad_v.to(v.dtype), None, None, None, None, None

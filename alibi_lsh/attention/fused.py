@@ -30,8 +30,7 @@ import warnings
 import torch
 import torch.nn.functional as F
 
-# False forces the matmul path everywhere (tests compare the two paths).
-USE_FUSED = True
+from .._checks import compute_dtype
 
 _CPU_FORWARD = "_scaled_dot_product_flash_attention_for_cpu"
 _CPU_BACKWARD = "_scaled_dot_product_flash_attention_for_cpu_backward"
@@ -58,9 +57,9 @@ def _fall_back(reason: str) -> None:
         warnings.warn(f"alibi_lsh attention: {reason}; using the slower matmul path", RuntimeWarning, stacklevel=3)
 
 
-def _fused_kernel(q: torch.Tensor, direction: str, has_mask: bool):
-    """The private op for this input, or None (with a one-time warning) when there is none."""
-    if not USE_FUSED:
+def _fused_kernel(q: torch.Tensor, direction: str, has_mask: bool, fused: bool):
+    """The private op for this input, or None: not asked for (``fused`` False) or none exists (warned once)."""
+    if not fused:
         return None
     device, dtype = q.device.type, q.dtype
     if (device, dtype, direction) in _REFUSED:
@@ -135,10 +134,6 @@ def _same_head_size(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> tuple[
     return q, k, v
 
 
-def _lse_dtype(q: torch.Tensor) -> torch.dtype:
-    return torch.float64 if q.dtype == torch.float64 else torch.float32
-
-
 def attention_forward(
     q: torch.Tensor,
     k: torch.Tensor,
@@ -146,14 +141,17 @@ def attention_forward(
     scale: float,
     causal: bool = False,
     mask: torch.Tensor | None = None,
+    *,
+    fused: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """softmax(scale q k^T + mask) v and its log-sum-exp; shapes and conventions in the module docstring.
 
-    Returns out (B, N, L_q, d_v) in q's dtype and lse (B, N, L_q) in float32 (float64 inputs: float64).
+    ``fused`` False takes the matmul path (AttentionOptions.fused). Returns out (B, N, L_q, d_v) in
+    q's dtype and lse (B, N, L_q) in float32 (float64 inputs: float64).
     """
     additive, empty = _additive(mask, q)
     result = None
-    op = _fused_kernel(q, "forward", additive is not None)
+    op = _fused_kernel(q, "forward", additive is not None, fused)
     if op is not None:
         if q.device.type == "cpu":
             qq, kk, vv = _unit_last_stride(*_same_head_size(q, k, v))
@@ -169,7 +167,7 @@ def attention_forward(
                 result = (result[0], result[1][..., : q.shape[2]])  # lse rows padded to a multiple of 32
     if result is None:
         result = _matmul_forward(q, k, v, scale, causal, additive)
-    out, lse = result[0], result[1].to(_lse_dtype(q))
+    out, lse = result[0], result[1].to(compute_dtype(q.dtype))
     if empty is not None:  # the CPU kernel reports lse 0 for a row without keys: make it -inf, out 0
         empty = empty.expand(lse.shape)
         lse = lse.masked_fill(empty, -math.inf)
@@ -187,6 +185,8 @@ def attention_backward(
     scale: float,
     causal: bool = False,
     mask: torch.Tensor | None = None,
+    *,
+    fused: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(dq, dk, dv) of :func:`attention_forward` for given ``out`` and ``lse``, in q's dtype.
 
@@ -197,13 +197,13 @@ def attention_backward(
     additive, _ = _additive(mask, q)
     # exp(s - lse) must be 0 for a row without keys; lse = +inf gives that, -inf would give NaN.
     lse = lse.masked_fill(lse == -math.inf, math.inf)
-    op = _fused_kernel(q, "backward", additive is not None)
+    op = _fused_kernel(q, "backward", additive is not None, fused)
     if op is not None:
         d, d_v = q.shape[-1], v.shape[-1]
         qq, kk, vv = _same_head_size(q, k, v)
         oo, gg = (F.pad(t, (0, d - d_v)) for t in (out, grad_out)) if d_v < d else (out, grad_out)
         qq, kk, vv, oo, gg = _unit_last_stride(qq, kk, vv, oo.to(q.dtype), gg.to(q.dtype))
-        lse = lse.to(_lse_dtype(q))
+        lse = lse.to(compute_dtype(q.dtype))
         grads = _call(
             op,
             q,
@@ -228,7 +228,7 @@ def attention_backward(
 def _scores(
     q: torch.Tensor, k: torch.Tensor, scale: float, causal: bool, additive: torch.Tensor | None
 ) -> torch.Tensor:
-    dtype = _lse_dtype(q)
+    dtype = compute_dtype(q.dtype)
     scores = torch.matmul(q.to(dtype), k.to(dtype).transpose(-1, -2)) * scale
     if causal:
         hidden = torch.ones(scores.shape[-2:], dtype=torch.bool, device=q.device).triu(1)

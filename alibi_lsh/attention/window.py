@@ -1,6 +1,10 @@
-"""ALiBi attention truncated to a window |i - j| < w: the deterministic banded baseline.
+"""ALiBi attention inside a sliding window |i - j| < w: the deterministic banded baseline.
 
-Query tiles against key windows, as FlashAttention's sliding windows: the queries of a head go in
+``sliding_window`` = w keeps the keys with |i - j| < w, i.e. w - 1 on each side of the query, as
+Hugging Face's ``sliding_window`` (Mistral); FlashAttention's ``window_size=(w - 1, w - 1)`` keeps
+the same keys, and ``(w - 1, 0)`` is the causal one (docs/glossary.md).
+
+The queries of a head go in
 tiles of T rows, and tile b sees the span of S = T + w - 1 keys ending at its last query (plus
 w - 1 ahead when bidirectional). Query x of a tile and key y of its span are always u = x + w - 1
 - y positions apart, so one (T, S) bias -m |u| (-inf where |u| >= w, and ahead when causal)
@@ -21,48 +25,46 @@ import torch
 import torch.nn.functional as F
 
 from .._checks import (
+    check_flag,
     check_head_slopes,
     check_int,
     check_qkv,
+    check_tensor,
     check_values,
     compute_dtype,
     default_scale,
     key_padding_runs,
 )
 from .fused import attention_backward, attention_forward
+from .numerics import attend_with_value_scale, value_scale
+from .options import DEFAULT_OPTIONS, AttentionOptions
 from .padding import over_real_keys
 
-# Query rows per tile: about a quarter of the window, within these bounds (fitted on a 2-core CPU).
-MIN_TILE, MAX_TILE = 32, 256
-# Key (and key-gradient) elements of one backward call, B * tiles * S * d, at most, and bias elements
-# (tiles * T * S) of one call on edge tiles: the flash backward returns dk, dv per tile, and edge tiles
-# carry a bias each, so a training step stays near the forward's memory.
-BACKWARD_ELEMENTS = 2**18
 
-
-def check_windows(window: int | Sequence[int] | torch.Tensor) -> list[int]:
-    """The window(s) as a list of integers >= 1: one value, or one per head."""
+def check_windows(sliding_window: int | Sequence[int] | torch.Tensor, name: str = "sliding_window") -> list[int]:
+    """The window(s) as a list of integers >= 1: one value, or one per head (1-D); ``name`` in messages."""
+    message = f"{name} must be one integer >= 1 or one per head (1-D)"
+    if isinstance(sliding_window, torch.Tensor):
+        check_tensor(name, sliding_window, "integers")  # a meta tensor has no values to read
     try:
-        values = torch.as_tensor(window).reshape(-1).tolist()
+        tensor = torch.as_tensor(sliding_window)
     except (TypeError, ValueError, RuntimeError) as error:
-        raise ValueError(f"window must be one integer >= 1 or one per head, got {window!r}") from error
+        raise ValueError(f"{message}, got {sliding_window!r}") from error
+    if tensor.dim() > 1:
+        raise ValueError(f"{message}, got shape {tuple(tensor.shape)}")
+    values = tensor.reshape(-1).tolist()
     if not values:
-        raise ValueError("window must be one integer >= 1 or one per head, got no values")
-    return [check_int("window", value) for value in values]
+        raise ValueError(f"{message}, got no values")
+    return [check_int(name, value) for value in values]
 
 
-def _as_windows(window: int | Sequence[int] | torch.Tensor, heads: int) -> list[int]:
-    values = check_windows(window)
+def _as_windows(sliding_window: int | Sequence[int] | torch.Tensor, heads: int) -> list[int]:
+    values = check_windows(sliding_window)
     if len(values) == 1:
         values = values * heads
     if len(values) != heads:
-        raise ValueError(f"window must be one integer or one per head (H = {heads}), got {len(values)} values")
+        raise ValueError(f"sliding_window must be one integer or one per head (H = {heads}), got {len(values)} values")
     return values
-
-
-def tile_rows(window: int) -> int:
-    """Query rows per tile for a window: a power of two near window / 4, within [MIN_TILE, MAX_TILE]."""
-    return int(min(MAX_TILE, max(MIN_TILE, 2 ** round(math.log2(max(window, 1) / 4)))))
 
 
 class _Tiles:
@@ -72,9 +74,9 @@ class _Tiles:
     rows after the last query) are the edge groups, each with its own bias; the others share one.
     """
 
-    def __init__(self, n_q: int, n_k: int, window: int, causal: bool):
+    def __init__(self, n_q: int, n_k: int, window: int, causal: bool, rows: int):
         self.n_q, self.n_k, self.window = n_q, n_k, window
-        self.rows = min(n_q, tile_rows(window))
+        self.rows = min(n_q, rows)
         self.count = -(-n_q // self.rows)
         self.ahead = 0 if causal else window - 1
         self.span = self.rows + window - 1 + self.ahead
@@ -127,7 +129,7 @@ class _Tiles:
         return cuts
 
 
-def _tile_rows(t: torch.Tensor, tiles: _Tiles) -> tuple[torch.Tensor, bool]:
+def _as_tiles(t: torch.Tensor, tiles: _Tiles) -> tuple[torch.Tensor, bool]:
     """(B, n_q, c) -> (B, tiles, T, c): a view of t when the tiles cover n_q exactly (True), else a new
     tensor to copy back (False)."""
     if tiles.count * tiles.rows == tiles.n_q:
@@ -144,28 +146,29 @@ class WindowAttention(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, q, k, v, slopes: list[float], windows: list[int], group: int, causal: bool, scale: float):
+    def forward(ctx, q, k, v, slopes: list[float], windows: list[int], group: int, causal: bool, scale: float, options):
         batch, heads, n_q, _ = q.shape
         dtype = compute_dtype(q.dtype)
         out = q.new_empty(batch, heads, n_q, v.shape[-1])
         lse = torch.empty(batch, heads, n_q, 1, dtype=dtype, device=q.device)
         for h in range(heads):
-            tiles = _Tiles(n_q, k.shape[2], windows[h], causal)
+            tiles = _Tiles(n_q, k.shape[2], windows[h], causal, options.window_tile_rows.for_reach(windows[h]))
             kv = h // group
             q_tiles, k_tiles, v_tiles = tiles.queries(q[:, h]), tiles.keys(k[:, kv]), tiles.keys(v[:, kv])
-            out_tiles, out_in_place = _tile_rows(out[:, h], tiles)
-            lse_tiles, lse_in_place = _tile_rows(lse[:, h], tiles)
+            out_tiles, out_in_place = _as_tiles(out[:, h], tiles)
+            lse_tiles, lse_in_place = _as_tiles(lse[:, h], tiles)
             for part in tiles.groups():
                 chunk = slice(part.start, part.stop)
                 out_tiles[:, chunk], lse_tiles[:, chunk, :, 0] = attention_forward(
                     q_tiles[:, chunk], k_tiles[:, chunk], v_tiles[:, chunk], scale, False,
-                    tiles.bias(slopes[h], part, dtype, q.device),
+                    tiles.bias(slopes[h], part, dtype, q.device), fused=options.fused,
                 )  # fmt: skip
             if not out_in_place:
                 out[:, h] = out_tiles.flatten(1, 2)[:, :n_q]
             if not lse_in_place:
                 lse[:, h] = lse_tiles.flatten(1, 2)[:, :n_q]
         ctx.slopes, ctx.windows, ctx.group, ctx.causal, ctx.scale = slopes, windows, group, causal, scale
+        ctx.options = options
         ctx.save_for_backward(q, k, v, out, lse)
         return out
 
@@ -179,20 +182,25 @@ class WindowAttention(torch.autograd.Function):
         grad_k = torch.zeros(k.shape, dtype=dtype, device=q.device)
         grad_v = torch.zeros(v.shape, dtype=dtype, device=q.device)
         for h in range(heads):
-            tiles = _Tiles(n_q, n_k, ctx.windows[h], ctx.causal)
+            options = ctx.options
+            tiles = _Tiles(n_q, n_k, ctx.windows[h], ctx.causal, options.window_tile_rows.for_reach(ctx.windows[h]))
             kv = h // ctx.group
             # Rows after the last query: zero output gradient, so they add nothing to dq, dk or dv.
             grad_tiles, q_tiles, out_tiles = (tiles.queries(t[:, h]) for t in (grad_out, q, out))
             lse_tiles = tiles.queries(lse[:, h])[..., 0]
             k_tiles, v_tiles = tiles.keys(k[:, kv]), tiles.keys(v[:, kv])
-            dq_tiles, dq_in_place = _tile_rows(grad_q[:, h], tiles)
-            per_call = max(1, BACKWARD_ELEMENTS // (batch * tiles.span * max(k.shape[-1], v.shape[-1])))
-            per_edge_call = max(1, BACKWARD_ELEMENTS // (tiles.rows * tiles.span))  # (tiles, T, S) bias
+            dq_tiles, dq_in_place = _as_tiles(grad_q[:, h], tiles)
+            # The flash backward returns dk, dv per tile and edge tiles carry a bias each: a budget per
+            # call keeps a training step near the forward's memory.
+            budget = options.window_backward_elements
+            per_call = max(1, budget // (batch * tiles.span * max(k.shape[-1], v.shape[-1])))
+            per_edge_call = max(1, budget // (tiles.rows * tiles.span))  # (tiles, T, S) bias
             for part in tiles.groups(per_call, per_edge_call):
                 chunk = slice(part.start, part.stop)
                 dq_tiles[:, chunk], dk, dv = attention_backward(
                     grad_tiles[:, chunk], q_tiles[:, chunk], k_tiles[:, chunk], v_tiles[:, chunk], out_tiles[:, chunk],
                     lse_tiles[:, chunk], ctx.scale, False, tiles.bias(ctx.slopes[h], part, dtype, q.device),
+                    fused=options.fused,
                 )  # fmt: skip
                 # Tile b's span starts at key first_key + b T: overlapping windows, so scatter-add. Keys
                 # outside [0, n_k) are masked (or seen only by rows without gradient): their dk, dv are 0.
@@ -207,7 +215,7 @@ class WindowAttention(torch.autograd.Function):
                 grad_v[:, kv].index_add_(1, index, dv.to(dtype))
             if not dq_in_place:
                 grad_q[:, h] = dq_tiles.flatten(1, 2)[:, :n_q]
-        return grad_q.to(q.dtype), grad_k.to(k.dtype), grad_v.to(v.dtype), None, None, None, None, None
+        return grad_q.to(q.dtype), grad_k.to(k.dtype), grad_v.to(v.dtype), None, None, None, None, None, None
 
 
 def window_alibi_attention(
@@ -215,26 +223,54 @@ def window_alibi_attention(
     k: torch.Tensor,
     v: torch.Tensor,
     slopes: torch.Tensor | Sequence[float],
-    window: int | Sequence[int] | torch.Tensor,
+    sliding_window: int | Sequence[int] | torch.Tensor,
     causal: bool = True,
     *,
     scale: float | None = None,
     key_padding_mask: torch.Tensor | None = None,
     enable_gqa: bool = False,
+    options: AttentionOptions = DEFAULT_OPTIONS,
 ) -> torch.Tensor:
-    """ALiBi attention restricted to |i - j| < window, in SDPA's (B, H, n, d) layout; (B, H, n_q, d_v).
+    """ALiBi attention inside a sliding window: softmax(scale q k^T - m |i - j|) v over |i - j| < w.
 
-    ``window``: one integer >= 1 or one per query head (H,). Exact ALiBi inside the band, nothing
-    outside; O(B H n_q (window + T)) time, memory O(B H n_q (d + d_v)) plus one (T, window + T)
-    bias per head; the output has q's dtype. Shapes, bottom-right alignment of n_q <= n_k,
-    ``enable_gqa``, ``key_padding_mask``, ``scale``, dtypes and errors as :func:`alibi_attention`;
-    a decoding step reads only the last ``window`` keys. Differentiable in q, k, v.
+    In SDPA's (B, H, n, d) layout.
+
+    Keeps w - 1 keys on each side of a query (FlashAttention's ``window_size=(w - 1, w - 1)``;
+    causal: ``(w - 1, 0)``), Hugging Face's ``sliding_window`` = w. Queries are bottom-right aligned:
+    with n_q < n_k they are the last n_q positions (``x`` = visible, causal, w = 3)::
+
+        n_q = 2, n_k = 5     keys 0 1 2 3 4
+        query 0 (position 3)      . x x x .
+        query 1 (position 4)      . . x x x
+
+    Args:
+        q: (B, H, n_q, d), float16, bfloat16, float32 or float64; finite.
+        k: (B, H_kv, n_k, d), q's dtype and device, n_k >= n_q; finite where read.
+        v: (B, H_kv, n_k, d_v), q's dtype and device; finite where read.
+        slopes: (H,) ALiBi slopes m_h >= 0, finite.
+        sliding_window: w, an integer >= 1, or (H,) one per query head; w >= n_k is exact ALiBi.
+        causal: hide keys after each query.
+        scale: softmax scale > 0, default 1 / sqrt(d).
+        key_padding_mask: (B, n_k) bool or 0/1, 1 = real token, one contiguous run per row; a row's
+            positions count from its first real token, padded query rows return 0.
+        enable_gqa: H a multiple of H_kv; query head h reads kv head h // (H / H_kv).
+        options: kernels and budgets (:class:`AttentionOptions`); never change the result beyond rounding.
+
+    Returns:
+        out: (B, H, n_q, d_v) in q's dtype, accumulated in float32 (float64 for float64 inputs);
+        differentiable in q, k, v. Time O(B H n_q (w + T)) for tiles of T rows; a decoding step
+        reads only the last w keys.
+
+    Raises:
+        ValueError: bad shapes, dtypes, devices, slopes, sliding_window, scale or mask; NaN or inf
+            among the keys read; scores scale * q.k that could overflow.
     """
     group = check_qkv(q, k, v, enable_gqa)
+    causal = check_flag("causal", causal)
     heads = q.shape[1]
     slopes = check_head_slopes(slopes, heads).tolist()
     scale = default_scale(scale, q.shape[-1])
-    windows = _as_windows(window, heads)
+    windows = _as_windows(sliding_window, heads)
     runs = key_padding_runs(key_padding_mask, q.shape[0], k.shape[2])
 
     def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
@@ -244,6 +280,7 @@ def window_alibi_attention(
             k, v = k[:, :, first:], v[:, :, first:]
         check_values(q, k, v, scale)
         bands = [min(w, n_k - first) for w in windows]
-        return WindowAttention.apply(q, k, v, slopes, bands, group, causal, scale)
+        window = lambda v: WindowAttention.apply(q, k, v, slopes, bands, group, causal, scale, options)  # noqa: E731
+        return attend_with_value_scale(window, v, value_scale(v, k.shape[2]))
 
     return over_real_keys(attend, q, k, v, runs)

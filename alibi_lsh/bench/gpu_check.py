@@ -28,7 +28,6 @@ script cannot rot).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime
 import statistics
 import sys
@@ -43,9 +42,10 @@ import torch
 import torch.nn.functional as F
 
 from ..attention.exact import alibi_attention
-from ..attention.lsh.draws import clear_draws_cache, lsh_flops
+from ..attention.lsh.draws import DRAWS_CACHE, lsh_flops
 from ..attention.lsh.entry import lsh_alibi_attention
 from ..attention.lsh.reference import lsh_alibi_attention_reference
+from ..attention.options import AttentionOptions
 from ..attention.window import window_alibi_attention
 from ..slopes import alibi_slopes
 from .methods import dense_bias, window_sizes
@@ -154,11 +154,12 @@ def smoke_checks(device: torch.device) -> list[tuple[str, Callable[[], tuple[flo
                 kwargs = {"causal": causal, "scheme": scheme, "seed": 3, **common}
 
                 def lsh_check(kwargs=kwargs, path=path):
-                    with _sample_path(path):
-                        return compare(
-                            lambda *x: lsh_alibi_attention(*x, slopes, 6, **kwargs),
-                            lambda *x: lsh_alibi_attention_reference(*x, slopes, 6, **kwargs),
-                        )
+                    return compare(
+                        lambda *x: lsh_alibi_attention(
+                            *x, slopes, 6, **kwargs, options=AttentionOptions(lsh_path=path)
+                        ),
+                        lambda *x: lsh_alibi_attention_reference(*x, slopes, 6, **kwargs),
+                    )
 
                 checks.append((f"lsh {path} {scheme} causal={causal}", lsh_check, 1e-4))
     kwargs = {"scheme": "binning", "seed": 3, **common}
@@ -183,17 +184,6 @@ def smoke_checks(device: torch.device) -> list[tuple[str, Callable[[], tuple[flo
 
     checks.append(("lsh union gradient (dq, dk, dv)", gradient, 1e-3))
     return checks
-
-
-@contextlib.contextmanager
-def _sample_path(path: str):
-    from ..attention.lsh import entry as lsh
-
-    previous, lsh.SAMPLE_PATH = lsh.SAMPLE_PATH, path
-    try:
-        yield
-    finally:
-        lsh.SAMPLE_PATH = previous
 
 
 def run_smoke(recorder: Recorder, device: torch.device, limit_s: float) -> None:
@@ -343,7 +333,7 @@ def _measure(method, samples, q, k, v, slopes, flex, device, repeat) -> dict:
         run = lambda: window_alibi_attention(q, k, v, slopes, windows)
     else:
         run = lambda: lsh_alibi_attention(q, k, v, slopes, samples, seed=0)
-        before = clear_draws_cache
+        before = DRAWS_CACHE.clear
     if before is not None:
         before()
     run()  # warm-up: compiles (flex, once per dtype), allocates

@@ -12,7 +12,7 @@ import math
 import torch
 
 # Elements of one chunk's score matrix (B * H * rows * keys): 2**24 float64 values = 128 MiB.
-CHUNK_ELEMENTS = 2**24
+SCORE_ELEMENTS = 2**24
 
 
 def exact_reference(
@@ -22,10 +22,12 @@ def exact_reference(
     slopes: torch.Tensor,
     causal: bool = True,
     scale: float | None = None,
+    score_elements: int = SCORE_ELEMENTS,
 ) -> torch.Tensor:
     """softmax(scale q k^T - m_h |i - j|) v in float64; q, k (B, H, n, d), v (B, H, n, d_v).
 
-    ``slopes`` (H,) are the ALiBi slopes m_h >= 0. Returns (B, H, n, d_v) float64 on q's device.
+    ``slopes`` (H,) are the ALiBi slopes m_h >= 0; ``score_elements`` bounds one chunk's scores.
+    Returns (B, H, n, d_v) float64 on q's device.
     Causal attention hides keys j > i; each chunk of rows only reads the keys it can see.
     """
     batch, heads, n, dim = q.shape
@@ -33,7 +35,7 @@ def exact_reference(
     q, k, v = (t.to(torch.float64) for t in (q, k, v))
     slopes = torch.as_tensor(slopes, dtype=torch.float64, device=q.device).reshape(1, heads, 1, 1)
     out = torch.empty(batch, heads, n, v.shape[-1], dtype=torch.float64, device=q.device)
-    rows = max(1, CHUNK_ELEMENTS // (batch * heads * n))
+    rows = max(1, score_elements // (batch * heads * n))
     for start in range(0, n, rows):
         stop = min(n, start + rows)
         keys = stop if causal else n

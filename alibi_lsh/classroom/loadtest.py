@@ -22,10 +22,11 @@ import asyncio
 import contextlib
 import os
 import time
+import urllib.parse
 from collections.abc import Sequence
 
-from ..cli_args import run_command
-from .protocol import BrowserTab
+from ..cli_args import run_command, seed
+from .protocol import BrowserTab, http_get
 from .report import Usage, duration, header, percentile, row, size
 from .servers import MAX_PROCESSES, Classroom
 from .students import ALL_PAGES, MODES, PhaseResult, Settings, check, run_phase
@@ -73,7 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--idle-seconds", type=float, default=150.0, help="wait after the last phase, then report memory (0: skip)"
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed of the students' settings and think times")
+    parser.add_argument(
+        "--seed", type=seed, default=0, help="seed of the students' settings and think times, 0..2^63 - 1"
+    )
     parser.add_argument(
         "--scaling-run",
         action=argparse.BooleanOptionalAction,
@@ -93,6 +96,20 @@ def validate(args: argparse.Namespace) -> None:
     ):
         if not low <= value <= high:
             raise ValueError(f"{name}={value:g} is outside {low:g}..{high:g}")
+
+
+def check_url(url: str, timeout: float) -> None:
+    """A server must answer at ``--url`` before the test starts: one error line, not a traceback
+    from the warm-up's first connection."""
+    if urllib.parse.urlsplit(url).scheme not in ("http", "https") or not urllib.parse.urlsplit(url).hostname:
+        raise ValueError(f"--url must be an http:// or https:// address of a running app, got {url!r}")
+    try:
+        http_get(url, {}, timeout)
+    except (OSError, ValueError) as error:  # URLError, refused, timed out, unreachable
+        reason = getattr(error, "reason", None) or error
+        raise ValueError(
+            f"--url: nothing answers at {url} ({reason}); start the app there or leave out --url"
+        ) from None
 
 
 async def warm_up(urls: Sequence[str], pages: Sequence[str], timeout: float) -> list[str]:
@@ -131,6 +148,8 @@ def run_summary(students: int, result: PhaseResult) -> str:
 def run(args: argparse.Namespace) -> int:
     validate(args)
     counts, pages = parse_students(args.students), parse_pages(args.pages)
+    if args.url:
+        check_url(args.url, min(args.timeout, 10.0))
     classroom = None if args.url else Classroom(args.processes, proxy=args.processes > 1)
     with classroom or contextlib.nullcontext():
         url = args.url or classroom.url

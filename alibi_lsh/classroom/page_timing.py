@@ -20,6 +20,8 @@ import statistics
 import time
 from pathlib import Path
 
+from ..cli_args import bounded_int, existing_file, run_command
+
 PAGES = {  # name: (page, toggles switched on before timing)
     "Overview": (None, {}),
     "Masks": ("pages/masks.py", {}),
@@ -110,15 +112,27 @@ def time_tour_step(entry: Path, step: int, repeat: int) -> dict[str, float]:
     return {"cold": statistics.median(cold), "cold_cpu": statistics.median(cold_cpu), "warm": statistics.median(warm)}
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=7, help="slider changes per page (median)")
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m alibi_lsh.classroom.page_timing", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "--repeat", type=bounded_int(1, 1000), default=7, help="slider changes per page, 1..1000 (median)"
+    )
     parser.add_argument(
         "--pages", nargs="*", choices=list(PAGES), metavar="PAGE", help="only these pages (default: all)"
     )
-    parser.add_argument("--app", type=Path, default=Path("app.py"), help="the app's entry script")
+    parser.add_argument("--app", type=existing_file, default="app.py", help="the app's entry script")
     parser.add_argument("--no-tour", action="store_true", help="skip the tour's steps")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Time the pages; bad input is one ``error:`` line and status 2, before any page is opened."""
+    return run_command(build_parser(), argv, run)
+
+
+def run(args: argparse.Namespace) -> int:
     args.app = args.app.resolve()  # AppTest resolves relative paths against the calling file
 
     import torch
@@ -157,7 +171,8 @@ def main(argv: list[str] | None = None) -> None:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"\nLoad average (1 min) at the end: {load:.1f}.")
     print(f"\nFirst session after start (imports included): {first_session:.0f} ms.")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

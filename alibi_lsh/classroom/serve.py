@@ -18,7 +18,7 @@ import os
 import signal
 import time
 
-from ..cli_args import listen_address, run_command
+from ..cli_args import bounded_int, listen_address, make_output_dir, output_dir, run_command
 from .bench_gate import INSTRUCTOR_ENV
 from .servers import MAX_PROCESSES, Classroom
 
@@ -27,11 +27,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m alibi_lsh.classroom.serve", description=__doc__.split("\n")[0])
     parser.add_argument(
         "--processes",
-        type=int,
-        default=os.cpu_count() or 1,
+        type=bounded_int(0, MAX_PROCESSES),
+        default=min(MAX_PROCESSES, os.cpu_count() or 1),
         help=f"app processes on this machine, 0..{MAX_PROCESSES} (default: one per core)",
     )
-    parser.add_argument("--port", type=int, default=8501, help="the port students open (default 8501; 0 picks one)")
+    parser.add_argument(
+        "--port",
+        type=bounded_int(0, 65535),
+        default=8501,
+        help="the port students open, 0..65535 (default 8501; 0 picks one)",
+    )
     parser.add_argument(
         "--address",
         type=listen_address,
@@ -41,7 +46,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--backend", action="append", default=[], metavar="HOST:PORT", help="an app process on another machine"
     )
-    parser.add_argument("--log-dir", help="keep logs and the proxy configuration here (default: a temporary folder)")
+    parser.add_argument(
+        "--log-dir",
+        type=output_dir,
+        default=None,
+        help="keep logs and the proxy configuration here; only its last folder is created (default: a temporary one)",
+    )
     parser.add_argument(
         "--instructor",
         action="store_true",
@@ -55,6 +65,8 @@ def serve(args: argparse.Namespace) -> int:
     if args.instructor:  # the app processes inherit it; students cannot set it from a URL
         os.environ[INSTRUCTOR_ENV] = "1"
     classroom = Classroom(args.processes, args.port, args.address, args.backend, log_dir=args.log_dir)
+    if args.log_dir is not None:  # after the layout is accepted: a refused one leaves no folder behind
+        make_output_dir(args.log_dir, "--log-dir")
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM stops it like Ctrl-C
     try:
         with classroom:

@@ -146,7 +146,7 @@ class Classroom:
         haproxy = find_haproxy() if self.proxy else None
         if self.log_dir is None:
             self.log_dir = Path(tempfile.mkdtemp(prefix="alibi-lsh-classroom-"))
-        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.log_dir.mkdir(exist_ok=True)  # only the last folder, as every output folder
         try:
             ports = [self.port] if not self.proxy else free_ports(self.processes)
             local = [Backend(f"app{i + 1}", "127.0.0.1", port) for i, port in enumerate(ports)]

@@ -27,17 +27,13 @@ Command line, for a checkpoint already on disk (nothing is downloaded)::
 ``transformers`` is an optional dependency, imported only when these functions run.
 """
 
-from alibi_lsh.attention.spec import EXACT, AttentionSpec
-
 from .cli import MAX_TOKENS, build_parser, main
 from .load import load_alibi_model, mean_loss
 from .patch import SUPPORTED_MODEL_TYPES, check_alibi_config, model_slopes, patch_attention, unpatch_attention
 
 __all__ = [
-    "EXACT",
     "MAX_TOKENS",
     "SUPPORTED_MODEL_TYPES",
-    "AttentionSpec",
     "build_parser",
     "check_alibi_config",
     "load_alibi_model",

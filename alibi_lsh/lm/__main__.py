@@ -120,11 +120,15 @@ def cmd_eval(args: argparse.Namespace) -> None:
 
 
 def cmd_snapshot(args: argparse.Namespace) -> None:
-    from .data import make_snapshot
+    from .data import make_snapshot, plan_snapshot
 
     existing = [args.out / f"{split}.txt" for split in ("train", "val") if (args.out / f"{split}.txt").exists()]
     if existing and not args.force:
         raise ValueError(f"{existing[0]} exists; pass --force to overwrite it, or --out DIR to write elsewhere")
+    try:
+        plan_snapshot(args.stdlib)  # too few sources is an error before the folder is made
+    except ValueError as error:
+        raise ValueError(f"--stdlib: {error}") from None
     make_output_dir(args.out, "--out")
     splits = make_snapshot(args.stdlib, args.out)
     print(f"Wrote {args.out}: {len(splits['train'])} train files, {len(splits['val'])} held-out files")
@@ -141,31 +145,56 @@ def build_parser() -> argparse.ArgumentParser:
     threads = bounded_int(1, 1024)
 
     p = sub.add_parser("train", help="train the byte-level ALiBi model on the stdlib snapshot")
-    p.add_argument("--steps", type=bounded_int(1, MAX_STEPS), default=None,
-                   help=f"optimizer steps, 1..{MAX_STEPS} (default from TrainConfig: 1000)")
-    p.add_argument("--out", type=output_file, default=TRAIN_OUT,
-                   help=f"weights file to write; its directory must exist (default: ./{TRAIN_OUT})")
+    p.add_argument(
+        "--steps",
+        type=bounded_int(1, MAX_STEPS),
+        default=None,
+        help=f"optimizer steps, 1..{MAX_STEPS} (default from TrainConfig: 1000)",
+    )
+    p.add_argument(
+        "--out",
+        type=output_file,
+        default=TRAIN_OUT,
+        help=f"weights file to write; its directory must exist (default: ./{TRAIN_OUT})",
+    )
     p.add_argument("--threads", type=threads, default=None, help="torch CPU threads, 1..1024 (default: min(4, cores))")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("eval", help="held-out perplexity: exact vs LSH (R, schemes, seeds) vs window")
     p.add_argument("--weights", type=existing_file, default=None, help="weights file (default: the shipped model)")
-    p.add_argument("--out", type=output_dir, default=EVAL_OUT,
-                   help=f"directory for the CSVs and charts, created if missing (default: ./{EVAL_OUT})")
-    p.add_argument("--seeds", type=bounded_int(1, MAX_SEEDS), default=None,
-                   help=f"number of seeds per (scheme, R), 1..{MAX_SEEDS} (default 3; 1 with --quick)")
-    p.add_argument("--tokens", type=bounded_int(longest, MAX_EVAL_TOKENS), default=None,
-                   help=f"held-out bytes scored per length, {longest}..{MAX_EVAL_TOKENS}: at least one window of "
-                   f"the longest length (default 4096; {longest} with --quick)")
+    p.add_argument(
+        "--out",
+        type=output_dir,
+        default=EVAL_OUT,
+        help=f"directory for the CSVs and charts, created if missing (default: ./{EVAL_OUT})",
+    )
+    p.add_argument(
+        "--seeds",
+        type=bounded_int(1, MAX_SEEDS),
+        default=None,
+        help=f"number of seeds per (scheme, R), 1..{MAX_SEEDS} (default 3; 1 with --quick)",
+    )
+    p.add_argument(
+        "--tokens",
+        type=bounded_int(longest, MAX_EVAL_TOKENS),
+        default=None,
+        help=f"held-out bytes scored per length, {longest}..{MAX_EVAL_TOKENS}: at least one window of "
+        f"the longest length (default 4096; {longest} with --quick)",
+    )
     p.add_argument("--quick", action="store_true", help="small smoke-test configuration")
     p.add_argument("--threads", type=threads, default=None, help="torch CPU threads, 1..1024 (default: min(4, cores))")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("snapshot", help="rebuild data/python-stdlib from a Python standard library")
-    p.add_argument("--stdlib", type=existing_dir, default=None,
-                   help="lib/python3.X directory (default: this interpreter's)")
-    p.add_argument("--out", type=output_dir, default=str(DATA_DIR),
-                   help="directory for train.txt and val.txt (default: the repository's data/python-stdlib)")
+    p.add_argument(
+        "--stdlib", type=existing_dir, default=None, help="lib/python3.X directory (default: this interpreter's)"
+    )
+    p.add_argument(
+        "--out",
+        type=output_dir,
+        default=str(DATA_DIR),
+        help="directory for train.txt and val.txt (default: the repository's data/python-stdlib)",
+    )
     p.add_argument("--force", action="store_true", help="overwrite train.txt and val.txt if they exist")
     p.set_defaults(func=cmd_snapshot)
     return parser

@@ -46,8 +46,7 @@ def load_split(split: str, data_dir: Path = DATA_DIR) -> torch.Tensor:
     path = Path(data_dir) / f"{split}.txt"
     if not path.is_file():
         raise FileNotFoundError(
-            f"Text snapshot not found: {path}. Rebuild it with `python -m alibi_lsh.lm snapshot` "
-            "(see data/README.md)."
+            f"Text snapshot not found: {path}. Rebuild it with `python -m alibi_lsh.lm snapshot` (see data/README.md)."
         )
     return torch.from_numpy(np.fromfile(path, dtype=np.uint8).copy())
 
@@ -68,27 +67,45 @@ def select_files(stdlib_dir: Path) -> list[Path]:
     return chosen
 
 
-def make_snapshot(stdlib_dir: Path | None = None, out_dir: Path = DATA_DIR) -> dict[str, list[str]]:
-    """Write ``train.txt`` / ``val.txt`` from the standard-library sources in ``stdlib_dir``.
+def plan_snapshot(stdlib_dir: Path | None = None) -> dict[str, list[Path]]:
+    """The source files of each split, ``{"train": [...], "val": [...]}``, before anything is written.
 
-    Defaults to the running interpreter's standard library. Returns the file names per split.
+    Defaults to the running interpreter's standard library. Every VAL_EVERY-th selected file is
+    held out, so fewer than VAL_EVERY files would leave the validation split empty: FileNotFoundError
+    when there are none, ValueError when there are too few.
     """
     stdlib_dir = Path(stdlib_dir or sysconfig.get_paths()["stdlib"])
     files = select_files(stdlib_dir)
     if not files:
         raise FileNotFoundError(f"No Python sources found in {stdlib_dir}")
-    splits: dict[str, list[str]] = {"train": [], "val": []}
-    texts: dict[str, list[str]] = {"train": [], "val": []}
+    if len(files) < VAL_EVERY:
+        raise ValueError(
+            f"{stdlib_dir} has {len(files)} Python sources of {MIN_FILE_BYTES}..{MAX_FILE_BYTES} bytes; a snapshot "
+            f"needs at least {VAL_EVERY} (every {VAL_EVERY}th is held out), or its validation split would be empty"
+        )
+    splits: dict[str, list[Path]] = {"train": [], "val": []}
     for index, path in enumerate(files):
-        split = "val" if index % VAL_EVERY == VAL_EVERY - 1 else "train"
-        splits[split].append(path.name)
-        text = path.read_text(encoding="utf-8")
-        texts[split].append(SEPARATOR.format(name=path.name) + text)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for split, parts in texts.items():
-        (out_dir / f"{split}.txt").write_text("".join(parts), encoding="utf-8")
+        splits["val" if index % VAL_EVERY == VAL_EVERY - 1 else "train"].append(path)
     return splits
+
+
+def make_snapshot(stdlib_dir: Path | None = None, out_dir: Path = DATA_DIR) -> dict[str, list[str]]:
+    """Write ``train.txt`` / ``val.txt`` from the standard-library sources in ``stdlib_dir``.
+
+    Defaults to the running interpreter's standard library. Returns the file names per split.
+    Raises as :func:`plan_snapshot` does, before writing anything; ``out_dir`` is created if
+    missing, but not its parent.
+    """
+    plan = plan_snapshot(stdlib_dir)
+    texts = {
+        split: "".join(SEPARATOR.format(name=path.name) + path.read_text(encoding="utf-8") for path in paths)
+        for split, paths in plan.items()
+    }
+    out_dir = Path(out_dir)
+    out_dir.mkdir(exist_ok=True)
+    for split, text in texts.items():
+        (out_dir / f"{split}.txt").write_text(text, encoding="utf-8")
+    return {split: [path.name for path in paths] for split, paths in plan.items()}
 
 
 def random_batch(

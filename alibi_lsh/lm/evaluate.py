@@ -120,7 +120,14 @@ def attention_maps(
     if spec.kind != "lsh":
         raise ValueError("attention_maps compares exact attention with an 'lsh' spec")
     approx = lsh_alibi_attention(
-        q, k, eye, model.slopes, spec.num_samples, causal=True, scheme=spec.scheme, seed=spec.seed,
+        q,
+        k,
+        eye,
+        model.slopes,
+        spec.num_samples,
+        causal=True,
+        scheme=spec.scheme,
+        seed=spec.seed,
         head_offset=layer_head_offset(layer, model.config.n_head),
     )[0]
     return exact, approx
@@ -178,8 +185,13 @@ def summarize(runs: pd.DataFrame) -> pd.DataFrame:
     keys = ["length", "multiple", "method", "scheme", "R", "window"]
     summary = (
         runs.groupby(keys, sort=False)
-        .agg(ppl_mean=("ppl", "mean"), ppl_std=("ppl", "std"), ppl_min=("ppl", "min"), ppl_max=("ppl", "max"),
-             seeds=("seed", "count"))
+        .agg(
+            ppl_mean=("ppl", "mean"),
+            ppl_std=("ppl", "std"),
+            ppl_min=("ppl", "min"),
+            ppl_max=("ppl", "max"),
+            seeds=("seed", "count"),
+        )
         .reset_index()
     )
     summary["ppl_std"] = summary["ppl_std"].fillna(0.0)
@@ -203,8 +215,12 @@ def attention_errors(
     """
     val = load_split("val") if val is None else val
     rows = []
-    jobs = [(m, s, layer) for m in cfg.error_layers_length_multiples for s in cfg.schemes
-            for layer in range(model.config.n_layer)]
+    jobs = [
+        (m, s, layer)
+        for m in cfg.error_layers_length_multiples
+        for s in cfg.schemes
+        for layer in range(model.config.n_layer)
+    ]
     captured: dict[int, QKVCapture] = {}
     for step, (multiple, scheme, layer) in enumerate(jobs):
         n = model.config.context_length * multiple
@@ -214,15 +230,27 @@ def attention_errors(
         exact = alibi_attention(q, k, v, model.slopes, causal=True)
         head_offset = layer_head_offset(layer, model.config.n_head)  # the blocks the model draws in this layer
         for r in cfg.samples:
-            errors = torch.tensor([
-                relative_error(
-                    lsh_alibi_attention(q, k, v, model.slopes, r, scheme=scheme, seed=seed, head_offset=head_offset),
-                    exact,
-                )
-                for seed in cfg.seeds
-            ])
-            rows.append({"length": n, "layer": layer, "scheme": scheme, "R": r, "err_mean": errors.mean().item(),
-                         "err_std": errors.std().item() if len(errors) > 1 else 0.0})
+            errors = torch.tensor(
+                [
+                    relative_error(
+                        lsh_alibi_attention(
+                            q, k, v, model.slopes, r, scheme=scheme, seed=seed, head_offset=head_offset
+                        ),
+                        exact,
+                    )
+                    for seed in cfg.seeds
+                ]
+            )
+            rows.append(
+                {
+                    "length": n,
+                    "layer": layer,
+                    "scheme": scheme,
+                    "R": r,
+                    "err_mean": errors.mean().item(),
+                    "err_std": errors.std().item() if len(errors) > 1 else 0.0,
+                }
+            )
         if progress is not None:
             progress((step + 1) / len(jobs), f"attention error, length {n}, {scheme}, layer {layer}")
     return pd.DataFrame(rows)
@@ -270,6 +298,7 @@ def run_eval(
     # Perplexity is about 80% of the work, the attention-error table the rest.
     first = second = None
     if progress is not None:
+
         def first(f: float, what: str) -> None:
             progress(0.8 * f, what)
 

@@ -27,16 +27,32 @@ def perplexity_chart(summary: pd.DataFrame) -> alt.Chart:
     ppl = alt.Y("ppl_mean:Q", scale=alt.Scale(zero=False), title="perplexity (per byte)")
     lsh = alt.datum.method == "lsh"
     band = alt.Chart().mark_area(opacity=0.2).encode(x=x, y="ppl_min:Q", y2="ppl_max:Q", color=color)
-    lines = alt.Chart().mark_line(point=True).encode(
-        x=x, y=ppl, color=color,
-        tooltip=["length", "scheme", "R", alt.Tooltip("ppl_mean:Q", format=".4f"),
-                 alt.Tooltip("ppl_std:Q", format=".4f"), alt.Tooltip("gap_pct:Q", format="+.2f", title="gap %")],
+    lines = (
+        alt.Chart()
+        .mark_line(point=True)
+        .encode(
+            x=x,
+            y=ppl,
+            color=color,
+            tooltip=[
+                "length",
+                "scheme",
+                "R",
+                alt.Tooltip("ppl_mean:Q", format=".4f"),
+                alt.Tooltip("ppl_std:Q", format=".4f"),
+                alt.Tooltip("gap_pct:Q", format="+.2f", title="gap %"),
+            ],
+        )
     )
-    exact = alt.Chart().mark_rule(color="black").encode(
-        y=ppl, tooltip=["label", alt.Tooltip("ppl_mean:Q", format=".4f")]
+    exact = (
+        alt.Chart().mark_rule(color="black").encode(y=ppl, tooltip=["label", alt.Tooltip("ppl_mean:Q", format=".4f")])
     )
-    windows = alt.Chart().mark_rule(color="grey", strokeDash=[4, 4]).encode(
-        y=ppl, tooltip=["label", alt.Tooltip("ppl_mean:Q", format=".4f"), alt.Tooltip("gap_pct:Q", format="+.2f")]
+    windows = (
+        alt.Chart()
+        .mark_rule(color="grey", strokeDash=[4, 4])
+        .encode(
+            y=ppl, tooltip=["label", alt.Tooltip("ppl_mean:Q", format=".4f"), alt.Tooltip("gap_pct:Q", format="+.2f")]
+        )
     )
     layered = alt.layer(
         band.transform_filter(lsh),
@@ -51,13 +67,18 @@ def perplexity_chart(summary: pd.DataFrame) -> alt.Chart:
 def attention_error_chart(errors: pd.DataFrame) -> alt.Chart:
     """Relative error of each layer's attention output against R (log-log), per scheme and length."""
     frame = errors.assign(layer=errors.layer.astype(str))
-    chart = alt.Chart(frame).mark_line(point=True).encode(
-        x=alt.X("R:Q", scale=alt.Scale(type="log", base=2), axis=alt.Axis(values=R_TICKS), title="samples R"),
-        y=alt.Y("err_mean:Q", scale=alt.Scale(type="log"), title="relative error of attention output"),
-        color=alt.Color("layer:N", title="layer"),
-        strokeDash=alt.StrokeDash("scheme:N", title="scheme"),
-        tooltip=["length", "layer", "scheme", "R", alt.Tooltip("err_mean:Q", format=".4f")],
-    ).properties(width=260, height=220)
+    chart = (
+        alt.Chart(frame)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("R:Q", scale=alt.Scale(type="log", base=2), axis=alt.Axis(values=R_TICKS), title="samples R"),
+            y=alt.Y("err_mean:Q", scale=alt.Scale(type="log"), title="relative error of attention output"),
+            color=alt.Color("layer:N", title="layer"),
+            strokeDash=alt.StrokeDash("scheme:N", title="scheme"),
+            tooltip=["length", "layer", "scheme", "R", alt.Tooltip("err_mean:Q", format=".4f")],
+        )
+        .properties(width=260, height=220)
+    )
     return chart.facet(column=alt.Column("length:O", title="context length (bytes)"))
 
 
@@ -66,15 +87,21 @@ def token_loss_chart(tokens: list[str], exact: torch.Tensor, approx: torch.Tenso
 
     ``tokens[t]`` is the byte predicted at step t; ``exact`` and ``approx`` are (n - 1,) losses.
     """
-    frame = pd.DataFrame({"position": range(1, len(tokens) + 1), "byte": tokens,
-                          "exact": exact.tolist(), approx_label: approx.tolist()})
+    frame = pd.DataFrame(
+        {"position": range(1, len(tokens) + 1), "byte": tokens, "exact": exact.tolist(), approx_label: approx.tolist()}
+    )
     long = frame.melt(id_vars=["position", "byte"], var_name="attention", value_name="loss")
-    return alt.Chart(long).mark_line(strokeWidth=1.2).encode(
-        x=alt.X("position:Q", title="position of the predicted byte"),
-        y=alt.Y("loss:Q", title="loss (nats)"),
-        color=alt.Color("attention:N", title="attention", sort=["exact", approx_label]),
-        tooltip=["position", "byte", "attention", alt.Tooltip("loss:Q", format=".3f")],
-    ).properties(height=260)
+    return (
+        alt.Chart(long)
+        .mark_line(strokeWidth=1.2)
+        .encode(
+            x=alt.X("position:Q", title="position of the predicted byte"),
+            y=alt.Y("loss:Q", title="loss (nats)"),
+            color=alt.Color("attention:N", title="attention", sort=["exact", approx_label]),
+            tooltip=["position", "byte", "attention", alt.Tooltip("loss:Q", format=".3f")],
+        )
+        .properties(height=260)
+    )
 
 
 def _blank_then_viridis() -> list:

@@ -35,6 +35,7 @@ from .charts import (
 from .grid import colour_levels, decode, grid, plain_figure, typed_array
 from .heatmaps import (
     bias_kernel_figure,
+    bias_kernel_panels,
     block_squares,
     heatmap_row,
     mask_grid,
@@ -51,6 +52,7 @@ __all__ = [
     "attention_row_layout",
     "attention_row_tables",
     "bias_kernel_figure",
+    "bias_kernel_panels",
     "block_squares",
     "colour_levels",
     "decode",

@@ -16,6 +16,34 @@ import pandas as pd
 
 from .style import FONT_SIZE, METHOD_COLORS, SCHEME_COLORS, TEXT_COLOR, tick_size
 
+_SUPERSCRIPTS = str.maketrans("-0123456789", "\u207b\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079")
+_DECADES = range(-15, 16)
+
+
+def _decade_label_expression() -> str:
+    """A Vega expression that labels a log axis at powers of ten only, all written 10^k (10⁻⁷, 10⁰,
+    10³): one notation from end to end, no '0.000001' beside '1e-7', and no label between decades
+    that would sit next to a line and read as its value."""
+    exponent = "round(log(datum.value) / LN10)"
+    at_decade = f"abs(log(datum.value) / LN10 - {exponent}) < 1e-6"
+    labels = "''"
+    for k in reversed(_DECADES):
+        labels = f"{exponent} == {k} ? '10{str(k).translate(_SUPERSCRIPTS)}' : {labels}"
+    return f"{at_decade} ? ({labels}) : ''"
+
+
+DECADE_LABELS = _decade_label_expression()
+
+
+def decade_log_y(field: str, title: str | None = None) -> alt.Y:
+    """A log y axis that spans whole decades and labels each decade as 10^k (:data:`DECADE_LABELS`)."""
+    return alt.Y(
+        field,
+        title=title if title is not None else alt.Undefined,
+        scale=alt.Scale(type="log", nice=True),
+        axis=alt.Axis(labelExpr=DECADE_LABELS, tickCount=20, gridOpacity=0.6),
+    )
+
 
 def with_data(chart: alt.TopLevelMixin, tables: dict[str, pd.DataFrame]) -> alt.TopLevelMixin:
     """The layout ``chart`` with its named datasets filled from ``tables`` (name -> table)."""
@@ -111,7 +139,7 @@ def error_curves_layout(
     # Lines and bands share this encoding: a layer with legend=None would hide the merged scheme legend.
     color = alt.Color("scheme:N", scale=scheme_scale, title="scheme")
     x = alt.X("R:Q", scale=alt.Scale(type="log", base=2), axis=alt.Axis(values=list(ticks)), title="samples R")
-    ref_y = alt.Y("value:Q", scale=alt.Scale(type="log"))
+    ref_y = decade_log_y("value:Q")
     dash = alt.StrokeDash(
         "line:N",
         title="reference",
@@ -126,7 +154,7 @@ def error_curves_layout(
     ]
     for metric in metrics:
         summary = alt.Chart(alt.NamedData("summary")).transform_filter(alt.datum.metric == metric)
-        y = alt.Y("mean:Q", scale=alt.Scale(type="log"), title=f"{metric} error")
+        y = decade_log_y("mean:Q", f"{metric} error")
         band = summary.mark_area(opacity=0.18).encode(x=x, y="low:Q", y2="high:Q", color=color)
         line = summary.mark_line(point=True, strokeWidth=2.5).encode(x=x, y=y, color=color, tooltip=tooltip)
         # Every metric has the 1/sqrt(R) guide; max-norm and spectral also a bound.
@@ -270,11 +298,8 @@ def distance_profile_layout(what: str = "exp(-m d)", font_size: int = FONT_SIZE,
         legend=alt.Legend(orient="top", title=None, columns=2),  # fits a half-width column
     )
     x = alt.X("distance:Q", title="distance d = |i - j| (positions)")
-    y = alt.Y(
-        "value:Q",
-        title="k(d) = P(same block)" + (" (log scale)" if log_y else ""),
-        scale=alt.Scale(type="log") if log_y else alt.Undefined,
-    )
+    title = "k(d) = P(same block)"
+    y = decade_log_y("value:Q", title + " (log scale)") if log_y else alt.Y("value:Q", title=title)
     source = alt.NamedData("profile")
     lines = (
         alt.Chart(source)
@@ -292,10 +317,12 @@ def distance_profile_layout(what: str = "exp(-m d)", font_size: int = FONT_SIZE,
     dots = (
         alt.Chart(source)
         .transform_filter(alt.datum.curve == "sampled mean")
-        .mark_circle(size=36)
+        .mark_circle(size=30, opacity=0.55)
         .encode(x=x, y=y, color=color, tooltip=["distance:Q", alt.Tooltip("value:Q", format=".4f")])
     )
-    return style(alt.layer(lines, dots).properties(height=320), font_size)
+    # The lines over the dots (a dot every position hid both lines), and a height that leaves the
+    # plot area about 250 px under its two-row legend and axis titles.
+    return style(alt.layer(dots, lines).properties(height=440), font_size)
 
 
 def distance_profile_chart(
@@ -347,14 +374,14 @@ def scaling_layout(labels: tuple[str, ...], font_size: int = FONT_SIZE, panel_wi
         alt.Tooltip("peak_mem_mb:Q", format=".0f", title="peak memory (MB)"),
     ]
     base = alt.Chart(alt.NamedData("bench")).mark_line(point=True, strokeWidth=2.5)
-    time = base.encode(
-        x=x, y=alt.Y("time_ms:Q", scale=alt.Scale(type="log"), title="median time (ms)"), color=color, tooltip=tooltip
-    ).properties(title="time", width=panel_width, height=280)
+    time = base.encode(x=x, y=decade_log_y("time_ms:Q", "median time (ms)"), color=color, tooltip=tooltip).properties(
+        title="time", width=panel_width, height=280
+    )
     error = (
         base.transform_filter(alt.datum.rel_error > 0)
         .encode(
             x=x,
-            y=alt.Y("rel_error:Q", scale=alt.Scale(type="log"), title="relative error"),
+            y=decade_log_y("rel_error:Q", "relative error"),
             color=color,
             tooltip=tooltip,
         )

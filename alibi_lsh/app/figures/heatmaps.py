@@ -174,6 +174,17 @@ def bias_kernel_figure(bias: np.ndarray, kernel: np.ndarray, factor: int = 1, fo
     )
 
 
+def bias_kernel_panels(
+    bias: np.ndarray, kernel: np.ndarray, factor: int = 1, font_size: int = FONT_SIZE, height: int = 440
+) -> tuple[go.Figure, go.Figure]:
+    """:func:`bias_kernel_figure` as two figures, each with its colour bar: two columns of a page
+    put them side by side on a wide screen and one under the other on a phone."""
+    return (
+        heatmap_row([("ALiBi bias -m|i-j|", bias, "bias")], factor, font_size, height, coded=True),
+        heatmap_row([("its exponential exp(-m|i-j|)", kernel, "unit")], factor, font_size, height, coded=True),
+    )
+
+
 def block_squares(starts: list[int], n: int) -> tuple[np.ndarray, np.ndarray]:
     """x, y of closed squares around each block [a, b) on the diagonal (in positions, cell edges
     at half-integers), NaN between squares: one polygon per block for a filled scatter trace."""

@@ -83,24 +83,32 @@ def matrix_table(**matrices) -> pd.DataFrame:
 
 
 def show_plotly(
-    figure, name: str, data: pd.DataFrame | Callable[[], pd.DataFrame] | None = None, key: str | None = None
+    figure,
+    name: str,
+    data: pd.DataFrame | Callable[[], pd.DataFrame] | None = None,
+    key: str | None = None,
+    height: int | None = None,
 ) -> None:
-    """A plotly figure (PNG from the toolbar camera) with a CSV button for its data."""
-    st.plotly_chart(figure, width="stretch", theme=None, config=PLOTLY_CONFIG, key=key or f"fig_{name}")
+    """A plotly figure (PNG from the toolbar camera) with a CSV button for its data; ``height`` in
+    pixels replaces the figure's own (a slide sizes its figure to the screen)."""
+    st.plotly_chart(
+        figure, width="stretch", height=height or "content", theme=None, config=PLOTLY_CONFIG, key=key or f"fig_{name}"
+    )
     if data is not None:
         csv_download(data, name)
 
 
-def show_altair(chart, name: str, data: pd.DataFrame | None = None) -> None:
-    """An altair chart or a private Vega-Lite dict (PNG/SVG from the chart's ... menu), with a CSV button.
+def show_altair(chart, name: str, data: pd.DataFrame | None = None, height: int | None = None) -> None:
+    """An altair chart or a private Vega-Lite dict (PNG/SVG from the chart's ... menu), with a CSV button;
+    ``height`` in pixels replaces the chart's own.
 
     A dict is drawn as it is and Streamlit edits it in place, so it must not be shared: the
     cached ``*_spec`` functions return a fresh copy each time.
     """
     if isinstance(chart, dict):
-        st.vega_lite_chart(chart, width="stretch", key=f"chart_{name}")
+        st.vega_lite_chart(chart, width="stretch", height=height or "content", key=f"chart_{name}")
     else:
-        st.altair_chart(chart, width="stretch", key=f"chart_{name}")
+        st.altair_chart(chart, width="stretch", height=height or "content", key=f"chart_{name}")
     if data is not None:
         csv_download(lambda: data, name)  # the CSV is written when the button is pressed, not on every run
 

@@ -9,10 +9,14 @@ so the way back to the full layout is in sight.
 
 from __future__ import annotations
 
+import functools
+
 import streamlit as st
+from PIL import Image
 
 PAGE_TITLE = "ALiBi as random block masks"
-PAGE_ICON = ":material/grid_on:"
+ICON_BLOCKS = (0, 3, 5, 9, 12, 16)  # the block starts of the tab icon's mask, on a 16 x 16 grid
+ICON_COLOR = (8, 48, 107)  # the masks' dark blue (figures.style.UNIT_COLORSCALE at 1)
 TOOLBAR_MODE = "viewer"  # no Deploy button and no developer menu (rerun, clear cache) for visitors
 
 # Streamlit sizes text and spacing in rem, so the root size scales both; headings are then
@@ -24,6 +28,8 @@ html { font-size: 18px; }
 [data-testid="stMainBlockContainer"] h1 { font-size: 1.7rem; padding: 0 0 0.2rem 0; }
 [data-testid="stMainBlockContainer"] h2 { font-size: 1.4rem; }
 [data-testid="stMainBlockContainer"] h3 { font-size: 1.2rem; }
+/* Captions under figures: at least 16 px on a projector (Streamlit's 0.875rem is 15.75 px here). */
+[data-testid="stCaptionContainer"] { font-size: 0.9rem; }
 /* Lecture mode's own switch, pinned in the empty middle of the top bar, left of the menu; its
    wrapper leaves the page's flow, so the switch costs the page no height. */
 [data-testid="stLayoutWrapper"]:has(> .st-key-lecture_switch) { position: absolute; }
@@ -34,6 +40,9 @@ html { font-size: 18px; }
 .st-key-lecture_switch [data-testid="stCaptionContainer"] { margin: 0; }
 .st-key-lecture_switch [data-testid="stCaptionContainer"] p { margin: 0; white-space: nowrap; }
 @media (max-width: 640px) { .st-key-lecture_switch [data-testid="stCaptionContainer"] { display: none; } }
+/* Overview's live figure: its four square panels grow with the width; on a 1280 x 720 screen
+   they are kept to what ends in the first screen (about 235 px each instead of 290). */
+.st-key-overview_live .alibi-live { max-width: calc(4 * (100vh - 490px) + 40px); margin-inline: auto; }
 </style>
 """
 
@@ -43,6 +52,19 @@ html { font-size: 18px; }
 PAGE_CSS = """
 <style>
 .katex-display { overflow-x: auto; overflow-y: hidden; }
+/* No keyboard hints where there is no keyboard (a phone, a tablet). */
+@media (hover: none) and (pointer: coarse) { .st-key-tour_keys_hint { display: none; } }
+/* A phone: the tour's Previous / title / Next stay one row, and a step's figure comes right under
+   them, before its sentences (a wide figure is laid out after them for a projector). */
+@media (max-width: 640px) {
+  .st-key-tour_nav [data-testid="stHorizontalBlock"] { flex-wrap: nowrap; gap: 0.5rem; }
+  .st-key-tour_nav [data-testid="stColumn"] { min-width: 0 !important; width: auto !important; flex: 1 1 0 !important; }
+  .st-key-tour_nav [data-testid="stColumn"]:nth-child(2) { flex: 2.2 1 0 !important; }
+  .st-key-tour_nav h3 { font-size: 1rem; }
+  .st-key-tour_nav button p { display: none; }
+  [data-testid="stVerticalBlock"] > :has(> .st-key-tour_nav), .st-key-tour_nav { order: -2; }
+  [data-testid="stVerticalBlock"] > :has(> [class*="st-key-tour_wide_"]), [class*="st-key-tour_wide_"] { order: -1; }
+}
 </style>
 """
 
@@ -63,10 +85,22 @@ def configure_page(lecture: bool) -> None:
     """Tab title and icon, the wide layout, and in lecture mode the folded sidebar and larger text."""
     st.set_page_config(
         page_title=PAGE_TITLE,
-        page_icon=PAGE_ICON,
+        page_icon=tab_icon(),
         layout="wide",
         initial_sidebar_state="collapsed" if lecture else "auto",
     )
     st.html(PAGE_CSS)
     if lecture:
         st.html(LECTURE_CSS)
+
+
+@functools.cache
+def tab_icon(size: int = 64) -> Image.Image:
+    """The tab icon: one random block mask (dark squares on the diagonal), drawn here and served by
+    the app itself. A ``:material/...:`` or emoji icon would make every browser fetch it from a font
+    server or a CDN, which fails in a lecture hall without internet and tells a third party."""
+    cell = size // ICON_BLOCKS[-1]
+    icon = Image.new("RGBA", (size, size), (255, 255, 255, 255))
+    for start, end in zip(ICON_BLOCKS, ICON_BLOCKS[1:]):
+        icon.paste(ICON_COLOR + (255,), (start * cell, start * cell, end * cell, end * cell))
+    return icon

@@ -10,12 +10,15 @@ second on a 2-core machine). The tour is meant for a projector, so it always use
 
 from __future__ import annotations
 
+import functools
 import math
+from importlib import resources
 
 import pandas as pd
 import streamlit as st
 
 from ...samplers import SCHEMES
+from .. import figures
 from ..data import attention_data, cache, lm_cache, stored_bench, verdict
 from ..figures.style import LECTURE_FONT_SIZE
 from . import display, live_panel, prediction, session
@@ -26,7 +29,18 @@ STEP_KEY = "tour_step"  # the last step shown in this session (the URL parameter
 FONT = LECTURE_FONT_SIZE
 ATTENTION_MAX_HEADS = 16  # as on the Attention page
 ERROR_SEEDS = (0, 1, 2)  # as the Convergence page's default
-ARROW_KEYS = "tour_arrow_keys"  # the container of the buttons that answer the arrow keys
+NAV = "tour_nav"  # the container of Previous / title / Next
+KEYS = "tour_keys"  # the container of the script that answers the keys
+KEYS_HINT = "tour_keys_hint"  # the line that names the keys
+# Steps whose figure is wider than tall (two heatmaps and their colour bars, the live figure's four
+# panels, charts of two panels side by side): drawn across the whole width, under the sentences,
+# instead of beside them.
+WIDE_FIGURES = frozenset({"bias", "convergence", "error", "scaling", "language_model", "verdict"})
+# A step's figure in pixels, to end in the first screen of a 1280 x 720 projector: beside the
+# sentences, or under them (charts of several panels keep their own panels' height).
+HEIGHT = 480
+WIDE_HEIGHT = 450
+SECOND_HEIGHT = 260  # the chart under the live figure
 ATTENTION_WINDOW = 32  # the attention step's one window for every head (its question is about it)
 SHRINK_CHOICES = {"it stays the same": 1.0, "about 2x smaller": 2.0, "about 4x smaller": 4.0, "about 16x smaller": 16.0}
 RACE_CHOICES = ("the window", "the blocks", "a tie")
@@ -53,9 +67,9 @@ def _go(index: int) -> None:
 
 
 def navigation_row(index: int) -> None:
-    """Previous / the step's title / Next. Keys: PageUp and PageDown (a presenter's remote) on the
-    buttons, the arrow keys on two small twins, all hidden from the layout but one."""
-    left, middle, right = st.columns([2, 5, 2], vertical_alignment="center")
+    """Previous / the step's title / Next, and the tour's keys (:func:`install_keys`)."""
+    nav = st.container(key=NAV)  # one row on a phone too (page_setup.PAGE_CSS)
+    left, middle, right = nav.columns([2, 5, 2], vertical_alignment="center")
     left.button(
         "Previous",
         key="tour_previous",
@@ -63,7 +77,6 @@ def navigation_row(index: int) -> None:
         args=(index - 1,),
         disabled=index == 1,
         icon=":material/arrow_back:",
-        shortcut="PageUp",
         width="stretch",
     )
     middle.subheader(f"{index} / {NUM_STEPS} · {STEPS[index - 1].title}", anchor=False)
@@ -75,16 +88,24 @@ def navigation_row(index: int) -> None:
         disabled=index == NUM_STEPS,
         icon=":material/arrow_forward:",
         icon_position="right",
-        shortcut="PageDown",
         width="stretch",
         type="primary",
     )
-    # The arrow keys, for remotes and keyboards that send them: the same moves on buttons kept out of
-    # sight (the visible ones already show their keys).
-    st.html(f"<style>.st-key-{ARROW_KEYS} {{ display: none; }}</style>")
-    with st.container(key=ARROW_KEYS):
-        st.button("back", key="tour_left", on_click=_go, args=(index - 1,), shortcut="Left")
-        st.button("forward", key="tour_right", on_click=_go, args=(index + 1,), shortcut="Right")
+    install_keys()
+
+
+def install_keys() -> None:
+    """PageUp / PageDown always press Previous / Next, whatever has the focus; the arrow keys do
+    when the focus is not in a control (tour_keys.js). Streamlit's own button shortcuts are not used:
+    they are ignored while an input has the focus, so a clicked slider would swallow a remote's keys."""
+    with st.container(key=KEYS):  # out of the layout: the script takes no height
+        st.html(f"<style>.st-key-{KEYS} {{ display: none; }}</style>")
+        st.html(f"<script>{_keys_script()}</script>", unsafe_allow_javascript=True)
+
+
+@functools.cache
+def _keys_script() -> str:
+    return resources.files(__package__).joinpath("tour_keys.js").read_text(encoding="utf-8")
 
 
 def _double_samples() -> None:
@@ -93,11 +114,11 @@ def _double_samples() -> None:
     session.set_samples(2 * session.current().samples)
 
 
-def _controls_row(step: Step) -> None:
-    """The step's live controls (at most two), side by side at the left."""
+def _controls_row(step: Step, stacked: bool = False) -> None:
+    """The step's live controls (at most two): side by side at the left, or one under the other."""
     if not step.controls:
         return
-    columns = st.columns([1, 1, 2], vertical_alignment="bottom")
+    columns = [st.container() for _ in step.controls] if stacked else st.columns(2, vertical_alignment="bottom")
     for field, column in zip(step.controls, columns):
         if field == "seed":
             column.button("Draw another", key="tour_resample", on_click=session.resample, icon=":material/casino:")
@@ -115,9 +136,15 @@ def _controls_row(step: Step) -> None:
 
 
 def _bias(controls: Controls) -> None:
+    """Bias and kernel in two columns: side by side on a projector, one under the other on a phone."""
     data = cache.bias_kernel(controls.n, controls.slope)
-    figure = cache.bias_kernel_figure(controls.n, controls.slope, FONT)
-    display.show_plotly(figure, "tour_bias", lambda: display.matrix_table(bias=data.bias, kernel=data.kernel))
+    panels = figures.bias_kernel_panels(data.bias, data.kernel, data.factor, FONT, WIDE_HEIGHT)
+    left, right = st.columns(2)
+    with left:
+        display.show_plotly(panels[0], "tour_bias", height=WIDE_HEIGHT)
+    with right:
+        display.show_plotly(panels[1], "tour_kernel", height=WIDE_HEIGHT)
+    display.csv_download(lambda: display.matrix_table(bias=data.bias, kernel=data.kernel), "tour_bias")
 
 
 def _mask(controls: Controls, scheme: str) -> None:
@@ -125,7 +152,7 @@ def _mask(controls: Controls, scheme: str) -> None:
     figure = cache.mask_grid(
         controls.n, controls.slope, 1, scheme, controls.seed, FONT, cols=1, head=controls.head_index
     )
-    display.show_plotly(figure, f"tour_{scheme}", sampled.table)
+    display.show_plotly(figure, f"tour_{scheme}", sampled.table, height=HEIGHT)
 
 
 def _triangles(controls: Controls) -> None:
@@ -133,7 +160,7 @@ def _triangles(controls: Controls) -> None:
         controls.n, controls.slope, controls.samples, controls.scheme, controls.seed, head=controls.head_index
     )
     spec = cache.distance_profile_spec(profile, "exp(-m d)", 1e-3, False, FONT)
-    display.show_altair(spec, "tour_triangles", profile)
+    display.show_altair(spec, "tour_triangles", profile, height=HEIGHT)
 
 
 def _convergence(controls: Controls) -> None:
@@ -145,7 +172,7 @@ def _convergence(controls: Controls) -> None:
     summary = summary[summary["metric"] == "max-norm"]
     references = references[references["metric"] == "max-norm"]
     spec = cache.error_curves_spec(summary, references, view.samples, (view.scheme,), FONT)
-    display.show_altair(spec, "tour_convergence", summary)
+    display.show_altair(spec, "tour_convergence", summary, height=SECOND_HEIGHT)
     prediction.ask(
         "shrink",
         f"from R = {_shrink_base(view.samples)} to 4x as many masks, how much will the error of the mean shrink?",
@@ -196,7 +223,7 @@ def _attention(controls: Controls) -> None:
         f"Head {head} of {heads} (m = {setup.slopes[head - 1]:.4g}), query i = {query}, R = {controls.samples}, "
         f"score scale 0, window w = {window}."
     )
-    display.show_altair(cache.attention_log_spec(row, query, window, FONT), "tour_attention", row)
+    display.show_altair(cache.attention_log_spec(row, query, window, FONT), "tour_attention", row, height=HEIGHT)
     prediction.ask(
         "window_head",
         f"which head will a window of {window} fail on (the largest output error, score scale 1)?",
@@ -320,14 +347,30 @@ DRAW = {
 
 
 def show_step(index: int, controls: Controls) -> None:
-    """Step ``index`` (1-based): its sentences, controls and figure, and a link to its page."""
+    """Step ``index`` (1-based): its sentences, controls and figure, and a link to its page.
+
+    Laid out for a projector's one screen: the figure at the left, two thirds of the width, with the
+    sentences and controls beside it; a figure wider than tall (:data:`WIDE_FIGURES`) takes the whole
+    width under them, the sentences beside the controls. On a phone the figure comes first.
+    """
     step = STEPS[index - 1]
-    st.markdown(step.text)
-    _controls_row(step)
-    with st.container(key=f"tour_figure_{step.key}"):
+    if step.key in WIDE_FIGURES:
+        words, at_hand = (
+            st.columns([3, 2], vertical_alignment="bottom") if step.controls else (st.container(), st.container())
+        )
+        figure = st.container(key=f"tour_wide_{step.key}")  # first on a phone (page_setup.PAGE_CSS)
+    else:
+        figure, words = st.columns([2, 1])
+        at_hand = words
+    words.markdown(step.text)
+    with at_hand:
+        _controls_row(step, stacked=step.key not in WIDE_FIGURES)
+    with figure, st.container(key=f"tour_figure_{step.key}"):
         try:
             DRAW[step.key](controls)
         except ValueError as error:
             display.error_box(error)
-    st.page_link(step.page, label="The whole story on its page", icon=":material/open_in_new:")
-    st.caption("Keys: PageDown or → for the next step, PageUp or ← for the previous one.")
+    words = st if step.key in WIDE_FIGURES else words
+    words.page_link(step.page, label="The whole story on its page", icon=":material/open_in_new:")
+    with words.container(key=KEYS_HINT):  # hidden on touch screens (page_setup.PAGE_CSS)
+        st.caption("Keys: PageDown or → for the next step, PageUp or ← for the previous one.")

@@ -5,11 +5,11 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 
-from ..._checks import check_head_offset, check_head_slopes, check_int, check_num_samples
+from ..._checks import as_slopes, check_head_offset, check_int, check_num_samples
 from ...kernels import PositionalKernel
 from ...partition import Partition
 from ...samplers import SCHEMES, CutsSampler, check_head, make_sampler, resolve_seed
@@ -89,6 +89,10 @@ class HeadDraw:
         self._last_cuts[first, stop] = cuts
         return cuts
 
+    def for_call(self) -> HeadDraw:
+        """This head's draws with an empty cut memo of their own (cached draws: the same tensors)."""
+        return self if self.cut_sampler is None else replace(self, _last_cuts={})
+
     @property
     def cuts(self) -> torch.Tensor | None:
         """The cut pattern over the ``n`` positions of :func:`draw_head_blocks`: bool (R, n - 1)."""
@@ -129,17 +133,84 @@ def draw_head_blocks(
     return draws
 
 
-# The draws cache is bounded by bytes, not entries: a model calls attention once per layer and
-# step, each layer with a head_offset of its own, so decoding stays cached only if every layer's
-# entry fits. A head costs about 1 KiB of Python objects plus 16 R bytes of widths and shifts (and
-# the cuts of its last drawn range, R bytes a position): BLOOM-176B's 70 layers of 112 heads take
-# about 9 MiB at R = 8 and 38 MiB at R = 256; the budget holds them, and one process never keeps
-# more than this many bytes of draws, however many seeds, R values or layers it sees.
-DRAWS_CACHE_BYTES = 64 * 2**20
-HEAD_OVERHEAD_BYTES = 1024  # a HeadDraw's Python objects (measured 0.5 to 0.8 KiB)
+class DrawsCache:
+    """The draws of recent attention calls, least recently used first, within ``budget_bytes``.
 
-_draws_cache: OrderedDict[tuple, list[HeadDraw]] = OrderedDict()  # least recently used first
-_draws_cache_lock = threading.Lock()  # app sessions run in threads
+    Bounded by bytes, not entries: a model calls attention once per layer and step, each layer
+    with a head_offset of its own, so decoding stays cached only if every layer's entry fits (sizes
+    in BENCHMARKS.md). An entry's size is fixed when it is stored: cut patterns hashed during a call
+    live in that call's copy of the draws (:meth:`HeadDraw.for_call`), never in the cache. Safe to
+    share between threads (app sessions).
+    """
+
+    def __init__(self, budget_bytes: int = 64 * 2**20):
+        self._entries: OrderedDict[tuple, tuple[list[HeadDraw], int]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._bytes = 0
+        self._budget = check_int("budget_bytes", budget_bytes, minimum=0)
+
+    @property
+    def budget_bytes(self) -> int:
+        """The most bytes of draws this cache keeps."""
+        return self._budget
+
+    def set_budget(self, budget_bytes: int) -> None:
+        """Keep at most ``budget_bytes`` (an integer >= 0) from now on, evicting the oldest entries."""
+        budget_bytes = check_int("budget_bytes", budget_bytes, minimum=0)
+        with self._lock:
+            self._budget = budget_bytes
+            self._evict()
+
+    def get(
+        self, slopes: torch.Tensor, num_samples: int, scheme: str, seed: int | torch.Generator | None, head_offset: int
+    ) -> list[HeadDraw]:
+        """The blocks of one attention call, kept per (seed, head_offset, slopes, R, scheme).
+
+        Only an integer seed is kept (None and a generator give a new seed per call), so repeated
+        calls with one seed (decoding steps, layers of a model) draw their widths and shifts once.
+        """
+        if not isinstance(seed, int) or isinstance(seed, bool) or scheme not in SCHEMES:
+            return draw_head_blocks(None, slopes, num_samples, scheme, seed, head_offset)
+        key = (tuple(slopes.tolist()), num_samples, scheme, seed, head_offset)
+        with self._lock:
+            if key in self._entries:
+                self._entries.move_to_end(key)
+                return _for_call(self._entries[key][0])
+        draws = draw_head_blocks(None, slopes, num_samples, scheme, seed, head_offset)
+        size = draws_bytes(draws)
+        with self._lock:
+            if key not in self._entries:
+                self._entries[key] = (draws, size)
+                self._bytes += size
+                self._evict()
+        return _for_call(draws)
+
+    def _evict(self) -> None:
+        while self._bytes > self._budget and self._entries:
+            self._bytes -= self._entries.popitem(last=False)[1][1]
+
+    def clear(self) -> None:
+        """Forget every entry (benchmarks time calls that draw afresh)."""
+        with self._lock:
+            self._entries.clear()
+            self._bytes = 0
+
+    def __len__(self) -> int:
+        """How many calls' draws are kept."""
+        return len(self._entries)
+
+    def held_bytes(self) -> int:
+        """Bytes of the draws kept: :func:`draws_bytes` of every entry, as stored."""
+        return self._bytes
+
+
+def _for_call(draws: list[HeadDraw]) -> list[HeadDraw]:
+    """Kept draws for one call: cut heads get a memo of their own, others are shared as they are."""
+    return [draw.for_call() for draw in draws] if any(draw.is_cuts for draw in draws) else draws
+
+
+# A head's Python objects, a HeadDraw and its sampler (an upper bound: BENCHMARKS.md).
+HEAD_OVERHEAD_BYTES = 1024
 
 
 def draws_bytes(draws: list[HeadDraw]) -> int:
@@ -151,45 +222,18 @@ def draws_bytes(draws: list[HeadDraw]) -> int:
     return total
 
 
-def _cached_draws(slopes: tuple[float, ...], num_samples: int, scheme: str, seed: int, head_offset: int):
-    key = (slopes, num_samples, scheme, seed, head_offset)
-    with _draws_cache_lock:
-        if key in _draws_cache:
-            _draws_cache.move_to_end(key)
-            return _draws_cache[key]
-    draws = draw_head_blocks(None, torch.tensor(slopes, dtype=torch.float64), num_samples, scheme, seed, head_offset)
-    with _draws_cache_lock:
-        _draws_cache[key] = draws
-        # Recounted on each miss (hits are free): the cut memos of cached heads change size.
-        used = sum(draws_bytes(entry) for entry in _draws_cache.values())
-        while used > DRAWS_CACHE_BYTES and _draws_cache:
-            used -= draws_bytes(_draws_cache.popitem(last=False)[1])
-    return draws
+# The cache every attention call uses unless its options name another.
+DRAWS_CACHE = DrawsCache()
 
 
 def clear_draws_cache() -> None:
-    """Forget the cached draws of :func:`attention_draws` (benchmarks time calls that draw afresh)."""
-    with _draws_cache_lock:
-        _draws_cache.clear()
+    """Forget the draws kept by :data:`DRAWS_CACHE`."""
+    DRAWS_CACHE.clear()
 
 
 def draws_cache_entries() -> int:
-    """How many calls' draws the cache holds (for tests and diagnostics)."""
-    return len(_draws_cache)
-
-
-def attention_draws(
-    slopes: torch.Tensor, num_samples: int, scheme: str, seed: int | torch.Generator | None, head_offset: int
-) -> list[HeadDraw]:
-    """The blocks of one attention call, cached per (seed, head_offset, slopes, R, scheme).
-
-    Only an integer seed is cached (None and a generator give a new seed per call), so repeated
-    calls with one seed (decoding steps, layers of a model) draw their widths and shifts once.
-    The cache keeps the most recently used draws within :data:`DRAWS_CACHE_BYTES`.
-    """
-    if isinstance(seed, int) and not isinstance(seed, bool) and scheme in SCHEMES:
-        return _cached_draws(tuple(slopes.tolist()), num_samples, scheme, seed, head_offset)
-    return draw_head_blocks(None, slopes, num_samples, scheme, seed, head_offset)
+    """How many calls' draws :data:`DRAWS_CACHE` keeps."""
+    return len(DRAWS_CACHE)
 
 
 def binning_pieces(n: int, width: int, shift: int) -> tuple[int, int, int]:
@@ -234,7 +278,7 @@ def lsh_flops(
     attention FLOP counts), so a fraction of peak computed from it is the useful fraction.
     """
     value_dim = head_dim if value_dim is None else value_dim
-    slopes = check_head_slopes(slopes, len(torch.as_tensor(slopes).reshape(-1)))
+    slopes = as_slopes(slopes)
     pairs_per_block = (lambda length: length * (length + 1) // 2) if causal else (lambda length: length * length)
     total = 0
     for draw in draw_head_blocks(n, slopes, num_samples, scheme, seed):

@@ -1,4 +1,4 @@
-"""ALiBi attention approximated by R ordinary attentions inside random short blocks.
+"""The entry point of LSH attention: checks, draws, then one branch to the chosen path.
 
 Replacing the kernel K = exp(-m|i-j|) by the mean of R sampled block masks gives (notes, section 3)
 
@@ -6,19 +6,13 @@ Replacing the kernel K = exp(-m|i-j|) by the mean of R sampled block masks gives
 
 where o_ri is plain attention of query i over the keys of its block in sample r and l_ri its
 log-sum-exp: one softmax over the multiset of (sample, key) pairs. This is exact algebra; the
-only approximation is M_hat for K. Cost per sample is about n * W * d instead of n^2 * d.
-:func:`lsh_alibi_attention_reference` (in :mod:`.reference`) writes the same estimator densely.
+only approximation is M_hat for K. :mod:`.reference` writes the same estimator densely.
 
-Each head takes one of two paths, both differentiable in q, k, v:
-
-- slope 0: one block holding everything, i.e. exact attention without bias (:mod:`.exact`);
-- the others: the count-weighted pass (:mod:`.union`), one softmax per query over the union of
-  its sampled blocks with the bias log c_ij, every head, tile and padded batch row of the call
-  in a few fused calls, one per width class.
-
-``SAMPLE_PATH = "per-sample"`` selects the readable path instead (:mod:`.blocks`): ordinary
-attention inside every block of every sample, merged by an online log-sum-exp (:mod:`.merge`).
-It computes the same estimator, and the tests hold the two (and the dense reference) equal.
+A head with slope 0 has one block holding everything: plain attention (:mod:`..exact`). The other
+heads take ``options.lsh_path``: the count-weighted union pass (:mod:`.union`, the fast path) or
+the paper's construction, R ordinary block attentions merged by log-sum-exp (:mod:`.per_sample`),
+also taken when one head's block bounds would not fit the union pass's memory budget. The tests
+hold both paths equal to the reference.
 """
 
 from __future__ import annotations
@@ -28,6 +22,7 @@ from collections.abc import Sequence
 import torch
 
 from ..._checks import (
+    check_flag,
     check_head_offset,
     check_head_slopes,
     check_num_samples,
@@ -37,13 +32,13 @@ from ..._checks import (
     key_padding_runs,
 )
 from ..exact import exact_alibi
+from ..numerics import attend_with_value_scale, value_scale
+from ..options import DEFAULT_OPTIONS, AttentionOptions
 from ..padding import over_real_keys
-from .draws import HeadDraw, attention_draws
-from .per_sample import BlockPlan, PerSampleAttention, first_key_read
-from .union import head_groups, query_rows, union_attention
-
-# "union": the count-weighted pass (the fast path); "per-sample": R block attentions merged.
-SAMPLE_PATH = "union"
+from .draws import HeadDraw
+from .geometry import first_key_read, query_rows
+from .per_sample import BlockPlan, PerSampleAttention
+from .union import head_groups, union_attention
 
 
 def lsh_alibi_attention(
@@ -60,55 +55,72 @@ def lsh_alibi_attention(
     key_padding_mask: torch.Tensor | None = None,
     enable_gqa: bool = False,
     head_offset: int = 0,
+    options: AttentionOptions = DEFAULT_OPTIONS,
 ) -> torch.Tensor:
-    """Approximate ALiBi attention from ``num_samples`` (R, 1 <= R <= 2^16 = 65536) random block partitions per head.
+    """Approximate ALiBi attention: the mean of R random block-diagonal masks in place of exp(-m |i - j|).
 
-    SDPA's (B, H, n, d) layout: q (B, H, n_q, d), k (B, H_kv, n_k, d), v (B, H_kv, n_k, d_v), n_q <=
-    n_k, queries bottom-right aligned (the last n_q positions); ``slopes`` (H,) per query head,
-    m >= 0. Each head draws R partitions (``scheme``: "binning", "cuts" or "qmc"), runs ordinary
-    attention inside each block (causal inside blocks when ``causal``) and merges the R results
-    with log-sum-exp weights; a head with slope 0 is plain attention. ``enable_gqa`` and
-    ``key_padding_mask`` as in :func:`alibi_attention`: with padding, a row's positions (and so its
-    blocks) count from its first real token, so a left-padded row gives what the sequence gives
-    alone.
+    In SDPA's (B, H, n, d) layout.
 
-    The blocks are a documented function of (seed, global head, sample, position) (docs/blocks.md):
-    head h of this call is global head ``head_offset + h`` (``head_offset`` an integer in
-    [0, 2^32 - H], as the global heads are 32-bit words; with ``enable_gqa`` a multiple of
-    H / H_kv), so a shard holding heads [a, b) with ``slopes[a:b]`` and ``head_offset=a``
-    reproduces those heads of the full call, and decoding token by token reproduces the rows of
-    one full call. ``seed``: an int in [0, 2^63 - 1] (these guarantees; draws cached per seed,
-    head_offset, slopes, R and scheme), None (one seed drawn per call from torch's generator) or a
-    torch.Generator (one seed drawn from it per call; refused with ``head_offset`` != 0).
+    out = softmax(scale q k^T + log M_hat) v, M_hat the mean of ``num_samples`` sampled block masks
+    per head (the same blocks as :func:`lsh_alibi_attention_reference`). Queries are bottom-right
+    aligned: with n_q < n_k they are the last n_q positions (``x`` = visible, causal)::
 
-    Computed in float64 for float64 inputs, else accumulated in float32; returns (B, H, n_q, d_v)
-    in q's dtype. Time O(B H n U d) for a mean union of U (about H_R / m keys per query, H_R the
-    R-th harmonic number); memory O(H n R) for the block bounds plus fused calls of at most 16 MiB
-    of bias and gathers, never n x n; a decoding step reads only the keys of the blocks that
-    hold its query. Differentiable in q, k, v: the gradient is
-    that of the estimator computed. Raises ValueError for bad arguments, non-finite inputs or
-    scores that would overflow.
+        n_q = 2, n_k = 5     keys 0 1 2 3 4
+        query 0 (position 3)      x x x x .
+        query 1 (position 4)      x x x x x
+
+    Args:
+        q: (B, H, n_q, d), float16, bfloat16, float32 or float64; finite.
+        k: (B, H_kv, n_k, d), q's dtype and device, n_k >= n_q; finite where read.
+        v: (B, H_kv, n_k, d_v), q's dtype and device; finite where read.
+        slopes: (H,) ALiBi slopes m_h >= 0, finite (a sequence or a CPU or device tensor); 0 = plain attention.
+        num_samples: R, partitions per head, an integer in [1, 2^16].
+        causal: hide keys after each query (also inside blocks).
+        scheme: how partitions are drawn, one of "binning", "cuts", "qmc".
+        seed: an int in [0, 2^63 - 1] (the blocks are a function of (seed, global head, sample,
+            position), docs/blocks.md), None (one seed drawn from torch's generator) or a
+            torch.Generator (one seed drawn from it; refused with head_offset != 0).
+        scale: softmax scale > 0, default 1 / sqrt(d).
+        key_padding_mask: (B, n_k) bool or 0/1, 1 = real token, one contiguous run per row; a row's
+            positions count from its first real token, padded query rows return 0.
+        enable_gqa: H a multiple of H_kv; query head h reads kv head h // (H / H_kv).
+        head_offset: global index of head 0, an integer in [0, 2^32 - H] (a multiple of H / H_kv
+            with GQA): a shard holding heads [a, b) passes slopes[a:b] and head_offset = a.
+        options: kernels, path and budgets (:class:`AttentionOptions`); never change the result
+            beyond rounding.
+
+    Returns:
+        out: (B, H, n_q, d_v) in q's dtype, accumulated in float32 (float64 for float64 inputs);
+        differentiable in q, k, v (the gradient of the estimator computed). Only the keys of the
+        blocks holding a query are read: a decoding step reads a few keys behind its query.
+
+    Raises:
+        ValueError: bad shapes, dtypes, devices, slopes, num_samples, scheme, seed, head_offset,
+            scale or mask; NaN or inf among the keys read; scores scale * q.k that could overflow.
     """
     group = check_qkv(q, k, v, enable_gqa)
+    causal = check_flag("causal", causal)
     slopes = check_head_slopes(slopes, q.shape[1])
     num_samples = check_num_samples(num_samples)
     head_offset = check_head_offset(head_offset, group, q.shape[1])
     scale = default_scale(scale, q.shape[-1])
     runs = key_padding_runs(key_padding_mask, q.shape[0], k.shape[2])
-    draws = attention_draws(slopes, num_samples, scheme, seed, head_offset)
+    draws = options.draws_cache.get(slopes, num_samples, scheme, seed, head_offset)
 
-    plain = [h for h in range(q.shape[1]) if draws[h].is_plain]
+    plain = [h for h in range(q.shape[1]) if draws[h].is_plain]  # slope 0: one block, plain attention
     sampled = [h for h in range(q.shape[1]) if not draws[h].is_plain]
     parts = []
     if plain:
-        plain_heads = lambda *qkv: plain_attention(*qkv, plain, group, causal, scale)
+        plain_heads = lambda *qkv: plain_attention(*qkv, plain, group, causal, scale, options)  # noqa: E731
         parts.append(over_real_keys(plain_heads, q, k, v, runs, len(plain)))
-    groups = head_groups(sampled, num_samples, query_rows(q.shape[0], q.shape[2], k.shape[2], runs))
-    if sampled and SAMPLE_PATH == "union" and groups is not None:
-        parts += [union_attention(q, k, v, draws, heads, group, runs, causal, scale) for heads in groups]
-    elif sampled:  # the readable path, or a head whose block bounds would not fit in memory
-        per_sample = lambda *qkv: per_sample_attention(*qkv, draws, sampled, group, causal, scale)
-        parts.append(over_real_keys(per_sample, q, k, v, runs, len(sampled)))
+    if sampled:
+        rows = query_rows(q.shape[0], q.shape[2], k.shape[2], runs)
+        groups = head_groups(sampled, num_samples, rows, options.union_bounds_elements)
+        if options.lsh_path == "union" and groups is not None:
+            parts += [union_attention(q, k, v, draws, heads, group, runs, causal, scale, options) for heads in groups]
+        else:  # the per-sample path, asked for or because one head's block bounds would not fit in memory
+            per_sample = lambda *qkv: per_sample_attention(*qkv, draws, sampled, group, causal, scale, options)  # noqa: E731
+            parts.append(over_real_keys(per_sample, q, k, v, runs, len(sampled)))
     out = torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]
     order = plain + sampled
     if order != sorted(order):  # back to the call's head order
@@ -117,16 +129,27 @@ def lsh_alibi_attention(
 
 
 def plain_attention(
-    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads: list[int], group: int, causal: bool, scale: float
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    heads: list[int],
+    group: int,
+    causal: bool,
+    scale: float,
+    options: AttentionOptions,
 ) -> torch.Tensor:
     """Heads with slope 0 (one block holding everything) on unpadded inputs; (B, len(heads), n_q, d_v)."""
     check_values(q, k, v, scale)
     zero = torch.zeros(1, dtype=torch.float64)
-    outputs = []
-    for h in heads:
-        kv = slice(h // group, h // group + 1)
-        outputs.append(exact_alibi(q[:, h : h + 1], k[:, kv], v[:, kv], zero, causal, scale, 1))
-    return torch.cat(outputs, dim=1)
+
+    def attend(v: torch.Tensor) -> torch.Tensor:
+        kv = [slice(h // group, h // group + 1) for h in heads]
+        outputs = [
+            exact_alibi(q[:, h : h + 1], k[:, g], v[:, g], zero, causal, scale, 1, options) for h, g in zip(heads, kv)
+        ]
+        return torch.cat(outputs, dim=1)
+
+    return attend_with_value_scale(attend, v, value_scale(v, k.shape[2]))
 
 
 def per_sample_attention(
@@ -138,12 +161,14 @@ def per_sample_attention(
     group: int,
     causal: bool,
     scale: float,
+    options: AttentionOptions,
 ) -> torch.Tensor:
-    """The readable path: R block attentions per head merged by log-sum-exp (:mod:`.blocks`), for the
-    sampled query heads ``heads`` on unpadded inputs (positions = key indices); (B, len(heads), n_q, d_v)."""
+    """R block attentions per head merged by log-sum-exp (:mod:`.per_sample`), for the sampled query
+    heads ``heads`` on unpadded inputs (positions = key indices); (B, len(heads), n_q, d_v)."""
     batch, _, n_q, head_dim = q.shape
     n_k, value_dim = k.shape[2], v.shape[-1]
     first = min(first_key_read(draws[h], n_q, n_k) for h in heads)
     check_values(q, k[:, :, first:], v[:, :, first:], scale)  # the keys this call reads, no more
-    plan = BlockPlan(draws, heads, group, (batch, n_q, n_k, head_dim, value_dim), causal, scale)
-    return PerSampleAttention.apply(plan, q, k, v)
+    values = value_scale(v[:, :, first:], max(n_k, draws[heads[0]].num_samples))  # blocks, then R merged
+    plan = BlockPlan(draws, heads, group, (batch, n_q, n_k, head_dim, value_dim), causal, scale, options)
+    return attend_with_value_scale(lambda v: PerSampleAttention.apply(plan, q, k, v), v, values)

@@ -1,4 +1,10 @@
-"""The per-sample block path: ordinary attention inside every block of every (head, sample).
+"""The paper's construction: R ordinary block attentions per head, merged by log-sum-exp.
+
+Each sample's block attention is plain, unbiased attention over the keys of the query's block;
+merging the R of them by their log-sum-exps is one softmax over all (sample, key) pairs, the
+same estimator as the union pass (:mod:`.union`), which is faster. This path is taken when asked
+for (``AttentionOptions(lsh_path="per-sample")``) or when a head's block bounds would not fit the
+union pass's budget; its memory is bounded by sample chunks.
 
 Positions are key indices 0..n_k-1 and the queries are the last n_q of them (p0 = n_k - n_q). In
 one sample, query i attends to the keys of its block (up to i when causal); the R samples are
@@ -19,27 +25,25 @@ log-sum-exp are saved.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
 
+from ..._checks import compute_dtype
 from ..fused import attention_backward, attention_forward
+from ..options import DEFAULT_OPTIONS, AttentionOptions
 from .draws import HeadDraw
+from .geometry import block_starts
 from .merge import OnlineSoftmaxMerge
 
-# Elements of the gathered tiles of one fused call (cuts scheme): 2**24 float32 = 64 MiB.
-TILE_ELEMENTS = 2**24
-# Blocks shorter than this are padded up to it: tiny tiles cost more in overhead than in FLOPs.
-MIN_TILE = 8
-# Elements of the per-chunk output buffer (B * heads * R_chunk * n_q * d_v): 2**25 float32 = 128 MiB.
-CHUNK_ELEMENTS = 2**25
+# Cut blocks shorter than this are padded up to it: tiny gathers cost more in overhead than in FLOPs.
+MIN_BLOCK_WIDTH = 8
 
 
 def padded_width(lengths: torch.Tensor) -> torch.Tensor:
     """Round block lengths up to the classes 8, 12, 16, 24, 32, 48, ... (waste <= 1.5x); int64."""
-    lengths = lengths.clamp_min(MIN_TILE)
+    lengths = lengths.clamp_min(MIN_BLOCK_WIDTH)
     power = 2 ** torch.floor(torch.log2((lengths - 1).to(torch.float64))).to(torch.int64)  # < length
     return torch.where(lengths <= power + power // 2, power + power // 2, 2 * power)
 
@@ -93,27 +97,13 @@ def cut_blocks(is_start: torch.Tensor, lo: int, n_q: int, n_k: int) -> tuple[lis
     return straddling, is_start[:, at:]
 
 
-def block_starts(draw: HeadDraw, samples: range, n_q: int, n_k: int) -> tuple[torch.Tensor, int]:
-    """Where the blocks of the cut patterns of ``samples`` start, over positions [lo, n_k): (bool (S, n_k - lo), lo).
-
-    Only the gaps from lo on are drawn, lo far enough back that every sample starts a block in
-    [lo, p0] (so the block holding p0 is known): a decoding step hashes a few gaps before its query.
-    """
-    p0 = n_k - n_q
-    look_back = math.ceil(8 / draw.cut_sampler.cut_probability)  # a block longer than this: e^-8
-    while True:
-        lo = max(0, p0 - look_back)
-        cuts = draw.cuts_after(lo, n_k - 1)[samples.start : samples.stop]
-        is_start = torch.cat([torch.ones(cuts.shape[0], 1, dtype=torch.bool), cuts], dim=1)  # lo: see below
-        # Position lo is a start when lo = 0; otherwise a sample needs a cut in [lo, p0).
-        if lo == 0 or bool(cuts[:, : p0 - lo].any(dim=1).all()):
-            return is_start, lo
-        look_back *= 4
-
-
 @dataclass(frozen=True)
 class ViewCall:
-    """One fused call on zero-copy views: a run of blocks of one (head, sample)."""
+    """One fused call on zero-copy views: a run of blocks of one (head, sample).
+
+    Both call kinds offer the same five methods, so the forward and backward passes need not know
+    which one they hold: ``queries``, ``keys``, ``masking``, ``store`` and ``add_gradients``.
+    """
 
     row: int  # index among the heads of this path (of the merged output)
     slot: int  # sample index within the chunk
@@ -122,12 +112,13 @@ class ViewCall:
     run: BlockRun
     p0: int
 
-    def by_query(self, t: torch.Tensor, index: int) -> torch.Tensor:
-        """(B, count, L_q, ·) view of t (B, ·, n_q, ·) at head or row ``index``."""
+    def queries(self, t: torch.Tensor, by_row: bool = False) -> torch.Tensor:
+        """(B, count, L_q, ·) view of t (B, ·, n_q, ·) at the query head, or at the row when ``by_row``."""
         run = self.run
+        index = self.row if by_row else self.head
         return t[:, index, run.query_start - self.p0 : run.stop - self.p0].unflatten(1, (run.count, -1))
 
-    def by_key(self, t: torch.Tensor) -> torch.Tensor:
+    def keys(self, t: torch.Tensor) -> torch.Tensor:
         """(B, count, L_k, ·) view of t (B, H_kv, n_k, ·)."""
         return t[:, self.kv_head, self.run.key_start : self.run.stop].unflatten(1, (self.run.count, -1))
 
@@ -142,6 +133,21 @@ class ViewCall:
         rows, keys = torch.arange(length_q, device=device), torch.arange(length_k, device=device)
         return False, keys[None, :] <= rows[:, None] + (length_k - length_q)
 
+    def output_gradient(self, grad_out: torch.Tensor) -> torch.Tensor:
+        return self.queries(grad_out, by_row=True)
+
+    def store(self, outputs: torch.Tensor, lses: torch.Tensor, o: torch.Tensor, lse: torch.Tensor) -> None:
+        """Write o and lse into the chunk's (B, heads, S, n_q, ·) outputs and (B, heads, S, n_q) lses."""
+        rows = slice(self.run.query_start - self.p0, self.run.stop - self.p0)
+        outputs[:, self.row, self.slot, rows] = o.flatten(1, 2)
+        lses[:, self.row, self.slot, rows] = lse.flatten(1, 2)
+
+    def add_gradients(self, grads: tuple[torch.Tensor, ...], dq: torch.Tensor, dk: torch.Tensor, dv: torch.Tensor):
+        grad_q, grad_k, grad_v = grads
+        self.queries(grad_q).add_(dq)
+        self.keys(grad_k).add_(dk)
+        self.keys(grad_v).add_(dv)
+
 
 @dataclass(frozen=True)
 class GatherCall:
@@ -149,7 +155,7 @@ class GatherCall:
 
     ``head``, ``kv_head``, ``row``, ``slot``: (N, 1) int64; ``query``: (N, W) query indices (key
     position = query + p0), padding slots repeat the block's first query; ``valid`` (N, W) marks
-    the real slots, which come first.
+    the real slots, which come first. Methods as :class:`ViewCall`'s.
     """
 
     head: torch.Tensor
@@ -160,21 +166,36 @@ class GatherCall:
     valid: torch.Tensor
     p0: int
 
-    def masking(self, causal: bool) -> tuple[bool, torch.Tensor | None]:
-        # Causal: real queries never see the trailing padding slots; otherwise mask those keys.
-        return (True, None) if causal else (False, self.valid[:, None, :])
-
-    def gather_query(self, t: torch.Tensor, by_row: bool = False) -> torch.Tensor:
+    def queries(self, t: torch.Tensor, by_row: bool = False) -> torch.Tensor:
         """(B, N, W, ·) from t (B, H, n_q, ·) by query head, or by row when ``by_row``."""
         return t[:, self.row if by_row else self.head, self.query]
 
-    def gather_key(self, t: torch.Tensor) -> torch.Tensor:
+    def keys(self, t: torch.Tensor) -> torch.Tensor:
         return t[:, self.kv_head, self.query + self.p0]
 
-    def valid_indices(self) -> tuple[torch.Tensor, ...]:
-        """(head, kv_head, row, slot, query) of the real slots, each (count,)."""
-        valid = self.valid
-        return tuple(t.expand_as(self.query)[valid] for t in (self.head, self.kv_head, self.row, self.slot, self.query))
+    def masking(self, causal: bool, device: torch.device) -> tuple[bool, torch.Tensor | None]:
+        # Causal: real queries never see the trailing padding slots; otherwise mask those keys.
+        return (True, None) if causal else (False, self.valid[:, None, :])
+
+    def output_gradient(self, grad_out: torch.Tensor) -> torch.Tensor:
+        # Padding rows: zero output gradient, so they add nothing to dk, dv (nor to dq).
+        return self.queries(grad_out, by_row=True) * self.valid[None, :, :, None]
+
+    def _real(self, *columns: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return tuple(column.expand_as(self.query)[self.valid] for column in columns)
+
+    def store(self, outputs: torch.Tensor, lses: torch.Tensor, o: torch.Tensor, lse: torch.Tensor) -> None:
+        row, slot, query = self._real(self.row, self.slot, self.query)
+        outputs[:, row, slot, query] = o[:, self.valid]
+        lses[:, row, slot, query] = lse[:, self.valid].to(lses.dtype)
+
+    def add_gradients(self, grads: tuple[torch.Tensor, ...], dq: torch.Tensor, dk: torch.Tensor, dv: torch.Tensor):
+        grad_q, grad_k, grad_v = grads
+        head, kv_head, query = self._real(self.head, self.kv_head, self.query)
+        keys = (kv_head, query + self.p0)
+        for grad, index, value in ((grad_q, (head, query), dq), (grad_k, keys, dk), (grad_v, keys, dv)):
+            real = value[:, self.valid].transpose(0, 1).to(grad.dtype)  # (count, B, ·)
+            grad.permute(1, 2, 0, 3).index_put_(index, real, accumulate=True)
 
 
 class BlockPlan:
@@ -188,13 +209,15 @@ class BlockPlan:
         shape: tuple[int, int, int, int, int],
         causal: bool,
         scale: float,
+        options: AttentionOptions = DEFAULT_OPTIONS,
     ):
         self.draws, self.heads, self.group, self.causal, self.scale = draws, heads, group, causal, scale
+        self.options = options
         self.batch, self.n_q, self.n_k, self.head_dim, self.value_dim = shape
         self.p0 = self.n_k - self.n_q
         self.cuts = draws[heads[0]].is_cuts
         samples = draws[heads[0]].num_samples
-        chunk = max(1, CHUNK_ELEMENTS // (self.batch * len(heads) * self.n_q * self.value_dim))
+        chunk = max(1, options.per_sample_output_elements // (self.batch * len(heads) * self.n_q * self.value_dim))
         self.chunks = [range(a, min(samples, a + chunk)) for a in range(0, samples, chunk)]
 
     def calls(self, samples: range, device: torch.device) -> Iterator[ViewCall | GatherCall]:
@@ -231,7 +254,8 @@ class BlockPlan:
             valid = offsets[None, :] < length[:, None]
             query = first[:, None] + torch.where(valid, offsets[None, :], 0)
             kv_head = torch.div(head, self.group, rounding_mode="floor")
-            per_call = max(1, TILE_ELEMENTS // (self.batch * width * 2 * (self.head_dim + self.value_dim)))
+            gathered = self.batch * width * 2 * (self.head_dim + self.value_dim)
+            per_call = max(1, self.options.per_sample_gather_elements // gathered)
             for lo in range(0, row.numel(), per_call):
                 part = slice(lo, lo + per_call)
                 columns = (head, kv_head, row, slot)
@@ -246,44 +270,20 @@ class BlockPlan:
 def _forward(plan: BlockPlan, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Merged output (B, heads, n_q, d_v) in q's dtype and log-sum-exp (B, heads, n_q) of the plan."""
     batch, live, n_q, value_dim = plan.batch, len(plan.heads), plan.n_q, plan.value_dim
-    dtype = torch.float64 if q.dtype == torch.float64 else torch.float32
+    dtype = compute_dtype(q.dtype)
     merge = OnlineSoftmaxMerge((batch, live, n_q), value_dim, dtype, q.device)
     for samples in plan.chunks:
+        outputs = torch.zeros(batch, live, len(samples), n_q, value_dim, dtype=q.dtype, device=q.device)
         lses = torch.full((batch, live, len(samples), n_q), -torch.inf, dtype=dtype, device=q.device)
-        # Cuts: all outputs go into one buffer; binning: kept where the kernel wrote them (no copy).
-        buffer = (
-            torch.zeros(batch, live, len(samples), n_q, value_dim, dtype=q.dtype, device=q.device)
-            if plan.cuts
-            else None
-        )
-        pieces: list[tuple[int, int, slice, torch.Tensor]] = []
         for call in plan.calls(samples, q.device):
-            if isinstance(call, ViewCall):
-                causal, mask = call.masking(plan.causal, q.device)
-                o, lse = attention_forward(
-                    call.by_query(q, call.head), call.by_key(k), call.by_key(v), plan.scale, causal, mask
-                )
-                rows = slice(call.run.query_start - plan.p0, call.run.stop - plan.p0)
-                lses[:, call.row, call.slot, rows] = lse.reshape(batch, -1)
-                if buffer is None:
-                    pieces.append((call.row, call.slot, rows, o.reshape(batch, -1, value_dim)))
-                else:
-                    buffer[:, call.row, call.slot, rows] = o.reshape(batch, -1, value_dim)
-            else:
-                causal, mask = call.masking(plan.causal)
-                o, lse = attention_forward(
-                    call.gather_query(q), call.gather_key(k), call.gather_key(v), plan.scale, causal, mask
-                )
-                _, _, row, slot, query = call.valid_indices()
-                buffer[:, row, slot, query] = o[:, call.valid]
-                lses[:, row, slot, query] = lse[:, call.valid].to(dtype)
+            causal, mask = call.masking(plan.causal, q.device)
+            o, lse = attention_forward(
+                call.queries(q), call.keys(k), call.keys(v), plan.scale, causal, mask, fused=plan.options.fused
+            )
+            call.store(outputs, lses, o, lse)
         weights = merge.weights(lses)
-        if buffer is not None:
-            pieces = [
-                (row, slot, slice(None), buffer[:, row, slot]) for row in range(live) for slot in range(len(samples))
-            ]
-        for row, slot, rows, o in pieces:  # in place, straight from the kernel's outputs
-            merge.accumulated[:, row, rows].addcmul_(weights[:, row, slot, rows].unsqueeze(-1), o)
+        for slot in range(len(samples)):
+            merge.accumulated.addcmul_(weights[:, :, slot].unsqueeze(-1), outputs[:, :, slot])
     out, lse = merge.result()
     return out.to(q.dtype), lse
 
@@ -298,53 +298,18 @@ def _backward(
     lse: torch.Tensor,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(dq, dk, dv) of the merged attention: each call's backward with the merged out and lse."""
-    dtype = lse.dtype
-    grad_q = torch.zeros(q.shape, dtype=dtype, device=q.device)
-    grad_k = torch.zeros(k.shape, dtype=dtype, device=q.device)
-    grad_v = torch.zeros(v.shape, dtype=dtype, device=q.device)
+    grads = tuple(torch.zeros(t.shape, dtype=lse.dtype, device=q.device) for t in (q, k, v))
     grad_out = grad_out.contiguous()
     for samples in plan.chunks:
         for call in plan.calls(samples, q.device):
-            if isinstance(call, ViewCall):
-                causal, mask = call.masking(plan.causal, q.device)
-                dq, dk, dv = attention_backward(
-                    call.by_query(grad_out, call.row),
-                    call.by_query(q, call.head),
-                    call.by_key(k),
-                    call.by_key(v),
-                    call.by_query(out, call.row),
-                    call.by_query(lse, call.row),
-                    plan.scale,
-                    causal,
-                    mask,
-                )
-                call.by_query(grad_q, call.head).add_(dq)
-                call.by_key(grad_k).add_(dk)
-                call.by_key(grad_v).add_(dv)
-            else:
-                causal, mask = call.masking(plan.causal)
-                # Padding rows: zero output gradient, so they add nothing to dk, dv (nor to dq below).
-                grad_rows = call.gather_query(grad_out, by_row=True) * call.valid[None, :, :, None]
-                dq, dk, dv = attention_backward(
-                    grad_rows,
-                    call.gather_query(q),
-                    call.gather_key(k),
-                    call.gather_key(v),
-                    call.gather_query(out, by_row=True),
-                    call.gather_query(lse, by_row=True),
-                    plan.scale,
-                    causal,
-                    mask,
-                )
-                head, kv_head, _, _, query = call.valid_indices()
-                valid = call.valid
-                grad_q.permute(1, 2, 0, 3).index_put_(
-                    (head, query), dq[:, valid].transpose(0, 1).to(dtype), accumulate=True
-                )
-                keys = (kv_head, query + plan.p0)
-                grad_k.permute(1, 2, 0, 3).index_put_(keys, dk[:, valid].transpose(0, 1).to(dtype), accumulate=True)
-                grad_v.permute(1, 2, 0, 3).index_put_(keys, dv[:, valid].transpose(0, 1).to(dtype), accumulate=True)
-    return grad_q.to(q.dtype), grad_k.to(k.dtype), grad_v.to(v.dtype)
+            causal, mask = call.masking(plan.causal, q.device)
+            dq, dk, dv = attention_backward(
+                call.output_gradient(grad_out), call.queries(q), call.keys(k), call.keys(v),
+                call.queries(out, by_row=True), call.queries(lse, by_row=True), plan.scale, causal, mask,
+                fused=plan.options.fused,
+            )  # fmt: skip
+            call.add_gradients(grads, dq, dk, dv)
+    return tuple(grad.to(t.dtype) for grad, t in zip(grads, (q, k, v)))
 
 
 class PerSampleAttention(torch.autograd.Function):
@@ -364,12 +329,3 @@ class PerSampleAttention(torch.autograd.Function):
     def backward(ctx, grad_out: torch.Tensor):
         q, k, v, out, lse = ctx.saved_tensors
         return (None, *_backward(ctx.plan, grad_out, q, k, v, out, lse))
-
-
-def first_key_read(draw: HeadDraw, n_q: int, n_k: int) -> int:
-    """The earliest key any query of this head's samples reads: the start of p0's block, minimised over samples."""
-    if not draw.is_cuts:
-        return min(binning_runs(n_q, n_k, int(w), int(s))[0].key_start for w, s in zip(draw.widths, draw.shifts))
-    is_start, lo = block_starts(draw, range(draw.num_samples), n_q, n_k)
-    straddling, _ = cut_blocks(is_start, lo, n_q, n_k)
-    return min((run.key_start for run in straddling if run is not None), default=n_k - n_q)

@@ -14,6 +14,7 @@ import torch
 
 from ..._checks import (
     check_dense_size,
+    check_flag,
     check_head_offset,
     check_head_slopes,
     check_num_samples,
@@ -40,12 +41,30 @@ def lsh_alibi_attention_reference(
     enable_gqa: bool = False,
     head_offset: int = 0,
 ) -> torch.Tensor:
-    """Dense float64 version of :func:`lsh_alibi_attention` (same arguments, shapes and blocks).
+    """The LSH estimator written densely in float64: softmax(scale q k^T + log M_hat) v.
 
-    Returns (B, H, n_q, d_v) in q's dtype. Raises ValueError as the fast function does, and when
-    the dense (H + B H) n_k^2 work exceeds MAX_DENSE_ELEMENTS.
+    M_hat is the mean of ``num_samples`` sampled block masks per head, drawn from the same function
+    of (seed, global head, sample, position) as :func:`lsh_alibi_attention`, so the two agree to
+    rounding. Queries are bottom-right aligned (``x`` = visible, causal)::
+
+        n_q = 2, n_k = 5     keys 0 1 2 3 4
+        query 0 (position 3)      x x x x .
+        query 1 (position 4)      x x x x x
+
+    Args:
+        q, k, v, slopes, num_samples, causal, scheme, seed, scale, key_padding_mask, enable_gqa,
+            head_offset: as :func:`lsh_alibi_attention` (shapes (B, H, n_q, d), (B, H_kv, n_k, d),
+            (B, H_kv, n_k, d_v), (H,); every key is read, so all must be finite).
+
+    Returns:
+        out: (B, H, n_q, d_v) in q's dtype and on q's device (computed in float64 on the CPU).
+
+    Raises:
+        ValueError: as :func:`lsh_alibi_attention`, and when the dense work (H + B H) n_k^2 exceeds
+            MAX_DENSE_ELEMENTS.
     """
     group = check_qkv(q, k, v, enable_gqa)
+    causal = check_flag("causal", causal)
     device, (q, k, v) = q.device, (t.cpu() for t in (q, k, v))
     batch, heads, n_q, _ = q.shape
     n_k = k.shape[2]

@@ -28,70 +28,20 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 
-from ..._checks import check_values
+from ..._checks import check_values, compute_dtype
 from ..fused import attention_backward, attention_forward
+from ..numerics import attend_with_value_scale, value_scale
+from ..options import DEFAULT_OPTIONS, AttentionOptions
 from .draws import HeadDraw
-from .per_sample import block_starts
+from .geometry import block_bounds
 
-# Bias elements (N * T * S) of one fused call, at most: 2**22 float32 = 16 MiB.
-BIAS_ELEMENTS = 2**22
-# Gathered key and value elements (B * N * S * d, each) of one fused call, at most.
-GATHER_ELEMENTS = 2**22
-# On a GPU a call of 16 MiB is a few microseconds of work against a dozen kernel launches: calls
-# there are this many times larger.
-CUDA_CALL_SCALE = 16
-# The backward pass holds more per call (the kernel's dk, dv, the gathered output and its
-# gradient) beside dq, dk, dv themselves: its calls are this many times smaller (bias and gathers
-# of 1 MiB), so a training step holds little more than the output and the gradients. 16 rather
-# than 4: 15 MiB less at n = 8192, H = 8, d = 64, R = 8, at the same speed on a 2-core CPU.
-BACKWARD_SPLIT = 16
-# Query rows per tile: between these, about a quarter of the head's mean reach (fitted on a 2-core
-# CPU: smaller tiles waste fewer keys, larger ones gather fewer keys per query).
-MIN_TILE, MAX_TILE = 16, 256
-# Block bounds (R per query row and head, int32) held by one plan, at most: 2**26 = 256 MiB. Heads
-# go through the pass in groups that fit; a single head that does not fit takes the per-sample path.
-BOUNDS_ELEMENTS = 2**26
 # Spans are rounded up to a multiple of this at least (and of S / 8 for long spans: waste <= 12.5 %);
 # 16 keeps CUDA's bias rows aligned.
 SPAN_STEP = 16
-
-
-def block_bounds(
-    draw: HeadDraw, first: int, length: int, need_end: bool, device: torch.device | None = None
-) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """First and last position of the block holding each position first .. length-1, in every sample.
-
-    Returns (start, end), int64 (R, length - first) on ``device`` (default CPU); end is None unless
-    ``need_end``. Blocks are cut at ``length`` (the end of the sequence).
-    """
-    if draw.is_cuts:  # the cut patterns are hashed on the CPU
-        start, end = _cut_bounds(draw, first, length, need_end)
-        return start.to(device), None if end is None else end.to(device)
-    position = torch.arange(first, length, dtype=torch.int64, device=device)
-    widths, shifts = draw.widths[:, None].to(device), draw.shifts[:, None].to(device)
-    block_start = torch.div(position + shifts, widths, rounding_mode="floor") * widths - shifts
-    end = (block_start + widths).clamp_max(length) - 1 if need_end else None
-    return block_start.clamp_min(0), end
-
-
-def _cut_bounds(draw: HeadDraw, first: int, length: int, need_end: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """:func:`block_bounds` of the cuts scheme, on the CPU."""
-    is_start, lo = block_starts(draw, range(draw.num_samples), length - first, length)
-    position = torch.arange(lo, length, dtype=torch.int64)
-    start = torch.cummax(torch.where(is_start, position, lo), dim=1).values[:, first - lo :]
-    if not need_end:
-        return start, None
-    is_end = torch.cat([is_start[:, 1:], torch.ones(is_start.shape[0], 1, dtype=torch.bool)], dim=1)
-    end = torch.cummin(torch.where(is_end, position, length - 1).flip(1), dim=1).values.flip(1)
-    return start, end[:, first - lo :]
-
-
-def tile_rows(mean_reach: float) -> int:
-    """Query rows per tile for a head whose queries reach ``mean_reach`` keys on average: a power of two."""
-    return int(min(MAX_TILE, max(MIN_TILE, 2 ** round(math.log2(max(mean_reach, 1.0) / 4)))))
 
 
 def span_class(span: torch.Tensor) -> torch.Tensor:
@@ -110,8 +60,36 @@ class _Unit:
     end: int
 
 
-# Columns of the tile table (one int64 row per tile).
-Q_BASE, K_BASE, O_BASE, T0, VALID, POS0, BOUND, SPAN_START, ROWS, SPAN = range(10)
+class TileTable(NamedTuple):
+    """The tiles of a plan, one entry per tile in each field (int64 (N,)).
+
+    Bases index the flattened q (B H n_q rows), k and v (B H_kv n_k rows) and output; positions
+    count from the unit's first real key.
+    """
+
+    query_base: torch.Tensor  # q row of query 0 of the tile's (batch row, head)
+    key_base: torch.Tensor  # k, v row of position 0 of that batch row's kv head
+    output_base: torch.Tensor  # output row of query 0 of the tile's (batch row, head)
+    first_query: torch.Tensor  # query index of the tile's first row
+    valid_rows: torch.Tensor  # real rows (the last tile of a run may be short)
+    first_position: torch.Tensor  # position of the tile's first query
+    bound_column: torch.Tensor  # column of the tile's first query in the plan's block bounds
+    span_start: torch.Tensor  # position of the span's first key (right-aligned: may be < 0)
+    first_key: torch.Tensor  # the earliest key in a block of the tile's queries (>= span_start)
+    rows: torch.Tensor  # T, query rows per tile
+    span: torch.Tensor  # S, keys per tile
+
+    def select(self, index: torch.Tensor | slice) -> TileTable:
+        return TileTable(*(column[index] for column in self))
+
+    def to(self, device: torch.device) -> TileTable:
+        return TileTable(*(column.to(device) for column in self))
+
+    @staticmethod
+    def cat(tables: list[TileTable]) -> TileTable:
+        if not tables:
+            return TileTable(*(torch.zeros(0, dtype=torch.int64) for _ in TileTable._fields))
+        return TileTable(*(torch.cat(columns) for columns in zip(*tables)))
 
 
 @dataclass(frozen=True)
@@ -142,9 +120,10 @@ class UnionPlan:
         runs: list[tuple[int, int]] | None,
         causal: bool,
         device: torch.device | None = None,
+        options: AttentionOptions = DEFAULT_OPTIONS,
     ):
         batch, num_heads, n_q, n_k, kv_heads = shape
-        self.heads, self.causal, self.n_q, self.n_k = heads, causal, n_q, n_k
+        self.heads, self.causal, self.n_q, self.n_k, self.options = heads, causal, n_q, n_k, options
         self.samples = draws[heads[0]].num_samples
         p0 = n_k - n_q
         if runs is None or len(set(runs)) == 1:
@@ -174,15 +153,15 @@ class UnionPlan:
                 offset += start.shape[1]
             rows = unit.rows if self.shared else slice(b, b + 1)
             self.checks.append((rows, slice(lo, hi), slice(unit.first + reach_from, unit.end)))
-        self.table = torch.cat(tables) if tables else torch.zeros(0, 10, dtype=torch.int64)
+        self.table = TileTable.cat(tables)
         # Block bounds of every (unit, head) query row, int32: the histograms read them per tile.
         self.starts = torch.cat(starts, dim=1).to(torch.int32) if starts else None
         self.ends = torch.cat(ends, dim=1).to(torch.int32) if not causal and ends else None
 
     def _tiles(
         self, start: torch.Tensor, end: torch.Tensor | None, bases: tuple[int, ...], lo: int, pos_lo: int, offset: int
-    ) -> torch.Tensor:
-        """The tile rows (columns Q_BASE .. SPAN) of one (unit, head) with queries lo.. at positions pos_lo.."""
+    ) -> TileTable:
+        """The tiles of one (unit, head) with queries lo.. at positions pos_lo.."""
         count = start.shape[1]
 
         def reach(at: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -191,73 +170,81 @@ class UnionPlan:
             return start[:, at.to(start.device)].amin(dim=0).cpu(), latest
 
         earliest, latest = reach(torch.arange(0, count, 8))  # every 8th query tells the mean reach
-        rows = min(count, tile_rows(float((latest - earliest).double().mean())))  # a decoding step: 1
+        mean_reach = float((latest - earliest).double().mean())
+        rows = min(count, self.options.union_tile_rows.for_reach(mean_reach))  # a decoding step: 1
         first_row = torch.arange(0, count, rows, dtype=torch.int64)
         valid = (count - first_row).clamp_max(rows)
         # Bounds are nondecreasing along the positions: a tile spans from its first query's earliest
         # key to its last query's latest.
         span_end = reach(first_row + valid - 1)[1]
-        span = span_class(span_end - reach(first_row)[0])
-        table = torch.empty(first_row.numel(), 10, dtype=torch.int64)
-        table[:, Q_BASE], table[:, K_BASE], table[:, O_BASE] = bases
-        table[:, T0] = lo + first_row
-        table[:, VALID] = valid
-        table[:, POS0] = pos_lo + first_row
-        table[:, BOUND] = offset + first_row
-        table[:, SPAN_START] = span_end - span  # right-aligned: positions < 0 see no block (bias -inf)
-        table[:, ROWS] = rows
-        table[:, SPAN] = span
-        return table
+        first_key = reach(first_row)[0]
+        span = span_class(span_end - first_key)
+        column = lambda value: torch.full_like(first_row, value)  # noqa: E731
+        return TileTable(
+            query_base=column(bases[0]),
+            key_base=column(bases[1]),
+            output_base=column(bases[2]),
+            first_query=lo + first_row,
+            valid_rows=valid,
+            first_position=pos_lo + first_row,
+            bound_column=offset + first_row,
+            span_start=span_end - span,  # right-aligned: positions < 0 see no block (bias -inf)
+            first_key=first_key,
+            rows=torch.full_like(first_row, rows),
+            span=span,
+        )
 
     def calls(self, device: torch.device, dtype: torch.dtype, width: int, split: int = 1) -> Iterator[_Call]:
         """The fused calls, one (T, S) class and chunk at a time, with their biases built.
 
         ``width`` = d + d_v sizes the gathers; ``split`` makes every call that many times smaller.
         """
-        table = self.table
-        if table.numel() == 0:
+        table, options = self.table, self.options
+        if table.span.numel() == 0:
             return
         log_count = torch.log(torch.arange(self.samples + 1, dtype=torch.float64)).to(device, dtype)  # log 0 = -inf
-        key = table[:, ROWS] * (int(table[:, SPAN].max()) + 1) + table[:, SPAN]
+        key = table.rows * (int(table.span.max()) + 1) + table.span
         key, order = torch.sort(key, stable=True)
-        table = table[order]
+        table = table.select(order)
         classes, counts = torch.unique_consecutive(key, return_counts=True)
         bounds = [0, *torch.cumsum(counts, 0).tolist()]
         for index in range(classes.numel()):
-            members = table[bounds[index] : bounds[index + 1]]
-            rows, span = int(members[0, ROWS]), int(members[0, SPAN])
+            members = table.select(slice(bounds[index], bounds[index + 1]))
+            rows, span = int(members.rows[0]), int(members.span[0])
             elements = min(
-                BIAS_ELEMENTS // (rows * max(span, self.samples)),  # the bias and the (N, T, R) block starts
-                GATHER_ELEMENTS // (self.batch * span * width),
+                options.union_bias_elements // (rows * max(span, self.samples)),  # bias, (N, T, R) block starts
+                options.union_gather_elements // (self.batch * span * width),
             )
-            per_call = max(1, elements * (CUDA_CALL_SCALE if device.type == "cuda" else 1) // split)
-            for lo in range(0, members.shape[0], per_call):
-                yield self._call(members[lo : lo + per_call].to(device), rows, span, log_count)
+            per_call = max(1, elements * (options.cuda_call_scale if device.type == "cuda" else 1) // split)
+            for lo in range(0, len(members.span), per_call):
+                yield self._call(members.select(slice(lo, lo + per_call)).to(device), rows, span, log_count)
 
-    def _call(self, tiles: torch.Tensor, rows: int, span: int, log_count: torch.Tensor) -> _Call:
+    def _call(self, tiles: TileTable, rows: int, span: int, log_count: torch.Tensor) -> _Call:
         """The indices and bias of one call, built on the tiles' device."""
-        offsets = torch.arange(rows, dtype=torch.int64, device=tiles.device)
-        valid = offsets[None, :] < tiles[:, VALID, None]
-        row = torch.minimum(offsets[None, :], tiles[:, VALID, None] - 1)  # short tiles repeat their last row
-        key_position = tiles[:, SPAN_START, None] + torch.arange(span, dtype=torch.int64, device=tiles.device)
+        offsets = torch.arange(rows, dtype=torch.int64, device=tiles.span.device)
+        valid = offsets[None, :] < tiles.valid_rows[:, None]
+        row = torch.minimum(offsets[None, :], tiles.valid_rows[:, None] - 1)  # short tiles repeat their last row
+        key_position = tiles.span_start[:, None] + torch.arange(span, dtype=torch.int64, device=row.device)
         counts = self._counts(tiles, row, span)
         return _Call(
-            query=tiles[:, Q_BASE, None] + tiles[:, T0, None] + row,
-            output=tiles[:, O_BASE, None] + tiles[:, T0, None] + row,
-            keys=tiles[:, K_BASE, None] + key_position.clamp_min(0),
+            query=tiles.query_base[:, None] + tiles.first_query[:, None] + row,
+            output=tiles.output_base[:, None] + tiles.first_query[:, None] + row,
+            # The rounding reads keys before first_key, in no query's block (bias -inf): read first_key
+            # there instead, which the checks cover, as 0 * NaN or inf - inf would make the row NaN.
+            keys=tiles.key_base[:, None] + torch.maximum(key_position, tiles.first_key[:, None]),
             valid=valid,
             bias=log_count.index_select(0, counts.view(-1)).view(1, *counts.shape),
         )
 
-    def _counts(self, tiles: torch.Tensor, row: torch.Tensor, span: int) -> torch.Tensor:
+    def _counts(self, tiles: TileTable, row: torch.Tensor, span: int) -> torch.Tensor:
         """c (N, T, S) int32: in how many samples each query row shares a block with each span key."""
-        bound = tiles[:, BOUND, None] + row  # (N, T) columns of the bounds
-        origin = tiles[:, SPAN_START, None, None]
+        bound = tiles.bound_column[:, None] + row  # (N, T) columns of the bounds
+        origin = tiles.span_start[:, None, None]
         counts = torch.zeros(*row.shape, span, dtype=torch.int32, device=row.device)
         starts = self.starts.index_select(1, bound.view(-1)).view(-1, *row.shape).permute(1, 2, 0)  # (N, T, R)
         counts.scatter_add_(2, (starts - origin).to(torch.int64), torch.ones_like(starts))
         if self.causal:  # every block ends at the query: c drops to 0 after it
-            after = (tiles[:, POS0, None] + row + 1 - origin[..., 0]).unsqueeze(-1)
+            after = (tiles.first_position[:, None] + row + 1 - origin[..., 0]).unsqueeze(-1)
             drop = torch.full(after.shape, -self.samples, dtype=torch.int32, device=row.device)
         else:
             ends = self.ends.index_select(1, bound.view(-1)).view(-1, *row.shape).permute(1, 2, 0)
@@ -278,14 +265,10 @@ def _rows(t: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     return t.index_select(1, index.view(-1)).view(t.shape[0], *index.shape, t.shape[-1])
 
 
-def _compute_dtype(t: torch.Tensor) -> torch.dtype:
-    return torch.float64 if t.dtype == torch.float64 else torch.float32
-
-
 def _forward(plan: UnionPlan, q, k, v, scale: float) -> tuple[torch.Tensor, torch.Tensor]:
     """Output (B, heads, n_q, d_v) in q's dtype and log-sum-exp (B, heads, n_q); padded rows 0 and -inf."""
     batch, n_q, value_dim = q.shape[0], plan.n_q, v.shape[-1]
-    dtype = _compute_dtype(q)
+    dtype = compute_dtype(q.dtype)
     out = q.new_zeros(batch, len(plan.heads), n_q, value_dim)
     lse = torch.full((batch, len(plan.heads), n_q), -math.inf, dtype=dtype, device=q.device)
     q_rows, k_rows, v_rows = (_flat(t, plan.shared) for t in (q, k, v))
@@ -293,7 +276,13 @@ def _forward(plan: UnionPlan, q, k, v, scale: float) -> tuple[torch.Tensor, torc
     lse_rows = lse.view(out_rows.shape[:2])
     for call in plan.calls(q.device, dtype, q.shape[-1] + v.shape[-1]):
         o, call_lse = attention_forward(
-            _rows(q_rows, call.query), _rows(k_rows, call.keys), _rows(v_rows, call.keys), scale, False, call.bias
+            _rows(q_rows, call.query),
+            _rows(k_rows, call.keys),
+            _rows(v_rows, call.keys),
+            scale,
+            False,
+            call.bias,
+            fused=plan.options.fused,
         )
         target = call.output[call.valid]
         out_rows[:, target] = o[:, call.valid]
@@ -307,12 +296,13 @@ def _backward(plan: UnionPlan, grad_out, q, k, v, out, lse, scale: float):
     grad_rows, out_rows = _flat(grad_out.contiguous(), plan.shared), _flat(out, plan.shared)
     lse_rows = lse.reshape(out_rows.shape[:2])
     grad_q, grad_k, grad_v = (torch.zeros(t.shape, dtype=dtype, device=q.device) for t in (q_rows, k_rows, v_rows))
-    for call in plan.calls(q.device, dtype, q.shape[-1] + v.shape[-1], BACKWARD_SPLIT):
+    # Backward calls hold more (the kernel's dk, dv, the gathered output and its gradient): smaller calls.
+    for call in plan.calls(q.device, dtype, q.shape[-1] + v.shape[-1], plan.options.union_backward_split):
         # Repeated rows of a short tile get no output gradient: they add nothing to dk, dv.
         grad_tile = _rows(grad_rows, call.output).mul_(call.valid[None, :, :, None])
         dq, dk, dv = attention_backward(
             grad_tile, _rows(q_rows, call.query), _rows(k_rows, call.keys), _rows(v_rows, call.keys),
-            _rows(out_rows, call.output), lse_rows[:, call.output], scale, False, call.bias,
+            _rows(out_rows, call.output), lse_rows[:, call.output], scale, False, call.bias, fused=plan.options.fused,
         )  # fmt: skip
         grad_q.index_add_(1, call.query[call.valid], dq[:, call.valid].to(dtype))
         grad_k.index_add_(1, call.keys.reshape(-1), dk.flatten(1, 2).to(dtype))
@@ -336,19 +326,10 @@ class UnionAttention(torch.autograd.Function):
         return (None, *_backward(ctx.plan, grad_out, q, k, v, out, lse, ctx.scale), None)
 
 
-def query_rows(batch: int, n_q: int, n_k: int, runs: list[tuple[int, int]] | None) -> int:
-    """Query rows a head computes: n_q when the rows share one run of real keys, else the real
-    queries of every batch row."""
-    if runs is None or len(set(runs)) == 1:
-        first, end = runs[0] if runs else (0, n_k)
-        return max(0, end - max(first, n_k - n_q))
-    return sum(max(0, end - max(first, n_k - n_q)) for first, end in runs)
-
-
-def head_groups(heads: list[int], samples: int, rows: int) -> list[list[int]] | None:
-    """``heads`` in groups whose block bounds (samples x rows each) fit BOUNDS_ELEMENTS; None if one
+def head_groups(heads: list[int], samples: int, rows: int, bounds_elements: int) -> list[list[int]] | None:
+    """``heads`` in groups whose block bounds (samples x rows each) fit ``bounds_elements``; None if one
     head alone does not fit."""
-    per_group = BOUNDS_ELEMENTS // max(1, samples * rows)
+    per_group = bounds_elements // max(1, samples * rows)
     if per_group == 0:
         return None
     return [heads[i : i + per_group] for i in range(0, len(heads), per_group)]
@@ -364,6 +345,7 @@ def union_attention(
     runs: list[tuple[int, int]] | None,
     causal: bool,
     scale: float,
+    options: AttentionOptions = DEFAULT_OPTIONS,
 ) -> torch.Tensor:
     """The estimator of query heads ``heads`` (sampled, not plain) in one count-weighted pass.
 
@@ -373,7 +355,9 @@ def union_attention(
     differentiable in q, k, v; query rows at padded positions are 0.
     """
     shape = (q.shape[0], q.shape[1], q.shape[2], k.shape[2], k.shape[1])
-    plan = UnionPlan(draws, heads, group, shape, runs, causal, q.device)
+    plan = UnionPlan(draws, heads, group, shape, runs, causal, q.device, options)
+    values = 1.0
     for rows, queries, keys in plan.checks:
         check_values(q[rows, :, queries], k[rows, :, keys], v[rows, :, keys], scale)
-    return UnionAttention.apply(plan, q, k, v, scale)
+        values = max(values, value_scale(v[rows, :, keys], k.shape[2]))  # a tile sums at most n_k keys
+    return attend_with_value_scale(lambda v: UnionAttention.apply(plan, q, k, v, scale), v, values)
