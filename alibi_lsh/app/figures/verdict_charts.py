@@ -38,7 +38,7 @@ def verdict_table(frame: pd.DataFrame) -> pd.DataFrame:
 TICKS = [c * 10.0**e for e in range(-4, 5) for c in (1, 3)]
 
 
-def verdict_layout(font_size: int = FONT_SIZE, panel_width: int = 270, height: int = 270) -> alt.TopLevelMixin:
+def verdict_layout(font_size: int = FONT_SIZE, panel_width: int = 270, height: int = 290) -> alt.TopLevelMixin:
     """Error (log) against time (log) and against keys per query (log), from dataset "verdict"."""
     color = alt.Color("family:N", scale=alt.Scale(domain=list(FAMILIES), range=list(FAMILIES.values())), title=None)
     log = alt.Scale(type="log", nice=False, padding=12)

@@ -36,12 +36,21 @@ def is_revealed(key: str) -> bool:
     return bool(st.session_state.get(REVEALED.format(key))) and st.session_state.get(GUESS.format(key)) is not None
 
 
-def ask(key: str, question: str, options: Sequence[str], answer: Callable[[], Answer]) -> str | None:
+def ask(
+    key: str, question: str, options: Sequence[str], answer: Callable[[], Answer], place=None, narrow: bool = False
+) -> str | None:
     """The question with its choices and a Reveal button; after the click, the answer against the guess.
 
-    ``answer`` is called only once revealed. Returns the guess (None until one is chosen).
+    ``answer`` is called only once revealed; ``place`` is the container to draw in (None: where the
+    page is), ``narrow`` puts the button under the choices (a side column). Returns the guess (None
+    until one is chosen).
     """
-    left, right = st.columns([5, 1], vertical_alignment="bottom")
+    with place if place is not None else st.container():
+        return _ask(key, question, options, answer, narrow)
+
+
+def _ask(key: str, question: str, options: Sequence[str], answer: Callable[[], Answer], narrow: bool) -> str | None:
+    left, right = (st.container(), st.container()) if narrow else st.columns([5, 1], vertical_alignment="bottom")
     guess = left.radio(
         f"**Predict first:** {question}",
         list(options),

@@ -44,6 +44,7 @@ SECOND_HEIGHT = 260  # the chart under the live figure
 ATTENTION_WINDOW = 32  # the attention step's one window for every head (its question is about it)
 SHRINK_CHOICES = {"it stays the same": 1.0, "about 2x smaller": 2.0, "about 4x smaller": 4.0, "about 16x smaller": 16.0}
 RACE_CHOICES = ("the window", "the blocks", "a tie")
+ASKS_BESIDE = frozenset({"attention"})  # steps whose question stands beside the figure, under the sentences
 SHRINK_SEEDS = tuple(range(8))  # the R x 4 answer: a mean over 8 seeds, so that one unlucky draw cannot decide it
 
 
@@ -210,7 +211,7 @@ def _error(controls: Controls) -> None:
     display.show_altair(spec, "tour_error", summary)
 
 
-def _attention(controls: Controls) -> None:
+def _attention(controls: Controls, aside=None) -> None:
     """Scores off (scale 0): the weights are the positional kernel, its blocks' estimate and a window's
     cut, on a log axis; then the question which head a window of 32 fails on."""
     heads = min(controls.heads, ATTENTION_MAX_HEADS)
@@ -229,6 +230,8 @@ def _attention(controls: Controls) -> None:
         f"which head will a window of {window} fail on (the largest output error, score scale 1)?",
         tuple(f"head {h}" for h in range(1, heads + 1)),
         lambda: window_head_answer(controls, heads, window),
+        place=aside,
+        narrow=aside is not None,
     )
 
 
@@ -363,11 +366,15 @@ def show_step(index: int, controls: Controls) -> None:
         figure, words = st.columns([2, 1])
         at_hand = words
     words.markdown(step.text)
+    aside = words.container()  # a question asked beside a narrow figure, right under the sentences
     with at_hand:
         _controls_row(step, stacked=step.key not in WIDE_FIGURES)
     with figure, st.container(key=f"tour_figure_{step.key}"):
         try:
-            DRAW[step.key](controls)
+            if step.key in ASKS_BESIDE:
+                DRAW[step.key](controls, aside)
+            else:
+                DRAW[step.key](controls)
         except ValueError as error:
             display.error_box(error)
     words = st if step.key in WIDE_FIGURES else words
