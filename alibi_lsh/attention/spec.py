@@ -54,7 +54,8 @@ class AttentionSpec:
         check_num_samples(self.num_samples)
         if self.seed is not None:
             check_seed(self.seed)
-        check_windows(self.window)
+        with torch.device("cpu"):  # a spec built under ``with torch.device("meta")`` checks real values
+            check_windows(self.window)
 
     def label(self) -> str:
         """Short human-readable name, e.g. ``lsh-binning R=8`` (used in tables and charts)."""
@@ -66,6 +67,15 @@ class AttentionSpec:
 
 
 EXACT = AttentionSpec("exact")
+
+
+def check_spec(spec: object) -> AttentionSpec:
+    """``spec`` itself when it is an AttentionSpec; ValueError naming ``spec`` otherwise (None, a kind's name, ...)."""
+    if not isinstance(spec, AttentionSpec):
+        raise ValueError(
+            f"spec must be an AttentionSpec (e.g. AttentionSpec('lsh', num_samples=8)), got {type(spec).__name__} {spec!r}"
+        )
+    return spec
 
 
 def layer_head_offset(layer: int, num_heads: int) -> int:
@@ -102,8 +112,10 @@ def attend(
     ``head_offset`` is the global index of q's first head (an integer in [0, 2^32 - H]); it
     matters to the LSH blocks only. A model passes ``layer_head_offset(layer, H)`` for each layer
     (plus a shard's first head within the layer), so that its layers draw distinct blocks from
-    ``spec.seed``. Raises ValueError as the attention function of ``spec.kind`` does.
+    ``spec.seed``. Raises ValueError when ``spec`` is not an AttentionSpec, and as the attention
+    function of ``spec.kind`` does.
     """
+    check_spec(spec)
     options = {"scale": scale, "key_padding_mask": key_padding_mask, "enable_gqa": enable_gqa}
     if spec.kind == "exact":
         return alibi_attention(q, k, v, slopes, causal, **options)
