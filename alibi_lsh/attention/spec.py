@@ -73,7 +73,8 @@ def check_spec(spec: object) -> AttentionSpec:
     """``spec`` itself when it is an AttentionSpec; ValueError naming ``spec`` otherwise (None, a kind's name, ...)."""
     if not isinstance(spec, AttentionSpec):
         raise ValueError(
-            f"spec must be an AttentionSpec (e.g. AttentionSpec('lsh', num_samples=8)), got {type(spec).__name__} {spec!r}"
+            "spec must be an AttentionSpec (e.g. AttentionSpec('lsh', num_samples=8)), "
+            f"got {type(spec).__name__} {spec!r}"
         )
     return spec
 

@@ -155,9 +155,9 @@ def key_padding_from_mask(allowed: torch.Tensor | None, n_q: int, n_k: int) -> t
     ``allowed`` (B, 1 or H, n_q, n_k) bool, True where the model lets query t (position n_k - n_q
     + t) see key j (Falcon's mask carries a per-head bias, hence H). Hugging Face builds it from
     the user's ``attention_mask`` (B, n_k) as causal AND real key, so the last query's row is the
-    padding itself (used by LSH and window modes). The whole mask, every head, is checked to be exactly that pattern: packed
-    sequences, custom 4D masks or padding between real tokens raise ValueError rather than
-    being read wrongly.
+    padding itself. Used by LSH and window modes: the whole mask, every head, is checked to be
+    exactly that pattern; packed sequences, custom 4D masks or padding between real tokens raise
+    ValueError rather than being read wrongly.
     """
     if allowed is None:  # the model asked for plain causal attention over every key
         return None
