@@ -248,6 +248,17 @@ def test_exact_mode_exports_and_compiles_fullgraph_with_the_same_outputs(arch):
     assert (compiled - eager).abs().max() < 1e-6
 
 
+@pytest.mark.parametrize("spec", [LSH, WINDOW], ids=["lsh", "window"])
+def test_lsh_and_window_modes_do_not_compile_fullgraph_as_documented(spec):
+    """Their mask and input checks read data values: fullgraph tracing stops at the first one."""
+    model = patched(mpt(), spec)
+    ids, mask = prompts()
+    torch._dynamo.reset()
+    with pytest.raises(RuntimeError, match="data-dependent"), torch.no_grad():
+        torch.compile(model, fullgraph=True, backend="aot_eager")(ids, attention_mask=mask, use_cache=False)
+    torch._dynamo.reset()
+
+
 def test_exact_mode_decodes_compiled_with_a_dynamic_cache():
     model = patched(bloom(), EXACT)
     ids, mask = prompts(n=10)
