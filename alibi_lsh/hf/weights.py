@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import torch
 
-from alibi_lsh.attention.draws import sample_head_partitions
+from alibi_lsh.attention.lsh.draws import sample_head_partitions
 from alibi_lsh.attention.spec import AttentionSpec
 from alibi_lsh.attention.window import check_windows
 
