@@ -73,8 +73,9 @@ def test_exact_mode_returns_the_models_attention_weights(arch):
 @pytest.mark.parametrize("arch", ["bloom", "mpt", "falcon-grouped"])
 @pytest.mark.parametrize("spec", [LSH, WINDOW], ids=["lsh", "window"])
 def test_lsh_and_window_weights_are_the_ones_applied(arch, spec):
-    """Weights rows sum to one over real keys at or before the query, padding gets none, and
-    weights @ v (hooked from the layer) gives the layer's output: the weights are those applied."""
+    """In the model: rows sum to one over the real keys at or before the query (within the window),
+    padding gets none, the model returns the layer's own weights, and asking for them changes no
+    logit. (That weights @ v is the output applied is checked per layer below.)"""
     model = patched(MODELS[arch](), spec)
     ids, mask = prompts()
     captured = []
