@@ -306,3 +306,22 @@ def test_falcon_is_compared_with_half_its_bias_only_where_weights_are_asked():
     real = mask.bool()
     assert (ours - sdpa)[real].abs().max() < TOL
     assert (eager_path - sdpa)[real].abs().max() > 1e-3
+
+
+@pytest.mark.parametrize("arch", ["bloom", "mpt", "falcon-grouped"])
+def test_gradient_checkpointing_still_recomputes_the_patched_layers(arch):
+    """transformers checkpoints a layer inside its class's forward; the patch must not bypass that
+    (MPT's blocks get a patched forward): with checkpointing on, backward runs attention again."""
+    model = patch_attention(MODELS[arch](), EXACT)
+    model.gradient_checkpointing_enable()
+    model.train()
+    attention = next(m for m in model.modules() if hasattr(m, "alibi_lsh"))
+    calls = []
+    attention.register_forward_pre_hook(lambda *_: calls.append(torch.is_grad_enabled()))
+    ids = prompts()[0]
+    model(ids, labels=ids).loss.backward()
+    assert len(calls) == 2  # the forward and its recomputation in backward
+    model.gradient_checkpointing_disable()
+    calls.clear()
+    model(ids, labels=ids).loss.backward()
+    assert len(calls) == 1

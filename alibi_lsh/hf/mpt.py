@@ -5,7 +5,8 @@ What transformers does: scores ``softmax_scale * q.k + m * (j - L + 1)`` from a 
 does not, ALiBi extrapolates): the position of key j is its index j, whatever the
 attention_mask says (padding only blocks keys). A boolean mask with True = blocked, a
 ``DynamicCache``. ``MptBlock`` does not pass ``output_attentions`` to its attention (which
-always forms the weights); the patch replaces the block's forward too, so that the attention
+always forms the weights); the patch gives each block a subclass whose forward passes it on
+(a subclass, so that transformers' gradient checkpointing still wraps it), so that the attention
 forms weights only when they are asked for. The
 slopes come from ``build_mpt_alibi_tensor`` called as ``MptModel`` calls it: without
 ``alibi_bias_max``, so its default 8 applies whatever ``attn_config.alibi_bias_max`` says.

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import types
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -102,7 +104,7 @@ def patch_attention(
         module.alibi_lsh = LayerPatch(spec, slopes, arch.scale(module), offset, arch.positions, max_weight_elements)
         module.forward = types.MethodType(arch.forward, module)  # an instance attribute shadows the class method
     for block in _blocks(model, arch):
-        block.forward = types.MethodType(arch.block_forward, block)
+        block.__class__ = _with_forward(getattr(type(block), "alibi_lsh_base", type(block)), arch.block_forward)
     return model
 
 
@@ -113,8 +115,19 @@ def unpatch_attention(model: nn.Module) -> nn.Module:
         for attribute in ("forward", "alibi_lsh"):
             module.__dict__.pop(attribute, None)
     for block in _blocks(model, arch):
-        block.__dict__.pop("forward", None)
+        block.__class__ = getattr(type(block), "alibi_lsh_base", type(block))
     return model
+
+
+@functools.cache
+def _with_forward(base: type, forward: Callable[..., Any]) -> type:
+    """A subclass of the layer class ``base`` whose forward is ``forward``.
+
+    transformers wraps the forward of each layer class for gradient checkpointing when the class
+    is defined (``GradientCheckpointingLayer.__init_subclass__``); a forward set on an instance
+    would bypass that wrapper and silently turn checkpointing off, a subclass gets its own.
+    """
+    return type(f"Patched{base.__name__}", (base,), {"forward": forward, "alibi_lsh_base": base})
 
 
 def _blocks(model: nn.Module, arch: Architecture) -> list[nn.Module]:
