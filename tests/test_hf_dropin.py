@@ -229,6 +229,23 @@ def test_static_cache_generation_matches_dynamic_generation():
     assert max((a - b).abs().max() for a, b in zip(ours.logits, reference.logits, strict=True)) < TOL
 
 
+def test_compiled_static_cache_generation_matches_the_model():
+    """transformers' compiled decoding: a StaticCache and a fullgraph-compiled forward per step."""
+    model = bloom()
+    ids, mask = prompts()
+    config = transformers.CompileConfig(fullgraph=True, backend="aot_eager", dynamic=False)
+    config._compile_all_devices = True  # transformers compiles on accelerators only unless told
+    torch._dynamo.reset()
+    torch._dynamo.utils.counters.clear()
+    with torch.no_grad():
+        reference = generate(model, ids, mask)
+        ours = generate(patched(model, EXACT), ids, mask, cache_implementation="static", compile_config=config)
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] >= 1  # the decoding steps ran compiled
+    torch._dynamo.reset()
+    assert torch.equal(ours.sequences, reference.sequences)
+    assert max((a - b).abs().max() for a, b in zip(ours.logits, reference.logits, strict=True)) < TOL
+
+
 # --------------------------------------------------------------------------- export and compile
 
 
