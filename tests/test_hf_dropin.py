@@ -16,10 +16,9 @@ transformers = pytest.importorskip("transformers")
 
 from transformers.cache_utils import DynamicCache, StaticCache  # noqa: E402
 
-from alibi_lsh.attention.lsh.reference import lsh_alibi_attention_reference  # noqa: E402
+from alibi_lsh import AttentionSpec, lsh_alibi_attention_reference, window_alibi_attention  # noqa: E402
 from alibi_lsh.attention.spec import attend  # noqa: E402
-from alibi_lsh.attention.window import window_alibi_attention  # noqa: E402
-from alibi_lsh.hf import AttentionSpec, model_slopes, patch_attention  # noqa: E402
+from alibi_lsh.hf import model_slopes, patch_attention  # noqa: E402
 from alibi_lsh.hf.weights import mode_weights  # noqa: E402
 
 from .test_hf_adapter import MODELS, TOL, bloom, falcon, generate, mpt, patched, prompts  # noqa: E402
