@@ -200,7 +200,7 @@ def test_decoding_with_a_cache_gives_the_logits_of_one_full_call(arch, spec):
 @ARCHS
 @pytest.mark.parametrize(
     "spec",
-    [LSH, AttentionSpec("lsh", "cuts", 4, seed=20_000_000_000_000), AttentionSpec("window", window=3)],
+    [LSH, AttentionSpec("lsh", "cuts", 4, seed=20_000_000_000_000), AttentionSpec("window", sliding_window=3)],
     ids=["binning", "cuts-big-seed", "window"],
 )
 def test_cached_generation_matches_uncached_generation(arch, spec):
@@ -346,7 +346,7 @@ def test_unsupported_caches_are_refused_naming_the_cache_class(arch):
 
 
 @pytest.mark.parametrize("arch", ["bloom", "mpt", "falcon-multi-query"])
-@pytest.mark.parametrize("spec", [LSH, AttentionSpec("window", window=3)], ids=["lsh", "window"])
+@pytest.mark.parametrize("spec", [LSH, AttentionSpec("window", sliding_window=3)], ids=["lsh", "window"])
 def test_lsh_and_window_modes_refuse_masks_that_are_not_padding(arch, spec):
     model = patched(MODELS[arch](), spec)
     ids, mask = prompts()

@@ -25,7 +25,7 @@ from .test_hf_adapter import MODELS, TOL, bloom, falcon, generate, mpt, patched,
 
 EXACT = AttentionSpec("exact")
 LSH = AttentionSpec("lsh", "binning", num_samples=4, seed=3)
-WINDOW = AttentionSpec("window", window=3)
+WINDOW = AttentionSpec("window", sliding_window=3)
 ARCHS = pytest.mark.parametrize("arch", ["bloom", "mpt", "falcon-rw", "falcon-grouped"])
 
 
@@ -96,7 +96,7 @@ def test_lsh_and_window_weights_are_the_ones_applied(arch, spec):
     assert (sums[~real[:, None].expand_as(sums)] == 0).all()
     if spec.kind == "window":  # nothing at distance >= w
         distance = torch.arange(14)[:, None] - torch.arange(14)[None]
-        assert (weights[..., distance >= spec.window] == 0).all()
+        assert (weights[..., distance >= spec.sliding_window] == 0).all()
     assert len(captured) == 2 and captured[0][1] is weights
 
 
@@ -131,7 +131,7 @@ def test_lsh_weights_times_v_is_the_dense_estimator_and_the_fast_path(scheme):
 def test_window_weights_times_v_is_window_attention_and_keep_distance_below_w():
     q, k, v, padding = _qkv()
     slopes = torch.tensor([0.5, 0.25, 0.125, 0.0], dtype=torch.float64)
-    spec = AttentionSpec("window", window=[2, 3, 4, 5])
+    spec = AttentionSpec("window", sliding_window=[2, 3, 4, 5])
     weights = mode_weights(q, k, slopes, spec, 0.3, padding, head_offset=0)
     expected = window_alibi_attention(
         q, k, v, slopes, [2, 3, 4, 5], True, scale=0.3, key_padding_mask=padding, enable_gqa=True

@@ -33,18 +33,19 @@ class AttentionSpec:
       keyed by ``seed`` (an int in [0, 2^63 - 1], used as is by every layer; ``seed=None``: fresh
       blocks at every call). Layers do not share partitions because their heads have distinct
       global indices (:func:`layer_head_offset`);
-    - ``window``: ALiBi truncated to |i - j| < ``window`` (an int, or one window per head).
+    - ``window``: ALiBi truncated to |i - j| < ``sliding_window`` (an int, or one per head; the
+      meaning of Hugging Face's ``sliding_window``, see docs/glossary.md).
 
     Every field is checked here, whatever ``kind`` uses, with the messages of the attention
     functions: ``scheme`` one of SCHEMES, ``num_samples`` an integer in [1, 2^16], ``seed`` None or
-    an integer in [0, 2^63 - 1], ``window`` integers >= 1. Raises ValueError.
+    an integer in [0, 2^63 - 1], ``sliding_window`` integers >= 1. Raises ValueError.
     """
 
     kind: AttentionKind = "exact"
     scheme: str = "binning"
     num_samples: int = 8
     seed: int | None = 0
-    window: int | Sequence[int] = field(default=64)
+    sliding_window: int | Sequence[int] = field(default=64)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -55,14 +56,14 @@ class AttentionSpec:
         if self.seed is not None:
             check_seed(self.seed)
         with torch.device("cpu"):  # a spec built under ``with torch.device("meta")`` checks real values
-            check_windows(self.window)
+            check_windows(self.sliding_window)
 
     def label(self) -> str:
         """Short human-readable name, e.g. ``lsh-binning R=8`` (used in tables and charts)."""
         if self.kind == "lsh":
             return f"lsh-{self.scheme} R={self.num_samples}"
         if self.kind == "window":
-            return f"window w={self.window}"
+            return f"window w={self.sliding_window}"
         return "exact"
 
 
@@ -124,4 +125,4 @@ def attend(
         return lsh_alibi_attention(
             q, k, v, slopes, spec.num_samples, causal, spec.scheme, spec.seed, **options, head_offset=head_offset
         )
-    return window_alibi_attention(q, k, v, slopes, spec.window, causal, **options)
+    return window_alibi_attention(q, k, v, slopes, spec.sliding_window, causal, **options)

@@ -12,7 +12,7 @@ weights and key-value cache; ``unpatch_attention(model)`` restores the model's o
 - ``AttentionSpec("lsh", scheme=..., num_samples=R, seed=...)``: the LSH estimator; layer l's
   query heads are global heads l*H .. l*H + H - 1 of the one seed, so a cached decoding step
   sees the blocks of one full call (cached and uncached generation agree);
-- ``AttentionSpec("window", window=w)``: ALiBi truncated to |i - j| < w.
+- ``AttentionSpec("window", sliding_window=w)``: ALiBi truncated to |i - j| < w.
 
 LSH and window modes need each row's real tokens to be one run (left or right padding) and
 return the weights they apply (formed densely, capped by ``max_weight_elements``). Every mode

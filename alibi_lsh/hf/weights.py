@@ -1,8 +1,8 @@
 """The attention weights that LSH and window modes apply, formed densely for ``output_attentions=True``.
 
 LSH: the dense estimator's softmax(scale q.k + log M_hat), M_hat the mean of the R block masks of
-the same (seed, global head, sample) as the fast path (:mod:`alibi_lsh.attention.reference`
-writes the same construction for the output). Window: softmax(scale q.k - m |i - j|) over the
+the same (seed, global head, sample) as the fast path (:func:`~alibi_lsh.attention.lsh.reference.block_mask_mean`,
+as the dense reference estimator). Window: softmax(scale q.k - m |i - j|) over the
 keys with |i - j| < w. Both count positions from each row's first real key, as the fast paths
 do, and give all-zero rows to queries at padding positions (whose outputs are 0). The weights
 are n_q x n_k per head, so their size is capped.
@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import torch
 
-from alibi_lsh.attention.lsh.draws import sample_head_partitions
+from alibi_lsh.attention.lsh.reference import block_mask_mean
 from alibi_lsh.attention.spec import AttentionSpec
 from alibi_lsh.attention.window import check_windows
 
@@ -75,8 +75,7 @@ def _lsh_prior(n_k: int, slopes: torch.Tensor, spec: AttentionSpec, head_offset:
             "output_attentions=True in lsh mode needs an integer spec.seed: with seed=None every call draws "
             "fresh blocks, so the weights of the blocks applied cannot be formed again"
         )
-    partitions = sample_head_partitions(n_k, slopes, spec.num_samples, spec.scheme, spec.seed, head_offset)
-    mean_mask = torch.stack([sum(p.mask().double() for p in head) / spec.num_samples for head in partitions])
+    mean_mask = block_mask_mean(n_k, slopes, spec.num_samples, spec.scheme, spec.seed, head_offset)
     log_mask = mean_mask.log().to(device)  # (H, n_k, n_k) over positions from a row's first real key
 
     def prior(query_pos: torch.Tensor, key_pos: torch.Tensor) -> torch.Tensor:
@@ -87,7 +86,7 @@ def _lsh_prior(n_k: int, slopes: torch.Tensor, spec: AttentionSpec, head_offset:
 
 def _window_prior(slopes: torch.Tensor, spec: AttentionSpec, device: torch.device) -> Prior:
     heads = slopes.numel()
-    windows = check_windows(spec.window)
+    windows = check_windows(spec.sliding_window)
     windows = torch.tensor(windows * heads if len(windows) == 1 else windows, device=device)
     if windows.numel() != heads:
         raise ValueError(f"window must be one integer or one per head (H = {heads}), got {windows.numel()} values")
