@@ -403,3 +403,14 @@ def test_sliding_window_refuses_a_2d_window():
     q, k, v = qkv(1, 2, 2, 4, 4, 2)
     with pytest.raises(ValueError, match=r"sliding_window must be one integer >= 1 or one per head \(1-D\), got shape"):
         window_alibi_attention(q, k, v, [0.1, 0.2], [[4, 4]])
+
+
+def test_attend_passes_its_options_to_the_attention_function():
+    # The per-sample path computes the union path's estimator; attend must run the path asked for.
+    q = torch.randn(1, 2, 24, 8, dtype=torch.float64)
+    spec = AttentionSpec("lsh", num_samples=4, seed=3)
+    union = attend(q, q, q, [0.5, 0.25], spec, options=AttentionOptions(lsh_path="union"))
+    per_sample = attend(q, q, q, [0.5, 0.25], spec, options=AttentionOptions(lsh_path="per-sample", fused=False))
+    torch.testing.assert_close(union, per_sample, rtol=1e-10, atol=1e-10)
+    with pytest.raises(ValueError, match="options"):
+        attend(q, q, q, [0.5, 0.25], spec, options="per-sample")

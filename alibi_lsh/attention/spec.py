@@ -14,10 +14,11 @@ from typing import Literal
 
 import torch
 
-from .._checks import check_num_samples
+from .._checks import check_int, check_num_samples
 from ..samplers import SCHEMES, check_seed
 from .exact import alibi_attention
 from .lsh.entry import lsh_alibi_attention
+from .options import DEFAULT_OPTIONS, AttentionOptions, check_options
 from .window import check_windows, window_alibi_attention
 
 AttentionKind = Literal["exact", "lsh", "window"]
@@ -89,9 +90,7 @@ def layer_head_offset(layer: int, num_heads: int) -> int:
     (layer, head) its own blocks from the one seed the user chose: no per-layer seed is derived,
     so none can leave the seed range.
     """
-    if layer < 0 or num_heads < 1:
-        raise ValueError(f"layer must be >= 0 and num_heads >= 1, got layer={layer}, num_heads={num_heads}")
-    return layer * num_heads
+    return check_int("layer", layer, minimum=0) * check_int("num_heads", num_heads)
 
 
 def attend(
@@ -106,6 +105,7 @@ def attend(
     key_padding_mask: torch.Tensor | None = None,
     enable_gqa: bool = False,
     head_offset: int = 0,
+    options: AttentionOptions = DEFAULT_OPTIONS,
 ) -> torch.Tensor:
     """ALiBi attention under ``spec``; (B, H, n_q, d_v) in q's dtype.
 
@@ -114,15 +114,17 @@ def attend(
     ``head_offset`` is the global index of q's first head (an integer in [0, 2^32 - H]); it
     matters to the LSH blocks only. A model passes ``layer_head_offset(layer, H)`` for each layer
     (plus a shard's first head within the layer), so that its layers draw distinct blocks from
-    ``spec.seed``. Raises ValueError when ``spec`` is not an AttentionSpec, and as the attention
+    ``spec.seed``. ``options`` (kernels, LSH path, budgets) go to the attention function as is.
+    Raises ValueError when ``spec`` is not an AttentionSpec, and as the attention
     function of ``spec.kind`` does.
     """
     check_spec(spec)
-    options = {"scale": scale, "key_padding_mask": key_padding_mask, "enable_gqa": enable_gqa}
+    check_options(options)
+    common = {"scale": scale, "key_padding_mask": key_padding_mask, "enable_gqa": enable_gqa, "options": options}
     if spec.kind == "exact":
-        return alibi_attention(q, k, v, slopes, causal, **options)
+        return alibi_attention(q, k, v, slopes, causal, **common)
     if spec.kind == "lsh":
         return lsh_alibi_attention(
-            q, k, v, slopes, spec.num_samples, causal, spec.scheme, spec.seed, **options, head_offset=head_offset
+            q, k, v, slopes, spec.num_samples, causal, spec.scheme, spec.seed, **common, head_offset=head_offset
         )
-    return window_alibi_attention(q, k, v, slopes, spec.sliding_window, causal, **options)
+    return window_alibi_attention(q, k, v, slopes, spec.sliding_window, causal, **common)
