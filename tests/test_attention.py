@@ -296,10 +296,10 @@ def _spec_cases():
     yield {"kind": "lsh", "seed": -1}, lambda a: lsh_alibi_attention(*a, 2, seed=-1)
     yield {"kind": "lsh", "seed": 2**63}, lambda a: lsh_alibi_attention(*a, 2, seed=2**63)
     yield {"kind": "lsh", "scheme": "x"}, lambda a: lsh_alibi_attention(*a, 2, scheme="x")
-    yield {"kind": "window", "window": 0}, lambda a: window_alibi_attention(*a, 0)
-    yield {"kind": "window", "window": [3, 0]}, lambda a: window_alibi_attention(*a, [3, 0])
-    yield {"kind": "window", "window": 2.5}, lambda a: window_alibi_attention(*a, 2.5)
-    yield {"kind": "window", "window": "abc"}, lambda a: window_alibi_attention(*a, "abc")
+    yield {"kind": "window", "sliding_window": 0}, lambda a: window_alibi_attention(*a, 0)
+    yield {"kind": "window", "sliding_window": [3, 0]}, lambda a: window_alibi_attention(*a, [3, 0])
+    yield {"kind": "window", "sliding_window": 2.5}, lambda a: window_alibi_attention(*a, 2.5)
+    yield {"kind": "window", "sliding_window": "abc"}, lambda a: window_alibi_attention(*a, "abc")
 
 
 @pytest.mark.parametrize(("fields", "call"), list(_spec_cases()))
@@ -311,13 +311,13 @@ def test_attention_spec_refuses_at_construction_what_its_forward_would(fields, c
         AttentionSpec(**fields)
     assert str(construction.value) == str(forward.value)
     # The message names the field (a window is checked under window_alibi_attention's argument name).
-    assert str(construction.value).split()[0] in {*fields, "sliding_window"}
+    assert str(construction.value).split()[0] in fields
 
 
 def test_attention_spec_accepts_the_limits():
     assert AttentionSpec("lsh", num_samples=2**16, seed=2**63 - 1).num_samples == 2**16
     assert AttentionSpec("lsh", seed=None).seed is None
-    assert AttentionSpec("window", window=[1, 4]).window == [1, 4]
+    assert AttentionSpec("window", sliding_window=[1, 4]).sliding_window == [1, 4]
 
 
 ENTRY_POINTS = {
@@ -327,7 +327,7 @@ ENTRY_POINTS = {
     "lsh_alibi_attention_reference": lambda q, s: lsh_alibi_attention_reference(q, q, q, s, 2, seed=0),
     "attend exact": lambda q, s: attend(q, q, q, s),
     "attend lsh": lambda q, s: attend(q, q, q, s, AttentionSpec("lsh")),
-    "attend window": lambda q, s: attend(q, q, q, s, AttentionSpec("window", window=3)),
+    "attend window": lambda q, s: attend(q, q, q, s, AttentionSpec("window", sliding_window=3)),
 }
 BAD_SLOPES = {
     "requires grad": (
@@ -403,3 +403,14 @@ def test_sliding_window_refuses_a_2d_window():
     q, k, v = qkv(1, 2, 2, 4, 4, 2)
     with pytest.raises(ValueError, match=r"sliding_window must be one integer >= 1 or one per head \(1-D\), got shape"):
         window_alibi_attention(q, k, v, [0.1, 0.2], [[4, 4]])
+
+
+def test_attend_passes_its_options_to_the_attention_function():
+    # The per-sample path computes the union path's estimator; attend must run the path asked for.
+    q = torch.randn(1, 2, 24, 8, dtype=torch.float64)
+    spec = AttentionSpec("lsh", num_samples=4, seed=3)
+    union = attend(q, q, q, [0.5, 0.25], spec, options=AttentionOptions(lsh_path="union"))
+    per_sample = attend(q, q, q, [0.5, 0.25], spec, options=AttentionOptions(lsh_path="per-sample", fused=False))
+    torch.testing.assert_close(union, per_sample, rtol=1e-10, atol=1e-10)
+    with pytest.raises(ValueError, match="options"):
+        attend(q, q, q, [0.5, 0.25], spec, options="per-sample")

@@ -494,6 +494,18 @@ def _attention_values(rng: random.Random) -> dict[str, Callable[[random.Random],
     }
 
 
+def is_window(value) -> bool:
+    """One integer >= 1, a non-empty list of them, or a 1-D integer tensor of them with data."""
+    if isinstance(value, (list, tuple)):
+        return bool(value) and all(is_int(w, 1, 2**63 - 1) for w in value)
+    if isinstance(value, torch.Tensor):
+        return (
+            value.dim() <= 1 and not value.is_floating_point() and not value.is_meta and value.dtype != torch.bool
+            and value.numel() > 0 and bool((value >= 1).all())
+        )  # fmt: skip
+    return is_int(value, 1, 2**63 - 1)
+
+
 def contracts() -> dict[str, Contract]:
     rng = random.Random(0)
     q, k, v = _qkv(rng)
@@ -727,7 +739,7 @@ def contracts() -> dict[str, Contract]:
             window_alibi_attention, {**attention_base, "sliding_window": 3},
             {**attention_values, "sliding_window": lambda r: r.choice([1, r.randint(2, 9), [2], torch.tensor(4)])},
             lambda a: attention_broken(a, 1), check_window,
-            drawn=("q", "slopes", "scale", "enable_gqa"),  # a meta window: pending, see test_pending_call_sites
+            drawn=("q", "slopes", "scale", "enable_gqa", "sliding_window"),
         ),
         "lsh_alibi_attention": Contract(
             lsh_alibi_attention, lsh_base, lsh_values, lambda a: attention_broken(a, 1),
@@ -749,22 +761,18 @@ def contracts() -> dict[str, Contract]:
             lambda result, a: (result.fused, result.lsh_path) == (a["fused"], a["lsh_path"]),
         ),
         "AttentionSpec": Contract(
-            AttentionSpec, {"kind": "lsh", "scheme": "binning", "num_samples": 8, "seed": 0, "window": 4},
+            AttentionSpec, {"kind": "lsh", "scheme": "binning", "num_samples": 8, "seed": 0, "sliding_window": 4},
             {"kind": lambda r: r.choice(["exact", "lsh", "window"]), "scheme": lambda r: r.choice(SCHEMES),
              "num_samples": lambda r: r.randint(1, 9), "seed": lambda r: r.choice([None, 5]),
-             "window": lambda r: r.choice([1, 7, [2, 3]])},
+             "sliding_window": lambda r: r.choice([1, 7, [2, 3]])},
             lambda a: next((name for name, ok in (
                 ("kind", isinstance(a["kind"], str) and a["kind"] in ("exact", "lsh", "window")),
                 ("scheme", is_scheme(a["scheme"])), ("num_samples", is_int(a["num_samples"], 1, 2**16)),
                 ("seed", is_seed(a["seed"])),
-                ("window", (isinstance(a["window"], (list, tuple)) and a["window"] and all(
-                    is_int(w, 1, 2**63 - 1) for w in a["window"])) or is_int(a["window"], 1, 2**63 - 1) or (isinstance(
-                    a["window"], torch.Tensor) and a["window"].dim() <= 1 and not a["window"].is_floating_point()
-                    and not a["window"].is_meta and a["window"].dtype != torch.bool and a["window"].numel() > 0
-                    and bool((a["window"] >= 1).all()))),
+                ("sliding_window", is_window(a["sliding_window"])),
             ) if not ok), None),
             lambda result, a: result.kind == a["kind"],
-            drawn=("kind", "scheme", "num_samples", "seed"),  # a meta window: pending, see test_pending_call_sites
+            drawn=("kind", "scheme", "num_samples", "seed", "sliding_window"),
         ),
     }  # fmt: skip
 
@@ -803,9 +811,6 @@ def test_random_arguments_meet_the_contract(name):
 # "False" and None were read by truthiness (causal attention and bidirectional attention); a meta
 # window has no values to read.
 
-PENDING = "spec.attend: see the checks layer (check_flag, AttentionSpec)"
-
-
 def _q():
     return _qkv(random.Random(1))
 
@@ -819,7 +824,7 @@ def _q():
         lambda: lsh_alibi_attention(*_q(), [0.5], 2, causal="False", seed=0),
         lambda: lsh_alibi_attention_reference(*_q(), [0.5], 2, causal="False", seed=0),
         lambda: window_alibi_attention(*_q(), [0.5], torch.ones((), device="meta")),
-        lambda: AttentionSpec("window", window=torch.ones(1, dtype=torch.int64, device="meta")),
+        lambda: AttentionSpec("window", sliding_window=torch.ones(1, dtype=torch.int64, device="meta")),
         lambda: attend(*_q(), [0.5], causal="False"),
     ],
     ids=["exact causal str", "exact causal None", "window causal", "lsh causal", "reference causal", "window meta",
@@ -830,15 +835,9 @@ def test_attention_call_sites_refuse_look_alike_flags_and_meta_windows(call):
         call()
 
 
-@pytest.mark.xfail(strict=True, reason=PENDING)
-@pytest.mark.parametrize(
-    "call",
-    [lambda: attend(*_q(), [0.5], spec=None)],
-    ids=["attend spec None"],
-)
-def test_pending_call_sites(call):
-    with pytest.raises(ValueError):
-        call()
+def test_attend_refuses_a_spec_that_is_not_an_attention_spec():
+    with pytest.raises(ValueError, match="spec"):
+        attend(*_q(), [0.5], spec=None)
 
 
 # --- one test per bullet of the look-alike contract that the shared checks carry -------------------
@@ -901,7 +900,7 @@ def test_nested_windows_are_refused_not_flattened():
     with pytest.raises(ValueError, match="sliding_window must be one integer >= 1 or one per head"):
         window_alibi_attention(q, q, q, [0.5], [[4]])
     with pytest.raises(ValueError, match="must be one integer >= 1 or one per head"):
-        AttentionSpec("window", window=[[4, 4]])
+        AttentionSpec("window", sliding_window=[[4, 4]])
 
 
 def test_numbers_that_are_valid_keep_their_meaning():

@@ -17,7 +17,7 @@ import torch
 
 transformers = pytest.importorskip("transformers")
 
-from transformers.cache_utils import DynamicCache, DynamicSlidingWindowLayer, StaticCache  # noqa: E402
+from transformers.cache_utils import DynamicCache, DynamicSlidingWindowLayer  # noqa: E402
 from transformers.models.falcon.modeling_falcon import build_alibi_tensor as FALCON_BIAS  # noqa: E402
 
 import alibi_lsh.attention.spec as spec_module  # noqa: E402
@@ -200,7 +200,7 @@ def test_decoding_with_a_cache_gives_the_logits_of_one_full_call(arch, spec):
 @ARCHS
 @pytest.mark.parametrize(
     "spec",
-    [LSH, AttentionSpec("lsh", "cuts", 4, seed=20_000_000_000_000), AttentionSpec("window", window=3)],
+    [LSH, AttentionSpec("lsh", "cuts", 4, seed=20_000_000_000_000), AttentionSpec("window", sliding_window=3)],
     ids=["binning", "cuts-big-seed", "window"],
 )
 def test_cached_generation_matches_uncached_generation(arch, spec):
@@ -334,38 +334,21 @@ def test_attention_dropout_is_refused_in_training_mode_only(arch):
 # --------------------------------------------------------------------------- refusals
 
 
-@ARCHS
-def test_output_attentions_is_refused_not_answered_with_none(arch):
-    model = patched(MODELS[arch](), EXACT)
-    ids, mask = prompts()
-    with pytest.raises(ValueError, match="output_attentions"):
-        model(ids, attention_mask=mask, output_attentions=True)
-    with pytest.raises(ValueError, match="output_attentions"):
-        generate(model, ids, mask, output_attentions=True)
-    unpatch_attention(model)
-    assert len(model(ids, output_attentions=True).attentions) == 2  # the model's own code again
-
-
 @pytest.mark.parametrize("arch", ["bloom", "mpt", "falcon-multi-query"])
 def test_unsupported_caches_are_refused_naming_the_cache_class(arch):
+    """A sliding-window layer drops old keys and with them the positions."""
     model = patched(MODELS[arch](), EXACT)
     ids, mask = prompts()
     sliding = DynamicCache()
     sliding.layers = [DynamicSlidingWindowLayer(sliding_window=4) for _ in range(2)]
     with pytest.raises(ValueError, match="DynamicSlidingWindowLayer"):
         model(ids, attention_mask=mask, cache=sliding, use_cache=True)
-    if arch == "falcon-multi-query":
-        return  # unpatched Falcon cannot run a StaticCache either: transformers fails before attention
-    with pytest.raises(ValueError, match="StaticCache"):
-        model(ids, cache=StaticCache(config=model.config, max_cache_len=32), use_cache=True)
-    if arch == "bloom":  # MPT's generate() ignores cache_implementation
-        with pytest.raises(ValueError, match="StaticCache"):
-            generate(model, ids, mask, cache_implementation="static")
 
 
 @pytest.mark.parametrize("arch", ["bloom", "mpt", "falcon-multi-query"])
-def test_masks_that_are_not_padding_are_refused(arch):
-    model = patched(MODELS[arch](), EXACT)
+@pytest.mark.parametrize("spec", [LSH, AttentionSpec("window", sliding_window=3)], ids=["lsh", "window"])
+def test_lsh_and_window_modes_refuse_masks_that_are_not_padding(arch, spec):
+    model = patched(MODELS[arch](), spec)
     ids, mask = prompts()
     holes = mask.clone()
     holes[1, 5] = 0

@@ -72,5 +72,5 @@ def test_lsh_logit_error_falls_like_one_over_sqrt_r():
 def test_window_mode_with_full_window_is_exact():
     model, x = tiny_bloom(), ids()
     reference = logits(model, x)
-    patched = logits(patch_attention(model, AttentionSpec("window", window=N)), x)
+    patched = logits(patch_attention(model, AttentionSpec("window", sliding_window=N)), x)
     assert torch.allclose(patched, reference, atol=1e-5)

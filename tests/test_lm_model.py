@@ -44,7 +44,7 @@ def test_runs_beyond_training_length_and_attention_variants_agree_in_the_limit()
     model = tiny_model()
     x = torch.randint(256, (1, 4 * TINY.context_length))
     exact, _ = model(x)
-    window, _ = model(x, attention=AttentionSpec("window", window=x.shape[1]))
+    window, _ = model(x, attention=AttentionSpec("window", sliding_window=x.shape[1]))
     assert torch.allclose(window, exact, atol=1e-4)
     # More samples: closer to exact (error ~ 1/sqrt(R)).
     err = {

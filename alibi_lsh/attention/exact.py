@@ -22,7 +22,7 @@ from .._checks import (
 )
 from .fused import attention_backward, attention_forward
 from .numerics import attend_with_value_scale, value_scale
-from .options import DEFAULT_OPTIONS, AttentionOptions
+from .options import DEFAULT_OPTIONS, AttentionOptions, check_options
 from .padding import over_real_keys
 
 
@@ -73,6 +73,7 @@ def alibi_attention(
     """
     group = check_qkv(q, k, v, enable_gqa)
     causal = check_flag("causal", causal)
+    options = check_options(options)
     slopes = check_head_slopes(slopes, q.shape[1])
     scale = default_scale(scale, q.shape[-1])
     runs = key_padding_runs(key_padding_mask, q.shape[0], k.shape[2])

@@ -86,3 +86,10 @@ class AttentionOptions:
 
 
 DEFAULT_OPTIONS = AttentionOptions()
+
+
+def check_options(options: AttentionOptions) -> AttentionOptions:
+    """``options`` itself: an :class:`AttentionOptions` (ValueError naming ``options`` otherwise)."""
+    if not isinstance(options, AttentionOptions):
+        raise ValueError(f"options must be an AttentionOptions, got {type(options).__name__} {options!r:.60}")
+    return options

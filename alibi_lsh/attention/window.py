@@ -37,7 +37,7 @@ from .._checks import (
 )
 from .fused import attention_backward, attention_forward
 from .numerics import attend_with_value_scale, value_scale
-from .options import DEFAULT_OPTIONS, AttentionOptions
+from .options import DEFAULT_OPTIONS, AttentionOptions, check_options
 from .padding import over_real_keys
 
 
@@ -267,6 +267,7 @@ def window_alibi_attention(
     """
     group = check_qkv(q, k, v, enable_gqa)
     causal = check_flag("causal", causal)
+    options = check_options(options)
     heads = q.shape[1]
     slopes = check_head_slopes(slopes, heads).tolist()
     scale = default_scale(scale, q.shape[-1])

@@ -5,20 +5,22 @@ or window ALiBi attention.
 a loaded model by :func:`alibi_lsh.attention.spec.attend`, keeping the model's projections,
 weights and key-value cache; ``unpatch_attention(model)`` restores the model's own code.
 
-- ``AttentionSpec("exact")`` reproduces the model (logits within float32 rounding);
+- ``AttentionSpec("exact")`` computes the model's own attention from its slopes (logits within
+  float32 rounding): any 0/1 ``attention_mask`` with the model's positions, ``DynamicCache`` and
+  ``StaticCache``, the model's weights for ``output_attentions=True``, and no check on data
+  values, so ``torch.export`` and ``torch.compile(fullgraph=True)`` trace it;
 - ``AttentionSpec("lsh", scheme=..., num_samples=R, seed=...)``: the LSH estimator; layer l's
   query heads are global heads l*H .. l*H + H - 1 of the one seed, so a cached decoding step
   sees the blocks of one full call (cached and uncached generation agree);
-- ``AttentionSpec("window", window=w)``: ALiBi truncated to |i - j| < w.
+- ``AttentionSpec("window", sliding_window=w)``: ALiBi truncated to |i - j| < w.
 
-Works with ``generate()`` (greedy or sampling, the default ``DynamicCache``), left- or
-right-padded batches through ``attention_mask`` (1 = real token; positions count from each
-row's first real token), multi-query and grouped kv heads, inputs longer than the configured
-maximum, and fine-tuning (``model.train()``; gradients flow through every mode). Refused with a
-ValueError: ``output_attentions=True``, attention dropout > 0 in training mode, cache layouts
-other than full-attention ``DynamicCache`` layers, masks that are not causal over one run of
-real tokens per row. One module per architecture (``bloom``, ``mpt``, ``falcon``) says what
-transformers computes and how the patch matches it.
+LSH and window modes need each row's real tokens to be one run (left or right padding) and
+return the weights they apply (formed densely, capped by ``max_weight_elements``). Every mode
+works with ``generate()``, multi-query and grouped kv heads, inputs longer than the configured
+maximum, fine-tuning (``model.train()``), and a model patched on the meta device. Refused with
+a ValueError: attention dropout > 0 in training mode, sliding-window and quantized caches. One
+module per architecture (``bloom``, ``mpt``, ``falcon``) says what transformers computes and how
+the patch matches it.
 
 Command line, for a checkpoint already on disk (nothing is downloaded)::
 

@@ -20,11 +20,13 @@ class Architecture:
 
     model_type: str  # config.model_type
     attention_class: str  # class name of the attention modules (subclasses are patched too)
-    base_class: str  # class name of the model that runs the layers (receives output_attentions)
     check_config: Callable[[Any], None]  # raises ValueError when the config has no ALiBi
     slopes: Callable[[Any], torch.Tensor]  # config -> (H,) float64 slopes on the scaled logits
     scale: Callable[[nn.Module], float]  # attention module -> factor on q.k
     forward: Callable[..., Any]  # the patched forward, bound to each attention module
+    positions: Callable[..., torch.Tensor]  # the model's key positions (see .exact)
+    block_class: str | None = None  # class name of the layers whose forward is patched too (MPT)
+    block_forward: Callable[..., Any] | None = None  # that forward: passes output_attentions on
 
 
 def class_names(module: nn.Module) -> set[str]:

@@ -9,6 +9,7 @@ What transformers does, and how the patch matches it:
   positions and power-of-two slopes (head counts 1, 2, 4, 8, or 6, ...) that product is exact;
   beyond, the bias is rounded to 8 significant bits, which exact ALiBi (the patch) does not do;
   the slopes themselves are taken as the model rounds them (``bfloat16(m)``);
+- positions p_j = cumsum(attention_mask)_j - 1, as BLOOM's, for any 0/1 mask;
 - the bias is merged into the float causal mask for SDPA (the default implementation). The
   eager implementation adds it a second time on top of that mask, so unpatched eager and SDPA
   Falcon disagree; the patch computes what the SDPA model computes;
@@ -27,13 +28,8 @@ import torch
 from torch import nn
 
 from .architecture import Architecture
-from .layer import (
-    allowed_from_additive,
-    key_padding_from_mask,
-    refuse_attention_dropout,
-    refuse_output_attentions,
-    update_cache,
-)
+from .exact import positions_from_mask
+from .layer import allowed_from_additive, refuse_attention_dropout, update_cache
 
 
 def check_config(config: Any) -> None:
@@ -46,7 +42,8 @@ def slopes(config: Any) -> torch.Tensor:
     from transformers.models.falcon.modeling_falcon import build_alibi_tensor
 
     heads = config.num_attention_heads
-    bias = build_alibi_tensor(torch.ones(1, 2, dtype=torch.long), heads, torch.float32)  # (H, 1, 2), bfloat16 slopes
+    mask = torch.ones(1, 2, dtype=torch.long, device="cpu")  # on the CPU even under torch.device("meta")
+    bias = build_alibi_tensor(mask, heads, torch.float32)  # (H, 1, 2), bfloat16 slopes
     return (bias[:, 0, 1] - bias[:, 0, 0]).double() / math.sqrt(config.hidden_size // heads)
 
 
@@ -61,30 +58,34 @@ def forward(
     output_attentions: bool = False,
     position_embeddings: Any = None,
     **kwargs: Any,
-) -> tuple[torch.Tensor, None]:
-    """Drop-in for ``FalconAttention.forward`` (ALiBi models): the model's projections, this package's attention."""
-    refuse_output_attentions(output_attentions)
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Drop-in for ``FalconAttention.forward`` (ALiBi models): the model's projections, this package's attention.
+
+    With ``output_attentions=True`` the weights are those of the SDPA model (the eager code path
+    transformers takes for weights adds the ALiBi bias twice).
+    """
     refuse_attention_dropout(self, self.attention_dropout.p, "config.attention_dropout")
     q, k, v = self._split_heads(self.query_key_value(hidden_states))  # (B, n, heads, d)
     batch, n = q.shape[:2]
     cached_heads = self.num_heads if self.new_decoder_architecture else self.num_kv_heads
     q = q.transpose(1, 2).reshape(batch, self.num_heads, n, self.head_dim)
     k, v = (t.transpose(1, 2).reshape(batch, cached_heads, n, self.head_dim) for t in (k, v))
-    k, v = update_cache(layer_past, self.layer_idx, k, v)
+    k, v, filled = update_cache(layer_past, self.layer_idx, k, v)
     if self.new_decoder_architecture:  # each kv head was repeated for its group of query heads
         group = self.num_heads // self.num_kv_heads
         k, v = k[:, ::group], v[:, ::group]
-    padding = key_padding_from_mask(allowed_from_additive(attention_mask), n, k.shape[-2])
-    context = self.alibi_lsh.attend(q, k, v, padding).transpose(1, 2).reshape(batch, n, self.num_heads * self.head_dim)
-    return self.dense(context), None
+    allowed = allowed_from_additive(attention_mask)
+    context, weights = self.alibi_lsh.attention(q, k, v, allowed, bool(output_attentions), filled)
+    context = context.transpose(1, 2).reshape(batch, n, self.num_heads * self.head_dim)
+    return self.dense(context), weights
 
 
 FALCON = Architecture(
     model_type="falcon",
     attention_class="FalconAttention",
-    base_class="FalconModel",
     check_config=check_config,
     slopes=slopes,
     scale=lambda module: module.inv_norm_factor,
     forward=forward,
+    positions=positions_from_mask,
 )

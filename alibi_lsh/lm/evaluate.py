@@ -70,7 +70,7 @@ class EvalConfig:
 def specs(cfg: EvalConfig) -> list[AttentionSpec]:
     """Every attention variant of one length, exact first."""
     out = [EXACT]
-    out += [AttentionSpec("window", window=w) for w in cfg.windows]
+    out += [AttentionSpec("window", sliding_window=w) for w in cfg.windows]
     out += [
         AttentionSpec("lsh", scheme=scheme, num_samples=r, seed=seed)
         for scheme in cfg.schemes
@@ -165,7 +165,7 @@ def perplexity_runs(
                 "method": spec.kind,
                 "scheme": spec.scheme if spec.kind == "lsh" else "",
                 "R": spec.num_samples if spec.kind == "lsh" else 0,
-                "window": spec.window if spec.kind == "window" else 0,
+                "window": spec.sliding_window if spec.kind == "window" else 0,
                 "seed": spec.seed if spec.kind == "lsh" else 0,
                 "loss": loss,
                 "ppl": math.exp(loss),

@@ -33,7 +33,7 @@ from ..._checks import (
 )
 from ..exact import exact_alibi
 from ..numerics import attend_with_value_scale, value_scale
-from ..options import DEFAULT_OPTIONS, AttentionOptions
+from ..options import DEFAULT_OPTIONS, AttentionOptions, check_options
 from ..padding import over_real_keys
 from .draws import HeadDraw
 from .geometry import first_key_read, query_rows
@@ -100,6 +100,7 @@ def lsh_alibi_attention(
     """
     group = check_qkv(q, k, v, enable_gqa)
     causal = check_flag("causal", causal)
+    options = check_options(options)
     slopes = check_head_slopes(slopes, q.shape[1])
     num_samples = check_num_samples(num_samples)
     head_offset = check_head_offset(head_offset, group, q.shape[1])

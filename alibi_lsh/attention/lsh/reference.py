@@ -26,6 +26,15 @@ from ..._checks import (
 from .draws import sample_head_partitions
 
 
+def block_mask_mean(
+    n: int, slopes: torch.Tensor, num_samples: int, scheme: str, seed: int | torch.Generator | None, head_offset: int
+) -> torch.Tensor:
+    """M_hat (H, n, n) float64: the fraction of each head's R sampled partitions of positions 0..n-1
+    in which i and j share a block (the blocks of :func:`lsh_alibi_attention` for these arguments)."""
+    partitions = sample_head_partitions(n, slopes, num_samples, scheme, seed, head_offset)  # [head][sample]
+    return torch.stack([sum(p.mask().double() for p in head) / num_samples for head in partitions])
+
+
 def lsh_alibi_attention_reference(
     q: torch.Tensor,
     k: torch.Tensor,
@@ -78,9 +87,7 @@ def lsh_alibi_attention_reference(
         "n_k", (heads + batch * heads) * n_k * n_k, f"(H + B H) n_k^2 = ({heads} + {batch * heads}) * {n_k}^2"
     )
 
-    # M_hat over positions 0..n_k-1, (H, n_k, n_k): the fraction of a head's samples with i, j in one block.
-    partitions = sample_head_partitions(n_k, slopes, num_samples, scheme, seed, head_offset)  # [head][sample]
-    mean_mask = torch.stack([sum(p.mask().double() for p in head) / num_samples for head in partitions])
+    mean_mask = block_mask_mean(n_k, slopes, num_samples, scheme, seed, head_offset)
     kv = torch.arange(heads) // group
     out = torch.zeros(batch, heads, n_q, v.shape[-1], dtype=torch.float64)
     for b, (first, end) in enumerate(runs):
