@@ -18,6 +18,7 @@ import pandas as pd
 import torch
 
 from ... import alibi_attention, lsh_alibi_attention, window_alibi_attention
+from ...attention.lsh.reference import attention_with_mask_mean
 from ...slopes import alibi_slopes
 from .mask_data import mean_of_masks
 
@@ -52,14 +53,9 @@ def head_mask_means(
     )
 
 
-def _weights(scores: torch.Tensor, kernel: torch.Tensor, in_place: bool = False) -> torch.Tensor:
-    """normalize(exp(scores) * kernel) over the last dim, stably (scores may hold -inf).
-
-    ``in_place`` overwrites ``scores`` with the weights (a fresh copy the caller no longer needs):
-    one n x n array fewer per head, and freshly mapped memory costs page faults on every open.
-    """
-    weights = scores.sub_(scores.amax(dim=-1, keepdim=True)) if in_place else scores - scores.amax(dim=-1, keepdim=True)
-    weights.exp_().mul_(kernel)
+def _weights(scores: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+    """normalize(exp(scores) * kernel) over the last dim, stably (scores may hold -inf)."""
+    weights = (scores - scores.amax(dim=-1, keepdim=True)).exp_().mul_(kernel)
     return weights.div_(weights.sum(dim=-1, keepdim=True))
 
 
@@ -72,7 +68,7 @@ def _future(n: int) -> torch.Tensor:
 @dataclass(frozen=True, eq=False)
 class AttentionSetup:
     """Inputs ``q, k, v`` (1, H, n, d) float64, ALiBi ``slopes`` (H floats), ``scores`` q.k/sqrt(d)
-    (H, n, n) float32 (-inf above the diagonal if causal) and the mask means M_hat (H, n, n) float32."""
+    (H, n, n) float32 (-inf above the diagonal if ``causal``) and the mask means M_hat (H, n, n) float32."""
 
     q: torch.Tensor
     k: torch.Tensor
@@ -80,6 +76,7 @@ class AttentionSetup:
     slopes: list[float]
     scores: torch.Tensor
     means: torch.Tensor
+    causal: bool
 
 
 def attention_setup(
@@ -94,7 +91,7 @@ def attention_setup(
         scores.masked_fill_(_future(n), -math.inf)
     # float32 means straight from the cached ones (the float64 stack was rounded back to them).
     means = head_mask_means(n, slopes, samples, scheme, seed, dtype=torch.float32)
-    return AttentionSetup(q=q, k=k, v=v, slopes=slopes, scores=scores, means=means)
+    return AttentionSetup(q=q, k=k, v=v, slopes=slopes, scores=scores, means=means, causal=causal)
 
 
 def attention_row(setup: AttentionSetup, head: int, query: int, window: int) -> pd.DataFrame:
@@ -122,10 +119,10 @@ def attention_row(setup: AttentionSetup, head: int, query: int, window: int) -> 
 
 
 def dense_lsh_output(setup: AttentionSetup) -> torch.Tensor:
-    """normalize(exp(S) * M_hat) V head by head, (1, H, n, d) float64: the LSH output, densely."""
-    # float32 means multiply the float64 weights exactly as their float64 copies did.
-    outputs = [_weights(s.double(), m, in_place=True) @ v for s, m, v in zip(setup.scores, setup.means, setup.v[0])]
-    return torch.stack(outputs)[None]
+    """softmax(q.k/sqrt(d) + log M_hat) V, (1, H, n, d) float64: the library's dense reference
+    estimator on the page's own mask means."""
+    scale = 1 / math.sqrt(setup.q.shape[-1])
+    return attention_with_mask_mean(setup.q, setup.k, setup.v, setup.means, scale, setup.causal)
 
 
 def _relative_error(estimate: torch.Tensor, exact: torch.Tensor) -> list[float]:

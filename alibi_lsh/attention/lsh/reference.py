@@ -81,24 +81,51 @@ def lsh_alibi_attention_reference(
     num_samples = check_num_samples(num_samples)
     head_offset = check_head_offset(head_offset, group, heads)
     scale = default_scale(scale, q.shape[-1])
-    runs = key_padding_runs(key_padding_mask, batch, n_k) or [(0, n_k)] * batch
+    runs = key_padding_runs(key_padding_mask, batch, n_k)
     check_values(q, k, v, scale)
     check_dense_size(
         "n_k", (heads + batch * heads) * n_k * n_k, f"(H + B H) n_k^2 = ({heads} + {batch * heads}) * {n_k}^2"
     )
 
     mean_mask = block_mask_mean(n_k, slopes, num_samples, scheme, seed, head_offset)
-    kv = torch.arange(heads) // group
+    out = attention_with_mask_mean(q, k, v, mean_mask, scale, causal, runs)
+    return out.to(device=device, dtype=q.dtype)
+
+
+def attention_with_mask_mean(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    mean_mask: torch.Tensor,
+    scale: float,
+    causal: bool,
+    runs: list[tuple[int, int]] | None = None,
+) -> torch.Tensor:
+    """The estimator's second half: softmax(scale q k^T + log M_hat) v, in float64, head by head.
+
+    Args:
+        q: (B, H, n_q, d), the last n_q of the n_k positions; k, v: (B, H_kv, n_k, d / d_v), H_kv | H.
+        mean_mask: (H, n_k, n_k) M_hat over positions counted from a row's first real key.
+        scale: factor on q.k; causal: keys after the query get no weight.
+        runs: [first, end) of each batch row's real keys (None: every key is real).
+
+    Returns:
+        out: (B, H, n_q, d_v) float64 on the CPU; queries at padding positions give 0.
+    """
+    batch, heads, n_q, _ = q.shape
+    n_k = k.shape[2]
+    group = heads // k.shape[1]
     out = torch.zeros(batch, heads, n_q, v.shape[-1], dtype=torch.float64)
-    for b, (first, end) in enumerate(runs):
+    for b, (first, end) in enumerate(runs or [(0, n_k)] * batch):
         rows = [t for t in range(n_q) if first <= n_k - n_q + t < end]  # queries at real positions
         if not rows:
             continue
         query_pos = torch.tensor(rows) + n_k - n_q - first  # positions count from the first real key
         key_pos = torch.arange(end - first)
-        scores = scale * q[b, :, rows].double() @ k[b, kv, first:end].double().transpose(-1, -2)
-        scores = scores + torch.log(mean_mask[:, query_pos][:, :, key_pos])
-        if causal:
-            scores = scores.masked_fill(key_pos[None, :] > query_pos[:, None], -math.inf)
-        out[b, :, rows] = torch.softmax(scores, dim=-1) @ v[b, kv, first:end].double()
-    return out.to(device=device, dtype=q.dtype)
+        for h in range(heads):  # one n x n matrix at a time
+            keys, values = k[b, h // group, first:end].double(), v[b, h // group, first:end].double()
+            scores = scale * q[b, h, rows].double() @ keys.T + torch.log(mean_mask[h][query_pos][:, key_pos].double())
+            if causal:
+                scores = scores.masked_fill(key_pos[None, :] > query_pos[:, None], -math.inf)
+            out[b, h, rows] = torch.softmax(scores, dim=-1) @ values
+    return out
