@@ -95,16 +95,15 @@ def test_the_apps_array_caches_can_be_dropped_outside_a_script_run():
     import torch
 
     from alibi_lsh import lsh_alibi_attention
-    from alibi_lsh.app.data import cache, lm_cache, mask_data
-    from alibi_lsh.attention.lsh import draws
+    from alibi_lsh.app.data import attention_data, cache, lm_cache, mask_data
 
     mask_data.mean_of_masks(16, 0.5, 4, "binning", 0)
     assert mask_data.mean_of_masks.cache_info().currsize >= 1
     q = torch.randn(1, 2, 16, 4)
-    lsh_alibi_attention(q, q, q, [0.5, 0.25], 4, seed=0)  # as the Attention page does
-    assert draws.draws_cache_entries() >= 1
-    assert draws.DRAWS_CACHE_BYTES == 8 * 2**20  # the app's budget, set when its caches load
+    page_draws = attention_data.PAGE_OPTIONS.draws_cache
+    lsh_alibi_attention(q, q, q, [0.5, 0.25], 4, seed=0, options=attention_data.PAGE_OPTIONS)  # as the page does
+    assert len(page_draws) >= 1 and page_draws.budget_bytes == 8 * 2**20  # the page's own budget
     cache.drop_array_caches()  # from the janitor's thread in a server: no script context
     lm_cache.drop_array_caches()
     assert mask_data.mean_of_masks.cache_info().currsize == 0
-    assert draws.draws_cache_entries() == 0
+    assert len(page_draws) == 0

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..attention.lsh.draws import clear_draws_cache
+from ..attention.lsh.draws import DRAWS_CACHE
 from ..samplers import SCHEMES
 from ..slopes import alibi_slopes
 from .ground_truth import exact_reference, output_errors
@@ -331,7 +331,7 @@ def _measure(case: Case, run_inputs: tuple, config: BenchConfig, device: torch.d
     draws cache cleared before each call (``time_s``) and then with it warm (``time_cached_s``).
     """
     q, k, v, slopes = run_inputs
-    fresh_draws = clear_draws_cache if case.method == "lsh" else None
+    fresh_draws = DRAWS_CACHE.clear if case.method == "lsh" else None
     with PeakMemory(device) as memory:
         run = prepare(case, q, k, v, slopes, config.causal, config.seed)
         first, out = time_call(run, device, fresh_draws)  # warm-up: compiles (flex), allocates, spins up threads

@@ -18,11 +18,17 @@ import pandas as pd
 import torch
 
 from ... import alibi_attention, lsh_alibi_attention, window_alibi_attention
+from ...attention.lsh.draws import DrawsCache
 from ...attention.lsh.reference import attention_with_mask_mean
+from ...attention.options import AttentionOptions
 from ...slopes import alibi_slopes
 from .mask_data import mean_of_masks
 
 HEAD_DIM = 64
+# The page's block draws are kept in a cache of their own. A model reuses a few entries at every
+# step; a class asks for a new seed or R at nearly every rerun, so the library's default budget
+# would only fill with entries nobody asks for again. 8 MiB holds a session's recent settings.
+PAGE_OPTIONS = AttentionOptions(draws_cache=DrawsCache(budget_bytes=8 * 2**20))
 
 
 def random_qkv(n: int, heads: int, seed: int, score_scale: float, dim: int = HEAD_DIM):
@@ -183,7 +189,7 @@ def window_verdict(errors: pd.DataFrame) -> str:
 def block_algorithm_check(setup: AttentionSetup, samples: int, scheme: str, seed: int, causal: bool) -> float:
     """max |block algorithm - dense M_hat attention| over all outputs (float64 inputs)."""
     block = lsh_alibi_attention(
-        setup.q, setup.k, setup.v, setup.slopes, samples, causal=causal, scheme=scheme, seed=seed
+        setup.q, setup.k, setup.v, setup.slopes, samples, causal, scheme, seed, options=PAGE_OPTIONS
     )
     return float((block.double() - dense_lsh_output(setup)).abs().max())
 

@@ -16,25 +16,17 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from ...attention.lsh import draws
-from .. import figures
-from .. import server as memory
+from .. import figures, server
 from ..figures import attention_log, mechanism, verdict_charts
 from . import attention_data, mask_data, stored_bench, theory_data, verdict
-
-# The attention's block draws are cached per (seed, R, scheme, ...) in the process. A model reuses
-# a few entries at every step; a class asks for a new seed or R at nearly every rerun, so the
-# library's 64 MiB budget would only fill with entries nobody asks for again. 8 MiB holds a
-# session's recent settings (about 60 of the Attention page's 8 heads at R = 1024).
-draws.DRAWS_CACHE_BYTES = 8 * 2**20
 
 # --- numbers (keys are the plain arguments) --------------------------------------------------
 
 
 def _numbers(function, max_entries: int, spinner: bool | str = False):
     """``function`` cached per arguments, its cache misses limited to a few at once per process
-    (:func:`memory.limit_concurrency`: a class's reruns queue instead of all holding arrays)."""
-    return st.cache_data(max_entries=max_entries, show_spinner=spinner)(memory.limit_concurrency(function))
+    (:func:`server.limit_concurrency`: a class's reruns queue instead of all holding arrays)."""
+    return st.cache_data(max_entries=max_entries, show_spinner=spinner)(server.limit_concurrency(function))
 
 
 claim_data = _numbers(mask_data.claim_data, 64)  # five floats each
@@ -51,7 +43,7 @@ stored_verdict = st.cache_data(max_entries=1, show_spinner=False)(verdict.load_s
 
 
 @st.cache_resource(max_entries=2, show_spinner=False)
-@memory.limit_concurrency
+@server.limit_concurrency
 def attention_setup(
     n: int, heads: int, samples: int, scheme: str, seed: int, score_scale: float, causal: bool
 ) -> attention_data.AttentionSetup:
@@ -62,7 +54,7 @@ def attention_setup(
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-@memory.limit_concurrency
+@server.limit_concurrency
 def head_output_errors(
     n: int,
     heads: int,
@@ -79,7 +71,7 @@ def head_output_errors(
 
 
 @st.cache_data(max_entries=16, show_spinner="Running the block algorithm (lsh_alibi_attention)...")
-@memory.limit_concurrency
+@server.limit_concurrency
 def block_algorithm_check(
     n: int, heads: int, samples: int, scheme: str, seed: int, score_scale: float, causal: bool
 ) -> float:
@@ -233,7 +225,7 @@ def drop_array_caches() -> None:
     mask_data.mean_of_masks.cache_clear()
     mask_data.clear_kernel_cache()
     theory_data.clear_profile_cache()
-    draws.clear_draws_cache()
+    attention_data.PAGE_OPTIONS.draws_cache.clear()
 
 
-memory.on_idle(drop_array_caches)
+server.on_idle(drop_array_caches)

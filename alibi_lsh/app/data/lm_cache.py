@@ -20,7 +20,7 @@ from ...lm import load_model
 from ...lm.data import encode, eval_windows, load_split
 from ...lm.evaluate import RESULTS_DIR, attention_maps, mean_loss, token_losses
 from ...lm.figures import attention_error_chart, attention_heatmaps, perplexity_chart, token_loss_chart
-from .. import server as memory
+from .. import server
 from ..figures import style
 
 ON_DEMAND_TOKENS = 1024  # held-out bytes per length for the on-demand perplexity run
@@ -54,7 +54,7 @@ def stored_evaluation() -> StoredEvaluation | None:
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
-@memory.limit_concurrency
+@server.limit_concurrency
 def held_out_loss(length: int, kind: str, scheme: str, samples: int, seed: int) -> float:
     """Mean held-out loss (nats/byte) of one attention variant on the on-demand windows."""
     lm, _ = model()
@@ -64,7 +64,7 @@ def held_out_loss(length: int, kind: str, scheme: str, samples: int, seed: int) 
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-@memory.limit_concurrency
+@server.limit_concurrency
 def text_losses(text: str, scheme: str, samples: int, seed: int) -> tuple[list[float], list[float]]:
     """Per-byte losses of ``text`` under exact and LSH attention (nats)."""
     lm, _ = model()
@@ -74,7 +74,7 @@ def text_losses(text: str, scheme: str, samples: int, seed: int) -> tuple[list[f
 
 
 @st.cache_resource(max_entries=2, show_spinner=False)  # ~8 MB each for the sample text
-@memory.limit_concurrency
+@server.limit_concurrency
 def text_attention(text: str, layer: int, scheme: str, samples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Exact and LSH attention weights of one layer (0-based) on ``text``: two (H, n, n) arrays,
     shared read-only (``st.cache_data`` unpickled ~8 MB of them on every rerun)."""
@@ -150,4 +150,4 @@ def drop_array_caches() -> None:
         cached.clear()
 
 
-memory.on_idle(drop_array_caches)
+server.on_idle(drop_array_caches)

@@ -226,16 +226,6 @@ def draws_bytes(draws: list[HeadDraw]) -> int:
 DRAWS_CACHE = DrawsCache()
 
 
-def clear_draws_cache() -> None:
-    """Forget the draws kept by :data:`DRAWS_CACHE`."""
-    DRAWS_CACHE.clear()
-
-
-def draws_cache_entries() -> int:
-    """How many calls' draws :data:`DRAWS_CACHE` keeps."""
-    return len(DRAWS_CACHE)
-
-
 def binning_pieces(n: int, width: int, shift: int) -> tuple[int, int, int]:
     """Split 0..n-1 for block(i) = floor((i + shift) / width) into (head, full, tail).
 
