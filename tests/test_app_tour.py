@@ -251,3 +251,13 @@ def test_the_window_question_names_the_head_with_the_largest_window_error():
     errors = [float((window[0, h] - exact[0, h]).norm() / exact[0, h].norm()) for h in range(8)]
     worst = max(range(8), key=errors.__getitem__) + 1
     assert f"head {worst}'s kernel" in shown and f"its output error is {errors[worst - 1]:.3f}" in shown, shown
+
+
+def test_page_timing_reads_the_tour_length_from_the_page_it_times():
+    # The classroom tooling imports nothing from the app's UI: it learns the number of steps
+    # from the heading the lecture page shows, as a visitor would.
+    from alibi_lsh.classroom.page_timing import time_tour_step
+
+    timing = time_tour_step(Path(__file__).resolve().parents[1] / "app.py", 1, 1)
+    assert timing["heading"].startswith(f"1 / {NUM_STEPS} · {STEPS[0].title}")
+    assert timing["cold"] > 0 and timing["warm"] > 0
