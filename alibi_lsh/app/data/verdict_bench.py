@@ -238,12 +238,16 @@ def _number_list(kind):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from ...cli_args import bounded_int, int_list, output_file
+
     defaults = VerdictConfig()
     parser = argparse.ArgumentParser(
         prog="python -m alibi_lsh.app.data.verdict_bench",
         description="Error, time and keys per query of windows and random blocks at one n (the tour's verdict).",
     )
-    parser.add_argument("--n", type=int, default=defaults.n, help=f"context length, 2..65536 (default {defaults.n})")
+    parser.add_argument(
+        "--n", type=bounded_int(2, 65536), default=defaults.n, help=f"context length, 2..65536 (default {defaults.n})"
+    )
     parser.add_argument(
         "--tail-masses",
         type=_number_list(float),
@@ -252,42 +256,43 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--fixed-windows",
-        type=_number_list(int),
+        type=int_list(1, 65536),
         default=defaults.fixed_windows,
         help="widths of the one-width windows, comma-separated, each 1..n",
     )
     parser.add_argument(
         "--samples",
-        type=_number_list(int),
+        type=int_list(1, 4096),
         default=defaults.samples,
         help="R values of the blocks, comma-separated, each 1..4096",
     )
     parser.add_argument("--scheme", default=defaults.scheme, help="block scheme (default binning)")
     parser.add_argument("--score-std", type=float, default=defaults.score_std, help="std of the scores, (0, 100]")
     parser.add_argument("--seed", type=int, default=defaults.seed, help="seed of q, k, v and the blocks")
-    parser.add_argument("--repeat", type=int, default=defaults.repeat, help="timed calls after the warm-up, 1..100")
-    parser.add_argument("--threads", type=int, default=defaults.threads, help="torch threads (default 1)")
-    parser.add_argument("--out", required=True, help="the JSON file to write (.json; an existing file needs --force)")
+    parser.add_argument(
+        "--repeat", type=bounded_int(1, 100), default=defaults.repeat, help="timed calls after the warm-up, 1..100"
+    )
+    parser.add_argument(
+        "--threads", type=bounded_int(1, 1024), default=defaults.threads, help="torch threads (default 1)"
+    )
+    parser.add_argument(
+        "--out", type=output_file, required=True, help="the JSON file to write (.json; an existing file needs --force)"
+    )
     parser.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from ..._checks import exit_status
+    from ...cli_args import run_command
 
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
 
-    def run() -> None:
+    def run(args: argparse.Namespace) -> None:
         out = Path(args.out)
         if out.suffix != ".json":
             raise ValueError(f"--out must name a .json file, got {args.out!r}")
         if out.exists() and not args.force:
             raise ValueError(f"--out {args.out} exists; pass --force to overwrite it")
-        if not out.parent.is_dir():
-            raise ValueError(f"--out {args.out}: the directory {out.parent} does not exist")
-        if args.threads is not None and not 1 <= args.threads <= 1024:
-            raise ValueError(f"--threads must be in [1, 1024], got {args.threads}")
         config = VerdictConfig(
             n=args.n,
             score_std=args.score_std,
@@ -308,7 +313,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"error {row['rel_error']:.3g}"
             )
 
-    return exit_status(run)
+    return run_command(build_parser(), argv, run)
 
 
 if __name__ == "__main__":
