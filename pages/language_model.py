@@ -44,8 +44,9 @@ def perplexity_section(context_length: int) -> None:
             return
         display.show_altair(lm_cache.stored_perplexity_spec(font), "lm_perplexity", results.summary)
         st.caption(
-            "Lines: mean over 3 seeds, band: min to max. Black rule: exact ALiBi; dashed grey: ALiBi "
-            "truncated to a window. Context lengths 1x, 4x and 8x the training length."
+            "Perplexity divided by exact ALiBi's at the same length. Lines: mean over 3 seeds, band: min to "
+            "max; one dash pattern per context length (1x, 4x and 8x the training length). Black rule at 1: "
+            "exact ALiBi; coloured rules: exact attention truncated to a window of w positions."
         )
         st.dataframe(lm_cache.stored_gap_table())
         st.caption("Perplexity gap to exact attention, in percent, per context length (bytes).")

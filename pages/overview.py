@@ -14,6 +14,7 @@ LIVE_KEY = "overview_live"
 session.ensure_entry_point()
 controls = session.current()
 font = display.figure_font(controls.lecture)
+phone = live_panel.narrow(LIVE_KEY)  # reported by the live figure: its first screen is the figure's
 
 # The claim in two lines (two formulas, so that each fits a half-width column in lecture mode).
 CLAIM = (
@@ -30,11 +31,12 @@ at_hand = display.page_head(
     controls.lecture,
     formulas=CLAIM,
     beside=True,  # on a projector the controls share the folded explanation's row: the figure fits the screen
+    folded=phone,
 )
 # R and the head are the live figure's own controls (kept in step with the shared ones); n is not.
 session.page_controls("n", container=at_hand)
 
-if not controls.lecture:  # on a projector the folded explanation says it, and the figure needs the height
+if not (controls.lecture or phone):  # on a projector or a phone the folded explanation says it
     st.subheader("Live in your browser: one mask, the mean of R masks, the kernel and their difference")
 view = live_panel.show_with_numbers(controls, key=LIVE_KEY)
 if view is not None:

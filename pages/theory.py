@@ -9,20 +9,35 @@ from alibi_lsh.app.ui import display, session
 from alibi_lsh.kernels import PositionalKernel
 from alibi_lsh.metrics import block_size_bound, max_norm_bound, spectral_norm_bound
 
+LECTURE_CHART_PX = 400  # the first chart, legend and axes included, above a 720 px projector's fold
+
 session.ensure_entry_point()
 controls = session.current()
 font = display.figure_font(controls.lecture)
 n, m, R = controls.n, controls.slope, controls.samples
 
-display.page_head(
+at_hand = display.page_head(
     "Theory, with live checks",
     "Each formula below is checked on the spot against the sampler for the sidebar's values "
     f"(n = {n}, {controls.slope_label()}, R = {R}, scheme {controls.scheme}). Write q = exp(-m) and d = |i - j|.",
     controls.lecture,
+    beside=True,  # on a projector the controls share the folded explanation's row: the figure fits the screen
 )
-session.page_controls("samples", "head")
+session.page_controls("samples", "head", container=at_hand)
 
 st.header("1. Why a random width gives exp(-m d)")
+# The check first, the whole width (a half-width chart beside the formulas was 600 px on a projector),
+# then the derivation beside the table of widths.
+try:
+    profile = cache.distance_profile(n, m, R, controls.scheme, controls.seed, head=controls.head_index)
+    law = cache.width_law_check(n, m, controls.scheme, controls.seed, head=controls.head_index)
+except ValueError as error:
+    display.error_box(error)
+    law = None
+else:
+    spec = cache.distance_profile_spec(profile, "exp(-m d)", 1e-3, False, font)
+    display.show_altair(spec, "theory_alibi_profile", profile, height=LECTURE_CHART_PX if controls.lecture else None)
+    st.caption(f"Sampled mean: the mean of R = {R} masks averaged along each diagonal |i-j| = d.")
 left, right = st.columns([1, 1])
 with left:
     st.markdown(
@@ -42,17 +57,8 @@ with left:
         r"\begin{gathered}\mathbb{E}[W] = \frac{1+q}{1-q} \approx \frac{2}{m},\\"
         r"\Pr[W > w] = q^{w}\,\big(1 + w(1-q)\big).\end{gathered}"
     )
-with right:
-    try:
-        profile = cache.distance_profile(n, m, R, controls.scheme, controls.seed, head=controls.head_index)
-        law = cache.width_law_check(n, m, controls.scheme, controls.seed, head=controls.head_index)
-    except ValueError as error:
-        display.error_box(error)
-    else:
-        spec = cache.distance_profile_spec(profile, "exp(-m d)", 1e-3, False, font)
-        display.show_altair(spec, "theory_alibi_profile", profile)
-        st.caption(f"Sampled mean: the mean of R = {R} masks averaged along each diagonal |i-j| = d.")
-        st.dataframe(law, hide_index=True, width="stretch")
+if law is not None:
+    right.dataframe(law, hide_index=True, width="stretch")
 
 st.header("2. How far is the mean of R masks from the kernel?")
 left, right = st.columns([1, 1])

@@ -333,3 +333,30 @@ def test_log_axes_span_decades_labelled_in_one_notation():
     written = re.findall(r"'([^']*)'", figures.charts.DECADE_LABELS)
     assert {"10\u207b\u2077", "10\u2070", "10\u00b3"} <= set(written)
     assert all(re.fullmatch("10\u207b?[\u2070\u00b9\u00b2\u00b3\u2074-\u2079]+", label) for label in written if label)
+
+
+def test_perplexity_chart_names_every_line_and_takes_its_place_width():
+    """Every line and rule of the language model's chart has a legend entry (the schemes, exact
+    ALiBi, each window with its width), the y values are perplexities over exact ALiBi's at the
+    same length, and the chart takes its container's width (a phone's column, a projector)."""
+    from alibi_lsh.lm.figures import EXACT_LABEL, perplexity_chart
+
+    rows = [
+        ("exact", "", 0, 0, 128, 4.0), ("exact", "", 0, 0, 512, 5.0),
+        ("window", "", 0, 16, 128, 4.4), ("window", "", 0, 16, 512, 5.5),
+        ("lsh", "binning", 4, 0, 128, 6.0), ("lsh", "binning", 4, 0, 512, 10.0),
+        ("lsh", "cuts", 4, 0, 128, 8.0), ("lsh", "cuts", 4, 0, 512, 5.0),
+    ]
+    summary = pd.DataFrame(rows, columns=["method", "scheme", "R", "window", "length", "ppl_mean"])
+    summary = summary.assign(ppl_std=0.0, ppl_min=summary.ppl_mean, ppl_max=summary.ppl_mean, gap_pct=0.0)
+    spec = perplexity_chart(summary).to_dict()
+    assert spec["width"] == "container"
+    encodings = [layer["encoding"] for layer in spec["layer"]]
+    colour = next(e["color"] for e in encodings if "legend" in e["color"] and e["color"]["legend"] is not None)
+    assert colour["scale"]["domain"] == ["binning", "cuts", EXACT_LABEL, "window w=16 (positions)"]
+    dash = next(e["strokeDash"] for e in encodings if "strokeDash" in e)
+    assert dash["scale"]["domain"] == ["128 (1x)", "512 (4x)"]
+    data = pd.DataFrame(next(iter(spec["datasets"].values())))
+    ratio = data.set_index(["method", "scheme", "length"]).ratio
+    assert ratio[("exact", "", 128)] == ratio[("exact", "", 512)] == 1.0
+    assert ratio[("lsh", "binning", 512)] == pytest.approx(2.0) and ratio[("window", "", 128)] == pytest.approx(1.1)

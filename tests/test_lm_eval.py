@@ -52,7 +52,7 @@ def test_perplexity_runs_and_summary(model, val):
     one_seed = markdown_table(summary.assign(seeds=1))
     assert " ± " not in one_seed  # no "± 0.000" from a single seed
     chart = perplexity_chart(summary).to_dict()
-    assert "facet" in chart
+    assert chart["width"] == "container"  # one panel, the width of its place (a phone or a projector)
 
 
 def test_attention_errors_fall_with_r(model, val):

@@ -15,53 +15,87 @@ R_TICKS = [1, 2, 4, 8, 16, 32, 64, 128, 256]
 SCHEME_COLORS = alt.Scale(domain=["binning", "cuts", "qmc"], range=["#1f77b4", "#ff7f0e", "#2ca02c"])
 
 
-def perplexity_chart(summary: pd.DataFrame) -> alt.Chart:
-    """Held-out perplexity against R (log axis), one line per scheme with a band for the spread
-    over seeds (min to max), one panel per context length; exact ALiBi as a solid black rule,
-    window truncation as dashed grey rules. ``summary`` is ``evaluate.summarize``'s table."""
+EXACT_LABEL = "exact ALiBi"
+WINDOW_COLORS = ["#8c564b", "#9467bd", "#7f7f7f", "#e377c2"]  # apart from the schemes' blue, orange, green
+LENGTH_DASHES = [[1, 0], [8, 4], [2, 3], [12, 3, 2, 3]]  # 1x, 4x, 8x, ... the training length
+RATIO_TICKS = [0.9, 1, 1.1, 1.25, 1.5, 2, 3, 4, 6, 8, 12, 16]
+
+
+def perplexity_chart(summary: pd.DataFrame, width: int | str = "container") -> alt.LayerChart:
+    """Held-out perplexity relative to exact ALiBi's against R (log-log), in one panel that takes
+    its container's width (a phone's column or a projector's screen).
+
+    One colour per scheme, with a band for the spread over seeds (min to max); one dash pattern per
+    context length. Exact ALiBi is the black rule at 1; each window truncation a rule in its own
+    colour, named with its width in positions in the legend. ``summary`` is ``evaluate.summarize``'s
+    table (one row per method, scheme, R, window and length, with exact rows at every length);
+    ``width`` in pixels for a saved PNG.
+    """
+    exact = summary[summary.method == "exact"].set_index("length").ppl_mean
+    windows = sorted(int(w) for w in summary.loc[summary.method == "window", "window"].unique())
+    window_labels = [f"window w={w} (positions)" for w in windows]
+    schemes = [s for s in ("binning", "cuts", "qmc") if s in set(summary.scheme)]
+    lengths = sorted(int(n) for n in summary.length.unique())
+    training = min(lengths)
+    length_labels = [f"{n} ({n // training}x)" for n in lengths]
+
+    def series(row) -> str:
+        if row.method == "exact":
+            return EXACT_LABEL
+        return f"window w={int(row.window)} (positions)" if row.method == "window" else row.scheme
+
     frame = summary.assign(
-        label=summary.apply(lambda r: f"window w={r.window}" if r.method == "window" else r.method, axis=1)
+        series=summary.apply(series, axis=1),
+        context=summary.length.map(dict(zip(lengths, length_labels))),
+        ratio=summary.ppl_mean / summary.length.map(exact),
+        ratio_min=summary.ppl_min / summary.length.map(exact),
+        ratio_max=summary.ppl_max / summary.length.map(exact),
     )
+    domain = schemes + [EXACT_LABEL] + window_labels
+    palette = [SCHEME_COLORS.range[SCHEME_COLORS.domain.index(s)] for s in schemes]
+    palette += ["#000000"] + WINDOW_COLORS[: len(windows)]
+    colors = alt.Scale(domain=domain, range=palette)
+    color = alt.Color("series:N", scale=colors, title=None, legend=alt.Legend(orient="top", columns=2))
+    dash = alt.StrokeDash(
+        "context:N",
+        scale=alt.Scale(domain=length_labels, range=LENGTH_DASHES[: len(lengths)]),
+        title="context length (bytes)",
+        legend=alt.Legend(
+            orient="bottom", columns=3, symbolType="stroke", symbolStrokeColor="black", symbolStrokeWidth=2.5,
+            symbolSize=500, titleLimit=300,
+        ),
+    )
+    low, high = min(0.95, float(frame.ratio_min.min())), max(1.2, float(frame.ratio_max.max()))
+    ticks = [t for t in RATIO_TICKS if low <= t <= high]
+    scale = alt.Scale(type="log", domain=[low, high], nice=False)
+    axis = alt.Axis(values=ticks, format="~g")
+    y_title = "perplexity / exact ALiBi's"
+    y = alt.Y("ratio:Q", scale=scale, axis=axis, title=y_title)
     x = alt.X("R:Q", scale=alt.Scale(type="log", base=2), axis=alt.Axis(values=R_TICKS), title="samples R")
-    color = alt.Color("scheme:N", scale=SCHEME_COLORS, title="scheme")
-    ppl = alt.Y("ppl_mean:Q", scale=alt.Scale(zero=False), title="perplexity (per byte)")
     lsh = alt.datum.method == "lsh"
-    band = alt.Chart().mark_area(opacity=0.2).encode(x=x, y="ppl_min:Q", y2="ppl_max:Q", color=color)
-    lines = (
-        alt.Chart()
-        .mark_line(point=True)
-        .encode(
-            x=x,
-            y=ppl,
-            color=color,
-            tooltip=[
-                "length",
-                "scheme",
-                "R",
-                alt.Tooltip("ppl_mean:Q", format=".4f"),
-                alt.Tooltip("ppl_std:Q", format=".4f"),
-                alt.Tooltip("gap_pct:Q", format="+.2f", title="gap %"),
-            ],
-        )
+    band = alt.Chart().mark_area(opacity=0.12).encode(
+        x=x, y=alt.Y("ratio_min:Q", scale=scale, axis=axis, title=y_title), y2="ratio_max:Q", color=color,
+        detail="context:N",
     )
-    exact = (
-        alt.Chart().mark_rule(color="black").encode(y=ppl, tooltip=["label", alt.Tooltip("ppl_mean:Q", format=".4f")])
+    lines = alt.Chart().mark_line(strokeWidth=2.5).encode(x=x, y=y, color=color, strokeDash=dash, detail="context:N")
+    # The points apart from the lines: a line with points would draw the dash legend as dots.
+    points = alt.Chart().mark_circle(size=50, opacity=1).encode(
+        x=x, y=y, color=color,
+        tooltip=["length", "scheme", "R", alt.Tooltip("ppl_mean:Q", format=".4f", title="perplexity"),
+                 alt.Tooltip("ppl_std:Q", format=".4f"), alt.Tooltip("gap_pct:Q", format="+.2f", title="gap %")],
     )
-    windows = (
-        alt.Chart()
-        .mark_rule(color="grey", strokeDash=[4, 4])
-        .encode(
-            y=ppl, tooltip=["label", alt.Tooltip("ppl_mean:Q", format=".4f"), alt.Tooltip("gap_pct:Q", format="+.2f")]
-        )
+    rules = alt.Chart().mark_rule(strokeWidth=2.5).encode(
+        y=y, color=color, strokeDash=dash,
+        tooltip=["series:N", "length", alt.Tooltip("ppl_mean:Q", format=".4f", title="perplexity"),
+                 alt.Tooltip("gap_pct:Q", format="+.2f", title="gap %")],
     )
-    layered = alt.layer(
+    return alt.layer(
         band.transform_filter(lsh),
         lines.transform_filter(lsh),
-        exact.transform_filter(alt.datum.method == "exact"),
-        windows.transform_filter(alt.datum.method == "window"),
+        points.transform_filter(lsh),
+        rules.transform_filter(alt.datum.method != "lsh"),
         data=frame,
-    ).properties(width=190, height=220)
-    return layered.facet(column=alt.Column("length:O", title="context length (bytes)")).resolve_scale(y="independent")
+    ).properties(width=width, height=300)
 
 
 def attention_error_chart(errors: pd.DataFrame) -> alt.Chart:

@@ -97,7 +97,10 @@ def width_law_layout(scheme: str, font_size: int = FONT_SIZE) -> alt.TopLevelMix
     """Bars: sampled frequency of each block width; line: the theoretical law (dataset "law")."""
     what, _ = _width_law_names(scheme)
     color = alt.Color(
-        "series:N", title=None, legend=alt.Legend(orient="top"), scale=alt.Scale(range=["#9ecae1", "#d62728"])
+        "series:N",
+        title=None,
+        legend=alt.Legend(orient="top", columns=1),  # one entry a row: the law's formula fits a phone's width
+        scale=alt.Scale(range=["#9ecae1", "#d62728"]),
     )
     x = alt.X("width:Q", title=f"{what} (positions)")
     y = alt.Y("probability:Q", title="probability")

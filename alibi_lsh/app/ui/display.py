@@ -30,20 +30,28 @@ def figure_font(lecture: bool) -> int:
     return LECTURE_FONT_SIZE if lecture else FONT_SIZE
 
 
-def page_head(title: str, explanation: str, lecture: bool, formulas: tuple[str, ...] = (), beside: bool = False):
+def page_head(
+    title: str,
+    explanation: str,
+    lecture: bool,
+    formulas: tuple[str, ...] = (),
+    beside: bool = False,
+    folded: bool = False,
+):
     """The page's title, its two or three sentences and its displayed ``formulas`` (LaTeX); in lecture
-    mode folded under "About this page", so that the figure starts in the first screen of a projector.
+    mode (or when ``folded``: a phone) folded under "About this page", so that the figure starts in
+    the first screen of a projector or a phone.
 
     Returns where the page's controls at hand go: with ``beside`` in lecture mode, the right half of
     the row the folded explanation starts (one row instead of two); otherwise the page itself.
     """
     st.title(title)
-    if not lecture:
+    if not (lecture or folded):
         st.markdown(explanation)
         for formula in formulas:
             st.latex(formula)
         return st
-    about, at_hand = st.columns(2) if beside else (st.container(), st)
+    about, at_hand = st.columns(2) if beside and lecture else (st.container(), st)
     with about.expander("About this page", icon=":material/info:"):
         st.markdown(explanation)
         for formula in formulas:
