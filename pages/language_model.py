@@ -20,6 +20,7 @@ from alibi_lsh.lm.figures import perplexity_chart
 from alibi_lsh.samplers import SCHEMES
 
 SAMPLE_CHOICES = [1, 2, 4, 8, 16, 64]
+LECTURE_CHART_PX = 380
 MAX_TEXT_BYTES = 512  # 4x the training context; keeps the n x n heatmaps and LSH runs quick
 
 session.ensure_entry_point()
@@ -42,7 +43,9 @@ def perplexity_section(context_length: int) -> None:
         if results is None:
             st.warning("No cached results found. Run `python -m alibi_lsh.lm eval`, or compute a quick run here.")
             return
-        display.show_altair(lm_cache.stored_perplexity_spec(font), "lm_perplexity", results.summary)
+        # Lecture mode: the whole chart above a 720 px projector's fold, under the page's head.
+        height = LECTURE_CHART_PX if controls.lecture else None
+        display.show_altair(lm_cache.stored_perplexity_spec(font), "lm_perplexity", results.summary, height=height)
         st.caption(
             "Perplexity divided by exact ALiBi's at the same length. Lines: mean over 3 seeds, band: min to "
             "max; one dash pattern per context length (1x, 4x and 8x the training length). Black rule at 1: "

@@ -157,8 +157,11 @@ LECTURE_PAGES = [  # (url path with lecture mode on, screenshot name, main chart
 PROJECTORS = [(1280, 720), (1024, 768)]
 # Pages whose main figure is only required to start in the first screen (its top half): their
 # heads put the figure too low for its whole box (Attention's row of controls; Convergence's
-# live figure under its head), or beside the formulas, under half the width (Theory).
-TOP_HALF_ONLY = {"lecture_mode_convergence", "lecture_mode_attention", "lecture_mode_theory"}
+# live figure under its head).
+TOP_HALF_ONLY = {"lecture_mode_convergence", "lecture_mode_attention"}
+# Pages whose main figure is at least MIN_CHART_HEIGHT tall at 1280 x 720 (as a tour step's), and
+# every other chart at least MIN_SECONDARY_HEIGHT on both projectors.
+TALL_PAGES = {"lecture_mode_masks", "lecture_mode_theory", "lecture_mode_language_model", "lecture_mode_overview"}
 # Tour steps not yet whole at 1280 x 720: step 8's two-panel chart under its long text and the
 # line of errors ends 8 px below the fold (the step is being rewritten); its top half is checked.
 STEPS_TOP_HALF_ONLY = {"scaling"}
@@ -186,11 +189,19 @@ FIGURE_BOX = """
 # required in the first screen (the panels' lower edge is cut by up to 90 px).
 LIVE_FIGURE_OVERFLOW_PX = 90
 MIN_CHART_HEIGHT = 380  # a main figure on a 1280 x 720 projector
+MIN_SECONDARY_HEIGHT = 240  # any other chart on a projector, read from the back of a room
+CHART_HEIGHTS = """
+() => [...document.querySelectorAll(
+  "[data-testid='stPlotlyChart'], [data-testid='stVegaLiteChart'], .alibi-live")].filter(e =>
+  e.getBoundingClientRect().height > 0).map(e => [e.getAttribute("data-testid") || "live figure",
+  e.getBoundingClientRect().height])
+"""
 
 
-def check_figure_whole(page, where: str, selector: str | None = None) -> dict:
+def check_figure_whole(page, where: str, selector: str | None = None, tall: bool = False) -> dict:
     """Assert the main figure (box with axes, titles, colour bars and legend) ends in the first
-    screen, spans at least half its width and, for a tour step at 1280 x 720, is at least 380 px tall."""
+    screen, spans at least half its width and, for a tour step (or a ``tall`` page) at 1280 x 720,
+    is at least 380 px tall."""
     box = page.evaluate(FIGURE_BOX, selector)
     width, height = page.viewport_size["width"], page.viewport_size["height"]
     assert box is not None, f"{where}: no main figure"
@@ -201,7 +212,7 @@ def check_figure_whole(page, where: str, selector: str | None = None) -> dict:
     assert box["right"] - box["left"] >= width / 2, (
         f"{where}: the main figure is {box['right'] - box['left']:.0f} px wide"
     )
-    if (width, height) == (1280, 720) and selector:  # a tour step (a page's first grid of masks is 370 px)
+    if (width, height) == (1280, 720) and (selector or tall):  # a tour step, or a page in TALL_PAGES
         assert box["height"] >= MIN_CHART_HEIGHT, f"{where}: the main figure is {box['height']:.0f} px tall"
     print(f"{where}: main figure {box['top']:.0f}..{box['bottom']:.0f} px (screen {height})")
     return box
@@ -252,7 +263,10 @@ def test_projector_layout_in_lecture_mode(server, browser):
             page.wait_for_timeout(1000)  # plotly and vega redraw at the new width
             facts = check_projector_layout(page, f"/{path} at {width} x {height}")
             if name not in TOP_HALF_ONLY:
-                check_figure_whole(page, f"/{path} at {width} x {height}")
+                check_figure_whole(page, f"/{path} at {width} x {height}", tall=name in TALL_PAGES)
+            if name in TALL_PAGES:  # the charts under the main one, too, readable from the back of a room
+                low = [(what, round(h)) for what, h in page.evaluate(CHART_HEIGHTS) if h < MIN_SECONDARY_HEIGHT]
+                assert not low, f"/{path} at {width} x {height}: charts under {MIN_SECONDARY_HEIGHT} px: {low}"
             if (width, height) == (1024, 768):
                 page.screenshot(path=str(SCREENSHOTS / f"{name}_1024.png"))
             if name == "lecture_mode_overview":  # the claim's whole figure, colour bars included, in one screen
@@ -489,6 +503,8 @@ PHONE_PAGES = [  # (url path, screenshot name, server-drawn charts on the page)
     ("masks", "phone_masks", 2),
     ("convergence", "phone_convergence", 3),  # the error curves, the per-head heatmaps and bars
 ]
+# Pages whose explanation is folded on a phone, so that the first figure comes first.
+PHONE_FIGURE_FIRST = {"", "masks"}
 # The menus that pick the one panel of a grid shown on a phone: the per-head grid, the Masks grid.
 PHONE_MENUS = {"convergence": "Head shown", "masks": "Mask shown (of 8)"}
 # Widths of every panel on the page: plotly subplots (their drag rectangles), Vega-Lite charts and
@@ -541,6 +557,13 @@ def test_a_phone_gets_readable_figures(server, browser):
             )
             assert tallest <= 1.5 * PHONE["viewport"]["height"], f"/{path} on a phone: a figure {tallest:.0f} px tall"
             assert page.get_by_text(PHONE_MENUS[path]).count() == 1
+        if path in PHONE_FIGURE_FIRST:  # the first screen shows at least half of the first figure
+            box = page.evaluate(FIGURE_BOX, None)
+            shown = min(box["bottom"], PHONE["viewport"]["height"]) - max(box["top"], 0)
+            assert shown >= (box["bottom"] - box["top"]) / 2, (
+                f"/{path} on a phone: first figure {box['top']:.0f}..{box['bottom']:.0f} px"
+            )
+            print(f"/{path} on a phone: first figure {box['top']:.0f}..{box['bottom']:.0f} px")
         page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
         # The screen at each figure (the page scrolls inside Streamlit's container, not the document).
         figures = page.locator(".alibi-live, [data-testid='stPlotlyChart'], [data-testid='stVegaLiteChart']")
@@ -549,6 +572,11 @@ def test_a_phone_gets_readable_figures(server, browser):
             page.wait_for_timeout(300)
             page.screenshot(path=str(SCREENSHOTS / f"{name}_figure_{k + 1}.png"))
     context.close()
+
+
+# Steps whose figure is several fixed-width Vega-Lite panels side by side (Vega-Lite sizes only a
+# single or layered view to its container): on a phone they are cut at the right. Not yet fixed.
+FIXED_WIDTH_STEPS = {"error", "scaling"}
 
 
 def test_a_phone_sees_each_tour_step_figure_first(server, browser):
@@ -575,6 +603,9 @@ def test_a_phone_sees_each_tour_step_figure_first(server, browser):
         facts = page.evaluate(LAYOUT_FACTS)
         assert not facts["overlaps"], f"{where}: overlapping figure text: {facts['overlaps'][:6]}"
         assert facts["pageWidth"] <= facts["viewportWidth"] + 1, f"{where}: the page scrolls sideways"
+        if facts["wide"]:
+            print(f"{where}: a chart wider than its place: {facts['wide']}")
+        assert step.key in FIXED_WIDTH_STEPS or not facts["wide"], f"{where}: a chart wider than its place (cut)"
         assert not page.locator(".st-key-tour_keys_hint").is_visible(), f"{where}: a keyboard hint on a touch screen"
         buttons = [page.locator(f".st-key-tour_{move} button").bounding_box() for move in ("previous", "next")]
         assert abs(buttons[0]["y"] - buttons[1]["y"]) < 2, f"{where}: Previous and Next on two rows: {buttons}"

@@ -18,6 +18,7 @@ SCHEME_COLORS = alt.Scale(domain=["binning", "cuts", "qmc"], range=["#1f77b4", "
 EXACT_LABEL = "exact ALiBi"
 WINDOW_COLORS = ["#8c564b", "#9467bd", "#7f7f7f", "#e377c2"]  # apart from the schemes' blue, orange, green
 LENGTH_DASHES = [[1, 0], [8, 4], [2, 3], [12, 3, 2, 3]]  # 1x, 4x, 8x, ... the training length
+HEIGHT = 440  # legends and axes included (a container's width fits the whole chart to this height)
 RATIO_TICKS = [0.9, 1, 1.1, 1.25, 1.5, 2, 3, 4, 6, 8, 12, 16]
 
 
@@ -33,7 +34,7 @@ def perplexity_chart(summary: pd.DataFrame, width: int | str = "container") -> a
     """
     exact = summary[summary.method == "exact"].set_index("length").ppl_mean
     windows = sorted(int(w) for w in summary.loc[summary.method == "window", "window"].unique())
-    window_labels = [f"window w={w} (positions)" for w in windows]
+    window_labels = [f"window w={w}" for w in windows]
     schemes = [s for s in ("binning", "cuts", "qmc") if s in set(summary.scheme)]
     lengths = sorted(int(n) for n in summary.length.unique())
     training = min(lengths)
@@ -42,7 +43,7 @@ def perplexity_chart(summary: pd.DataFrame, width: int | str = "container") -> a
     def series(row) -> str:
         if row.method == "exact":
             return EXACT_LABEL
-        return f"window w={int(row.window)} (positions)" if row.method == "window" else row.scheme
+        return f"window w={int(row.window)}" if row.method == "window" else row.scheme
 
     frame = summary.assign(
         series=summary.apply(series, axis=1),
@@ -55,7 +56,7 @@ def perplexity_chart(summary: pd.DataFrame, width: int | str = "container") -> a
     palette = [SCHEME_COLORS.range[SCHEME_COLORS.domain.index(s)] for s in schemes]
     palette += ["#000000"] + WINDOW_COLORS[: len(windows)]
     colors = alt.Scale(domain=domain, range=palette)
-    color = alt.Color("series:N", scale=colors, title=None, legend=alt.Legend(orient="top", columns=2))
+    color = alt.Color("series:N", scale=colors, title=None, legend=alt.Legend(orient="top", columns=3))
     dash = alt.StrokeDash(
         "context:N",
         scale=alt.Scale(domain=length_labels, range=LENGTH_DASHES[: len(lengths)]),
@@ -95,7 +96,7 @@ def perplexity_chart(summary: pd.DataFrame, width: int | str = "container") -> a
         points.transform_filter(lsh),
         rules.transform_filter(alt.datum.method != "lsh"),
         data=frame,
-    ).properties(width=width, height=300)
+    ).properties(width=width, height=HEIGHT)
 
 
 def attention_error_chart(errors: pd.DataFrame) -> alt.Chart:

@@ -174,6 +174,8 @@ def error_curves_layout(
             )
         )
         panels.append(alt.layer(band, line, references).properties(title=metric, width=panel_width, height=280))
+    if len(panels) == 1:  # one panel takes its place's width: a phone's column as well as a projector
+        return style(panels[0].properties(width="container"), font_size, legend_orient="right")
     chart = alt.hconcat(*panels).resolve_scale(y="independent")
     return style(chart, font_size, legend_orient="right")  # in the first screen, next to the lines
 
