@@ -20,7 +20,7 @@ from alibi_lsh.lm.figures import perplexity_chart
 from alibi_lsh.samplers import SCHEMES
 
 SAMPLE_CHOICES = [1, 2, 4, 8, 16, 64]
-LECTURE_CHART_PX = 380
+LECTURE_CHART_PX = 460  # legends and axes included; ends above a 720 px projector's fold
 MAX_TEXT_BYTES = 512  # 4x the training context; keeps the n x n heatmaps and LSH runs quick
 
 session.ensure_entry_point()
@@ -29,8 +29,11 @@ font = display.figure_font(controls.lecture)
 
 
 def perplexity_section(context_length: int) -> None:
-    display.figure_heading("Held-out perplexity against R", controls.lecture)
-    source = st.radio(
+    # Lecture mode: the heading and the choice in one row, so that the whole chart fits the screen.
+    heading, choice = st.columns(2, vertical_alignment="center") if controls.lecture else (st.container(), st)
+    with heading:
+        display.figure_heading("Held-out perplexity against R", controls.lecture)
+    source = choice.radio(
         "Results",
         ["Cached full evaluation", "Compute a quick run now"],
         horizontal=True,
@@ -146,13 +149,14 @@ def text_section(n_layer: int, n_head: int, slopes: list[float]) -> None:
     )
 
 
-display.page_head(
+at_hand = display.page_head(
     "Language model",
     "A byte-level ALiBi transformer (no positional embeddings) trained on Python's standard-library "
     "sources. Replacing its exact ALiBi attention by the positional-LSH estimate with R samples "
     "changes the held-out perplexity by the amounts below, at the training context length and "
     "beyond it, where ALiBi extrapolates.",
     controls.lecture,
+    beside=True,  # in lecture mode the model's line goes beside the folded explanation
 )
 try:
     model, info = lm_cache.model()
@@ -160,7 +164,7 @@ except (FileNotFoundError, ValueError) as err:
     st.error(str(err))
     st.stop()
 config = model.config
-st.caption(
+at_hand.caption(
     f"{model.num_params():,} parameters, {config.n_layer} layers, {config.n_head} heads, trained on "
     f"{config.context_length}-byte windows; held-out perplexity {info.get('val_ppl', float('nan')):.3f} per byte."
 )

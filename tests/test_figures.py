@@ -355,7 +355,7 @@ def test_perplexity_chart_names_every_line_and_takes_its_place_width():
     colour = next(e["color"] for e in encodings if "legend" in e["color"] and e["color"]["legend"] is not None)
     assert colour["scale"]["domain"] == ["binning", "cuts", EXACT_LABEL, "window w=16"]
     dash = next(e["strokeDash"] for e in encodings if "strokeDash" in e)
-    assert dash["scale"]["domain"] == ["128 (1x)", "512 (4x)"]
+    assert dash["scale"]["domain"] == ["128 bytes (1x)", "512 bytes (4x)"]
     data = pd.DataFrame(next(iter(spec["datasets"].values())))
     ratio = data.set_index(["method", "scheme", "length"]).ratio
     assert ratio[("exact", "", 128)] == ratio[("exact", "", 512)] == 1.0

@@ -19,7 +19,7 @@ EXACT_LABEL = "exact ALiBi"
 WINDOW_COLORS = ["#8c564b", "#9467bd", "#7f7f7f", "#e377c2"]  # apart from the schemes' blue, orange, green
 LENGTH_DASHES = [[1, 0], [8, 4], [2, 3], [12, 3, 2, 3]]  # 1x, 4x, 8x, ... the training length
 HEIGHT = 440  # legends and axes included (a container's width fits the whole chart to this height)
-RATIO_TICKS = [0.9, 1, 1.1, 1.25, 1.5, 2, 3, 4, 6, 8, 12, 16]
+RATIO_TICKS = [0.8, 1, 1.25, 1.5, 2, 3, 4, 6, 8, 12, 16]
 
 
 def perplexity_chart(summary: pd.DataFrame, width: int | str = "container") -> alt.LayerChart:
@@ -38,7 +38,7 @@ def perplexity_chart(summary: pd.DataFrame, width: int | str = "container") -> a
     schemes = [s for s in ("binning", "cuts", "qmc") if s in set(summary.scheme)]
     lengths = sorted(int(n) for n in summary.length.unique())
     training = min(lengths)
-    length_labels = [f"{n} ({n // training}x)" for n in lengths]
+    length_labels = [f"{n} bytes ({n // training}x)" for n in lengths]
 
     def series(row) -> str:
         if row.method == "exact":
@@ -56,14 +56,17 @@ def perplexity_chart(summary: pd.DataFrame, width: int | str = "container") -> a
     palette = [SCHEME_COLORS.range[SCHEME_COLORS.domain.index(s)] for s in schemes]
     palette += ["#000000"] + WINDOW_COLORS[: len(windows)]
     colors = alt.Scale(domain=domain, range=palette)
-    color = alt.Color("series:N", scale=colors, title=None, legend=alt.Legend(orient="top", columns=3))
+    # Legends in one row on a projector, in two columns on a phone (``width``: the plot's, in pixels).
+    color = alt.Color(
+        "series:N", scale=colors, title=None, legend=alt.Legend(orient="top", columns={"expr": "width > 560 ? 6 : 2"})
+    )
     dash = alt.StrokeDash(
         "context:N",
         scale=alt.Scale(domain=length_labels, range=LENGTH_DASHES[: len(lengths)]),
-        title="context length (bytes)",
+        title=None,
         legend=alt.Legend(
-            orient="bottom", columns=3, symbolType="stroke", symbolStrokeColor="black", symbolStrokeWidth=2.5,
-            symbolSize=500, titleLimit=300,
+            orient="bottom", columns={"expr": "width > 560 ? 3 : 1"}, symbolType="stroke",
+            symbolStrokeColor="black", symbolStrokeWidth=2.5, symbolSize=500,
         ),
     )
     low, high = min(0.95, float(frame.ratio_min.min())), max(1.2, float(frame.ratio_max.max()))
