@@ -38,7 +38,12 @@ choices = LECTURE_COUNTS if controls.lecture else COUNTS
 if st.session_state.get("masks_count", choices[0]) not in choices:  # kept from the other layout
     del st.session_state["masks_count"]
 count = left.select_slider("Masks shown", choices, value=choices[0] if controls.lecture else 8, key="masks_count")
-mid.button("Resample" if controls.lecture else "Resample (next seed)", on_click=session.resample, icon=":material/casino:", key="masks_resample")
+mid.button(
+    "Resample" if controls.lecture else "Resample (next seed)",
+    on_click=session.resample,
+    icon=":material/casino:",
+    key="masks_resample",
+)
 if controls.lecture:
     session.control_widget("scheme", session.ON_PAGE, right)
 else:
@@ -75,7 +80,14 @@ else:
             )
         else:
             figure = cache.mask_grid(
-                controls.n, controls.slope, count, controls.scheme, controls.seed, font, cols=4, head=controls.head_index
+                controls.n,
+                controls.slope,
+                count,
+                controls.scheme,
+                controls.seed,
+                font,
+                cols=4,
+                head=controls.head_index,
             )
         display.show_plotly(figure, "masks_grid", sampled.table)
         st.caption(

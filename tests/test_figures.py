@@ -342,10 +342,14 @@ def test_perplexity_chart_names_every_line_and_takes_its_place_width():
     from alibi_lsh.lm.figures import EXACT_LABEL, perplexity_chart
 
     rows = [
-        ("exact", "", 0, 0, 128, 4.0), ("exact", "", 0, 0, 512, 5.0),
-        ("window", "", 0, 16, 128, 4.4), ("window", "", 0, 16, 512, 5.5),
-        ("lsh", "binning", 4, 0, 128, 6.0), ("lsh", "binning", 4, 0, 512, 10.0),
-        ("lsh", "cuts", 4, 0, 128, 8.0), ("lsh", "cuts", 4, 0, 512, 5.0),
+        ("exact", "", 0, 0, 128, 4.0),
+        ("exact", "", 0, 0, 512, 5.0),
+        ("window", "", 0, 16, 128, 4.4),
+        ("window", "", 0, 16, 512, 5.5),
+        ("lsh", "binning", 4, 0, 128, 6.0),
+        ("lsh", "binning", 4, 0, 512, 10.0),
+        ("lsh", "cuts", 4, 0, 128, 8.0),
+        ("lsh", "cuts", 4, 0, 512, 5.0),
     ]
     summary = pd.DataFrame(rows, columns=["method", "scheme", "R", "window", "length", "ppl_mean"])
     summary = summary.assign(ppl_std=0.0, ppl_min=summary.ppl_mean, ppl_max=summary.ppl_mean, gap_pct=0.0)

@@ -65,8 +65,12 @@ def perplexity_chart(summary: pd.DataFrame, width: int | str = "container") -> a
         scale=alt.Scale(domain=length_labels, range=LENGTH_DASHES[: len(lengths)]),
         title=None,
         legend=alt.Legend(
-            orient="bottom", columns={"expr": "width > 560 ? 3 : 1"}, symbolType="stroke",
-            symbolStrokeColor="black", symbolStrokeWidth=2.5, symbolSize=500,
+            orient="bottom",
+            columns={"expr": "width > 560 ? 3 : 1"},
+            symbolType="stroke",
+            symbolStrokeColor="black",
+            symbolStrokeWidth=2.5,
+            symbolSize=500,
         ),
     )
     low, high = min(0.95, float(frame.ratio_min.min())), max(1.2, float(frame.ratio_max.max()))
@@ -77,21 +81,50 @@ def perplexity_chart(summary: pd.DataFrame, width: int | str = "container") -> a
     y = alt.Y("ratio:Q", scale=scale, axis=axis, title=y_title)
     x = alt.X("R:Q", scale=alt.Scale(type="log", base=2), axis=alt.Axis(values=R_TICKS), title="samples R")
     lsh = alt.datum.method == "lsh"
-    band = alt.Chart().mark_area(opacity=0.12).encode(
-        x=x, y=alt.Y("ratio_min:Q", scale=scale, axis=axis, title=y_title), y2="ratio_max:Q", color=color,
-        detail="context:N",
+    band = (
+        alt.Chart()
+        .mark_area(opacity=0.12)
+        .encode(
+            x=x,
+            y=alt.Y("ratio_min:Q", scale=scale, axis=axis, title=y_title),
+            y2="ratio_max:Q",
+            color=color,
+            detail="context:N",
+        )
     )
     lines = alt.Chart().mark_line(strokeWidth=2.5).encode(x=x, y=y, color=color, strokeDash=dash, detail="context:N")
     # The points apart from the lines: a line with points would draw the dash legend as dots.
-    points = alt.Chart().mark_circle(size=50, opacity=1).encode(
-        x=x, y=y, color=color,
-        tooltip=["length", "scheme", "R", alt.Tooltip("ppl_mean:Q", format=".4f", title="perplexity"),
-                 alt.Tooltip("ppl_std:Q", format=".4f"), alt.Tooltip("gap_pct:Q", format="+.2f", title="gap %")],
+    points = (
+        alt.Chart()
+        .mark_circle(size=50, opacity=1)
+        .encode(
+            x=x,
+            y=y,
+            color=color,
+            tooltip=[
+                "length",
+                "scheme",
+                "R",
+                alt.Tooltip("ppl_mean:Q", format=".4f", title="perplexity"),
+                alt.Tooltip("ppl_std:Q", format=".4f"),
+                alt.Tooltip("gap_pct:Q", format="+.2f", title="gap %"),
+            ],
+        )
     )
-    rules = alt.Chart().mark_rule(strokeWidth=2.5).encode(
-        y=y, color=color, strokeDash=dash,
-        tooltip=["series:N", "length", alt.Tooltip("ppl_mean:Q", format=".4f", title="perplexity"),
-                 alt.Tooltip("gap_pct:Q", format="+.2f", title="gap %")],
+    rules = (
+        alt.Chart()
+        .mark_rule(strokeWidth=2.5)
+        .encode(
+            y=y,
+            color=color,
+            strokeDash=dash,
+            tooltip=[
+                "series:N",
+                "length",
+                alt.Tooltip("ppl_mean:Q", format=".4f", title="perplexity"),
+                alt.Tooltip("gap_pct:Q", format="+.2f", title="gap %"),
+            ],
+        )
     )
     return alt.layer(
         band.transform_filter(lsh),
