@@ -137,6 +137,10 @@ def test_attention_figures_match_library_attention():
     assert len(row) == 31 and np.allclose(row[["exact", "approximate", "window"]].sum(), 1.0)
     values = vega_values(figures.attention_row_chart(row, 30))
     assert set(values["method"]) == {"exact", "approximate", "window"}
+    # Given its width, the window is named with it in the data and in the legend's domain.
+    named = figures.attention_row_chart(row, 30, window=8)
+    assert set(vega_values(named)["method"]) == {"exact", "approximate", "window w=8"}
+    assert named.to_dict()["encoding"]["color"]["scale"]["domain"] == ["exact", "approximate", "window w=8"]
     # The dense mean-of-masks output equals the block algorithm on the same partitions.
     assert attention_data.block_algorithm_check(setup, R, "binning", 0, True) < 1e-5
     errors = attention_data.head_output_errors(setup, 8, True)

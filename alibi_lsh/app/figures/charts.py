@@ -228,14 +228,23 @@ def head_error_bars(table: pd.DataFrame, font_size: int = FONT_SIZE) -> alt.TopL
     return with_data(head_error_layout(font_size), head_error_tables(table))
 
 
-def attention_row_tables(row: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """``attention_row``'s table in long form (key, method, weight) as dataset "row"."""
-    return {"row": row.melt("key", ["exact", "approximate", "window"], var_name="method", value_name="weight")}
+def _window_label(window: int | None) -> str:
+    """The window's line in a legend, with its width when known (``window w=16``)."""
+    return "window" if window is None else f"window w={window}"
 
 
-def attention_row_layout(query: int, font_size: int = FONT_SIZE) -> alt.TopLevelMixin:
-    """Attention weight of one query against key position: exact, approximate and window (dataset "row")."""
-    methods = list(METHOD_COLORS)
+def attention_row_tables(row: pd.DataFrame, window: int | None = None) -> dict[str, pd.DataFrame]:
+    """``attention_row``'s table in long form (key, method, weight) as dataset "row"; with ``window``
+    (its width in positions) the window's method reads ``window w=...``."""
+    long = row.melt("key", ["exact", "approximate", "window"], var_name="method", value_name="weight")
+    long["method"] = long["method"].replace({"window": _window_label(window)})
+    return {"row": long}
+
+
+def attention_row_layout(query: int, font_size: int = FONT_SIZE, window: int | None = None) -> alt.TopLevelMixin:
+    """Attention weight of one query against key position: exact, approximate and window (dataset "row");
+    ``window``, the window's width in positions, is named in the legend (pass the same to the tables)."""
+    methods = ["exact", "approximate", _window_label(window)]
     chart = (
         alt.Chart(alt.NamedData("row"))
         .mark_line(strokeWidth=2.5, interpolate="step-after")
@@ -257,9 +266,12 @@ def attention_row_layout(query: int, font_size: int = FONT_SIZE) -> alt.TopLevel
     return style(chart, font_size)
 
 
-def attention_row_chart(row: pd.DataFrame, query: int, font_size: int = FONT_SIZE) -> alt.TopLevelMixin:
-    """Attention weight of one query against key position: exact, approximate and window."""
-    return with_data(attention_row_layout(query, font_size), attention_row_tables(row))
+def attention_row_chart(
+    row: pd.DataFrame, query: int, font_size: int = FONT_SIZE, window: int | None = None
+) -> alt.TopLevelMixin:
+    """Attention weight of one query against key position: exact, approximate and window (of width
+    ``window`` positions, named in the legend when given)."""
+    return with_data(attention_row_layout(query, font_size, window), attention_row_tables(row, window))
 
 
 def output_error_layout(font_size: int = FONT_SIZE) -> alt.TopLevelMixin:
