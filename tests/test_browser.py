@@ -575,8 +575,9 @@ def test_a_phone_gets_readable_figures(server, browser):
 
 
 # Steps whose figure is several fixed-width Vega-Lite panels side by side (Vega-Lite sizes only a
-# single or layered view to its container): on a phone they are cut at the right. Not yet fixed.
-FIXED_WIDTH_STEPS = {"error", "scaling"}
+# single or layered view to its container): on a phone they are cut at the right. Not yet fixed:
+# the error curves, the benchmark's time and error, the verdict's two panels.
+FIXED_WIDTH_STEPS = {"error", "scaling", "verdict"}
 
 
 def test_a_phone_sees_each_tour_step_figure_first(server, browser):

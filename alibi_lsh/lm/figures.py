@@ -18,7 +18,8 @@ SCHEME_COLORS = alt.Scale(domain=["binning", "cuts", "qmc"], range=["#1f77b4", "
 EXACT_LABEL = "exact ALiBi"
 WINDOW_COLORS = ["#8c564b", "#9467bd", "#7f7f7f", "#e377c2"]  # apart from the schemes' blue, orange, green
 LENGTH_DASHES = [[1, 0], [8, 4], [2, 3], [12, 3, 2, 3]]  # 1x, 4x, 8x, ... the training length
-HEIGHT = 440  # legends and axes included (a container's width fits the whole chart to this height)
+NARROW_PX = 560  # a plot narrower than this is a phone's column
+HEIGHT = 400  # legends and axes included (a container's width fits the whole chart to this height)
 RATIO_TICKS = [0.8, 1, 1.25, 1.5, 2, 3, 4, 6, 8, 12, 16]
 
 
@@ -56,9 +57,16 @@ def perplexity_chart(summary: pd.DataFrame, width: int | str = "container") -> a
     palette = [SCHEME_COLORS.range[SCHEME_COLORS.domain.index(s)] for s in schemes]
     palette += ["#000000"] + WINDOW_COLORS[: len(windows)]
     colors = alt.Scale(domain=domain, range=palette)
-    # Legends in one row on a projector, in two columns on a phone (``width``: the plot's, in pixels).
+    # Legends in one row on a projector; on a phone (``width``, the plot's, under NARROW_PX) in
+    # smaller type, the colours in two columns and the lengths without "bytes", so the plot keeps
+    # its height.
+    narrow = f"width < {NARROW_PX}"
+    small = {"labelFontSize": {"expr": f"{narrow} ? 14 : 18"}, "rowPadding": {"expr": f"{narrow} ? 2 : 6"}}
     color = alt.Color(
-        "series:N", scale=colors, title=None, legend=alt.Legend(orient="top", columns={"expr": "width > 560 ? 6 : 2"})
+        "series:N",
+        scale=colors,
+        title=None,
+        legend=alt.Legend(orient="top", columns={"expr": f"{narrow} ? 2 : 6"}, **small),
     )
     dash = alt.StrokeDash(
         "context:N",
@@ -66,11 +74,13 @@ def perplexity_chart(summary: pd.DataFrame, width: int | str = "container") -> a
         title=None,
         legend=alt.Legend(
             orient="bottom",
-            columns={"expr": "width > 560 ? 3 : 1"},
+            columns=len(lengths),
+            labelExpr=f"{narrow} ? replace(datum.label, ' bytes', '') : datum.label",
             symbolType="stroke",
             symbolStrokeColor="black",
             symbolStrokeWidth=2.5,
-            symbolSize=500,
+            symbolSize={"expr": f"{narrow} ? 300 : 500"},
+            **small,
         ),
     )
     low, high = min(0.95, float(frame.ratio_min.min())), max(1.2, float(frame.ratio_max.max()))
