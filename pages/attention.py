@@ -98,7 +98,7 @@ except ValueError as error:
 else:
     row = attention_data.attention_row(setup, head - 1, query, int(window))
     display.figure_heading(f"Head {head} (m = {slope:.4g}), query i = {query}: weight on each key", controls.lecture)
-    spec = cache.attention_row_spec(row, query, font)
+    spec = cache.attention_row_spec(row, query, font, int(window))
     display.show_altair(spec, "attention_row", row)
     st.subheader(
         f"Relative output error of every head (R = {controls.samples}, {controls.scheme}, "

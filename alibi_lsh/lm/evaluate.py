@@ -311,7 +311,8 @@ def run_eval(
     runs.to_csv(out_dir / "perplexity_runs.csv", index=False, float_format="%.5f")
     summary.to_csv(out_dir / "perplexity.csv", index=False, float_format="%.5f")
     errors.to_csv(out_dir / "attention_error.csv", index=False, float_format="%.5f")
-    perplexity_chart(summary).save(str(out_dir / "perplexity.png"), scale_factor=1.5)
+    # A file has no container to take its width from.
+    perplexity_chart(summary, width=640).save(str(out_dir / "perplexity.png"), scale_factor=1.5)
     attention_error_chart(errors).save(str(out_dir / "attention_error.png"), scale_factor=1.5)
     return {"runs": runs, "summary": summary, "errors": errors}
 

@@ -165,8 +165,9 @@ def head_error_spec(table: pd.DataFrame, font: int) -> dict:
     return _vega("head_error", (font,), figures.head_error_tables(table))
 
 
-def attention_row_spec(row: pd.DataFrame, query: int, font: int) -> dict:
-    return _vega("attention_row", (query, font), figures.attention_row_tables(row))
+def attention_row_spec(row: pd.DataFrame, query: int, font: int, window: int) -> dict:
+    """One query's weights; the window's legend entry names its width ``window``."""
+    return _vega("attention_row", (query, font, window), figures.attention_row_tables(row, window))
 
 
 def output_error_spec(table: pd.DataFrame, font: int) -> dict:
