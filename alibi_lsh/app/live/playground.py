@@ -1,18 +1,201 @@
-"""The cost playground: keys per query, multiply-adds and error of exact ALiBi, a window and the blocks.
+"""The cost playground: keys per query, multiply-adds and output error of exact ALiBi, a window and the blocks.
+
+A Streamlit custom component (components v2, plain JavaScript, no build step): the browser holds a
+small example (random q, k, v from a seeded Philox stream, d = 16), draws the blocks with the
+documented block function (``blocks.js``, binning, seed 0, head index 0), runs the estimator, the
+window and exact ALiBi on it (``estimator.js``) and redraws on every animation frame while n, m, w
+or R is dragged. The formulas below are what the browser computes for the costs; the browser test
+checks the two against each other.
+
+Costs, per query of one head (the union pass of :mod:`alibi_lsh.attention.lsh.union`):
+keys read (the distinct keys whose q.k is computed), and multiply-adds = keys * (d + d_v) (a dot
+product and a weighted sum of v per key), plus R for the blocks (one count per sample).
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
+import torch
+
+from ..._checks import check_int, check_number
+from ...masks import sample_partitions
 from .component import compact_script
 
+COMPONENT_NAME = "alibi_lsh_cost_playground"
 ESTIMATOR_ASSETS = ("blocks.js", "estimator.js")
+ASSETS = (*ESTIMATOR_ASSETS, "playground.js")
+HEAD_DIM = 8  # d = d_v of the browser's example (HEAD_DIM in playground.js)
+EXAMPLE_SEED = 0  # the blocks' seed and head index in the browser
+EXAMPLE_HEAD = 0
+# n is capped so that a drag of m or n (which recomputes every error curve: ~30 outputs of n x d)
+# keeps at least 30 frames per second on a phone-class CPU; docs/app.md has the measured rate.
+MIN_N, MAX_N = 16, 256
+N_STEPS_PER_OCTAVE = 2  # the n slider: half octaves (16, 23, 32, 45, ...)
+MIN_LOG2_SLOPE, MAX_LOG2_SLOPE = -8, 1  # the slope slider: 2^-8 .. 2
+MAX_SAMPLES = 1024
+SCORE_STDS = (0, 1, 2, 4)  # standard deviation of the scores scale q.k; 0 = positional weights alone
+TAIL_MASS = 1e-3  # the starting window leaves this share of the kernel out (per head, as the verdict)
+
+
+@dataclass(frozen=True)
+class PlaygroundStart:
+    """Where the playground's sliders start; the reader moves them in the browser."""
+
+    n: int
+    slope: float
+    samples: int
+    window: int
+    score_std: float = 1
+    causal: bool = False
+
+
+def exact_keys_per_query(n: int, causal: bool) -> float:
+    """n keys per query; causal: query i reads i + 1, (n + 1) / 2 on average."""
+    return (n + 1) / 2 if causal else float(n)
+
+
+def window_keys_per_query(n: int, window: int, causal: bool) -> float:
+    """Mean over the n queries of the keys with |i - j| < w (and j <= i when causal)."""
+    total = 0
+    for i in range(n):
+        total += min(i, window - 1) + 1 + (0 if causal else min(n - 1 - i, window - 1))
+    return total / n
+
+
+def block_keys_per_query(n: int, slope: float, samples: int, causal: bool) -> float:
+    """Mean over the n queries of the union of their R blocks (the browser's blocks: binning, seed
+    EXAMPLE_SEED, head EXAMPLE_HEAD): every block holds the query, so the union is one run from
+    the earliest block start to the latest block end (to the query itself when causal)."""
+    positions = torch.arange(n)
+    first = torch.full((n,), n, dtype=torch.int64)
+    last = torch.zeros(n, dtype=torch.int64)
+    for partition in sample_partitions(n, slope, samples, "binning", EXAMPLE_SEED, head=EXAMPLE_HEAD):
+        starts = partition.starts
+        ends = torch.cat([starts[1:], torch.tensor([n])])
+        block = torch.searchsorted(starts, positions, right=True) - 1
+        first = torch.minimum(first, starts[block])
+        last = torch.maximum(last, ends[block])
+    end = positions + 1 if causal else last
+    return float((end - first).double().mean())
+
+
+def multiply_adds(keys: float, samples: int = 0, head_dim: int = HEAD_DIM, value_dim: int = HEAD_DIM) -> float:
+    """Multiply-adds per query: q.k and the weighted sum of v for each key read, plus one count per
+    sample for the blocks (samples = 0 for exact attention and the window)."""
+    return keys * (head_dim + value_dim) + samples
+
+
+def tail_window(slope: float, n: int, tail_mass: float = TAIL_MASS) -> int:
+    """The smallest w with exp(-m w) <= tail_mass (the kernel's far share, roughly), at most n."""
+    return max(1, min(n, math.ceil(math.log(1 / tail_mass) / slope)))
+
+
+def on_slider(value: float, steps_per_octave: int, low: int, high: int) -> int:
+    """The integer a log2 slider with ``steps_per_octave`` steps shows nearest ``value``, in low .. high."""
+    log2 = min(max(math.log2(max(value, 1)), math.log2(low)), math.log2(high))
+    return round(2 ** (round(steps_per_octave * log2) / steps_per_octave))
+
+
+def starting_point(n: int, slope: float, samples: int) -> tuple[PlaygroundStart, list[str]]:
+    """The app's shared controls as the playground's start, moved onto its sliders' steps and
+    ranges, with a message (naming the value given and the value used) for each value moved."""
+    messages = []
+    used_n = on_slider(n, N_STEPS_PER_OCTAVE, MIN_N, MAX_N)
+    if used_n != n:
+        messages.append(
+            f"n = {n} is not on the playground's n slider ({MIN_N} .. {MAX_N}, half octaves: it recomputes "
+            f"every curve while you drag); using n = {used_n}."
+        )
+    log2_slope = min(max(math.log2(slope), MIN_LOG2_SLOPE), MAX_LOG2_SLOPE) if slope > 0 else MIN_LOG2_SLOPE
+    used_slope = 2.0 ** (round(8 * log2_slope) / 8)  # the slider's steps: eighths of an octave
+    if not math.isclose(used_slope, slope, rel_tol=0.05):
+        messages.append(
+            f"slope m = {slope:g} is outside the playground's slider (2^{MIN_LOG2_SLOPE} .. 2^{MAX_LOG2_SLOPE} "
+            f"in eighths of an octave); using m = {used_slope:.4g}."
+        )
+    used_samples = on_slider(samples, 8, 1, MAX_SAMPLES)
+    if used_samples != samples:
+        messages.append(
+            f"R = {samples} is not on the playground's R slider (eighths of an octave); using R = {used_samples}."
+        )
+    window = on_slider(tail_window(used_slope, used_n), 8, 1, used_n)  # the w slider: eighths of an octave
+    start = PlaygroundStart(used_n, used_slope, used_samples, window)
+    return start, messages
+
+
+def checked_start(start: PlaygroundStart) -> PlaygroundStart:
+    """The start checked against the playground's ranges; ValueError names the argument and the range."""
+    n = check_int("n", start.n, minimum=MIN_N, maximum=MAX_N)
+    slope = check_number("slope", start.slope, low=2.0**MIN_LOG2_SLOPE, high=2.0**MAX_LOG2_SLOPE)
+    samples = check_int("samples", start.samples, maximum=MAX_SAMPLES)
+    window = check_int("window", start.window, maximum=n)
+    if start.score_std not in SCORE_STDS:
+        raise ValueError(f"score_std must be one of {SCORE_STDS}, got {start.score_std!r}")
+    if not isinstance(start.causal, bool):
+        raise ValueError(f"causal must be True or False, got {start.causal!r}")
+    return PlaygroundStart(n, float(slope), samples, window, start.score_std, start.causal)
+
+
+def component_data(start: PlaygroundStart, lecture: bool) -> dict:
+    """The JSON the browser receives: where the sliders start and their ranges."""
+    start = checked_start(start)
+    data = {
+        "n": start.n,
+        "slope": start.slope,
+        "samples": start.samples,
+        "window": start.window,
+        "score_std": start.score_std,
+        "causal": start.causal,
+        "min_n": MIN_N,
+        "max_n": MAX_N,
+        "min_log2_slope": MIN_LOG2_SLOPE,
+        "max_log2_slope": MAX_LOG2_SLOPE,
+        "max_samples": MAX_SAMPLES,
+        "lecture": bool(lecture),
+    }
+    data["basis"] = repr(
+        sorted((name, data[name]) for name in ("n", "slope", "samples", "window", "score_std", "causal"))
+    )
+    return data
+
+
+def _source(names: tuple[str, ...]) -> str:
+    files = resources.files(__package__)
+    return compact_script("\n".join(files.joinpath(name).read_text(encoding="utf-8") for name in names))
 
 
 @cache
 def estimator_source() -> str:
     """blocks.js and estimator.js as one ES module (comments left out)."""
+    return _source(ESTIMATOR_ASSETS)
+
+
+@cache
+def component_source() -> dict[str, str]:
+    """The playground's HTML, CSS and JavaScript (blocks.js, estimator.js, playground.js as one module)."""
     files = resources.files(__package__)
-    return compact_script("\n".join(files.joinpath(name).read_text(encoding="utf-8") for name in ESTIMATOR_ASSETS))
+    return {
+        "html": files.joinpath("playground.html").read_text(encoding="utf-8"),
+        "css": files.joinpath("playground.css").read_text(encoding="utf-8"),
+        "js": _source(ASSETS),
+    }
+
+
+@cache
+def _mount():
+    import streamlit as st
+
+    return st.components.v2.component(COMPONENT_NAME, **component_source(), isolate_styles=False)
+
+
+def cost_playground(start: PlaygroundStart, *, key: str, lecture: bool = False) -> None:
+    """Mount the cost playground with its sliders at ``start`` (see :class:`PlaygroundStart`).
+
+    Everything after that happens in the browser: it reports nothing back. ``lecture``: larger
+    text. Raises ValueError naming a setting outside the playground's ranges.
+    """
+    _mount()(key=key, data=component_data(start, lecture))

@@ -27,6 +27,7 @@ PAGES = (
     PageSpec("pages/convergence.py", "Convergence", ":material/trending_down:"),
     PageSpec("pages/attention.py", "Attention", ":material/visibility:"),
     PageSpec("pages/scaling.py", "Scaling", ":material/speed:"),
+    PageSpec("pages/playground.py", "Cost playground", ":material/tune:"),
     PageSpec("pages/theory.py", "Theory", ":material/functions:"),
     PageSpec("pages/language_model.py", "Language model", ":material/description:"),
 )

@@ -1,0 +1,178 @@
+"""The Cost playground page (pages/playground.py) in headless Chromium, served by the real app.
+
+While a slider is dragged with the mouse the playground must redraw (its frame counter grows); the
+keys per query and multiply-adds it shows must equal the Python formulas of
+alibi_lsh.app.live.playground, and the errors it shows must equal the library's (exact ALiBi, the
+window and lsh_alibi_attention_reference on the example it shows, with its blocks: binning, seed 0,
+head index 0); no request may leave the app's server. The frame rate while dragging is printed,
+not asserted (it depends on the machine). Screenshots at 1280 x 720 in lecture mode and at
+390 x 844 go to ``screenshots/`` (or ``$ALIBI_LSH_SCREENSHOTS``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from alibi_lsh import alibi_attention, lsh_alibi_attention_reference, window_alibi_attention
+from alibi_lsh.app.live.playground import (
+    EXAMPLE_HEAD,
+    EXAMPLE_SEED,
+    HEAD_DIM,
+    block_keys_per_query,
+    exact_keys_per_query,
+    multiply_adds,
+    window_keys_per_query,
+)
+
+from .browser_support import SCREENSHOTS, WatchedBrowser, chromium_browser, require_chromium, streamlit_server
+
+require_chromium()
+
+ROOT = ".alibi-pg"
+HANDLE = f"document.querySelector('{ROOT}')?.playground"
+# Sets the sliders (log2 values, as the slider holds them) and the causal box, then waits a frame.
+SET = f"""async ({{n, slope, samples, window, causal}}) => {{
+    const pg = {HANDLE};
+    const c = pg.ui.controls;
+    c.n.value = String(Math.log2(n));
+    c.window.max = String(Math.log2(n));
+    c.slope.value = String(Math.log2(slope));
+    c.samples.value = String(Math.log2(samples));
+    c.window.value = String(Math.log2(window));
+    c.causal.checked = causal;
+    c.n.dispatchEvent(new Event("input"));
+    const frames = pg.stats.frames;
+    while (pg.stats.frames === frames) await new Promise(r => requestAnimationFrame(r));
+    return pg.snapshot();
+}}"""
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with streamlit_server("app.py", tmp_path_factory.mktemp("playground_server")) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with chromium_browser() as chromium:
+        yield WatchedBrowser(chromium)
+
+
+def open_playground(browser, server, viewport, query="n=128&R=16"):
+    page = browser.new_page(viewport=viewport)
+    page.goto(f"{server}/playground?{query}", wait_until="domcontentloaded")
+    page.wait_for_function(f"() => {HANDLE}?.stats.frames > 0", timeout=90_000)
+    assert page.locator("[data-testid='stException']").count() == 0
+    return page
+
+
+def test_the_playground_redraws_while_a_slider_is_dragged(browser, server):
+    page = open_playground(browser, server, {"width": 1280, "height": 900}, "n=256&R=64")  # the largest n: the slowest
+    for control in ("slope", "window", "samples", "n"):
+        slider = page.locator(f"{ROOT} [data-control='{control}']")
+        slider.scroll_into_view_if_needed()
+        box = slider.bounding_box()
+        y = box["y"] + box["height"] / 2
+        page.mouse.move(box["x"] + 0.1 * box["width"], y)
+        page.mouse.down()
+        before = page.evaluate(f"[{HANDLE}.stats.frames, performance.now()]")
+        steps = 40
+        for t in range(1, steps + 1):  # across most of the slider and back
+            page.mouse.move(
+                box["x"] + box["width"] * (0.1 + 0.8 * (t if t <= steps // 2 else steps - t) / (steps // 2)), y
+            )
+        after = page.evaluate(f"[{HANDLE}.stats.frames, performance.now()]")
+        page.mouse.up()
+        frames = after[0] - before[0]
+        fps = frames / ((after[1] - before[1]) / 1000)
+        draw_ms = page.evaluate(f"{HANDLE}.stats.drawMs.slice(-{max(frames, 1)}).sort((a, b) => a - b)")
+        print(
+            f"dragging {control}: {frames} redraws for {steps} mouse moves, {fps:.0f} frames per second, "
+            f"median redraw {draw_ms[len(draw_ms) // 2]:.1f} ms, slowest {draw_ms[-1]:.1f} ms"
+        )
+        # A slider's value changes on only some moves (n has 9 positions); every change redraws.
+        assert frames >= 5, f"only {frames} redraws while {control} was dragged over {steps} moves"
+
+
+SETTINGS = [
+    {"n": 128, "slope": 1 / 16, "samples": 16, "window": 32, "causal": False},
+    {"n": 64, "slope": 2**-5, "samples": 4, "window": 8, "causal": True},
+    {"n": 256, "slope": 2**-7, "samples": 128, "window": 256, "causal": False},
+    {"n": 32, "slope": 0.5, "samples": 1, "window": 1, "causal": True},
+]
+
+
+@pytest.mark.parametrize("settings", SETTINGS, ids=lambda s: f"n{s['n']}-R{s['samples']}-w{s['window']}")
+def test_numbers_equal_the_python_formulas_and_the_library(browser, server, settings):
+    page = open_playground(browser, server, {"width": 1280, "height": 900})
+    shown = page.evaluate(SET, settings)
+    n, slope, samples, window, causal = (settings[name] for name in ("n", "slope", "samples", "window", "causal"))
+    assert {name: shown["settings"][name] for name in settings} == settings  # the sliders hold these values
+    exact = exact_keys_per_query(n, causal)
+    windowed = window_keys_per_query(n, window, causal)
+    blocks = block_keys_per_query(n, slope, samples, causal)
+    assert shown["exact"]["keys"] == exact and shown["exact"]["macs"] == multiply_adds(exact)
+    assert shown["window"]["keys"] == pytest.approx(windowed, rel=1e-12)
+    assert shown["window"]["macs"] == pytest.approx(multiply_adds(windowed), rel=1e-12)
+    assert shown["blocks"]["keys"] == pytest.approx(blocks, rel=1e-12)
+    assert shown["blocks"]["macs"] == pytest.approx(multiply_adds(blocks, samples), rel=1e-12)
+    # The errors: the library on the example the browser shows (float64 both sides).
+    example = page.evaluate(f"{HANDLE}.exampleShown()")
+    assert example["d"] == HEAD_DIM
+    q, k, v = (torch.tensor(example[name], dtype=torch.float64).reshape(1, 1, n, HEAD_DIM) for name in "qkv")
+    scale = example["scale"]
+    reference = alibi_attention(q, k, v, [slope], causal, scale)
+    outputs = {
+        "window": window_alibi_attention(q, k, v, [slope], window, causal, scale=scale),
+        "blocks": lsh_alibi_attention_reference(
+            q, k, v, [slope], samples, causal, "binning", EXAMPLE_SEED, scale, head_offset=EXAMPLE_HEAD
+        ),
+    }
+    for method, out in outputs.items():
+        error = float(torch.linalg.norm(out - reference) / torch.linalg.norm(reference))
+        assert shown[method]["error"] == pytest.approx(error, rel=1e-6, abs=1e-12), method
+    distance = torch.arange(n)[:, None] - torch.arange(n)[None, :]
+    kernel = torch.exp(-slope * distance.abs().double()).masked_fill(causal & (distance < 0), 0)
+    cut = (kernel * (distance.abs() >= window)).sum(1) / kernel.sum(1)
+    assert shown["window"]["cutMass"] == pytest.approx(float(cut.mean()), rel=1e-9, abs=1e-15)
+    assert math.isfinite(shown["blocks"]["error"]) and shown["blocks"]["error"] > 0
+
+
+def test_the_crossover_sentence_follows_the_curves(browser, server):
+    """At equal keys the window wins on ALiBi (notes: its error falls twice as fast), so the
+    sentence must say 'none in this range' unless the curves drawn cross; either way it must agree
+    with the crossing the playground computed."""
+    page = open_playground(browser, server, {"width": 1280, "height": 900})
+    shown = page.evaluate(SET, {"n": 256, "slope": 1 / 16, "samples": 64, "window": 64, "causal": False})
+    crossing = shown["crossings"]["keys"]
+    if crossing is None:
+        assert (
+            "At equal keys per query: the window beats the blocks everywhere; crossover: none in this range"
+            in (shown["verdict"])
+        )
+    else:
+        assert f"the {crossing['winnerAbove']} overtakes" in shown["verdict"]
+
+
+def test_no_request_leaves_the_server_and_screenshots(browser, server):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for (width, height), query, name in (
+        ((1280, 720), "lecture=1", "playground_1280x720_lecture"),
+        ((390, 844), "", "playground_390x844"),
+    ):
+        page = open_playground(browser, server, {"width": width, "height": height}, query)
+        page.wait_for_timeout(500)  # the refined curves, once the first frame has rested
+        root = page.locator(ROOT)
+        overflow = page.evaluate(
+            f"(() => {{ const r = document.querySelector('{ROOT}'); return r.scrollWidth - r.clientWidth; }})()"
+        )
+        assert overflow <= 1, f"the playground is {overflow} px wider than its column at {width} x {height}"
+        assert root.bounding_box()["x"] + root.bounding_box()["width"] <= width
+        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+        page.locator(f"{ROOT} .alibi-pg__verdict").scroll_into_view_if_needed()
+        page.screenshot(path=str(SCREENSHOTS / f"{name}_charts.png"))
+    assert browser.foreign_requests(server) == []
