@@ -14,8 +14,8 @@ import pytest
 import torch
 
 from alibi_lsh import alibi_attention, lsh_alibi_attention_reference, window_alibi_attention
-from alibi_lsh.attention.lsh.reference import block_mask_mean
 from alibi_lsh.app.live.playground import estimator_source
+from alibi_lsh.attention.lsh.reference import block_mask_mean
 
 from .browser_support import launch_chromium, require_chromium
 
@@ -72,7 +72,9 @@ CASES = [
 
 
 @pytest.mark.parametrize(("n", "samples", "slopes", "seed", "causal", "scheme", "score_std", "offset", "window"), CASES)
-def test_estimator_equals_the_library_on_shared_blocks(js, n, samples, slopes, seed, causal, scheme, score_std, offset, window):
+def test_estimator_equals_the_library_on_shared_blocks(
+    js, n, samples, slopes, seed, causal, scheme, score_std, offset, window
+):
     d, dv = 6, 5
     q, k, v, scale = random_qkv(len(slopes), n, d, seed % 1000, score_std)
     v = v[..., :dv].contiguous()
@@ -101,7 +103,9 @@ def test_estimator_equals_the_library_on_shared_blocks(js, n, samples, slopes, s
         np.testing.assert_allclose(np.array(head["weights"]).reshape(n, n), weights, rtol=0, atol=TOLERANCE)
         np.testing.assert_allclose(np.array(head["out"]).reshape(n, dv), lsh[0, h].numpy(), rtol=0, atol=TOLERANCE)
         np.testing.assert_allclose(np.array(head["exact"]).reshape(n, dv), exact[0, h].numpy(), rtol=0, atol=TOLERANCE)
-        np.testing.assert_allclose(np.array(head["window"]).reshape(n, dv), windowed[0, h].numpy(), rtol=0, atol=TOLERANCE)
+        np.testing.assert_allclose(
+            np.array(head["window"]).reshape(n, dv), windowed[0, h].numpy(), rtol=0, atol=TOLERANCE
+        )
         if slopes[h] == 0:  # one block in every sample: the estimator is exact attention, bit for bit in the counts
             assert np.all(counts[visible.numpy()] == samples)
             np.testing.assert_allclose(head["out"], head["exact"], rtol=0, atol=1e-12)
