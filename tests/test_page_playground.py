@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 from alibi_lsh.app.live.playground import MAX_N, tail_window
+from alibi_lsh.app.ui.tour import STEPS
 
 from .test_app_pages import open_page
 
@@ -46,3 +47,10 @@ def test_bad_url_values_warn_and_the_page_still_draws():
     assert len(playgrounds(at)) == 1
     shown = " | ".join(w.value for w in at.warning)
     assert "abc" in shown and "-3" in shown, shown
+
+
+def test_the_verdict_step_links_to_the_playground():
+    index = next(number for number, step in enumerate(STEPS, start=1) if step.key == "verdict")
+    at = open_page("pages/lecture.py", n="48", R="8", step=str(index))
+    targets = [link.proto.page for link in at.get("page_link")]
+    assert any(target.endswith("playground.py") or target.endswith("playground") for target in targets), targets

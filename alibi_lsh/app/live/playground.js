@@ -11,7 +11,8 @@ const HEAD_DIM = 8; // d = d_v of the example
 const EXAMPLE_SEED = 0; // seed and head index of the blocks (docs/blocks.md)
 const EXAMPLE_HEAD = 0;
 const EXAMPLE_STREAM = 7; // Philox counter word 0 of the example's q, k, v (not a block stream)
-const ERROR_FLOOR = 1e-7; // errors below this (rounding) sit on the chart's floor
+const ERROR_FLOOR = 1e-8; // the chart's floor: smaller errors are drawn on it
+const ROUNDING = 1e-13; // an output error below this is float64 rounding (the method reads every key that counts)
 const COST_TITLES = { keys: "keys per query", macs: "multiply-adds per query" };
 const REFINE_MS = 150; // the curves are drawn in full this long after the last slider input
 const COLOURS = { window: "#1f77b4", blocks: "#d62728", exact: "#555" };
@@ -204,6 +205,11 @@ function blockOutputs(example, bounds, checkpoints, scratch) {
   return { outs, keys: keys.map((total) => total / n) };
 }
 
+/** log of a point's error, rounding-level errors counted as ROUNDING (two such are a tie). */
+function logError(point) {
+  return Math.log(Math.max(point.error, ROUNDING));
+}
+
 /**
  * Where the blocks' error curve crosses the window's at equal cost (log-log interpolation of the
  * window's curve at each blocks point). Returns null when one method is better over the whole
@@ -216,7 +222,7 @@ export function crossover(windowCurve, blockCurve, costName) {
       const b = windowCurve[t];
       if (cost >= a[costName] && cost <= b[costName]) {
         const f = b[costName] > a[costName] ? Math.log(cost / a[costName]) / Math.log(b[costName] / a[costName]) : 0;
-        return Math.exp(Math.log(a.error) + f * (Math.log(b.error) - Math.log(a.error)));
+        return Math.exp(logError(a) + f * (logError(b) - logError(a)));
       }
     }
     return null;
@@ -225,11 +231,12 @@ export function crossover(windowCurve, blockCurve, costName) {
   for (const point of blockCurve) {
     const windowError = windowAt(point[costName]);
     if (windowError === null) continue;
-    const gap = Math.log(point.error) - Math.log(windowError); // < 0: the blocks are better here
-    if (previous && Math.sign(gap) !== Math.sign(previous.gap) && gap !== 0) {
+    const gap = logError(point) - Math.log(windowError); // < 0: the blocks are better here
+    if (gap === 0) continue; // both at rounding level: no winner here
+    if (previous && Math.sign(gap) !== Math.sign(previous.gap)) {
       const f = previous.gap / (previous.gap - gap);
       const cost = Math.exp(Math.log(previous.point[costName]) + f * (Math.log(point[costName]) - Math.log(previous.point[costName])));
-      const error = Math.exp(Math.log(previous.point.error) + f * (Math.log(point.error) - Math.log(previous.point.error)));
+      const error = Math.exp(logError(previous.point) + f * (logError(point) - logError(previous.point)));
       return { cost, error, samples: [previous.point.samples, point.samples], winnerAbove: gap < 0 ? "blocks" : "window" };
     }
     previous = { point, gap };
@@ -245,7 +252,7 @@ function formatNumber(x) {
 }
 
 function formatError(x) {
-  return x < ERROR_FLOOR ? "0 (rounding)" : x.toExponential(2);
+  return x < ROUNDING ? "0 (rounding)" : x.toExponential(2);
 }
 
 function formatSlopeValue(m) {
@@ -556,11 +563,12 @@ export class CostPlayground {
       const costs = model.blockCurve.map((p) => p[name]);
       if (!crossing) {
         const better = model.blockCurve.filter((p) => p[name] >= model.windowCurve[0][name] && p[name] <= model.windowCurve.at(-1)[name]);
-        const blocksWin = better.length && better.every((p) => p.error < this.windowErrorAt(model, name, p[name]));
+        const blocksWin = better.length && better.every((p) => Math.max(p.error, ROUNDING) < this.windowErrorAt(model, name, p[name]));
         const who = blocksWin ? "the blocks beat the window" : "the window beats the blocks";
         return `At equal ${unit}: ${who} everywhere; crossover: none in this range (${formatNumber(Math.min(...costs))} to ${formatNumber(Math.max(...costs))} ${unit}).`;
       }
-      return `At equal ${unit}: the ${crossing.winnerAbove} overtakes at about ${formatNumber(crossing.cost)} ${unit} (between R = ${crossing.samples[0]} and ${crossing.samples[1]}, error ${crossing.error.toExponential(1)}; circled).`;
+      const overtake = crossing.winnerAbove === "blocks" ? "the blocks overtake the window" : "the window overtakes the blocks";
+      return `At equal ${unit}: ${overtake} at about ${formatNumber(crossing.cost)} ${unit} (between R = ${crossing.samples[0]} and ${crossing.samples[1]}, error ${crossing.error.toExponential(1)}; circled).`;
     };
     const closer = w.error < b.error ? "window" : "blocks";
     return [
@@ -578,10 +586,10 @@ export class CostPlayground {
         const a = curve[t - 1];
         const b = curve[t];
         const f = b[name] > a[name] ? Math.log(cost / a[name]) / Math.log(b[name] / a[name]) : 0;
-        return Math.exp(Math.log(a.error) + f * (Math.log(b.error) - Math.log(a.error)));
+        return Math.exp(logError(a) + f * (logError(b) - logError(a)));
       }
     }
-    return curve.at(-1).error;
+    return Math.max(curve.at(-1).error, ROUNDING);
   }
 
   /** What is on screen, for the browser test. */
