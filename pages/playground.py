@@ -15,7 +15,7 @@ display.page_head(
     "Drag the positions **n**, the slope **m**, a window **w** and the number of block samples **R** (all on "
     "log scales). Your browser computes, on its own small example (random q, k, v, d = "
     f"{HEAD_DIM}), how many keys each query reads, the multiply-adds, and how far each output lies from exact "
-    "ALiBi. The charts sweep every w and R = 1, 2, 4, ... and circle where one method overtakes the other at "
+    "ALiBi. The chart sweeps every w and R = 1, 2, 4, ... and circles where one method overtakes the other at "
     "equal cost, if it does.",
     controls.lecture,
 )

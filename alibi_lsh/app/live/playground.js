@@ -551,7 +551,8 @@ export class CostPlayground {
     out["blocks-macs"].textContent = formatNumber(b.macs);
     out["blocks-error"].textContent = formatError(b.error);
     const harmonic = Array.from({ length: s.samples }, (_, r) => 1 / (r + 1)).reduce((a, x) => a + x, 0);
-    out["blocks-reach"].textContent = `union of ${s.samples} blocks; H_R / m = ${formatNumber(harmonic / s.slope)}`;
+    const sides = s.causal ? "" : " each side";
+    out["blocks-reach"].textContent = `union of ${s.samples} blocks; reach about H_R / m = ${formatNumber(harmonic / s.slope)}${sides}`;
     out.verdict.textContent = this.verdict(s, model);
   }
 
