@@ -1,6 +1,7 @@
 """The JavaScript LSH estimator (estimator.js, on the blocks of blocks.js), run in headless Chromium,
-against the library: counts, weights and outputs of lsh_alibi_attention_reference, and the outputs
-of alibi_attention and window_alibi_attention, on the same q, k, v and the same blocks.
+against the library: counts, weights and outputs of lsh_alibi_attention_reference, the outputs of alibi_attention and
+window_alibi_attention and their weights (softmax of the ALiBi scores, over the keys each sees), on
+the same q, k, v and the same blocks.
 
 Both sides compute in float64; they differ only by the order of sums, so 1e-6 is a loose bound
 (the observed difference is ~1e-15). Mandatory in CI (env CI set); locally skipped only when
@@ -35,6 +36,7 @@ RUN_HEADS = """(args) => live.lshAlibiHeads(args).map(head => ({
     exact: Array.from(head.exact.out),
     exactWeights: Array.from(head.exact.weights),
     window: head.window && Array.from(head.window.out),
+    windowWeights: head.window && Array.from(head.window.weights),
 }))"""
 
 TOLERANCE = 1e-6
@@ -106,6 +108,12 @@ def test_estimator_equals_the_library_on_shared_blocks(
         np.testing.assert_allclose(
             np.array(head["window"]).reshape(n, dv), windowed[0, h].numpy(), rtol=0, atol=TOLERANCE
         )
+        # Exact and window weights: softmax(scale q k^T - m |i - j|) over the keys each may see.
+        distance = (torch.arange(n)[:, None] - torch.arange(n)[None, :]).abs()
+        alibi_scores = (scale * q[0, h] @ k[0, h].T - slopes[h] * distance).masked_fill(~visible, -torch.inf)
+        for name, hidden in (("exactWeights", ~visible), ("windowWeights", ~visible | (distance >= window))):
+            expected = torch.softmax(alibi_scores.masked_fill(hidden, -torch.inf), dim=-1).numpy()
+            np.testing.assert_allclose(np.array(head[name]).reshape(n, n), expected, rtol=0, atol=TOLERANCE)
         if slopes[h] == 0:  # one block in every sample: the estimator is exact attention, bit for bit in the counts
             assert np.all(counts[visible.numpy()] == samples)
             np.testing.assert_allclose(head["out"], head["exact"], rtol=0, atol=1e-12)
