@@ -22,6 +22,7 @@ from alibi_lsh.app.live.playground import (
     EXAMPLE_SEED,
     HEAD_DIM,
     block_keys_per_query,
+    component_source,
     exact_keys_per_query,
     multiply_adds,
     window_keys_per_query,
@@ -212,3 +213,33 @@ def test_no_request_leaves_the_server_and_screenshots(browser, server):
             print("score std 4:", shown["verdict"])
             page.screenshot(path=str(SCREENSHOTS / f"{name}_std4.png"))
     assert browser.foreign_requests(server) == []
+
+
+def test_the_crossover_on_curves_with_a_known_crossing(browser):
+    """The module's crossover on synthetic curves: window error exp(-k / 10) against blocks error
+    0.05 exp(-k / 40) cross where k (1/10 - 1/40) = ln 20, k = 39.9; the window wins above it.
+    Curves one below the other, or both at rounding level, do not cross."""
+    page = browser.new_page()
+    page.set_content("<!doctype html><title>playground module</title>")
+    page.evaluate(
+        """async (source) => {
+            const url = URL.createObjectURL(new Blob([source], {type: "text/javascript"}));
+            window.playground = await import(url);
+        }""",
+        component_source()["js"],
+    )
+    found = page.evaluate(
+        """() => {
+            const ks = Array.from({length: 100}, (_, t) => 1 + t);
+            const curve = (error) => ks.map((keys, t) => ({keys, error: error(keys), samples: 2 ** (t % 11)}));
+            const window_ = curve((k) => Math.exp(-k / 10));
+            return {
+                crossing: playground.crossover(window_, curve((k) => 0.05 * Math.exp(-k / 40)), "keys"),
+                below: playground.crossover(window_, curve((k) => 0.5 * Math.exp(-k / 10)), "keys"),
+                ties: playground.crossover(curve(() => 0), curve(() => 0), "keys"),
+            };
+        }"""
+    )
+    assert found["crossing"]["cost"] == pytest.approx(20 * math.log(20) / 1.5, rel=0.01)
+    assert found["crossing"]["winnerAbove"] == "window"
+    assert found["below"] is None and found["ties"] is None

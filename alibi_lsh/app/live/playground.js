@@ -211,25 +211,30 @@ function logError(point) {
 }
 
 /**
+ * The error of a curve (points sorted by cost) at `cost`, interpolated on log-log axes; null
+ * outside the curve's range of costs.
+ */
+export function errorAt(curve, costName, cost) {
+  for (let t = 1; t < curve.length; t++) {
+    const a = curve[t - 1];
+    const b = curve[t];
+    if (cost >= a[costName] && cost <= b[costName]) {
+      const f = b[costName] > a[costName] ? Math.log(cost / a[costName]) / Math.log(b[costName] / a[costName]) : 0;
+      return Math.exp(logError(a) + f * (logError(b) - logError(a)));
+    }
+  }
+  return null;
+}
+
+/**
  * Where the blocks' error curve crosses the window's at equal cost (log-log interpolation of the
  * window's curve at each blocks point). Returns null when one method is better over the whole
  * range both curves share, else { cost, error, samples, winnerBelow, winnerAbove }.
  */
 export function crossover(windowCurve, blockCurve, costName) {
-  const windowAt = (cost) => {
-    for (let t = 1; t < windowCurve.length; t++) {
-      const a = windowCurve[t - 1];
-      const b = windowCurve[t];
-      if (cost >= a[costName] && cost <= b[costName]) {
-        const f = b[costName] > a[costName] ? Math.log(cost / a[costName]) / Math.log(b[costName] / a[costName]) : 0;
-        return Math.exp(logError(a) + f * (logError(b) - logError(a)));
-      }
-    }
-    return null;
-  };
   let previous = null;
   for (const point of blockCurve) {
-    const windowError = windowAt(point[costName]);
+    const windowError = errorAt(windowCurve, costName, point[costName]);
     if (windowError === null) continue;
     const gap = logError(point) - Math.log(windowError); // < 0: the blocks are better here
     if (gap === 0) continue; // both at rounding level: no winner here
@@ -561,36 +566,29 @@ export class CostPlayground {
     const { window: w, blocks: b } = model.current;
     const range = (name, unit) => {
       const crossing = model.crossings[name];
-      const costs = model.blockCurve.map((p) => p[name]);
       if (!crossing) {
-        const better = model.blockCurve.filter((p) => p[name] >= model.windowCurve[0][name] && p[name] <= model.windowCurve.at(-1)[name]);
-        const blocksWin = better.length && better.every((p) => Math.max(p.error, ROUNDING) < this.windowErrorAt(model, name, p[name]));
-        const who = blocksWin ? "the blocks beat the window" : "the window beats the blocks";
-        return `At equal ${unit}: ${who} everywhere; crossover: none in this range (${formatNumber(Math.min(...costs))} to ${formatNumber(Math.max(...costs))} ${unit}).`;
+        const compared = model.blockCurve.filter((p) => errorAt(model.windowCurve, name, p[name]) !== null);
+        const gaps = compared.map((p) => logError(p) - Math.log(errorAt(model.windowCurve, name, p[name])));
+        if (compared.length === 0) return `At equal ${unit}: no R of the sweep costs as little as a window of w <= n.`;
+        const costs = compared.map((p) => p[name]);
+        const span = `${formatNumber(Math.min(...costs))} to ${formatNumber(Math.max(...costs))} ${unit}`;
+        const who = gaps.every((gap) => gap <= 0) && gaps.some((gap) => gap < 0)
+          ? "the blocks beat the window"
+          : gaps.every((gap) => gap >= 0) && gaps.some((gap) => gap > 0)
+            ? "the window beats the blocks"
+            : "the two tie at rounding level";
+        return `At equal ${unit}: ${who} everywhere; crossover: none in this range (${span}).`;
       }
       const overtake = crossing.winnerAbove === "blocks" ? "the blocks overtake the window" : "the window overtakes the blocks";
       return `At equal ${unit}: ${overtake} at about ${formatNumber(crossing.cost)} ${unit} (between R = ${crossing.samples[0]} and ${crossing.samples[1]}, error ${crossing.error.toExponential(1)}; circled).`;
     };
-    const closer = w.error < b.error ? "window" : "blocks";
+    const closer = w.error < b.error ? "the window is closer" : w.error > b.error ? "the blocks are closer" : "both are as close";
     return [
       `Now: the window (w = ${s.window}) reads ${formatNumber(w.keys)} keys per query for an error of ${formatError(w.error)}; ` +
-        `the blocks (R = ${s.samples}) read ${formatNumber(b.keys)} for ${formatError(b.error)}: the ${closer} is closer to exact.`,
+        `the blocks (R = ${s.samples}) read ${formatNumber(b.keys)} for ${formatError(b.error)}: ${closer} to exact.`,
       range("keys", "keys per query"),
       range("macs", "multiply-adds"),
     ].join(" ");
-  }
-
-  windowErrorAt(model, name, cost) {
-    const curve = model.windowCurve;
-    for (let t = 1; t < curve.length; t++) {
-      if (cost <= curve[t][name]) {
-        const a = curve[t - 1];
-        const b = curve[t];
-        const f = b[name] > a[name] ? Math.log(cost / a[name]) / Math.log(b[name] / a[name]) : 0;
-        return Math.exp(logError(a) + f * (logError(b) - logError(a)));
-      }
-    }
-    return Math.max(curve.at(-1).error, ROUNDING);
   }
 
   /** What is on screen, for the browser test. */
