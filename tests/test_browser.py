@@ -162,9 +162,6 @@ TOP_HALF_ONLY = {"lecture_mode_convergence", "lecture_mode_attention"}
 # Pages whose main figure is at least MIN_CHART_HEIGHT tall at 1280 x 720 (as a tour step's), and
 # every other chart at least MIN_SECONDARY_HEIGHT on both projectors.
 TALL_PAGES = {"lecture_mode_masks", "lecture_mode_theory", "lecture_mode_language_model", "lecture_mode_overview"}
-# Tour steps not yet whole at 1280 x 720: step 8's two-panel chart under its long text and the
-# line of errors ends 8 px below the fold (the step is being rewritten); its top half is checked.
-STEPS_TOP_HALF_ONLY = {"scaling"}
 
 
 # The main figure: the first chart of a page, or every chart of a tour step's figure (the step's
@@ -184,10 +181,6 @@ FIGURE_BOX = """
           height: boxes[0].height, live};
 }
 """
-# The live figure's four square panels fill the width, so with the controls above them the figure
-# is taller than a 1280 x 720 screen leaves under a step's sentences: there only its top half is
-# required in the first screen (the panels' lower edge is cut by up to 90 px).
-LIVE_FIGURE_OVERFLOW_PX = 90
 MIN_CHART_HEIGHT = 380  # a main figure on a 1280 x 720 projector
 MIN_SECONDARY_HEIGHT = 240  # any other chart on a projector, read from the back of a room
 CHART_HEIGHTS = """
@@ -205,8 +198,7 @@ def check_figure_whole(page, where: str, selector: str | None = None, tall: bool
     box = page.evaluate(FIGURE_BOX, selector)
     width, height = page.viewport_size["width"], page.viewport_size["height"]
     assert box is not None, f"{where}: no main figure"
-    allowed = height + (LIVE_FIGURE_OVERFLOW_PX if box["live"] and selector else 0)
-    assert box["top"] >= 0 and box["bottom"] <= allowed, (
+    assert box["top"] >= 0 and box["bottom"] <= height, (
         f"{where}: the main figure spans {box['top']:.0f}..{box['bottom']:.0f} px; the screen ends at {height} px"
     )
     assert box["right"] - box["left"] >= width / 2, (
@@ -316,8 +308,7 @@ def test_lecture_tour_steps_and_keys(server, browser):
             page.set_viewport_size({"width": width, "height": height})
             page.wait_for_timeout(1000)
             check_projector_layout(page, f"step {index} at {width} x {height}")
-            if key not in STEPS_TOP_HALF_ONLY:
-                check_figure_whole(page, f"step {index} at {width} x {height}", f".st-key-tour_figure_{key}")
+            check_figure_whole(page, f"step {index} at {width} x {height}", f".st-key-tour_figure_{key}")
             if (width, height) == (1024, 768):
                 page.screenshot(path=str(SCREENSHOTS / f"lecture_step_{index}_1024.png"))
         page.set_viewport_size({"width": 1280, "height": 720})

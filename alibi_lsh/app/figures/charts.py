@@ -378,9 +378,12 @@ def _case_colours(labels: tuple[str, ...]) -> list[str]:
     return colours
 
 
-def scaling_layout(labels: tuple[str, ...], font_size: int = FONT_SIZE, panel_width: int = 245) -> alt.TopLevelMixin:
+def scaling_layout(
+    labels: tuple[str, ...], font_size: int = FONT_SIZE, panel_width: int = 245, panel_height: int = 280
+) -> alt.TopLevelMixin:
     """Two log-log panels against the context length n, from dataset "bench" (:func:`scaling_tables`):
-    median wall time, and the relative error against the float64 reference; one line per case."""
+    median wall time, and the relative error against the float64 reference; one line per case.
+    ``panel_height``: the plot area's height in pixels (a tour step's is lower, under its sentences)."""
     color = alt.Color("label:N", scale=alt.Scale(domain=list(labels), range=_case_colours(labels)), title="method")
     x = alt.X("n:Q", scale=alt.Scale(type="log", base=2), title="context length n")
     tooltip = [
@@ -392,7 +395,7 @@ def scaling_layout(labels: tuple[str, ...], font_size: int = FONT_SIZE, panel_wi
     ]
     base = alt.Chart(alt.NamedData("bench")).mark_line(point=True, strokeWidth=2.5)
     time = base.encode(x=x, y=decade_log_y("time_ms:Q", "median time (ms)"), color=color, tooltip=tooltip).properties(
-        title="time", width=panel_width, height=280
+        title="time", width=panel_width, height=panel_height
     )
     error = (
         base.transform_filter(alt.datum.rel_error > 0)
@@ -402,7 +405,7 @@ def scaling_layout(labels: tuple[str, ...], font_size: int = FONT_SIZE, panel_wi
             color=color,
             tooltip=tooltip,
         )
-        .properties(title="error against exact (float64)", width=panel_width, height=280)
+        .properties(title="error against exact (float64)", width=panel_width, height=panel_height)
     )
     # The legend at the right, in the first screen next to the lines it names.
     return style(alt.hconcat(time, error), font_size, legend_orient="right")

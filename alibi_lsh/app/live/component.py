@@ -123,6 +123,7 @@ def component_data(
     min_slope: float = SLIDER_MIN_SLOPE,
     max_seed: int = MAX_SEED,
     custom_head: int | None = None,
+    controls_beside: bool = False,
 ) -> dict:
     """The JSON the browser receives: settings (seed as a string: JavaScript numbers stop at 2^53),
     the ALiBi slopes of the head menu, colour scales, the ranges of the slope slider and the seed
@@ -149,6 +150,7 @@ def component_data(
         "slope_slider_min": slider_min_log2(min_slope),
         "max_seed": str(max_seed),
         "custom_head": custom_head,
+        "controls_beside": bool(controls_beside),
     }
     del data["num_samples"]
     if reported is not None:
@@ -235,6 +237,7 @@ def live_masks(
     min_slope: float = SLIDER_MIN_SLOPE,
     max_seed: int = MAX_SEED,
     custom_head: int | None = None,
+    controls_beside: bool = False,
     on_report: Callable[[LiveView], None] | None = None,
 ) -> LiveView:
     """Mount the live masks figure and return the settings of the masks it draws.
@@ -247,8 +250,10 @@ def live_masks(
     panel's colours span -error_range .. +error_range (in (0, 1]); min_slope: the slope slider's
     lower end (2^-10 .. 8); max_seed: the largest seed the seed field takes (<= 2^63 - 1);
     custom_head: the head index the figure switches to when the slope is dragged off the ALiBi
-    heads (None: it keeps the head's index). ``key`` names this instance (unique on the page); the
-    browser's last report is kept under it.
+    heads (None: it keeps the head's index); controls_beside: on a wide screen, the controls in a
+    column at the right of the four panels instead of a row above them (a figure about a fifth
+    less tall, for a projector's screen under a step's sentences). ``key`` names this instance
+    (unique on the page); the browser's last report is kept under it.
 
     The arguments are where the figure starts; the reader then moves R, the slope, the seed, the
     head and the scheme in the figure itself. The returned :class:`LiveView` holds the settings of
@@ -285,6 +290,7 @@ def live_masks(
         min_slope=min_slope,
         max_seed=max_seed,
         custom_head=custom_head,
+        controls_beside=controls_beside,
     )
     result = _mount()(
         key=key,

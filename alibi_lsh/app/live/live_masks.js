@@ -218,6 +218,7 @@ export class LiveMasks {
     this.reportLayout();
     this.options = data;
     this.root.style.setProperty("--alibi-live-font-scale", data.lecture ? "1.35" : "1");
+    this.root.toggleAttribute("data-controls-beside", Boolean(data.controls_beside));
     for (const bar of this.root.querySelectorAll('[data-bar="unit"] i')) bar.style.background = gradientCss(data.unit_colors);
     for (const bar of this.root.querySelectorAll('[data-bar="error"] i')) bar.style.background = gradientCss(data.error_colors);
     this.unitColours = colourTable(data.unit_colors);

@@ -23,7 +23,7 @@ from .controls import R_MAX, SEED_MAX, SLOPE_MIN, Controls
 LIVE_MAX_SAMPLES = 512
 
 
-def show(controls: Controls, key: str, lecture: bool | None = None) -> LiveView:
+def show(controls: Controls, key: str, lecture: bool | None = None, controls_beside: bool = False) -> LiveView:
     """Mount the live figure at the shared controls' settings; returns the settings it draws.
 
     What the reader sets in the figure becomes the shared controls when a drag ends, so the figure
@@ -31,7 +31,8 @@ def show(controls: Controls, key: str, lecture: bool | None = None) -> LiveView:
     at the sidebar's largest seed, and a dragged slope uses a custom slope's head index.
 
     ``key`` names the figure (one per page); ``lecture`` (default: the controls' lecture mode)
-    draws its text larger.
+    draws its text larger; ``controls_beside`` puts the figure's controls at the right of its
+    panels on a wide screen (a shorter figure, for a tour step on a projector).
     """
     return live_masks(
         n=controls.n,
@@ -46,16 +47,17 @@ def show(controls: Controls, key: str, lecture: bool | None = None) -> LiveView:
         min_slope=SLOPE_MIN,
         max_seed=SEED_MAX,
         custom_head=replace(controls, slope_mode="custom").head_index,
+        controls_beside=controls_beside,
         on_report=session.follow_live_view,
         key=key,
     )
 
 
-def show_with_numbers(controls: Controls, key: str) -> LiveView | None:
+def show_with_numbers(controls: Controls, key: str, controls_beside: bool = False) -> LiveView | None:
     """:func:`show`, then :func:`exact_numbers` for the masks it draws; returns the settings drawn,
     or None when the settings are refused (the error is shown in the figure's place)."""
     try:
-        view = show(controls, key=key)
+        view = show(controls, key=key, controls_beside=controls_beside)
     except ValueError as error:
         display.error_box(error)
         return None

@@ -166,20 +166,24 @@ def _triangles(controls: Controls) -> None:
 
 def _convergence(controls: Controls) -> None:
     """The live figure (R dragged in the browser), then the error of its very masks against r."""
-    view = live_panel.show(controls, key="tour_live", lecture=True)
+    view = live_panel.show(controls, key="tour_live", lecture=True, controls_beside=True)
     summary, references = cache.error_summary(
         view.n, view.slope, view.samples, (view.scheme,), (view.seed,), False, view.head
     )
     summary = summary[summary["metric"] == "max-norm"]
     references = references[references["metric"] == "max-norm"]
     spec = cache.error_curves_spec(summary, references, view.samples, (view.scheme,), FONT)
-    display.show_altair(spec, "tour_convergence", summary, height=SECOND_HEIGHT)
-    prediction.ask(
-        "shrink",
-        f"from R = {_shrink_base(view.samples)} to 4x as many masks, how much will the error of the mean shrink?",
-        tuple(SHRINK_CHOICES),
-        lambda: shrink_answer(view.n, view.slope, _shrink_base(view.samples), view.scheme, view.head),
-    )
+    # The question beside the chart that answers it: a short scroll shows both under the figure.
+    chart, question = st.columns([3, 2], vertical_alignment="center")
+    with chart:
+        display.show_altair(spec, "tour_convergence", summary, height=SECOND_HEIGHT)
+    with question:
+        prediction.ask(
+            "shrink",
+            f"from R = {_shrink_base(view.samples)} to 4x as many masks, how much will the error of the mean shrink?",
+            tuple(SHRINK_CHOICES),
+            lambda: shrink_answer(view.n, view.slope, _shrink_base(view.samples), view.scheme, view.head),
+        )
 
 
 def _shrink_base(samples: int) -> int:
@@ -263,7 +267,10 @@ def _scaling(controls: Controls) -> None:
     errors = block_errors(results.frame, cases)
     if errors:  # the numbers to say out loud, above the chart: in the first screen of a projector
         st.markdown(errors + " " + window_against_blocks(results.frame))
-    display.show_altair(cache.scaling_spec(results.frame, cases, FONT), "tour_scaling", results.frame)
+    # Panels 240 px tall: the chart (about 385 px with titles and axes) ends above a 720 px fold.
+    layout = cache.layout_spec("scaling", cases, FONT, 245, 240)  # labels, font, panel width and height
+    spec = figures.spec_with_data(layout, figures.scaling_tables(results.frame, cases))
+    display.show_altair(spec, "tour_scaling", results.frame)
     st.caption(f"Stored run: {results.machine}, torch {results.torch}, {results.created}.")
 
 
