@@ -15,6 +15,7 @@ MAX_HEADS = 16  # this page keeps H n^2 scores and mask means in memory
 PER_HEAD, ONE_WIDTH = "per head, for a tail mass", "one w for every head"
 WINDOW_SIZINGS = (PER_HEAD, ONE_WIDTH)
 TAIL_MASSES = (0.3, 0.1, 0.03, 0.01, 1e-3, 1e-4)
+LECTURE_ROW_HEIGHT = 390  # the row chart on a projector: >= 380 px and whole above a 720 px fold
 
 session.ensure_entry_point()
 controls = session.current()
@@ -42,9 +43,10 @@ head = c1.selectbox("Head", list(range(1, heads + 1)), index=head_default - 1, k
 query = c2.slider("Query position i", 0, controls.n - 1, value=controls.n // 2, key=f"att_query_{controls.n}")
 if controls.lecture:
     session.control_widget("samples", session.ON_PAGE, c3)
+    figure_place = st.container()  # the figure before the folded settings: whole in a projector's first screen
     more = st.expander("Score scale, causal, how the window is sized")
 else:
-    more = st.container()
+    more = figure_place = st.container()
 slope = float(Controls(heads=heads, head=head).slope)
 default_window = min(controls.n, max(1, round(PositionalKernel.alibi(slope).mean_width())))
 with more:
@@ -97,9 +99,11 @@ except ValueError as error:
     display.error_box(error)
 else:
     row = attention_data.attention_row(setup, head - 1, query, int(window))
-    display.figure_heading(f"Head {head} (m = {slope:.4g}), query i = {query}: weight on each key", controls.lecture)
-    spec = cache.attention_row_spec(row, query, font, int(window))
-    display.show_altair(spec, "attention_row", row)
+    with figure_place:
+        heading = f"Head {head} (m = {slope:.4g}), query i = {query}: weight on each key"
+        display.figure_heading(heading, controls.lecture)
+        spec = cache.attention_row_spec(row, query, font, int(window))
+        display.show_altair(spec, "attention_row", row, height=LECTURE_ROW_HEIGHT if controls.lecture else None)
     st.subheader(
         f"Relative output error of every head (R = {controls.samples}, {controls.scheme}, "
         f"{attention_data.window_label(window_setting)})"

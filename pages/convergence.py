@@ -31,7 +31,8 @@ at_hand = display.page_head(
 session.page_controls("n", container=at_hand)  # R and the head: the live figure's own, in step with the shared ones
 
 display.figure_heading("Live in your browser: drag R and watch the mean of the first R masks fill in", controls.lecture)
-live_panel.show_with_numbers(controls, key=LIVE_KEY)
+# On a projector the figure's controls stand beside its panels: the whole figure in the first screen.
+live_panel.show_with_numbers(controls, key=LIVE_KEY, controls_beside=controls.lecture)
 
 
 @st.fragment

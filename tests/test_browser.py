@@ -155,13 +155,16 @@ LECTURE_PAGES = [  # (url path with lecture mode on, screenshot name, main chart
     ("language_model?lecture=1", "lecture_mode_language_model", 3),
 ]
 PROJECTORS = [(1280, 720), (1024, 768)]
-# Pages whose main figure is only required to start in the first screen (its top half): their
-# heads put the figure too low for its whole box (Attention's row of controls; Convergence's
-# live figure under its head).
-TOP_HALF_ONLY = {"lecture_mode_convergence", "lecture_mode_attention"}
 # Pages whose main figure is at least MIN_CHART_HEIGHT tall at 1280 x 720 (as a tour step's), and
 # every other chart at least MIN_SECONDARY_HEIGHT on both projectors.
-TALL_PAGES = {"lecture_mode_masks", "lecture_mode_theory", "lecture_mode_language_model", "lecture_mode_overview"}
+TALL_PAGES = {
+    "lecture_mode_masks",
+    "lecture_mode_theory",
+    "lecture_mode_language_model",
+    "lecture_mode_overview",
+    "lecture_mode_convergence",
+    "lecture_mode_attention",
+}
 
 
 # The main figure: the first chart of a page, or every chart of a tour step's figure (the step's
@@ -254,8 +257,7 @@ def test_projector_layout_in_lecture_mode(server, browser):
             page.set_viewport_size({"width": width, "height": height})
             page.wait_for_timeout(1000)  # plotly and vega redraw at the new width
             facts = check_projector_layout(page, f"/{path} at {width} x {height}")
-            if name not in TOP_HALF_ONLY:
-                check_figure_whole(page, f"/{path} at {width} x {height}", tall=name in TALL_PAGES)
+            check_figure_whole(page, f"/{path} at {width} x {height}", tall=name in TALL_PAGES)
             if name in TALL_PAGES:  # the charts under the main one, too, readable from the back of a room
                 low = [(what, round(h)) for what, h in page.evaluate(CHART_HEIGHTS) if h < MIN_SECONDARY_HEIGHT]
                 assert not low, f"/{path} at {width} x {height}: charts under {MIN_SECONDARY_HEIGHT} px: {low}"
