@@ -261,3 +261,31 @@ def test_page_timing_reads_the_tour_length_from_the_page_it_times():
     timing = time_tour_step(Path(__file__).resolve().parents[1] / "app.py", 1, 1)
     assert timing["heading"].startswith(f"1 / {NUM_STEPS} · {STEPS[0].title}")
     assert timing["cold"] > 0 and timing["warm"] > 0
+
+
+def test_side_by_side_panels_stand_alone_with_one_legend():
+    """Each panel of the benchmark's two-panel chart becomes a view of its own, as wide as its
+    place, with the data and style of the whole; only the last one draws the legend."""
+    import pandas as pd
+
+    from alibi_lsh.app import figures
+
+    frame = pd.DataFrame(
+        {
+            "n": [256, 512],
+            "label": ["window", "window"],
+            "status": ["ok", "ok"],
+            "time_ms": [1.0, 2.0],
+            "rel_error": [1e-2, 2e-2],
+            "peak_mem_mb": [1.0, 1.0],
+        }
+    )
+    whole = figures.spec_with_data(
+        figures.scaling_layout(("window",), 18).to_dict(validate=False), figures.scaling_tables(frame, ("window",))
+    )
+    panels = figures.side_by_side_panels(whole)
+    assert [panel["title"] for panel in panels] == [view["title"] for view in whole["hconcat"]]
+    assert all(panel["width"] == "container" and "hconcat" not in panel for panel in panels)
+    assert all(panel["datasets"]["bench"] is not None and panel["config"]["axis"] for panel in panels)
+    assert [panel["config"].get("legend", {}).get("disable", False) for panel in panels] == [True, False]
+    assert figures.side_by_side_panels(panels[0]) == [panels[0]]  # a single view stays as it is

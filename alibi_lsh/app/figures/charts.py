@@ -60,6 +60,29 @@ def spec_with_data(layout: dict, tables: dict[str, pd.DataFrame]) -> dict:
     return spec
 
 
+def side_by_side_panels(spec: dict) -> list[dict]:
+    """The panels of a side-by-side (``hconcat``) Vega-Lite dict as single views that take their
+    place's width, so that each can stand in its own column: side by side on a projector, one
+    under the other on a phone (Vega-Lite sizes only a single or layered view to its container,
+    so a concatenation of fixed-width panels would be cut at the right of a phone).
+
+    Every view keeps the datasets and the config; only the last one draws the legends. A dict
+    without ``hconcat`` is returned alone.
+    """
+    if "hconcat" not in spec:
+        return [spec]
+    shared = {key: value for key, value in spec.items() if key not in ("hconcat", "resolve", "spacing")}
+    panels = []
+    last = len(spec["hconcat"]) - 1
+    for index, panel in enumerate(spec["hconcat"]):
+        view = {**copy.deepcopy(shared), **copy.deepcopy(panel), "width": "container"}
+        if index < last:  # one legend for the row, at its right end
+            config = view.setdefault("config", {})
+            config["legend"] = {**config.get("legend", {}), "disable": True}
+        panels.append(view)
+    return panels
+
+
 def style(chart: alt.TopLevelMixin, font_size: int = FONT_SIZE, legend_orient: str | None = None) -> alt.TopLevelMixin:
     """Projector-friendly fonts on any altair chart (ticks >= 14 px, >= 18 px in lecture mode);
     optionally move every legend (``"bottom"``: a horizontal legend under the chart)."""
@@ -378,12 +401,9 @@ def _case_colours(labels: tuple[str, ...]) -> list[str]:
     return colours
 
 
-def scaling_layout(
-    labels: tuple[str, ...], font_size: int = FONT_SIZE, panel_width: int = 245, panel_height: int = 280
-) -> alt.TopLevelMixin:
+def scaling_layout(labels: tuple[str, ...], font_size: int = FONT_SIZE, panel_width: int = 245) -> alt.TopLevelMixin:
     """Two log-log panels against the context length n, from dataset "bench" (:func:`scaling_tables`):
-    median wall time, and the relative error against the float64 reference; one line per case.
-    ``panel_height``: the plot area's height in pixels (a tour step's is lower, under its sentences)."""
+    median wall time, and the relative error against the float64 reference; one line per case."""
     color = alt.Color("label:N", scale=alt.Scale(domain=list(labels), range=_case_colours(labels)), title="method")
     x = alt.X("n:Q", scale=alt.Scale(type="log", base=2), title="context length n")
     tooltip = [
@@ -395,7 +415,7 @@ def scaling_layout(
     ]
     base = alt.Chart(alt.NamedData("bench")).mark_line(point=True, strokeWidth=2.5)
     time = base.encode(x=x, y=decade_log_y("time_ms:Q", "median time (ms)"), color=color, tooltip=tooltip).properties(
-        title="time", width=panel_width, height=panel_height
+        title="time", width=panel_width, height=280
     )
     error = (
         base.transform_filter(alt.datum.rel_error > 0)
@@ -405,7 +425,7 @@ def scaling_layout(
             color=color,
             tooltip=tooltip,
         )
-        .properties(title="error against exact (float64)", width=panel_width, height=panel_height)
+        .properties(title="error against exact (float64)", width=panel_width, height=280)
     )
     # The legend at the right, in the first screen next to the lines it names.
     return style(alt.hconcat(time, error), font_size, legend_orient="right")

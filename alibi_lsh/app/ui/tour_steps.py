@@ -207,12 +207,23 @@ def shrink_answer(n: int, slope: float, samples: int, scheme: str, head: int) ->
     )
 
 
+def _show_panels(spec: dict, name: str, data: pd.DataFrame, height: int) -> None:
+    """A side-by-side chart's panels in columns of their own: in a row on a projector, one under
+    the other on a phone, each as wide as its place and ``height`` pixels tall with its axes and
+    title. The last column, with the legend, is wider."""
+    panels = figures.side_by_side_panels(spec)
+    columns = st.columns([1.0] * (len(panels) - 1) + [1.5 if len(panels) > 1 else 1.0])
+    for index, (column, panel) in enumerate(zip(columns, panels), 1):
+        with column:
+            display.show_altair(panel, f"{name}_{index}", data if index == len(panels) else None, height=height)
+
+
 def _error(controls: Controls) -> None:
     summary, references = cache.error_summary(
         controls.n, controls.slope, controls.samples, SCHEMES, ERROR_SEEDS, False, controls.head_index
     )
     spec = cache.error_curves_spec(summary, references, controls.samples, SCHEMES, FONT)
-    display.show_altair(spec, "tour_error", summary)
+    _show_panels(spec, "tour_error", summary, height=HEIGHT - 40)
 
 
 def _attention(controls: Controls, aside=None) -> None:
@@ -267,10 +278,9 @@ def _scaling(controls: Controls) -> None:
     errors = block_errors(results.frame, cases)
     if errors:  # the numbers to say out loud, above the chart: in the first screen of a projector
         st.markdown(errors + " " + window_against_blocks(results.frame))
-    # Panels 240 px tall: the chart (about 385 px with titles and axes) ends above a 720 px fold.
-    layout = cache.layout_spec("scaling", cases, FONT, 245, 240)  # labels, font, panel width and height
-    spec = figures.spec_with_data(layout, figures.scaling_tables(results.frame, cases))
-    display.show_altair(spec, "tour_scaling", results.frame)
+    # 384 px with titles and axes: under the two paragraphs, the chart ends above a 720 px fold.
+    spec = cache.scaling_spec(results.frame, cases, FONT)
+    _show_panels(spec, "tour_scaling", results.frame, height=384)
     st.caption(f"Stored run: {results.machine}, torch {results.torch}, {results.created}.")
 
 
@@ -331,7 +341,7 @@ def _verdict(controls: Controls) -> None:
         st.info("No verdict run ships with this installation (`python -m alibi_lsh.app.data.verdict_bench` writes it).")
         return
     prediction.ask("race", "at equal time, which has the lower error?", RACE_CHOICES, lambda: race_answer(run))
-    display.show_altair(cache.verdict_spec(run.frame, FONT), "tour_verdict", run.frame)
+    _show_panels(cache.verdict_spec(run.frame, FONT), "tour_verdict", run.frame, height=388)
     if prediction.is_revealed("race"):
         st.markdown(" ".join(verdict.verdict_sentences(run)))
     st.caption(f"Stored run: {run.machine}, {run.created}; `{run.command}`.")
