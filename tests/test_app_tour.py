@@ -89,8 +89,10 @@ def test_every_step_draws_one_figure_with_at_most_two_controls(index):
     step = STEPS[index - 1]
     assert at.subheader[0].value == f"{index} / {NUM_STEPS} · {step.title}"
     assert not at.error and not at.warning
-    # One figure; the bias step's two panels are two charts, so that a phone can stack them.
-    assert charts(at) == (2 if step.key == "bias" else 1), f"step {index} draws {charts(at)} figures"
+    # One figure; a figure of two panels (bias and kernel, error against R, time and error, the
+    # verdict) is two charts in two columns, so that a phone can stack them.
+    two_panels = {"bias", "error", "scaling", "verdict"}
+    assert charts(at) == (2 if step.key in two_panels else 1), f"step {index} draws {charts(at)} figures"
     assert len(step_controls(at)) == len(step.controls) <= 2, step_controls(at)
     question = PREDICTION_STEPS.get(step.key)
     assert prediction_keys(at) == ([f"guess_{question}", f"reveal_{question}"] if question else [])
