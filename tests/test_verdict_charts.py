@@ -72,3 +72,15 @@ def test_the_query_mechanism_is_one_softmax_with_the_log_count_bias():
     exact = torch.tensor(table["exact"].to_numpy()) @ values
     blocks = torch.tensor(table["blocks"].to_numpy()) @ values
     assert row_output_errors(setup, table, 2)["blocks"] == pytest.approx(float((blocks - exact).norm() / exact.norm()))
+
+
+def test_the_error_axis_is_labelled_at_decades_only():
+    # A label between decades (0.3) sat beside a line and read as its value on a projector.
+    import math
+
+    from alibi_lsh.app.figures.verdict_charts import verdict_layout
+
+    spec = verdict_layout().to_dict()
+    for panel in spec["hconcat"]:
+        y_axes = [layer["encoding"]["y"]["axis"]["values"] for layer in panel["layer"] if "y" in layer["encoding"]]
+        assert y_axes and all(abs(math.log10(v) - round(math.log10(v))) < 1e-9 for axis in y_axes for v in axis)
