@@ -112,7 +112,10 @@ def test_the_assets_ship_as_package_data_and_form_one_module():
     package_data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
     patterns = package_data["alibi_lsh.app.live"]
     assets = [p.name for p in (ROOT / "alibi_lsh" / "app" / "live").iterdir() if p.suffix in {".js", ".css", ".html"}]
-    assert sorted(assets) == ["blocks.js", "live_masks.css", "live_masks.html", "live_masks.js"]
+    assert sorted(assets) == [
+        "blocks.js", "estimator.js", "live_masks.css", "live_masks.html", "live_masks.js",
+        "playground.css", "playground.html", "playground.js",
+    ]  # fmt: skip
     assert all(any(fnmatch(name, pattern) for pattern in patterns) for name in assets)
     source = component_source()
     assert source["js"].count("export default function") == 1 and "import " not in source["js"]  # no network
