@@ -115,6 +115,7 @@ def test_the_assets_ship_as_package_data_and_form_one_module():
     assert sorted(assets) == [
         "blocks.js", "estimator.js", "live_masks.css", "live_masks.html", "live_masks.js",
         "playground.css", "playground.html", "playground.js",
+        "query_row.css", "query_row.html", "query_row.js",
     ]  # fmt: skip
     assert all(any(fnmatch(name, pattern) for pattern in patterns) for name in assets)
     source = component_source()
