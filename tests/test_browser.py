@@ -296,7 +296,8 @@ def test_lecture_tour_steps_and_keys(server, browser):
             page.keyboard.press("PageDown")
         key = STEPS[index - 1].key
         vega = f".st-key-tour_figure_{key} [data-testid='stVegaLiteChart']"
-        figure = f".st-key-tour_figure_{key} .main-svg, {vega} canvas, {vega} svg.marks"
+        live = f".st-key-tour_figure_{key} .alibi-live canvas"  # a step drawn in the browser alone
+        figure = f".st-key-tour_figure_{key} .main-svg, {vega} canvas, {vega} svg.marks, {live}"
         page.locator(figure).first.wait_for(timeout=90_000)
         timings.append(time.time() - started)
         wait_until_idle(page)

@@ -91,6 +91,16 @@ STEPS = (
         "pages/attention.py",
     ),
     Step(
+        "one_query",
+        "How the blocks compute one query",
+        "Query i's weights are the softmax of its **scores** (top) plus a **bias** (middle): ALiBi's -m|i-j|, or "
+        "the blocks' log(c_ij/R), where c_ij counts the R blocks holding i that also hold j; keys outside their "
+        "union are not read. Below, the weights of exact ALiBi, the blocks and a window, with each one's output "
+        "error. Drag R from 1 to 8, or the score scale to 0 (positions alone).",
+        (),
+        "pages/attention.py",
+    ),
+    Step(
         "scaling",
         "Time as n grows: both linear, the window far more accurate",
         "Exact attention with a dense bias takes time like n^2 (slope 2 on log-log axes); the window and the random "

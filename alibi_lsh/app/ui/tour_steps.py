@@ -21,6 +21,7 @@ from ...samplers import SCHEMES
 from .. import figures
 from ..data import attention_data, cache, lm_cache, stored_bench, verdict
 from ..figures.style import LECTURE_FONT_SIZE
+from ..live import query_row
 from . import display, live_panel, prediction, session
 from .controls import R_MAX, Controls
 from .tour import NUM_STEPS, STEPS, Step, parse_step
@@ -35,7 +36,7 @@ KEYS_HINT = "tour_keys_hint"  # the line that names the keys
 # Steps whose figure is wider than tall (two heatmaps and their colour bars, the live figure's four
 # panels, charts of two panels side by side): drawn across the whole width, under the sentences,
 # instead of beside them.
-WIDE_FIGURES = frozenset({"bias", "convergence", "error", "scaling", "language_model", "verdict"})
+WIDE_FIGURES = frozenset({"bias", "convergence", "error", "one_query", "scaling", "language_model", "verdict"})
 # A step's figure in pixels, to end in the first screen of a 1280 x 720 projector: beside the
 # sentences, or under them (charts of several panels keep their own panels' height).
 HEIGHT = 480
@@ -268,6 +269,16 @@ def window_head_answer(controls: Controls, heads: int, window: int) -> predictio
     )
 
 
+def _one_query(controls: Controls) -> None:
+    """One query row computed in the browser: scores, the blocks' bias against ALiBi's, the weights of
+    the three methods and their output errors, on the component's own small example. It starts at
+    the shared head and seed, with a few blocks (R = 8) so that the steps of log(c_ij / R) show."""
+    heads = min(controls.heads, query_row.MAX_HEADS)
+    head = min(controls.head, heads) if controls.slope_mode == "alibi" else min(4, heads)
+    start = query_row.QueryRowStart(heads=heads, head=head, seed=controls.seed)
+    query_row.query_row(start, key="tour_one_query", lecture=True)
+
+
 def _scaling(controls: Controls) -> None:
     results = cache.stored_results("cpu")
     if results is None:
@@ -361,6 +372,7 @@ DRAW = {
     "convergence": _convergence,
     "error": _error,
     "attention": _attention,
+    "one_query": _one_query,
     "scaling": _scaling,
     "language_model": _language_model,
     "verdict": _verdict,
