@@ -311,6 +311,24 @@ PACED_DRAG = f"""async (control) => {{
 }}"""
 
 
+# With the controls set to ``values``: the texts of the figure (labels, legends) that stick out of
+# its box or of their own column.
+OUTSIDE = f"""async (values) => {{
+    await ({SET})(values);
+    const root = document.querySelector('{ROOT}').getBoundingClientRect();
+    const out = [];
+    for (const e of document.querySelectorAll('{ROOT} span, {ROOT} label, {ROOT} select')) {{
+        const range = document.createRange();  // the text's own extent, not its (stretched) box
+        range.selectNodeContents(e);
+        const r = e.tagName === "SELECT" ? e.getBoundingClientRect() : range.getBoundingClientRect();
+        const column = e.closest('.alibi-qr__control, .alibi-qr__legend').getBoundingClientRect();
+        if (r.width && (r.left < root.left - 1 || r.right > root.right + 1 || r.right > column.right + 1))
+            out.push(e.textContent.trim());
+    }}
+    return out;
+}}"""
+
+
 def test_the_step_fits_a_projector_and_a_phone_and_screenshots(browser, server):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page = open_step(browser, server, {"width": 1280, "height": 720})
@@ -321,11 +339,14 @@ def test_the_step_fits_a_projector_and_a_phone_and_screenshots(browser, server):
         check_projector_layout(page, where)
         check_figure_whole(page, where, FIGURE)
         assert page.evaluate(f"document.querySelector('{ROOT}').dataset.layout") == "wide"
+        assert page.evaluate(OUTSIDE, {"scale": 0}) == [], where  # the longest labels stay in the figure
         page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
-        page.locator(f"{ROOT} [data-control='log']").check()
-        page.wait_for_timeout(300)
-        page.screenshot(path=str(SCREENSHOTS / f"{name}_log.png"))
-        page.locator(f"{ROOT} [data-control='log']").uncheck()
+        # The positional weights alone on a log axis: the kernel's tail, the window's cut, the blocks' steps.
+        page.evaluate(SET, {"scale": 0, "log": True})
+        page.screenshot(path=str(SCREENSHOTS / f"{name}_positions_log.png"))
+        page.evaluate(SET, {"scale": 1, "log": False})
+    page.evaluate(SET, {"query": 95, "causal": True, "samples": 0, "head": "8", "window": 40})
+    page.screenshot(path=str(SCREENSHOTS / "one_query_1024x768_causal_R1.png"))
     page.context.close()
     page = open_step(browser, server, {"width": 390, "height": 844}, touch=True)
     page.wait_for_timeout(800)
@@ -337,6 +358,7 @@ def test_the_step_fits_a_projector_and_a_phone_and_screenshots(browser, server):
     widths = page.evaluate(f"[...document.querySelectorAll('{ROOT} [data-panel] canvas')].map(c => c.clientWidth)")
     assert len(widths) == 3 and min(widths) >= 300, widths
     assert page.evaluate(f"document.querySelector('{ROOT}').dataset.layout") == "single"
+    assert page.evaluate(OUTSIDE, {"scale": 0}) == []
     page.screenshot(path=str(SCREENSHOTS / "one_query_390x844.png"))
     page.locator(f"{ROOT} [data-control='causal']").evaluate("e => e.scrollIntoView({block: 'end'})")
     page.wait_for_timeout(300)

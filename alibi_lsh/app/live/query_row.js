@@ -216,7 +216,7 @@ class RowCharts {
     const reach = Math.max(0.5, ...finite.map(Math.abs)) * 1.08;
     const y = (value) => top + ((reach - value) / (2 * reach)) * (bottom - top);
     const x = this.background(f, c, top, bottom);
-    const ticks = niceTicks(-reach, reach, 3);
+    const ticks = niceTicks(-reach, reach, 4);
     this.axis(f, c, ticks, y);
     const width = Math.max(1, x(1) - x(0) - 1);
     f.r.scores.forEach((score, j) => {
@@ -453,7 +453,7 @@ export class QueryRowFigure {
     const out = this.ui.out;
     out.query.textContent = String(s.query);
     out["query-title"].textContent = String(s.query);
-    out.scale.textContent = s.scoreScale === 0 ? "0 (positions only)" : String(s.scoreScale);
+    out.scale.textContent = s.scoreScale === 0 ? "0 (off)" : String(s.scoreScale);
     out.samples.textContent = String(s.samples);
     out.window.textContent = String(s.window);
     out["samples-legend"].textContent = String(s.samples);
