@@ -35,7 +35,7 @@ def open_tour(**params: str) -> AppTest:
 
 
 PREDICTION_PREFIXES = ("guess_", "reveal_")  # a step's question: its guess and its Reveal button
-PREDICTION_STEPS = {"convergence": "shrink", "attention": "window_head", "verdict": "race"}
+PREDICTION_STEPS = {"convergence": "shrink", "attention": "window_head", "one_query": "equal_keys", "verdict": "race"}
 
 
 def _widget_keys(at: AppTest) -> list[str]:
@@ -295,3 +295,44 @@ def test_side_by_side_panels_stand_alone_with_one_legend():
     assert all(panel["datasets"]["bench"] is not None and panel["config"]["axis"] for panel in panels)
     assert [panel["config"].get("legend", {}).get("disable", False) for panel in panels] == [True, False]
     assert figures.side_by_side_panels(panels[0]) == [panels[0]]  # a single view stays as it is
+
+
+def test_the_equal_keys_question_compares_the_library_errors_at_equal_keys():
+    """For the figure's query, a window that reads as many keys as the blocks: the answer names the
+    method with the smaller output error, both errors recomputed here from the library on the
+    figure's example and the blocks' union from sample_partitions."""
+    import math
+
+    import torch
+
+    from alibi_lsh import alibi_attention, lsh_alibi_attention_reference, window_alibi_attention
+    from alibi_lsh.app.live.query_row import QueryRowStart, example_tensors
+    from alibi_lsh.masks import sample_partitions
+    from alibi_lsh.slopes import alibi_slopes
+
+    at = open_tour(step=str(_index("one_query")))
+    live = json.loads(at.get("bidi_component")[0].proto.json)
+    start = QueryRowStart()
+    assert (live["n"], live["query"], live["samples"], live["head"]) == (start.n, start.query, start.samples, 4)
+    n, i, samples, slope = start.n, start.query, start.samples, float(alibi_slopes(8)[3])
+    mask = torch.zeros(n, dtype=torch.bool)
+    for partition in sample_partitions(n, slope, samples, "binning", 0, head=3):
+        block = torch.searchsorted(partition.starts, torch.tensor([i]), right=True) - 1
+        ends = torch.cat([partition.starts[1:], torch.tensor([n])])
+        mask[partition.starts[block] : ends[block]] = True
+    keys = int(mask.sum())
+    window = next(w for w in range(1, n + 1) if min(n, i + w) - max(0, i - w + 1) >= keys)
+    q, k, v = (x.reshape(1, 1, n, -1) for x in example_tensors(n))
+    scale = start.score_scale / math.sqrt(q.shape[-1])
+    exact = alibi_attention(q, k, v, [slope], False, scale)[0, 0, i]
+    blocks = lsh_alibi_attention_reference(q, k, v, [slope], samples, False, "binning", 0, scale, head_offset=3)
+    windowed = window_alibi_attention(q, k, v, [slope], window, False, scale=scale)
+    errors = [float((out[0, 0, i] - exact).norm() / exact.norm()) for out in (blocks, windowed)]
+    question = at.radio(key="guess_equal_keys").label
+    assert f"blocks read {keys} keys; a window of w = {window} reads" in question, question
+    shown = _reveal(at, "equal_keys")
+    assert f"{keys} keys for an output error of {errors[0]:.3g}" in shown, shown
+    assert f"w = {window} reads" in shown and f"for {errors[1]:.3g}." in shown, shown
+    winner = "the window" if 1.25 * errors[1] < errors[0] else "the blocks" if 1.25 * errors[0] < errors[1] else None
+    assert winner is not None  # on the default settings the two differ by far more than the tie's margin
+    assert shown.startswith("Right.") or f"the answer is {winner!r}" in shown, shown

@@ -9,10 +9,21 @@ import math
 from dataclasses import replace
 
 import pytest
+import torch
 
 from alibi_lsh import alibi_slopes
 from alibi_lsh.app.live import query_row
-from alibi_lsh.app.live.query_row import QueryRowStart, checked_start, component_data, component_source
+from alibi_lsh.app.live.query_row import (
+    QueryRowStart,
+    checked_start,
+    component_data,
+    component_source,
+    equal_keys_window,
+    example_tensors,
+    row_errors,
+    union_keys,
+    window_keys,
+)
 
 
 @pytest.mark.parametrize(
@@ -86,3 +97,39 @@ def test_the_component_is_registered_without_style_isolation(monkeypatch):
     assert registered["isolate_styles"] is False and registered["name"] == query_row.COMPONENT_NAME
     assert registered["js"] == component_source()["js"]
     assert registered["mounted"] == {"key": "one", "data": component_data(QueryRowStart(), lecture=True)}
+
+
+def test_window_keys_count_the_keys_within_w_of_the_query():
+    assert window_keys(96, 48, 1, False) == 1 and window_keys(96, 48, 16, False) == 31
+    assert window_keys(96, 3, 16, False) == 3 + 16 and window_keys(96, 95, 16, False) == 16
+    assert window_keys(96, 48, 16, True) == 16 and window_keys(96, 48, 96, True) == 49
+    assert window_keys(96, 48, 96, False) == 96
+
+
+def test_the_union_of_the_blocks_and_the_window_that_reads_as_many_keys():
+    """R = 1 reads the query's one block; the union grows with R (the first R blocks are kept); the
+    equal-keys window is the smallest w that reads at least as many keys."""
+    unions = [union_keys(QueryRowStart(samples=2**r)) for r in range(10)]
+    assert unions == sorted(unions) and 1 <= unions[0] < unions[-1] <= 96
+    start = QueryRowStart(samples=8)
+    w = equal_keys_window(start)
+    assert window_keys(96, 48, w, False) >= union_keys(start) > window_keys(96, 48, w - 1, False)
+    causal = QueryRowStart(samples=8, causal=True, query=10)
+    assert union_keys(causal) <= 11 and window_keys(96, 10, equal_keys_window(causal), True) >= union_keys(causal)
+
+
+def test_the_example_and_the_row_errors_check_their_arguments():
+    q, k, v = example_tensors(5, 3)
+    assert q.shape == k.shape == v.shape == (5, 3) and q.dtype == torch.float64
+    assert not torch.equal(q, k) and torch.equal(example_tensors(9, 3)[0][:5], q)  # n only slices
+    with pytest.raises(ValueError, match="n must be an integer >= 1, got 0"):
+        example_tensors(0)
+    with pytest.raises(ValueError, match="head_dim must be an integer >= 1, got 0"):
+        example_tensors(4, 0)
+    with pytest.raises(ValueError, match="window must be an integer >= 1 and <= 96, got 97"):
+        row_errors(QueryRowStart(), 97)
+    with pytest.raises(ValueError, match="query must be an integer >= 0 and <= 95, got 96"):
+        union_keys(QueryRowStart(query=96))
+    # A window of n is exact ALiBi: error 0 (to rounding); a window of 1 reads the query alone.
+    assert row_errors(QueryRowStart(), 96).window_error < 1e-14
+    assert row_errors(QueryRowStart(), 1).window_error > 0.1

@@ -23,7 +23,15 @@ import pytest
 import torch
 
 from alibi_lsh import alibi_attention, alibi_slopes, lsh_alibi_attention_reference, window_alibi_attention
-from alibi_lsh.app.live.query_row import HEAD_DIM, SCHEME, component_source
+from alibi_lsh.app.live.query_row import (
+    HEAD_DIM,
+    SCHEME,
+    QueryRowStart,
+    component_source,
+    example_tensors,
+    row_errors,
+    union_keys,
+)
 from alibi_lsh.app.ui.tour import STEPS
 from alibi_lsh.masks import sample_partitions
 
@@ -171,6 +179,36 @@ def test_the_example_is_seeded_standard_normals(js):
         assert a == b[: len(a)]
     values = np.concatenate(large)
     assert abs(values.mean()) < 4 / math.sqrt(values.size) and abs(values.var() - 1) < 0.1
+
+
+@pytest.mark.parametrize(
+    "start",
+    [
+        QueryRowStart(),
+        QueryRowStart(n=64, head=8, samples=1, window=3, query=63, score_scale=2.5, causal=True, seed=11),
+        QueryRowStart(n=128, heads=12, head=1, samples=512, window=100, query=0, score_scale=0.0),
+    ],
+    ids=["default", "causal", "scale0"],
+)
+def test_the_python_twins_equal_the_browser(js, start):
+    """example_tensors (the answer's example) equals the browser's queryExample to the last bits of
+    log, cos and sin; row_errors and union_keys equal the row the browser computes."""
+    slope = float(alibi_slopes(start.heads)[start.head - 1])
+    shown = js(
+        RUN_ROW,
+        {
+            "n": start.n, "d": HEAD_DIM, "query": start.query, "samples": start.samples, "headIndex": start.head - 1,
+            "slope": slope, "window": start.window, "scale": start.score_scale / math.sqrt(HEAD_DIM),
+            "causal": start.causal, "seed": str(start.seed), "scheme": SCHEME,
+        },
+    )  # fmt: skip
+    for name, tensor in zip("qkv", example_tensors(start.n)):
+        np.testing.assert_allclose(shown[name], tensor.flatten().numpy(), rtol=1e-13, atol=1e-13)
+    row = row_errors(start, start.window)
+    assert row.blocks_keys == union_keys(start) == shown["keys"]["blocks"]
+    assert row.window_keys == shown["keys"]["window"]
+    assert row.blocks_error == pytest.approx(shown["errors"]["blocks"], rel=1e-6, abs=1e-12)
+    assert row.window_error == pytest.approx(shown["errors"]["window"], rel=1e-6, abs=1e-12)
 
 
 # --- the figure in the tour, served by the app --------------------------------------------------------
@@ -339,14 +377,18 @@ def test_the_step_fits_a_projector_and_a_phone_and_screenshots(browser, server):
         check_projector_layout(page, where)
         check_figure_whole(page, where, FIGURE)
         assert page.evaluate(f"document.querySelector('{ROOT}').dataset.layout") == "wide"
-        assert page.evaluate(OUTSIDE, {"scale": 0}) == [], where  # the longest labels stay in the figure
         page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+        assert page.evaluate(OUTSIDE, {"scale": 0}) == [], where  # the longest labels stay in the figure
         # The positional weights alone on a log axis: the kernel's tail, the window's cut, the blocks' steps.
         page.evaluate(SET, {"scale": 0, "log": True})
         page.screenshot(path=str(SCREENSHOTS / f"{name}_positions_log.png"))
         page.evaluate(SET, {"scale": 1, "log": False})
     page.evaluate(SET, {"query": 95, "causal": True, "samples": 0, "head": "8", "window": 40})
     page.screenshot(path=str(SCREENSHOTS / "one_query_1024x768_causal_R1.png"))
+    page.set_viewport_size({"width": 1280, "height": 720})
+    page.get_by_text("Predict first", exact=False).first.evaluate("e => e.scrollIntoView({block: 'center'})")
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(SCREENSHOTS / "one_query_1280x720_question.png"))
     page.context.close()
     page = open_step(browser, server, {"width": 390, "height": 844}, touch=True)
     page.wait_for_timeout(800)

@@ -19,18 +19,28 @@ shown against the library on the same q, k, v and the same blocks.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
+import numpy as np
+import torch
+
 from ..._checks import check_flag, check_int, check_number
-from ...philox import MAX_SEED
+from ...attention.exact import alibi_attention
+from ...attention.lsh.reference import lsh_alibi_attention_reference
+from ...attention.window import window_alibi_attention
+from ...masks import sample_partitions
+from ...philox import MAX_SEED, counters, philox4x32, seed_key, uniform53
 from ...slopes import alibi_slopes
 from .component import compact_script
 
 COMPONENT_NAME = "alibi_lsh_query_row"
 ASSETS = ("blocks.js", "estimator.js", "query_row.js")
 HEAD_DIM = 8  # d = d_v of the example (HEAD_DIM in query_row.js)
+EXAMPLE_SEED = 0  # the example's seed and Philox stream (query_row.js: the cost playground's example)
+EXAMPLE_STREAM = 7
 SCHEME = "binning"  # the blocks' scheme in the browser
 # n is small: one row's three softmaxes are cheap at any n, but every key must stay a few pixels
 # wide on a projector's 900 px panel and a phone's 350 px one.
@@ -76,6 +86,89 @@ def checked_start(start: QueryRowStart) -> QueryRowStart:
     seed = check_int("seed", start.seed, minimum=0, maximum=MAX_SEED)
     causal = check_flag("causal", start.causal)
     return QueryRowStart(n, heads, head, samples, window, query, score_scale, seed, causal)
+
+
+def example_tensors(n: int, head_dim: int = HEAD_DIM) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The browser's example q, k, v (queryExample in query_row.js), float64 (n, head_dim) each.
+
+    Standard normals by Box-Muller from Philox counters (EXAMPLE_STREAM, tensor, pair, 0) under
+    EXAMPLE_SEED, in the browser's order of operations (so equal up to the last bit of log, cos
+    and sin). Raises ValueError for n or head_dim < 1.
+    """
+    n = check_int("n", n)
+    head_dim = check_int("head_dim", head_dim)
+    size = n * head_dim
+    pairs = np.arange((size + 1) // 2)
+    tensors = []
+    for tensor in range(3):
+        words = philox4x32(counters(EXAMPLE_STREAM, tensor, pairs, 0), seed_key(EXAMPLE_SEED))
+        u1 = 1 - uniform53(words[:, 0], words[:, 1])  # in (0, 1]
+        u2 = uniform53(words[:, 2], words[:, 3])
+        radius = np.sqrt(-2 * np.log(u1))
+        values = np.stack([radius * np.cos(2 * math.pi * u2), radius * np.sin(2 * math.pi * u2)], -1)
+        tensors.append(torch.from_numpy(values.reshape(-1)[:size].copy()).reshape(n, head_dim))
+    return tensors[0], tensors[1], tensors[2]
+
+
+@dataclass(frozen=True)
+class RowErrors:
+    """Keys read and output errors ||o_i - o_exact_i|| / ||o_exact_i|| of one query row."""
+
+    blocks_keys: int
+    blocks_error: float
+    window: int
+    window_keys: int
+    window_error: float
+
+
+def window_keys(n: int, query: int, window: int, causal: bool) -> int:
+    """The keys |i - j| < w (j <= i when causal) of query i among n."""
+    return min(n if not causal else query + 1, query + window) - max(0, query - window + 1)
+
+
+def union_keys(start: QueryRowStart) -> int:
+    """The keys the blocks read for the start's query: the union of its R blocks (one run of keys,
+    since every block holds the query), up to the query when causal."""
+    start = checked_start(start)
+    slope = float(alibi_slopes(start.heads)[start.head - 1])
+    partitions = sample_partitions(start.n, slope, start.samples, SCHEME, start.seed, head=start.head - 1)
+    first, last = start.query, start.query + 1
+    for partition in partitions:
+        starts = partition.starts.tolist() + [start.n]
+        block = max(b for b in range(len(starts) - 1) if starts[b] <= start.query)
+        first, last = min(first, starts[block]), max(last, starts[block + 1])
+    return (start.query + 1 if start.causal else last) - first
+
+
+def row_errors(start: QueryRowStart, window: int) -> RowErrors:
+    """The output errors of the blocks and of a window ``window`` for the start's query row, from
+    the library on the browser's example and blocks (what the figure shows for these settings)."""
+    start = checked_start(start)
+    window = check_int("window", window, maximum=start.n)
+    slope = float(alibi_slopes(start.heads)[start.head - 1])
+    q, k, v = (x.reshape(1, 1, start.n, HEAD_DIM) for x in example_tensors(start.n))
+    scale = start.score_scale / math.sqrt(HEAD_DIM)
+    if scale == 0:  # the library takes scale > 0 only: zero queries give the positional weights alone
+        q, scale = torch.zeros_like(q), 1.0
+    exact = alibi_attention(q, k, v, [slope], start.causal, scale)[0, 0, start.query]
+    blocks = lsh_alibi_attention_reference(
+        q, k, v, [slope], start.samples, start.causal, SCHEME, start.seed, scale, head_offset=start.head - 1
+    )[0, 0, start.query]
+    windowed = window_alibi_attention(q, k, v, [slope], window, start.causal, scale=scale)[0, 0, start.query]
+    return RowErrors(
+        blocks_keys=union_keys(start),
+        blocks_error=float((blocks - exact).norm() / exact.norm()),
+        window=window,
+        window_keys=window_keys(start.n, start.query, window, start.causal),
+        window_error=float((windowed - exact).norm() / exact.norm()),
+    )
+
+
+def equal_keys_window(start: QueryRowStart) -> int:
+    """The smallest window that reads at least as many keys as the blocks do for the start's query."""
+    start = checked_start(start)
+    keys = union_keys(start)
+    return next(w for w in range(1, start.n + 1) if window_keys(start.n, start.query, w, start.causal) >= keys)
 
 
 def component_data(start: QueryRowStart, lecture: bool) -> dict:

@@ -46,6 +46,8 @@ ATTENTION_WINDOW = 32  # the attention step's one window for every head (its que
 SHRINK_CHOICES = {"it stays the same": 1.0, "about 2x smaller": 2.0, "about 4x smaller": 4.0, "about 16x smaller": 16.0}
 RACE_CHOICES = ("the window", "the blocks", "a tie")
 ASKS_BESIDE = frozenset({"attention"})  # steps whose question stands beside the figure, under the sentences
+EQUAL_KEYS_CHOICES = ("the window", "the blocks", "about the same")
+EQUAL_KEYS_TIE = 1.25  # errors within this factor of each other: "about the same"
 SHRINK_SEEDS = tuple(range(8))  # the R x 4 answer: a mean over 8 seeds, so that one unlucky draw cannot decide it
 
 
@@ -277,6 +279,39 @@ def _one_query(controls: Controls) -> None:
     head = min(controls.head, heads) if controls.slope_mode == "alibi" else min(4, heads)
     start = query_row.QueryRowStart(heads=heads, head=head, seed=controls.seed)
     query_row.query_row(start, key="tour_one_query", lecture=True)
+    window = query_row.equal_keys_window(start)
+    prediction.ask(
+        "equal_keys",
+        f"for query i = {start.query} of head {head}, the R = {start.samples} blocks read "
+        f"{query_row.union_keys(start)} keys; a window of w = {window} reads "
+        f"{query_row.window_keys(start.n, start.query, window, start.causal)}. Which has the smaller output error?",
+        EQUAL_KEYS_CHOICES,
+        lambda: equal_keys_answer(start, window),
+    )
+
+
+def equal_keys_answer(start: query_row.QueryRowStart, window: int) -> prediction.Answer:
+    """The method with the smaller output error for the start's query at (about) equal keys, from the
+    library on the figure's example and blocks; within a factor EQUAL_KEYS_TIE of each other, a tie."""
+    row = query_row.row_errors(start, window)
+    why = {
+        "the window": "the window keeps the kernel exactly up to its cut, the blocks spend as many keys on a noisy "
+        "estimate of it.",
+        "the blocks": "here the kernel beyond the window's cut weighs more than the noise of the blocks' estimate.",
+        "about the same": "the kernel the window cuts off weighs about as much as the noise of the blocks' estimate.",
+    }
+    if row.window_error * EQUAL_KEYS_TIE < row.blocks_error:
+        choice = "the window"
+    elif row.blocks_error * EQUAL_KEYS_TIE < row.window_error:
+        choice = "the blocks"
+    else:
+        choice = "about the same"
+    return prediction.Answer(
+        choice,
+        f"Computed by the library on the figure's example (score scale {start.score_scale:g}): the blocks read "
+        f"{row.blocks_keys} keys for an output error of {row.blocks_error:.3g}, the window of w = {window} reads "
+        f"{row.window_keys} for {row.window_error:.3g}. Set w = {window} in the figure to see both: {why[choice]}",
+    )
 
 
 def _scaling(controls: Controls) -> None:
