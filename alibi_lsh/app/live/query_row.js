@@ -216,8 +216,15 @@ class RowCharts {
     const reach = Math.max(0.5, ...finite.map(Math.abs)) * 1.08;
     const y = (value) => top + ((reach - value) / (2 * reach)) * (bottom - top);
     const x = this.background(f, c, top, bottom);
-    const ticks = niceTicks(-reach, reach, 4);
-    this.axis(f, c, ticks, y);
+    // Two labels, as far apart as the short panel allows (the bars start from 0, drawn darker).
+    const power = 10 ** Math.floor(Math.log10(reach));
+    const round = [5, 2, 1].map((m) => m * power).find((t) => t <= reach);
+    this.axis(f, c, [-round, round], y);
+    g.strokeStyle = QR_COLOURS.query;
+    g.beginPath();
+    g.moveTo(f.left, y(0));
+    g.lineTo(c.width - f.right, y(0));
+    g.stroke();
     const width = Math.max(1, x(1) - x(0) - 1);
     f.r.scores.forEach((score, j) => {
       if (!Number.isFinite(score)) return;
