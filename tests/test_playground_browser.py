@@ -28,7 +28,14 @@ from alibi_lsh.app.live.playground import (
     window_keys_per_query,
 )
 
-from .browser_support import SCREENSHOTS, WatchedBrowser, chromium_browser, require_chromium, streamlit_server
+from .browser_support import (
+    SCREENSHOTS,
+    WatchedBrowser,
+    chromium_browser,
+    require_chromium,
+    streamlit_server,
+    wait_until_idle,
+)
 
 require_chromium()
 
@@ -252,3 +259,58 @@ def test_the_crossover_on_curves_with_a_known_crossing(browser):
     assert found["crossing"]["cost"] == pytest.approx(20 * math.log(20) / 1.5, rel=0.01)
     assert found["crossing"]["winnerAbove"] == "window"
     assert found["below"] is None and found["ties"] is None
+
+
+# Moves the sliders as a hand would (input while dragging, change when let go) and waits a frame.
+LET_GO = f"""async (values) => {{
+    const pg = {HANDLE};
+    const c = pg.ui.controls;
+    for (const [name, value] of Object.entries(values)) {{
+        if (name === "causal") c.causal.checked = value;
+        else if (name === "scale") c.scale.value = String(value);
+        else c[name].value = String(Math.log2(value));
+        c[name].dispatchEvent(new Event("input"));
+        c[name].dispatchEvent(new Event("change"));
+    }}
+    const frames = pg.stats.frames;
+    while (pg.stats.frames === frames) await new Promise(r => requestAnimationFrame(r));
+    return pg.snapshot().settings;
+}}"""
+
+
+def test_every_setting_is_in_the_url_and_a_bookmark_restores_it(browser, server):
+    """A bookmark opens the playground as it was: the URL's w, std and causal (and the app's n, m
+    and R) set the sliders, and letting a slider go writes the new settings into the URL."""
+    page = open_playground(browser, server, {"width": 1280, "height": 900}, "n=64&R=8&w=12&std=4&causal=1")
+    shown = page.evaluate(f"{HANDLE}.snapshot().settings")
+    assert shown == {"n": 64, "slope": 1 / 16, "samples": 8, "window": 12, "scoreStd": 4, "causal": True}
+    # Head 6 of 8 has m = 2^-6; R = 32, w = 23, positions only, both sides.
+    moved = {"n": 128, "slope": 2**-6, "samples": 32, "window": 23, "scale": 0, "causal": False}
+    settings = page.evaluate(LET_GO, moved)
+    wanted = {"n": 128, "slope": 2**-6, "samples": 32, "window": 23, "scoreStd": 0, "causal": False}
+    assert settings == wanted
+    page.wait_for_function(
+        "() => { const p = new URLSearchParams(location.search);"
+        " return p.get('n') === '128' && p.get('R') === '32' && p.get('w') === '23' && p.get('std') === '0'"
+        " && p.get('causal') === '0' && p.get('head') === '6'; }",
+        timeout=30_000,
+    )
+    wait_until_idle(page)
+    assert page.evaluate(f"{HANDLE}.snapshot().settings") == wanted  # the rerun kept what is on screen
+    bookmark = page.evaluate("location.href")
+    page.close()
+    again = browser.new_page(viewport={"width": 1280, "height": 900})
+    again.goto(bookmark, wait_until="domcontentloaded")
+    again.wait_for_function(f"() => {HANDLE}?.stats.frames > 0", timeout=90_000)
+    assert again.evaluate(f"{HANDLE}.snapshot().settings") == wanted
+    # A slope off the ALiBi heads is kept as a custom slope in the URL, and restored.
+    custom = again.evaluate(LET_GO, {"slope": 2**-4.375})
+    assert custom["slope"] == 2**-4.375
+    again.wait_for_function("() => new URLSearchParams(location.search).get('slope') === '0.0481941'", timeout=30_000)
+    wait_until_idle(again)
+    bookmark = again.evaluate("location.href")
+    again.close()
+    last = open_playground(browser, server, {"width": 1280, "height": 900}, bookmark.split("?", 1)[1])
+    assert last.evaluate(f"{HANDLE}.snapshot().settings") == {**wanted, "slope": 2**-4.375}
+    assert last.locator("[data-testid='stAlert']").count() == 0  # a bookmark needs no warning
+    last.close()

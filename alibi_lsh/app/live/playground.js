@@ -17,6 +17,12 @@ const COST_TITLES = { keys: "keys per query", macs: "multiply-adds per query" };
 const REFINE_MS = 150; // the curves are drawn in full this long after the last slider input
 const COLOURS = { window: "#1f77b4", blocks: "#d62728", exact: "#555" };
 
+/** Whether two settings (of settings() or the server's data) put the sliders at the same place. */
+function sameSettings(a, b) {
+  return a.n === b.n && a.samples === b.samples && a.window === b.window && a.scoreStd === b.scoreStd &&
+    a.causal === b.causal && Math.abs(Math.log2(a.slope) - Math.log2(b.slope)) < 1e-9;
+}
+
 /** The slider's value (log2) as an integer >= 1. */
 function powerOfTwo(value) {
   return Math.max(1, Math.round(2 ** Number(value)));
@@ -383,17 +389,22 @@ export class CostPlayground {
     this.frame = 0;
     this.cache = {};
     this.lastInput = -Infinity;
+    this.reported = []; // the settings reported since the server last sent new ones
+    this.reportCount = 0;
     for (const control of Object.values(this.ui.controls)) {
       control.addEventListener("input", () => {
         this.lastInput = performance.now();
         this.request();
       });
+      // A slider let go, a score std chosen, causal switched: the page puts the settings in its URL.
+      control.addEventListener("change", () => this.report());
     }
     this.resizer = new ResizeObserver(() => this.request());
     this.resizer.observe(root);
   }
 
-  receive(data) {
+  receive(data, setStateValue) {
+    this.setStateValue = setStateValue;
     this.options = data;
     this.root.style.setProperty("--alibi-pg-font-scale", data.lecture ? "1.3" : "1");
     const c = this.ui.controls;
@@ -403,14 +414,23 @@ export class CostPlayground {
     c.slope.min = String(data.min_log2_slope);
     c.slope.max = String(data.max_log2_slope);
     if (data.basis !== this.basis) {
+      // New settings from the server: the page took a report over (keep what is on screen; if the
+      // reader has moved on since, report that again), or something else changed them (draw them).
+      const incoming = { n: data.n, slope: data.slope, samples: data.samples, window: data.window, scoreStd: data.score_std, causal: data.causal };
+      const followed = this.basis !== undefined && this.reported.some((sent) => sameSettings(sent, incoming));
       this.basis = data.basis;
-      c.n.value = String(Math.log2(data.n));
-      c.slope.value = String(Math.log2(data.slope));
-      c.samples.value = String(Math.log2(data.samples));
-      c.window.max = String(Math.log2(data.n));
-      c.window.value = String(Math.log2(data.window));
-      c.scale.value = String(data.score_std);
-      c.causal.checked = data.causal;
+      this.reported = [];
+      if (!followed) {
+        c.n.value = String(Math.log2(data.n));
+        c.slope.value = String(Math.log2(data.slope));
+        c.samples.value = String(Math.log2(data.samples));
+        c.window.max = String(Math.log2(data.n));
+        c.window.value = String(Math.log2(data.window));
+        c.scale.value = String(data.score_std);
+        c.causal.checked = data.causal;
+      } else if (!sameSettings(this.settings(), incoming)) {
+        this.report();
+      }
     }
     if (!this.example || this.example.maxN !== data.max_n) {
       const [q, k, v] = exampleTensors(data.max_n, HEAD_DIM);
@@ -439,6 +459,23 @@ export class CostPlayground {
       scoreStd: Number(c.scale.value),
       causal: c.causal.checked,
     };
+  }
+
+  /** Send the sliders' settings to the page (which writes them into its URL). */
+  report() {
+    if (!this.setStateValue || !this.options) return;
+    const s = this.settings();
+    this.reported.push(s);
+    this.reportCount += 1;
+    this.setStateValue("settings", {
+      n: s.n,
+      slope: s.slope,
+      samples: s.samples,
+      window: s.window,
+      score_std: s.scoreStd,
+      causal: s.causal,
+      report: this.reportCount, // the same settings reported twice are still a change
+    });
   }
 
   request() {
@@ -621,7 +658,7 @@ export class CostPlayground {
 const playgrounds = new WeakMap();
 
 /** Streamlit's entry point: called on mount and again whenever the data from Python changes. */
-export default function mountCostPlayground({ data, parentElement }) {
+export default function mountCostPlayground({ data, parentElement, setStateValue }) {
   const root = parentElement.querySelector(".alibi-pg");
   let playground = playgrounds.get(root);
   if (!playground) {
@@ -629,7 +666,7 @@ export default function mountCostPlayground({ data, parentElement }) {
     playgrounds.set(root, playground);
     root.playground = playground; // a handle for the browser test
   }
-  playground.receive(data);
+  playground.receive(data, setStateValue);
   return () => {
     playground.dispose();
     playgrounds.delete(root);
