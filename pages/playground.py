@@ -39,7 +39,7 @@ def follow(start: PlaygroundStart) -> None:
 
 
 params = {**st.query_params.to_dict(), **st.session_state.pop(REPORTED, {})}
-start, notes = starting_point(controls.n, controls.slope, controls.samples, params)
+start, notes = starting_point(controls.n, controls.slope, controls.samples, params, controls.seed)
 for note in notes:
     st.warning(note, icon=":material/warning:")
 st.query_params.update(to_query_params(start))  # bookmarkable; a value moved shows as used
@@ -48,6 +48,7 @@ st.caption(
     "Every setting is in the page's address (bookmark it): n, m and R are the app's; w, the score std "
     "and causal follow. Without a w in the address, the window starts where exp(-m w) falls to about 1e-3. "
     "Error: ||out - exact|| / ||exact|| over all queries. Keys of the blocks: the union of each query's R blocks "
-    "(binning, seed 0, head index 0), measured on the blocks drawn. Multiply-adds: q.k and the weighted v per key "
+    "(binning, the app's seed, head index 0), measured on the blocks drawn; **draw again** takes the next seed "
+    "(one draw of the blocks can be lucky: compare a few). Multiply-adds: q.k and the weighted v per key "
     "read, plus R counts for the blocks."
 )

@@ -67,10 +67,10 @@ def test_the_verdict_step_links_to_the_playground():
     assert any(target.endswith("playground.py") or target.endswith("playground") for target in targets), targets
 
 
-def test_the_url_sets_the_window_the_score_std_and_causal():
-    at = open_page(PAGE, n="64", R="8", w="12", std="4", causal="1")
+def test_the_url_sets_the_window_the_score_std_causal_and_the_seed():
+    at = open_page(PAGE, n="64", R="8", w="12", std="4", causal="1", seed="3")
     (data,) = playgrounds(at)
-    assert (data["window"], data["score_std"], data["causal"]) == (12, 4, True)
+    assert (data["window"], data["score_std"], data["causal"], data["seed"]) == (12, 4, True, "3")
     assert not at.warning and not at.exception
 
 
@@ -103,17 +103,21 @@ def test_the_window_from_the_url_is_moved_onto_the_slider(raw, used, message):
 
 def test_a_report_of_the_sliders_becomes_the_shared_controls():
     controls = Controls()  # head 4 of 8: m = 1/16
-    report = {"n": 128, "slope": 2**-6, "samples": 32, "window": 23, "score_std": 0, "causal": False, "report": 3}
+    report = {"n": 128, "slope": 2**-6, "samples": 32, "window": 23, "score_std": 0, "causal": False, "seed": "5"}
     start = reported_start(report)
-    assert start == PlaygroundStart(128, 2**-6, 32, 23, 0, False)
+    assert start == PlaygroundStart(128, 2**-6, 32, 23, 0, False, 5)
     followed = followed_controls(controls, start)
-    assert (followed.n, followed.samples, followed.slope_mode, followed.head, followed.preset) == (
+    assert (followed.n, followed.samples, followed.slope_mode, followed.head, followed.seed, followed.preset) == (
         128,
         32,
         "alibi",
         6,
+        5,
         "custom",
     )
+    # "draw again" alone (the next seed) keeps the preset, as the sidebar's seed does.
+    redrawn = followed_controls(controls, PlaygroundStart(256, 1 / 16, 64, 1, seed=1))
+    assert (redrawn.seed, redrawn.preset) == (1, controls.preset)
     custom = followed_controls(controls, PlaygroundStart(128, 2**-4.375, 32, 23))
     assert (custom.slope_mode, custom.custom_slope) == ("custom", 0.0481941)
     assert followed_controls(controls, PlaygroundStart(256, 1 / 16, 64, 1)) == controls  # nothing moved
@@ -132,10 +136,14 @@ def test_a_report_of_the_sliders_becomes_the_shared_controls():
         {"causal": 1},
         {"n": "128"},
         {"n": True},
+        {"seed": 1},
+        {"seed": "-1"},
+        {"seed": "2e3"},
+        {"seed": str(2**53)},
     ],
 )
 def test_a_malformed_report_is_ignored(change):
-    report = {"n": 128, "slope": 2**-6, "samples": 32, "window": 23, "score_std": 0, "causal": False}
+    report = {"n": 128, "slope": 2**-6, "samples": 32, "window": 23, "score_std": 0, "causal": False, "seed": "0"}
     assert reported_start(report) is not None
     assert reported_start({**report, **change}) is None
     assert reported_start(None) is None and reported_start({"n": 128}) is None

@@ -3,12 +3,12 @@
 // browser on the playground's own small example. Appended to blocks.js and estimator.js (one ES
 // module); the Python wrapper and the formulas the test checks are in playground.py.
 //
-// The expensive part (the error curves over every w and every R = 1, 2, 4, ... for the crossover)
+// The expensive part (the error curves over every w and every R = 1, 2, 4, ... for the crossings)
 // depends on n, m, the score scale and causality only; dragging w or R moves a marker and
 // recomputes one point, so both stay far above 30 frames per second.
 
 const HEAD_DIM = 8; // d = d_v of the example
-const EXAMPLE_SEED = 0; // seed and head index of the blocks (docs/blocks.md)
+const EXAMPLE_SEED = 0; // seed of the example's q, k, v; the blocks' seed is the page's (docs/blocks.md)
 const EXAMPLE_HEAD = 0;
 const EXAMPLE_STREAM = 7; // Philox counter word 0 of the example's q, k, v (not a block stream)
 const ERROR_FLOOR = 1e-8; // the chart's floor: smaller errors are drawn on it
@@ -20,7 +20,7 @@ const COLOURS = { window: "#1f77b4", blocks: "#d62728", exact: "#555" };
 /** Whether two settings (of settings() or the server's data) put the sliders at the same place. */
 function sameSettings(a, b) {
   return a.n === b.n && a.samples === b.samples && a.window === b.window && a.scoreStd === b.scoreStd &&
-    a.causal === b.causal && Math.abs(Math.log2(a.slope) - Math.log2(b.slope)) < 1e-9;
+    a.causal === b.causal && a.seed === b.seed && Math.abs(Math.log2(a.slope) - Math.log2(b.slope)) < 1e-9;
 }
 
 /** The slider's value (log2) as an integer >= 1. */
@@ -234,10 +234,12 @@ export function errorAt(curve, costName, cost) {
 
 /**
  * Where the blocks' error curve crosses the window's at equal cost (log-log interpolation of the
- * window's curve at each blocks point). Returns null when one method is better over the whole
- * range both curves share, else { cost, error, samples, winnerBelow, winnerAbove }.
+ * window's curve at each blocks point), in order of cost: every crossing, since a curve of one draw
+ * of the blocks can cross the window's and cross back. Returns [] when one method is better over
+ * the whole range both curves share, else a list of { cost, error, samples, winnerAbove }.
  */
-export function crossover(windowCurve, blockCurve, costName) {
+export function crossings(windowCurve, blockCurve, costName) {
+  const found = [];
   let previous = null;
   for (const point of blockCurve) {
     const windowError = errorAt(windowCurve, costName, point[costName]);
@@ -248,11 +250,11 @@ export function crossover(windowCurve, blockCurve, costName) {
       const f = previous.gap / (previous.gap - gap);
       const cost = Math.exp(Math.log(previous.point[costName]) + f * (Math.log(point[costName]) - Math.log(previous.point[costName])));
       const error = Math.exp(logError(previous.point) + f * (logError(point) - logError(previous.point)));
-      return { cost, error, samples: [previous.point.samples, point.samples], winnerAbove: gap < 0 ? "blocks" : "window" };
+      found.push({ cost, error, samples: [previous.point.samples, point.samples], winnerAbove: gap < 0 ? "blocks" : "window" });
     }
     previous = { point, gap };
   }
-  return null;
+  return found;
 }
 
 function formatNumber(x) {
@@ -358,10 +360,9 @@ class CostChart {
       g.arc(x(point[name]), y(point.error), 0.42 * font, 0, 2 * Math.PI);
       g.fill();
     }
-    const crossing = model.crossings[name];
-    if (crossing) {
-      g.strokeStyle = ink;
-      g.lineWidth = 2;
+    g.strokeStyle = ink;
+    g.lineWidth = 2;
+    for (const crossing of model.crossings[name]) {
       g.beginPath();
       g.arc(x(crossing.cost), y(crossing.error), 0.8 * font, 0, 2 * Math.PI);
       g.stroke();
@@ -399,6 +400,12 @@ export class CostPlayground {
       // A slider let go, a score std chosen, causal switched: the page puts the settings in its URL.
       control.addEventListener("change", () => this.report());
     }
+    // "draw again": the next seed of the blocks (another draw; q, k, v stay).
+    root.querySelector("[data-action='redraw']").addEventListener("click", () => {
+      this.seed = String(BigInt(this.seed) + 1n);
+      this.request();
+      this.report();
+    });
     this.resizer = new ResizeObserver(() => this.request());
     this.resizer.observe(root);
   }
@@ -416,7 +423,7 @@ export class CostPlayground {
     if (data.basis !== this.basis) {
       // New settings from the server: the page took a report over (keep what is on screen; if the
       // reader has moved on since, report that again), or something else changed them (draw them).
-      const incoming = { n: data.n, slope: data.slope, samples: data.samples, window: data.window, scoreStd: data.score_std, causal: data.causal };
+      const incoming = { n: data.n, slope: data.slope, samples: data.samples, window: data.window, scoreStd: data.score_std, causal: data.causal, seed: data.seed };
       const followed = this.basis !== undefined && this.reported.some((sent) => sameSettings(sent, incoming));
       this.basis = data.basis;
       this.reported = [];
@@ -428,6 +435,7 @@ export class CostPlayground {
         c.window.value = String(Math.log2(data.window));
         c.scale.value = String(data.score_std);
         c.causal.checked = data.causal;
+        this.seed = data.seed;
       } else if (!sameSettings(this.settings(), incoming)) {
         this.report();
       }
@@ -435,13 +443,6 @@ export class CostPlayground {
     if (!this.example || this.example.maxN !== data.max_n) {
       const [q, k, v] = exampleTensors(data.max_n, HEAD_DIM);
       this.example = { maxN: data.max_n, q, k, v };
-      this.points = new Float64Array(2 * data.max_samples);
-      const key = seedKey(EXAMPLE_SEED);
-      for (let r = 0; r < data.max_samples; r++) {
-        const [u1, u2] = binningPoint(key, EXAMPLE_HEAD, r);
-        this.points[2 * r] = u1;
-        this.points[2 * r + 1] = u2;
-      }
     }
     this.request();
   }
@@ -458,7 +459,23 @@ export class CostPlayground {
       window: Math.min(powerOfTwo(c.window.value), n),
       scoreStd: Number(c.scale.value),
       causal: c.causal.checked,
+      seed: this.seed,
     };
+  }
+
+  /** The random points of the blocks' first max_samples samples for ``seed`` (kept until it changes). */
+  blockPoints(seed) {
+    if (this.pointsSeed !== seed || this.points.length !== 2 * this.options.max_samples) {
+      this.points = new Float64Array(2 * this.options.max_samples);
+      const key = seedKey(seed);
+      for (let r = 0; r < this.options.max_samples; r++) {
+        const [u1, u2] = binningPoint(key, EXAMPLE_HEAD, r);
+        this.points[2 * r] = u1;
+        this.points[2 * r + 1] = u2;
+      }
+      this.pointsSeed = seed;
+    }
+    return this.points;
   }
 
   /** Send the sliders' settings to the page (which writes them into its URL). */
@@ -474,6 +491,7 @@ export class CostPlayground {
       window: s.window,
       score_std: s.scoreStd,
       causal: s.causal,
+      seed: s.seed,
       report: this.reportCount, // the same settings reported twice are still a change
     });
   }
@@ -482,17 +500,18 @@ export class CostPlayground {
     if (!this.frame && this.options) this.frame = requestAnimationFrame(() => this.render());
   }
 
-  /** Widths and shifts of the first `samples` binning samples for the slope m (from the stored points). */
-  bounds(slope, samples) {
+  /** Widths and shifts of the first `samples` binning samples of `seed` for the slope m. */
+  bounds(slope, samples, seed) {
+    const points = this.blockPoints(seed);
     const widths = new Float64Array(samples);
     const shifts = new Float64Array(samples);
-    for (let r = 0; r < samples; r++) [widths[r], shifts[r]] = widthAndShift(slope, this.points[2 * r], this.points[2 * r + 1]);
+    for (let r = 0; r < samples; r++) [widths[r], shifts[r]] = widthAndShift(slope, points[2 * r], points[2 * r + 1]);
     return { widths, shifts };
   }
 
-  /** The error curves and the crossovers: only when n, m, the score scale or causality change. */
+  /** The error curves and the crossings: only when n, m, the score scale, causality or the seed change. */
   curves(s, coarse) {
-    const basis = `${s.n} ${s.slope} ${s.scoreStd} ${s.causal}`;
+    const basis = `${s.n} ${s.slope} ${s.scoreStd} ${s.causal} ${s.seed}`;
     if (this.cache.basis === basis && (coarse || !this.cache.coarse)) return this.cache;
     const n = s.n;
     const d = HEAD_DIM;
@@ -519,7 +538,7 @@ export class CostPlayground {
     });
     const checkpoints = [];
     for (let r = 1; r <= this.options.max_samples; r *= coarse ? 4 : 2) checkpoints.push(r);
-    const bounds = this.bounds(s.slope, this.options.max_samples);
+    const bounds = this.bounds(s.slope, this.options.max_samples, s.seed);
     const blocks = blockOutputs(example, bounds, checkpoints, scratch);
     const blockCurve = checkpoints.map((samples, c) => ({
       samples,
@@ -540,7 +559,7 @@ export class CostPlayground {
       windowCurve,
       blockCurve,
       exact: { keys: exactKeyCount, macs: multiplyAdds(exactKeyCount, d, d), error: 0 },
-      crossings: { keys: crossover(windowCurve, blockCurve, "keys"), macs: crossover(windowCurve, blockCurve, "macs") },
+      crossings: { keys: crossings(windowCurve, blockCurve, "keys"), macs: crossings(windowCurve, blockCurve, "macs") },
     };
     return this.cache;
   }
@@ -583,6 +602,7 @@ export class CostPlayground {
     out.slope.textContent = formatSlopeValue(s.slope);
     out.samples.textContent = String(s.samples);
     out.window.textContent = String(s.window);
+    out.seed.textContent = s.seed;
     out["exact-keys"].textContent = formatNumber(model.exact.keys);
     out["exact-macs"].textContent = formatNumber(model.exact.macs);
     out["window-keys"].textContent = formatNumber(w.keys);
@@ -602,8 +622,8 @@ export class CostPlayground {
   verdict(s, model) {
     const { window: w, blocks: b } = model.current;
     const range = (name, unit) => {
-      const crossing = model.crossings[name];
-      if (!crossing) {
+      const found = model.crossings[name];
+      if (found.length === 0) {
         const compared = model.blockCurve.filter((p) => errorAt(model.windowCurve, name, p[name]) !== null);
         const gaps = compared.map((p) => logError(p) - Math.log(errorAt(model.windowCurve, name, p[name])));
         if (compared.length === 0) return `At equal ${unit}: no R of the sweep costs as little as a window of w <= n.`;
@@ -616,13 +636,24 @@ export class CostPlayground {
             : "the two tie at rounding level";
         return `At equal ${unit}: ${who} everywhere; crossover: none in this range (${span}).`;
       }
-      const overtake = crossing.winnerAbove === "blocks" ? "the blocks overtake the window" : "the window overtakes the blocks";
-      return `At equal ${unit}: ${overtake} at about ${formatNumber(crossing.cost)} ${unit} (between R = ${crossing.samples[0]} and ${crossing.samples[1]}, error ${crossing.error.toExponential(1)}; circled).`;
+      if (found.length > 2) {
+        const costs = found.map((crossing) => formatNumber(crossing.cost));
+        return `At equal ${unit}: the curves cross ${found.length} times, at about ${costs.slice(0, -1).join(", ")} and ${costs.at(-1)} ${unit} (circled): this draw of the blocks is ahead in places, behind in others.`;
+      }
+      const each = found.map((crossing, t) => {
+        const overtake = crossing.winnerAbove === "blocks" ? "the blocks overtake the window" : "the window overtakes the blocks";
+        const back = t > 0 ? " back" : "";
+        return `${overtake}${back} at about ${formatNumber(crossing.cost)} ${unit} (between R = ${crossing.samples[0]} and ${crossing.samples[1]}, error ${crossing.error.toExponential(1)})`;
+      });
+      return `At equal ${unit}: ${each.join(", then ")}; circled.`;
     };
     const closer = w.error < b.error ? "the window is closer" : w.error > b.error ? "the blocks are closer" : "both are as close";
+    const sides = s.causal ? "causal" : "both sides";
     return [
       `Now: the window (w = ${s.window}) reads ${formatNumber(w.keys)} keys per query for an error of ${formatError(w.error)}; ` +
         `the blocks (R = ${s.samples}) read ${formatNumber(b.keys)} for ${formatError(b.error)}: ${closer} to exact.`,
+      `The curves: on this example only (n = ${s.n}, m = ${formatSlopeValue(s.slope)}, score std ${s.scoreStd}, ${sides}; ` +
+        `one draw of q, k, v and one of the blocks, seed ${s.seed}).`,
       range("keys", "keys per query"),
       range("macs", "multiply-adds"),
     ].join(" ");

@@ -25,15 +25,15 @@ import torch
 
 from ..._checks import check_int, check_number
 from ...masks import sample_partitions
-from ..ui.controls import Controls
+from ..ui.controls import SEED_MAX, Controls
 from .component import compact_script
 
 COMPONENT_NAME = "alibi_lsh_cost_playground"
 ESTIMATOR_ASSETS = ("blocks.js", "estimator.js")
 ASSETS = (*ESTIMATOR_ASSETS, "playground.js")
 HEAD_DIM = 8  # d = d_v of the browser's example (HEAD_DIM in playground.js)
-EXAMPLE_SEED = 0  # the blocks' seed and head index in the browser
-EXAMPLE_HEAD = 0
+EXAMPLE_SEED = 0  # the seed of q, k, v and the blocks' first seed in the browser ("draw again": the next)
+EXAMPLE_HEAD = 0  # the blocks' head index
 # n is capped so that a drag of m or n (which recomputes every error curve: ~30 outputs of n x d)
 # keeps at least 30 frames per second on a phone-class CPU; docs/app.md has the measured rate.
 MIN_N, MAX_N = 16, 256
@@ -56,6 +56,7 @@ class PlaygroundStart:
     window: int
     score_std: float = 1
     causal: bool = False
+    seed: int = EXAMPLE_SEED  # of the blocks (the app's shared seed); q, k, v keep theirs
 
 
 def exact_keys_per_query(n: int, causal: bool) -> float:
@@ -71,14 +72,14 @@ def window_keys_per_query(n: int, window: int, causal: bool) -> float:
     return total / n
 
 
-def block_keys_per_query(n: int, slope: float, samples: int, causal: bool) -> float:
-    """Mean over the n queries of the union of their R blocks (the browser's blocks: binning, seed
-    EXAMPLE_SEED, head EXAMPLE_HEAD): every block holds the query, so the union is one run from
-    the earliest block start to the latest block end (to the query itself when causal)."""
+def block_keys_per_query(n: int, slope: float, samples: int, causal: bool, seed: int = EXAMPLE_SEED) -> float:
+    """Mean over the n queries of the union of their R blocks (the browser's blocks: binning, ``seed``,
+    head EXAMPLE_HEAD): every block holds the query, so the union is one run from the earliest
+    block start to the latest block end (to the query itself when causal)."""
     positions = torch.arange(n)
     first = torch.full((n,), n, dtype=torch.int64)
     last = torch.zeros(n, dtype=torch.int64)
-    for partition in sample_partitions(n, slope, samples, "binning", EXAMPLE_SEED, head=EXAMPLE_HEAD):
+    for partition in sample_partitions(n, slope, samples, "binning", seed, head=EXAMPLE_HEAD):
         starts = partition.starts
         ends = torch.cat([starts[1:], torch.tensor([n])])
         block = torch.searchsorted(starts, positions, right=True) - 1
@@ -159,9 +160,9 @@ def _url_causal(raw: str | None) -> tuple[bool, str | None]:
 
 
 def starting_point(
-    n: int, slope: float, samples: int, params: Mapping[str, str] | None = None
+    n: int, slope: float, samples: int, params: Mapping[str, str] | None = None, seed: int = EXAMPLE_SEED
 ) -> tuple[PlaygroundStart, list[str]]:
-    """The app's shared controls (n, m, R) and the playground's own URL parameters (``params``:
+    """The app's shared controls (n, m, R, the blocks' seed) and the playground's own URL parameters (``params``:
     w, std, causal; see :data:`URL_KEYS`) as the playground's start, moved onto its sliders' steps
     and ranges, with a message (naming the value given and the value used) for each value moved.
     Without a w, the window is where exp(-m w) falls to about TAIL_MASS."""
@@ -189,7 +190,7 @@ def starting_point(
     score_std, std_note = _url_score_std(params.get(URL_KEYS["score_std"]))
     causal, causal_note = _url_causal(params.get(URL_KEYS["causal"]))
     messages += [note for note in (window_note, std_note, causal_note) if note]
-    start = PlaygroundStart(used_n, used_slope, used_samples, window, score_std, causal)
+    start = PlaygroundStart(used_n, used_slope, used_samples, window, score_std, causal, seed)
     return start, messages
 
 
@@ -204,8 +205,9 @@ def to_query_params(start: PlaygroundStart) -> dict[str, str]:
 
 def reported_start(state: Any) -> PlaygroundStart | None:
     """The browser's report of its sliders (``{"n", "slope", "samples", "window", "score_std",
-    "causal"}``) as a start on the sliders' steps, or None if it is missing or malformed: it comes
-    from the client, so it is checked like any input and never trusted or raised."""
+    "causal", "seed"}``, the seed as a decimal string) as a start on the sliders' steps, or None if
+    it is missing or malformed: it comes from the client, so it is checked like any input and never
+    trusted or raised."""
     if not isinstance(state, dict):
         return None
     try:
@@ -220,6 +222,7 @@ def reported_start(state: Any) -> PlaygroundStart | None:
                 window=window,
                 score_std=float(state["score_std"]),
                 causal=state["causal"],
+                seed=int(state["seed"]) if isinstance(state["seed"], str) and state["seed"].isdigit() else -1,
             )
         )
     except (KeyError, TypeError, ValueError):
@@ -233,8 +236,9 @@ def reported_start(state: Any) -> PlaygroundStart | None:
 def followed_controls(controls: Controls, start: PlaygroundStart) -> Controls:
     """The app's shared controls once they follow the playground's n, m and R (so that the sidebar and
     the URL show them): a slope that is one of the ALiBi heads' selects that head, any other is a
-    custom slope (6 significant digits, as the URL writes it); any change makes the preset 'custom'."""
-    changes: dict[str, object] = {"n": start.n, "samples": start.samples}
+    custom slope (6 significant digits, as the URL writes it); any change but the seed's makes the
+    preset 'custom'."""
+    changes: dict[str, object] = {"n": start.n, "samples": start.samples, "seed": start.seed}
     if not math.isclose(start.slope, controls.slope, rel_tol=1e-6):
         heads = [head for head, slope in enumerate(controls.head_slopes, 1) if slope == start.slope]
         if heads:
@@ -242,7 +246,9 @@ def followed_controls(controls: Controls, start: PlaygroundStart) -> Controls:
         else:
             changes.update(slope_mode="custom", custom_slope=float(f"{start.slope:g}"))
     followed = replace(controls, **changes)
-    return followed if followed == controls else replace(followed, preset="custom")
+    if followed == replace(controls, seed=start.seed):
+        return followed  # as for the sidebar: a new seed keeps the preset
+    return replace(followed, preset="custom")
 
 
 def checked_start(start: PlaygroundStart) -> PlaygroundStart:
@@ -255,7 +261,8 @@ def checked_start(start: PlaygroundStart) -> PlaygroundStart:
         raise ValueError(f"score_std must be one of {SCORE_STDS}, got {start.score_std!r}")
     if not isinstance(start.causal, bool):
         raise ValueError(f"causal must be True or False, got {start.causal!r}")
-    return PlaygroundStart(n, float(slope), samples, window, start.score_std, start.causal)
+    seed = check_int("seed", start.seed, minimum=0, maximum=SEED_MAX)
+    return PlaygroundStart(n, float(slope), samples, window, start.score_std, start.causal, seed)
 
 
 def component_data(start: PlaygroundStart, lecture: bool) -> dict:
@@ -268,6 +275,7 @@ def component_data(start: PlaygroundStart, lecture: bool) -> dict:
         "window": start.window,
         "score_std": start.score_std,
         "causal": start.causal,
+        "seed": str(start.seed),  # a string: JavaScript's numbers stop at 2^53
         "min_n": MIN_N,
         "max_n": MAX_N,
         "min_log2_slope": MIN_LOG2_SLOPE,
@@ -276,7 +284,7 @@ def component_data(start: PlaygroundStart, lecture: bool) -> dict:
         "lecture": bool(lecture),
     }
     data["basis"] = repr(
-        sorted((name, data[name]) for name in ("n", "slope", "samples", "window", "score_std", "causal"))
+        sorted((name, data[name]) for name in ("n", "slope", "samples", "window", "score_std", "causal", "seed"))
     )
     return data
 
