@@ -345,7 +345,11 @@ def _verdict(controls: Controls) -> None:
     if prediction.is_revealed("race"):
         st.markdown(" ".join(verdict.verdict_sentences(run)))
     st.caption(f"Stored run: {run.machine}, {run.created}; `{run.command}`.")
-    st.page_link("pages/playground.py", label="Find the crossover yourself: cost playground", icon=":material/tune:")
+    st.page_link(
+        "pages/playground.py",
+        label="Other n, m, score scales and draws of the blocks, on a small example: cost playground",
+        icon=":material/tune:",
+    )
 
 
 def race_answer(run: verdict.VerdictRun) -> prediction.Answer:
