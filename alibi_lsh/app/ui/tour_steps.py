@@ -21,6 +21,7 @@ from ...samplers import SCHEMES
 from .. import figures
 from ..data import attention_data, cache, lm_cache, stored_bench, verdict
 from ..figures.style import LECTURE_FONT_SIZE
+from ..figures.verdict_charts import LABELS_NOTE
 from . import display, live_panel, prediction, session
 from .controls import R_MAX, Controls
 from .tour import NUM_STEPS, STEPS, Step, parse_step
@@ -344,7 +345,7 @@ def _verdict(controls: Controls) -> None:
     _show_panels(cache.verdict_spec(run.frame, FONT), "tour_verdict", run.frame, height=388)
     if prediction.is_revealed("race"):
         st.markdown(" ".join(verdict.verdict_sentences(run)))
-    st.caption(f"Stored run: {run.machine}, {run.created}; `{run.command}`.")
+    st.caption(f"{LABELS_NOTE} Stored run: {run.machine}, {run.created}; `{run.command}`.")
     st.page_link(
         "pages/playground.py",
         label="Other n, m, score scales and draws of the blocks, on a small example: cost playground",
