@@ -191,7 +191,7 @@ def _format_number(x: float) -> str:
 
 def _library_crossings(example: dict, slope: float, causal: bool, seed: int = EXAMPLE_SEED) -> list[dict]:
     """Where the blocks' error curve crosses the window's at equal keys per query, recomputed with the
-    library on the example the browser shows: the window at w = 1, half octaves and n, the blocks
+    library on the example the browser shows: the window at w = 1, eighths of an octave and n, the blocks
     (binning, ``seed``, head index 0) at R = 1, 2, 4, ..., 1024; the window's log error interpolated
     linearly in log keys at each blocks point, as the playground does."""
     n = example["n"]
@@ -202,7 +202,7 @@ def _library_crossings(example: dict, slope: float, causal: bool, seed: int = EX
     def error(out):
         return max(float(torch.linalg.norm(out - reference) / torch.linalg.norm(reference)), 1e-13)
 
-    windows = sorted({1, n} | {round(2 ** (t / 2)) for t in range(1, 64) if 2 ** (t / 2) < n})
+    windows = sorted({1, n} | {round(2 ** (t / 8)) for t in range(1, 8 * 16) if 2 ** (t / 8) < n})
     window_keys = [math.log(window_keys_per_query(n, w, causal)) for w in windows]
     window_errors = [math.log(error(window_alibi_attention(q, k, v, [slope], w, causal, scale=scale))) for w in windows]
     found, previous = [], None

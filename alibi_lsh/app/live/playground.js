@@ -82,10 +82,14 @@ export function cutKernelMass(n, kernel, window, causal) {
   return total / n;
 }
 
-/** Window sizes of the error curve: 1, then half octaves (coarse: octaves) up to n, and n itself. */
+/**
+ * Window sizes of the error curve: 1, then every position of the w slider (eighths of an octave;
+ * coarse, while a slider moves: half octaves) up to n, and n itself, so that the slider's dot lies
+ * on the curve. One pass computes them all (windowOutputs): more sizes cost little.
+ */
 function windowSweep(n, coarse) {
   const sizes = new Set([1]);
-  for (let k = 1; 2 ** (k / 2) < n; k += coarse ? 2 : 1) sizes.add(Math.round(2 ** (k / 2)));
+  for (let k = 1; 2 ** (k / 8) < n; k += coarse ? 4 : 1) sizes.add(Math.round(2 ** (k / 8)));
   sizes.add(n);
   return [...sizes].sort((a, b) => a - b);
 }
@@ -301,13 +305,22 @@ class CostChart {
     const bottom = 2.8 * font;
     const name = this.costName;
     const points = [...model.windowCurve, ...model.blockCurve];
-    const costs = points.map((p) => p[name]).concat([model.exact[name]]);
-    const xMin = Math.log10(Math.min(...costs));
-    const xMax = Math.log10(Math.max(...costs));
-    const yMin = Math.floor(Math.log10(ERROR_FLOOR));
-    const yMax = Math.max(0, Math.ceil(Math.log10(Math.max(...points.map((p) => p.error)))));
+    // Zoomed on the race: from half the blocks' cheapest cost to exact's (or the blocks' dearest),
+    // down to a hundredth of the blocks' smallest error. The window's curve runs on beyond: it is
+    // clipped at the sides, and errors under the bottom are drawn on it ("<=").
+    const blockCosts = model.blockCurve.map((p) => p[name]);
+    const allCosts = points.map((p) => p[name]);
+    const lowest = Math.min(Math.min(...blockCosts) / 2, model.current.window[name]); // the window's dot in view
+    const xMin = Math.log10(Math.max(Math.min(...allCosts), lowest));
+    const xMax = Math.log10(Math.max(model.exact[name], ...blockCosts));
+    const blockErrors = model.blockCurve.map((p) => Math.max(p.error, ERROR_FLOOR));
+    const yMin = Math.max(Math.floor(Math.log10(ERROR_FLOOR)), Math.floor(Math.log10(Math.min(...blockErrors))) - 2);
+    // (an error just above 1, a draw worse than no attention at all, does not add a decade)
+    const shown = points.filter((p) => Math.log10(p[name]) >= xMin - 1e-9);
+    const yMax = Math.max(0, Math.ceil(Math.log10(Math.max(...shown.map((p) => p.error))) - 0.2));
+    const floor = 10 ** yMin;
     const x = (cost) => left + ((Math.log10(cost) - xMin) / Math.max(xMax - xMin, 1e-9)) * (width - left - right);
-    const y = (error) => top + ((yMax - Math.log10(Math.max(error, ERROR_FLOOR))) / (yMax - yMin)) * (height - top - bottom);
+    const y = (error) => top + ((yMax - Math.log10(Math.max(error, floor))) / (yMax - yMin)) * (height - top - bottom);
     // axes and ticks (powers of ten)
     g.strokeStyle = "rgba(128,128,128,0.35)";
     g.fillStyle = ink;
@@ -319,16 +332,23 @@ class CostChart {
       g.moveTo(left, y(10 ** e));
       g.lineTo(width - right, y(10 ** e));
       g.stroke();
-      if ((e - yMin) % 2 === 0 || yMax - yMin < 6) g.fillText(`1e${e}`, left - 0.3 * font, y(10 ** e));
+      const below = e === yMin && yMin > Math.floor(Math.log10(ERROR_FLOOR)) ? "≤" : "";
+      if ((e - yMin) % 2 === 0 || yMax - yMin < 6) g.fillText(`${below}1e${e}`, left - 0.3 * font, y(10 ** e));
     }
     g.textAlign = "center";
     g.textBaseline = "top";
-    for (let e = Math.ceil(xMin); e <= Math.floor(xMax); e += 1) {
-      g.beginPath();
-      g.moveTo(x(10 ** e), top);
-      g.lineTo(x(10 ** e), height - bottom);
-      g.stroke();
-      g.fillText((10 ** e).toLocaleString("en-US"), x(10 ** e), height - bottom + 0.3 * font);
+    // x ticks: powers of ten, and 2 and 5 times them when the range spans under two decades
+    const steps = xMax - xMin < 2 ? [1, 2, 5] : [1];
+    for (let e = Math.floor(xMin); e <= Math.ceil(xMax); e += 1) {
+      for (const step of steps) {
+        const tick = step * 10 ** e;
+        if (Math.log10(tick) < xMin - 1e-9 || Math.log10(tick) > xMax + 1e-9) continue;
+        g.beginPath();
+        g.moveTo(x(tick), top);
+        g.lineTo(x(tick), height - bottom);
+        g.stroke();
+        g.fillText(tick.toLocaleString("en-US"), x(tick), height - bottom + 0.3 * font);
+      }
     }
     g.fillText(this.title, left + (width - left - right) / 2, height - bottom + 1.45 * font);
     g.textAlign = "left";
@@ -341,6 +361,10 @@ class CostChart {
     g.lineTo(x(model.exact[name]), height - bottom);
     g.stroke();
     g.setLineDash([]);
+    g.save();
+    g.beginPath();
+    g.rect(left, 0, width - left - right, height - bottom + 1);
+    g.clip();
     for (const [curve, colour] of [
       [model.windowCurve, COLOURS.window],
       [model.blockCurve, COLOURS.blocks],
@@ -367,6 +391,7 @@ class CostChart {
       g.arc(x(crossing.cost), y(crossing.error), 0.8 * font, 0, 2 * Math.PI);
       g.stroke();
     }
+    g.restore();
   }
 }
 
