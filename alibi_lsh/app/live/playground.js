@@ -190,8 +190,9 @@ function blockOutputs(example, bounds, checkpoints, scratch) {
     let lo = i;
     let hi = i + 1;
     let r = 0;
-    checkpoints.forEach((samples, c) => {
-      for (; r < samples; r++) {
+    // (a plain loop: a closure would keep r, lo and hi in a context object, slowing the sample loop)
+    for (let c = 0; c < checkpoints.length; c++) {
+      for (; r < checkpoints[c]; r++) {
         // binning: i's block is [floor((i + s) / W) W - s, + W), cut to 0 .. n
         const width = widths[r];
         const blockStart = Math.floor((i + shifts[r]) / width) * width - shifts[r];
@@ -210,7 +211,7 @@ function blockOutputs(example, bounds, checkpoints, scratch) {
       }
       keys[c] += top - lo;
       weighRow(example, i, lo, top, scratch.factor, outs[c]);
-    });
+    }
   }
   return { outs, keys: keys.map((total) => total / n) };
 }
