@@ -22,8 +22,8 @@ display.page_head(
     "Drag the positions **n**, the slope **m**, a window **w** and the number of block samples **R** (all on "
     "log scales). Your browser computes, on its own small example (random q, k, v, d = "
     f"{HEAD_DIM}), how many keys each query reads, the multiply-adds, and how far each output lies from exact "
-    "ALiBi. The chart sweeps every w and R = 1, 2, 4, ... and circles where one method overtakes the other at "
-    "equal cost, if it does.",
+    "ALiBi. The chart sweeps every w and R = 1, 2, 4, ... and circles every point where the two curves cross at "
+    "equal cost; the blocks' curve is one draw: **draw again** for another.",
     controls.lecture,
 )
 

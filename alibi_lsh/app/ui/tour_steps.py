@@ -346,11 +346,8 @@ def _verdict(controls: Controls) -> None:
     if prediction.is_revealed("race"):
         st.markdown(" ".join(verdict.verdict_sentences(run)))
     st.caption(f"{LABELS_NOTE} Stored run: {run.machine}, {run.created}; `{run.command}`.")
-    st.page_link(
-        "pages/playground.py",
-        label="Other n, m, score scales and draws of the blocks, on a small example: cost playground",
-        icon=":material/tune:",
-    )
+    # (a page link does not wrap: short enough for a phone's line)
+    st.page_link("pages/playground.py", label="Try other inputs: the cost playground", icon=":material/tune:")
 
 
 def race_answer(run: verdict.VerdictRun) -> prediction.Answer:
