@@ -49,6 +49,7 @@ st.caption(
     "and causal follow. Without a w in the address, the window starts where exp(-m w) falls to about 1e-3. "
     "Error: ||out - exact|| / ||exact|| over all queries. Keys of the blocks: the union of each query's R blocks "
     "(binning, the app's seed, head index 0), measured on the blocks drawn; **draw again** takes the next seed "
-    "(one draw of the blocks can be lucky: compare a few). Multiply-adds: q.k and the weighted v per key "
-    "read, plus R counts for the blocks."
+    "(one draw of the blocks can be lucky: compare a few). Crossings: where the blocks' error at R = 1, 2, 4, ... "
+    "crosses the window's, read off the window's curve (every w of its slider) on log-log axes. Multiply-adds: "
+    "q.k and the weighted v per key read, plus R counts for the blocks."
 )
