@@ -15,6 +15,7 @@ const ERROR_FLOOR = 1e-8; // the chart's floor: smaller errors are drawn on it
 const ROUNDING = 1e-13; // an output error below this is float64 rounding (the method reads every key that counts)
 const COST_TITLES = { keys: "keys per query", macs: "multiply-adds per query" };
 const REFINE_MS = 150; // the curves are drawn in full this long after the last slider input
+const COARSE_MAX_SAMPLES = 256; // the blocks' curve stops here while a slider moves
 const COLOURS = { window: "#1f77b4", blocks: "#d62728", exact: "#555" };
 
 /** Whether two settings (of settings() or the server's data) put the sliders at the same place. */
@@ -563,7 +564,10 @@ export class CostPlayground {
       return { window, keys, macs: multiplyAdds(keys, d, d), error: relativeError(windowOuts[c], exactOut) };
     });
     const checkpoints = [];
-    for (let r = 1; r <= this.options.max_samples; r *= coarse ? 4 : 2) checkpoints.push(r);
+    // While a slider moves: R = 1, 4, 16, ..., COARSE_MAX_SAMPLES (the largest R cost most: about half
+    // the redraw of an m drag at n = 256); at rest, every power of two up to max_samples.
+    const largest = coarse ? Math.min(COARSE_MAX_SAMPLES, this.options.max_samples) : this.options.max_samples;
+    for (let r = 1; r <= largest; r *= coarse ? 4 : 2) checkpoints.push(r);
     const bounds = this.bounds(s.slope, this.options.max_samples, s.seed);
     const blocks = blockOutputs(example, bounds, checkpoints, scratch);
     const blockCurve = checkpoints.map((samples, c) => ({
@@ -594,8 +598,8 @@ export class CostPlayground {
     this.frame = 0;
     const started = performance.now();
     const s = this.settings();
-    // While a slider moves (an input in the last REFINE_MS), the curves take every other point;
-    // once it rests, one more frame draws them in full.
+    // While a slider moves (an input in the last REFINE_MS), the curves take every other point and
+    // the blocks' stops at COARSE_MAX_SAMPLES; once it rests, one more frame draws them in full.
     const coarse = started - this.lastInput < REFINE_MS;
     const model = this.curves(s, coarse);
     clearTimeout(this.refineTimer);

@@ -35,8 +35,8 @@ HEAD_DIM = 8  # d = d_v of the browser's example (HEAD_DIM in playground.js)
 EXAMPLE_SEED = 0  # the seed of q, k, v and the blocks' first seed in the browser ("draw again": the next)
 EXAMPLE_HEAD = 0  # the blocks' head index
 # n is capped so that a drag of m or n (which recomputes every error curve: ~30 outputs of n x d)
-# stays near 30 frames per second at n = 256 on a 2-core CPU; on a CPU four times slower (a phone's,
-# emulated) a drag of m at n = 256 gets about 9. docs/app.md has the measured rates.
+# keeps 40-50 frames per second at n = 256 on a 2-core CPU; on a CPU four times slower (a phone's,
+# emulated) a drag of m at n = 256 gets about 15. docs/app.md has the measured rates.
 MIN_N, MAX_N = 16, 256
 N_STEPS_PER_OCTAVE = 2  # the n slider: half octaves (16, 23, 32, 45, ...)
 MIN_LOG2_SLOPE, MAX_LOG2_SLOPE = -8, 1  # the slope slider: 2^-8 .. 2
