@@ -15,6 +15,11 @@ import pandas as pd
 
 from .verdict_bench import COLUMNS, SCHEMA, SHIPPED, VERSION
 
+# What the verdict chart's point labels (t=..., w=..., R=...) stand for.
+LABELS_NOTE = (
+    "Point labels: t = the kernel's tail mass each head's window leaves out (windows sized per head), "
+    "w = one window for every head, R = the blocks' samples."
+)
 PER_HEAD = "tail mass"  # the ``sizing`` of windows sized per head for a kernel tail mass
 FIXED = "fixed w"
 

@@ -24,10 +24,6 @@ FAMILIES = {
 
 
 COSTS = ("time_ms", "keys_per_query")  # the panels' x fields
-LABELS_NOTE = (
-    "Point labels: t = the kernel's tail mass each head's window leaves out (windows sized per head), "
-    "w = one window for every head, R = the blocks' samples."
-)
 
 
 def label_size(font_size: int) -> int:

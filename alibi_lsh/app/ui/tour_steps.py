@@ -21,7 +21,6 @@ from ...samplers import SCHEMES
 from .. import figures
 from ..data import attention_data, cache, lm_cache, stored_bench, verdict
 from ..figures.style import LECTURE_FONT_SIZE
-from ..figures.verdict_charts import LABELS_NOTE
 from . import display, live_panel, prediction, session
 from .controls import R_MAX, Controls
 from .tour import NUM_STEPS, STEPS, Step, parse_step
@@ -345,7 +344,7 @@ def _verdict(controls: Controls) -> None:
     _show_panels(cache.verdict_spec(run.frame, FONT), "tour_verdict", run.frame, height=388)
     if prediction.is_revealed("race"):
         st.markdown(" ".join(verdict.verdict_sentences(run)))
-    st.caption(f"{LABELS_NOTE} Stored run: {run.machine}, {run.created}; `{run.command}`.")
+    st.caption(f"{verdict.LABELS_NOTE} Stored run: {run.machine}, {run.created}; `{run.command}`.")
     # (a page link does not wrap: short enough for a phone's line)
     st.page_link("pages/playground.py", label="Try other inputs: the cost playground", icon=":material/tune:")
 
