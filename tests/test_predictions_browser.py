@@ -53,8 +53,9 @@ def browser():
 
 
 def _answers_shown(page) -> list[str]:
-    """The texts of the answer boxes on the page ("Right. ..." or "You guessed ...")."""
-    boxes = page.locator("[data-testid='stAlert']")
+    """The texts of the answer boxes on the page ("Right. ..." or "You guessed ..."), leaving out the
+    copies of the last run that Streamlit keeps, faded, while a rerun draws the page again."""
+    boxes = page.locator("[data-testid='stElementContainer']:not([data-stale='true']) [data-testid='stAlert']")
     texts = [boxes.nth(i).inner_text() for i in range(boxes.count())]
     return [text for text in texts if text.startswith("Right.") or text.startswith("You guessed")]
 
