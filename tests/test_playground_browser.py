@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -28,7 +29,14 @@ from alibi_lsh.app.live.playground import (
     window_keys_per_query,
 )
 
-from .browser_support import SCREENSHOTS, WatchedBrowser, chromium_browser, require_chromium, streamlit_server
+from .browser_support import (
+    SCREENSHOTS,
+    WatchedBrowser,
+    chromium_browser,
+    require_chromium,
+    streamlit_server,
+    wait_until_idle,
+)
 
 require_chromium()
 
@@ -80,8 +88,10 @@ def open_playground(browser, server, viewport, query="n=128&R=16"):
 
 
 def test_the_playground_redraws_while_a_slider_is_dragged(playground):
-    page = playground  # opened at n = 256, the largest n: the slowest redraws
-    for control in ("slope", "samples"):
+    page = playground
+    for control in ("n", "slope", "samples"):
+        # from n = 256, the largest n: the slowest redraws (a drag of n goes through every n)
+        page.evaluate(SET, {"n": 256, "slope": 1 / 16, "samples": 64, "window": 128, "causal": False})
         slider = page.locator(f"{ROOT} [data-control='{control}']")
         slider.scroll_into_view_if_needed()
         box = slider.bounding_box()
@@ -113,6 +123,18 @@ def test_the_playground_redraws_while_a_slider_is_dragged(playground):
         rate = page.evaluate(PACED_DRAG, control)
         print(f"paced drag of {control}: {rate['fps']:.0f} frames per second, median redraw {rate['median']:.1f} ms")
         assert rate["frames"] >= 30
+    # A phone-class CPU, emulated: Chromium runs the page's scripts 4x slower (printed, not asserted).
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Emulation.setCPUThrottlingRate", {"rate": 4})
+    try:
+        for control in ("n", "slope"):
+            rate = page.evaluate(PACED_DRAG, control)
+            print(
+                f"paced drag of {control}, CPU 4x slower: {rate['fps']:.0f} frames per second, "
+                f"median redraw {rate['median']:.1f} ms"
+            )
+    finally:
+        cdp.send("Emulation.setCPUThrottlingRate", {"rate": 1})
 
 
 PACED_DRAG = f"""async (control) => {{
@@ -176,25 +198,116 @@ def test_numbers_equal_the_python_formulas_and_the_library(playground, settings)
     assert math.isfinite(shown["blocks"]["error"]) and shown["blocks"]["error"] > 0
 
 
-def test_the_crossover_sentence_follows_the_curves(playground):
-    """At equal keys the window wins on ALiBi (notes: its error falls twice as fast), so the
-    sentence must say 'none in this range' unless the curves drawn cross; either way it must agree
-    with the crossing the playground computed."""
+def _format_number(x: float) -> str:
+    """The playground's formatNumber for 0 < x < 1e5: whole numbers with commas from 100, else 3 digits."""
+    return f"{round(x):,}" if x >= 100 else f"{float(f'{x:.3g}'):.{max(0, 2 - math.floor(math.log10(x)))}f}"
+
+
+def _library_crossings(example: dict, slope: float, causal: bool, seed: int = EXAMPLE_SEED) -> list[dict]:
+    """Where the blocks' error curve crosses the window's at equal keys per query, recomputed with the
+    library on the example the browser shows: the window at w = 1, eighths of an octave and n, the blocks
+    (binning, ``seed``, head index 0) at R = 1, 2, 4, ..., 1024; the window's log error interpolated
+    linearly in log keys at each blocks point, as the playground does."""
+    n = example["n"]
+    q, k, v = (torch.tensor(example[name], dtype=torch.float64).reshape(1, 1, n, HEAD_DIM) for name in "qkv")
+    scale = example["scale"]
+    reference = alibi_attention(q, k, v, [slope], causal, scale)
+
+    def error(out):
+        return max(float(torch.linalg.norm(out - reference) / torch.linalg.norm(reference)), 1e-13)
+
+    windows = sorted({1, n} | {round(2 ** (t / 8)) for t in range(1, 8 * 16) if 2 ** (t / 8) < n})
+    window_keys = [math.log(window_keys_per_query(n, w, causal)) for w in windows]
+    window_errors = [math.log(error(window_alibi_attention(q, k, v, [slope], w, causal, scale=scale))) for w in windows]
+    found, previous = [], None
+    for samples in [2**e for e in range(11)]:
+        keys = block_keys_per_query(n, slope, samples, causal, seed)
+        out = lsh_alibi_attention_reference(
+            q, k, v, [slope], samples, causal, "binning", seed, scale, head_offset=EXAMPLE_HEAD
+        )
+        if not window_keys[0] <= math.log(keys) <= window_keys[-1]:
+            continue
+        gap = math.log(error(out)) - float(np.interp(math.log(keys), window_keys, window_errors))
+        if previous is not None and (gap < 0) != (previous[1] < 0):
+            f = previous[1] / (previous[1] - gap)
+            cost = math.exp(math.log(previous[0]) + f * (math.log(keys) - math.log(previous[0])))
+            found.append(
+                {"cost": cost, "samples": [previous[2], samples], "winnerAbove": "blocks" if gap < 0 else "window"}
+            )
+        previous = (keys, gap, samples)
+    return found
+
+
+@pytest.mark.parametrize("score_std", [1, 4])
+def test_the_crossings_and_their_sentence_follow_the_library(playground, score_std):
+    """The crossings the playground circles and names are those of the library's errors on the example
+    it shows (the blocks' curve is one draw: at score std 4 it crosses the window's and back), and the
+    sentence says what they are computed on: this n, m, score std, one draw of q, k, v and the blocks."""
     page = playground
-    page.locator(f"{ROOT} [data-control='scale']").select_option("1")
+    page.locator(f"{ROOT} [data-control='scale']").select_option(str(score_std))
     shown = page.evaluate(SET, {"n": 256, "slope": 1 / 16, "samples": 64, "window": 64, "causal": False})
-    crossing = shown["crossings"]["keys"]
-    if crossing is None:
+    page.wait_for_timeout(400)  # the curves in full, once the sliders rest
+    shown = page.evaluate(f"{HANDLE}.snapshot()")
+    example = page.evaluate(f"{HANDLE}.exampleShown()")
+    assert example["scale"] == pytest.approx(score_std / math.sqrt(HEAD_DIM))
+    expected = _library_crossings(example, 1 / 16, False)
+    found = shown["crossings"]["keys"]
+    assert [c["samples"] for c in found] == [c["samples"] for c in expected]
+    assert [c["winnerAbove"] for c in found] == [c["winnerAbove"] for c in expected]
+    for got, want in zip(found, expected):
+        assert got["cost"] == pytest.approx(want["cost"], rel=1e-6)
+    verdict = shown["verdict"]
+    assert (
+        f"The curves: on this example only (n = 256, m = 0.0625, score std {score_std}, both sides; "
+        "one draw of q, k, v and one of the blocks, seed 0)." in verdict
+    ), verdict
+    if not expected:
         assert (
-            "At equal keys per query: the window beats the blocks everywhere; crossover: none in this range"
-            in (shown["verdict"])
+            "At equal keys per query: the window beats the blocks everywhere; crossover: none in this range" in verdict
         )
-    else:
-        other = "window" if crossing["winnerAbove"] == "blocks" else "blocks"
-        assert (
-            f"the {crossing['winnerAbove']} overtake" in shown["verdict"]
-            and f"the {other} at about" in shown["verdict"]
+    if len(found) > 2:
+        assert f"the curves cross {len(found)} times" in verdict, verdict
+    for t, crossing in enumerate(found if len(found) <= 2 else []):
+        who = (
+            "the blocks overtake the window"
+            if crossing["winnerAbove"] == "blocks"
+            else "the window overtakes the blocks"
         )
+        back = " back" if t else ""
+        assert f"{who}{back} at about {round(crossing['cost'])} keys per query" in verdict, verdict
+    print(f"score std {score_std}: {verdict}")
+
+
+def test_draw_again_takes_the_next_seed_and_its_crossings(browser, server):
+    """At score std 4 the blocks' seed 0 crosses the window's curve; "draw again" draws the blocks
+    with the next seed (bookmarked as the app's seed), and the crossings are those of the library
+    on that draw: one draw of the blocks decides whether they cross at all."""
+    page = open_playground(browser, server, {"width": 1280, "height": 900}, "n=256&R=64&w=64&std=4&causal=0")
+    seen = {}
+    for seed in (0, 1, 2):
+        if seed:
+            page.locator(f"{ROOT} [data-action='redraw']").click()
+            page.wait_for_function(
+                f"() => new URLSearchParams(location.search).get('seed') === '{seed}'", timeout=30_000
+            )
+            wait_until_idle(page)
+        page.wait_for_timeout(400)
+        shown = page.evaluate(f"{HANDLE}.snapshot()")
+        assert shown["settings"]["seed"] == str(seed)
+        assert f"one of the blocks, seed {seed})." in shown["verdict"]
+        if len(shown["crossings"]["keys"]) > 2:
+            costs = [_format_number(c["cost"]) for c in shown["crossings"]["keys"]]
+            assert (
+                f"cross {len(costs)} times, at about {', '.join(costs[:-1])} and {costs[-1]} keys" in shown["verdict"]
+            )
+        expected = _library_crossings(page.evaluate(f"{HANDLE}.exampleShown()"), 1 / 16, False, seed)
+        found = shown["crossings"]["keys"]
+        assert [c["samples"] for c in found] == [c["samples"] for c in expected]
+        for got, want in zip(found, expected):
+            assert got["cost"] == pytest.approx(want["cost"], rel=1e-6)
+        seen[seed] = len(found)
+    print("crossings at equal keys, score std 4, seeds 0, 1, 2:", seen)
+    page.close()
 
 
 def test_no_request_leaves_the_server_and_screenshots(browser, server):
@@ -225,9 +338,10 @@ def test_no_request_leaves_the_server_and_screenshots(browser, server):
 
 
 def test_the_crossover_on_curves_with_a_known_crossing(browser):
-    """The module's crossover on synthetic curves: window error exp(-k / 10) against blocks error
+    """The module's crossings on synthetic curves: window error exp(-k / 10) against blocks error
     0.05 exp(-k / 40) cross where k (1/10 - 1/40) = ln 20, k = 39.9; the window wins above it.
-    Curves one below the other, or both at rounding level, do not cross."""
+    Curves one below the other, or both at rounding level, do not cross; a curve that crosses and
+    crosses back gives every crossing, in order."""
     page = browser.new_page()
     page.set_content("<!doctype html><title>playground module</title>")
     page.evaluate(
@@ -243,12 +357,73 @@ def test_the_crossover_on_curves_with_a_known_crossing(browser):
             const curve = (error) => ks.map((keys, t) => ({keys, error: error(keys), samples: 2 ** (t % 11)}));
             const window_ = curve((k) => Math.exp(-k / 10));
             return {
-                crossing: playground.crossover(window_, curve((k) => 0.05 * Math.exp(-k / 40)), "keys"),
-                below: playground.crossover(window_, curve((k) => 0.5 * Math.exp(-k / 10)), "keys"),
-                ties: playground.crossover(curve(() => 0), curve(() => 0), "keys"),
+                crossing: playground.crossings(window_, curve((k) => 0.05 * Math.exp(-k / 40)), "keys"),
+                below: playground.crossings(window_, curve((k) => 0.5 * Math.exp(-k / 10)), "keys"),
+                ties: playground.crossings(curve(() => 0), curve(() => 0), "keys"),
+                // 0.5 + 0.4 cos(k / 10) against 0.5: crossings at k = 10 (pi / 2 + j pi), j = 0 .. 2
+                back: playground.crossings(curve(() => 0.5), curve((k) => 0.5 + 0.4 * Math.cos(k / 10)), "keys"),
             };
         }"""
     )
-    assert found["crossing"]["cost"] == pytest.approx(20 * math.log(20) / 1.5, rel=0.01)
-    assert found["crossing"]["winnerAbove"] == "window"
-    assert found["below"] is None and found["ties"] is None
+    (crossing,) = found["crossing"]
+    assert crossing["cost"] == pytest.approx(20 * math.log(20) / 1.5, rel=0.01)
+    assert crossing["winnerAbove"] == "window"
+    assert found["below"] == [] and found["ties"] == []
+    back = found["back"]
+    assert [c["cost"] for c in back] == pytest.approx([10 * (math.pi / 2 + j * math.pi) for j in range(3)], rel=0.01)
+    assert [c["winnerAbove"] for c in back] == ["blocks", "window", "blocks"]
+
+
+# Moves the sliders as a hand would (input while dragging, change when let go) and waits a frame.
+LET_GO = f"""async (values) => {{
+    const pg = {HANDLE};
+    const c = pg.ui.controls;
+    for (const [name, value] of Object.entries(values)) {{
+        if (name === "causal") c.causal.checked = value;
+        else if (name === "scale") c.scale.value = String(value);
+        else c[name].value = String(Math.log2(value));
+        c[name].dispatchEvent(new Event("input"));
+        c[name].dispatchEvent(new Event("change"));
+    }}
+    const frames = pg.stats.frames;
+    while (pg.stats.frames === frames) await new Promise(r => requestAnimationFrame(r));
+    return pg.snapshot().settings;
+}}"""
+
+
+def test_every_setting_is_in_the_url_and_a_bookmark_restores_it(browser, server):
+    """A bookmark opens the playground as it was: the URL's w, std and causal (and the app's n, m
+    and R) set the sliders, and letting a slider go writes the new settings into the URL."""
+    page = open_playground(browser, server, {"width": 1280, "height": 900}, "n=64&R=8&w=12&std=4&causal=1")
+    shown = page.evaluate(f"{HANDLE}.snapshot().settings")
+    assert shown == {"n": 64, "slope": 1 / 16, "samples": 8, "window": 12, "scoreStd": 4, "causal": True, "seed": "0"}
+    # Head 6 of 8 has m = 2^-6; R = 32, w = 23, positions only, both sides.
+    moved = {"n": 128, "slope": 2**-6, "samples": 32, "window": 23, "scale": 0, "causal": False}
+    settings = page.evaluate(LET_GO, moved)
+    wanted = {"n": 128, "slope": 2**-6, "samples": 32, "window": 23, "scoreStd": 0, "causal": False, "seed": "0"}
+    assert settings == wanted
+    page.wait_for_function(
+        "() => { const p = new URLSearchParams(location.search);"
+        " return p.get('n') === '128' && p.get('R') === '32' && p.get('w') === '23' && p.get('std') === '0'"
+        " && p.get('causal') === '0' && p.get('head') === '6'; }",
+        timeout=30_000,
+    )
+    wait_until_idle(page)
+    assert page.evaluate(f"{HANDLE}.snapshot().settings") == wanted  # the rerun kept what is on screen
+    bookmark = page.evaluate("location.href")
+    page.close()
+    again = browser.new_page(viewport={"width": 1280, "height": 900})
+    again.goto(bookmark, wait_until="domcontentloaded")
+    again.wait_for_function(f"() => {HANDLE}?.stats.frames > 0", timeout=90_000)
+    assert again.evaluate(f"{HANDLE}.snapshot().settings") == wanted
+    # A slope off the ALiBi heads is kept as a custom slope in the URL, and restored.
+    custom = again.evaluate(LET_GO, {"slope": 2**-4.375})
+    assert custom["slope"] == 2**-4.375
+    again.wait_for_function("() => new URLSearchParams(location.search).get('slope') === '0.0481941'", timeout=30_000)
+    wait_until_idle(again)
+    bookmark = again.evaluate("location.href")
+    again.close()
+    last = open_playground(browser, server, {"width": 1280, "height": 900}, bookmark.split("?", 1)[1])
+    assert last.evaluate(f"{HANDLE}.snapshot().settings") == {**wanted, "slope": 2**-4.375}
+    assert last.locator("[data-testid='stAlert']").count() == 0  # a bookmark needs no warning
+    last.close()

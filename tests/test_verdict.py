@@ -83,6 +83,23 @@ def test_the_verdict_step_says_the_shipped_numbers_once_revealed():
     if ratio_time >= 1 and ratio_keys >= 1:
         assert f"**the window wins**, with {ratio_time:.1f}x less time and {ratio_keys:.1f}x fewer keys" in shown
     assert "unbiased estimate of any decreasing convex positional kernel" in shown and "does not grow with n" in shown
+    assert "k(0) = 1, built only from ordinary short attentions" in shown
+    # How many R a window matches at equal error with no more keys and no more time, from the raw rows.
+    blocks = sorted((row for row in rows if row["method"] == "lsh"), key=lambda row: row["parameter"])
+    matched = [
+        b
+        for b in blocks
+        if any(
+            w["rel_error"] <= b["rel_error"]
+            and w["keys_per_query"] <= b["keys_per_query"]
+            and w["time_ms"] <= b["time_ms"]
+            for w in per_head
+        )
+    ]
+    span = f"(R = {blocks[0]['parameter']:g} to {blocks[-1]['parameter']:g})"
+    where = "every R measured" if len(matched) == len(blocks) else f"{len(matched)} of the {len(blocks)} values of R"
+    assert f"At {where}" in shown and span in shown, shown
+    assert "at equal error on these inputs" in shown and "On these inputs, in the" in revealed
     assert f"the answer is 'the {race_winner}'" in revealed
     assert f"{rival['time_ms']:.0f} ms with error {rival['rel_error']:.4f}" in revealed
 

@@ -84,3 +84,56 @@ def test_the_error_axis_is_labelled_at_decades_only():
     for panel in spec["hconcat"]:
         y_axes = [layer["encoding"]["y"]["axis"]["values"] for layer in panel["layer"] if "y" in layer["encoding"]]
         assert y_axes and all(abs(math.log10(v) - round(math.log10(v))) < 1e-9 for axis in y_axes for v in axis)
+
+
+def test_every_point_is_labelled_once_and_no_two_labels_overlap():
+    """Every point of the three lines carries its setting (t, w or R), in exactly one label layer per
+    panel; on the chart's geometry at a projector's and a phone's plot size, no label box overlaps
+    another label or a point, and none leaves the plot."""
+
+    from alibi_lsh.app.figures import point_labels
+    from alibi_lsh.app.figures.style import LECTURE_FONT_SIZE
+    from alibi_lsh.app.figures.verdict_charts import COSTS, label_size, verdict_layout
+
+    run = verdict.load()
+    table = verdict_table(run.frame)
+    expected = {f"t={p:g}" for p in run.windows["parameter"]} | {f"w={p:g}" for p in run.fixed_windows["parameter"]}
+    expected |= {f"R={p:g}" for p in run.blocks["parameter"]}
+    assert set(table["setting"]) == expected and len(table) == len(expected)
+    spec = verdict_layout(LECTURE_FONT_SIZE).to_dict()
+    for panel, cost in zip(spec["hconcat"], COSTS):
+        texts = [layer for layer in panel["layer"] if layer["mark"]["type"] == "text" and "stroke" not in layer["mark"]]
+        filters = sorted(str(layer["transform"][0]["filter"]) for layer in texts)
+        assert filters == sorted(f"(datum['side_{cost}'] === '{side}')" for side in point_labels.ANCHORS), filters
+        assert set(table[f"side_{cost}"]) <= set(point_labels.ANCHORS)
+        font = label_size(LECTURE_FONT_SIZE)
+        for width, height in point_labels.PLOT_SIZES:
+            points = point_labels.plot_positions(table[cost].tolist(), table["rel_error"].tolist(), width, height)
+            boxes = [
+                point_labels.label_box(x, y, text, side, font)
+                for (x, y), text, side in zip(points, table["setting"], table[f"side_{cost}"])
+            ]
+            plot = point_labels.Box(0, 0, width, height)
+            for index, box in enumerate(boxes):
+                area = (box.right - box.left) * (box.bottom - box.top)
+                assert plot.overlap(box) == pytest.approx(area), (cost, width, table["setting"][index])
+                assert all(box.overlap(other) == 0 for other in boxes[index + 1 :]), (cost, width, index)
+                assert all(box.overlap(point_labels.point_box(x, y)) == 0 for x, y in points), (cost, width, index)
+
+
+def test_a_label_moves_off_a_point_in_its_way():
+    """Three points: a label above right of the first is free at first; a second point put where
+    that label would be pushes it to another side, and the plot's edges are kept."""
+    from alibi_lsh.app.figures.point_labels import label_box, place_labels, plot_positions
+
+    xs, ys, texts = [1.0, 100.0, 10.0], [1.0, 0.01, 0.1], ["first", "last", "mid"]
+    free = place_labels(xs, ys, texts, [[0, 2, 1]], [("above right",)] * 3, 16, sizes=((400, 300),))
+    assert free[2] == "above right"
+    (x, y), size = plot_positions([*xs, 12.0], [*ys, 0.12], 400, 300)[2], 16
+    # Put a fourth point in the middle of the free label's box: that side is taken now.
+    box = label_box(x, y, "mid", "above right", size)
+    xs4 = [*xs, 10 ** (1 + ((box.left + box.right) / 2 - x) / (400 - 24) * 2)]
+    ys4 = [*ys, 10 ** (-1 + (y - (box.top + box.bottom) / 2) / (300 - 24) * 2)]
+    moved = place_labels(xs4, ys4, [*texts, "x"], [[0, 2, 1]], [("above right",)] * 4, 16, sizes=((400, 300),))
+    assert moved[2] != "above right"
+    assert moved[0] not in ("above", "above left", "above right", "left")  # the top left corner: no room

@@ -2,7 +2,9 @@
 
 Two log-log panels from one table (the verdict run's rows without exact attention, whose error is
 float rounding): one line per family (windows sized per head for a tail mass, windows of one
-width, the blocks at increasing R), each point labelled with its setting. No Streamlit here.
+width, the blocks at increasing R), each point labelled with its setting (t = the tail mass, w,
+R), each family's labels on the side of its points that its own line and the others leave free.
+No Streamlit here.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ import altair as alt
 import pandas as pd
 
 from .charts import style, with_data
-from .style import FONT_SIZE, METHOD_COLORS
+from .point_labels import ANCHORS, place_labels
+from .style import FONT_SIZE, LECTURE_FONT_SIZE, METHOD_COLORS, MIN_FONT_SIZE
 
 FAMILIES = {
     "window, per head": METHOD_COLORS["window"],
@@ -20,8 +23,19 @@ FAMILIES = {
 }
 
 
+COSTS = ("time_ms", "keys_per_query")  # the panels' x fields
+
+
+def label_size(font_size: int) -> int:
+    """The points' labels: four points under the figure's font, never under MIN_FONT_SIZE."""
+    return max(MIN_FONT_SIZE, font_size - 4)
+
+
 def verdict_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """Rows of a verdict run as the chart reads them: family, setting, time, keys, error."""
+    """Rows of a verdict run as the chart reads them: family, setting (the label: t = tail mass, w or
+    R), time, keys, error, and the side of each label in each panel (``side_time_ms``,
+    ``side_keys_per_query``: keys of point_labels.ANCHORS, chosen so that labels do not overlap at
+    the lecture's font size)."""
     rows = frame[frame["method"] != "exact"].copy()
     family = {("window", "tail mass"): "window, per head", ("window", "fixed w"): "window, one w"}
     rows["family"] = [family.get((m, s), "random blocks") for m, s in zip(rows["method"], rows["sizing"])]
@@ -30,8 +44,33 @@ def verdict_table(frame: pd.DataFrame) -> pd.DataFrame:
         for s, p in zip(rows["sizing"], rows["parameter"])
     ]
     rows["order"] = [-p if s == "tail mass" else p for s, p in zip(rows["sizing"], rows["parameter"])]
-    columns = ["family", "setting", "order", "time_ms", "keys_per_query", "rel_error"]
-    return rows[columns].reset_index(drop=True)
+    rows["rank"] = [list(FAMILIES).index(name) for name in rows["family"]]
+    # Labels are placed family by family: the blocks' (the densest line) first, then the windows'.
+    rows = rows.sort_values(["rank", "order"], key=lambda c: -c if c.name == "rank" else c).reset_index(drop=True)
+    lines = [list(rows.index[rows["family"] == name]) for name in FAMILIES]
+    preferred = [PREFERRED_SIDES[name] for name in rows["family"]]
+    for cost in COSTS:
+        rows[f"side_{cost}"] = place_labels(
+            rows[cost].tolist(),
+            rows["rel_error"].tolist(),
+            rows["setting"].tolist(),
+            lines,
+            preferred,
+            label_size(LECTURE_FONT_SIZE),
+        )
+    columns = ["family", "setting", "order", *COSTS, "rel_error", *(f"side_{cost}" for cost in COSTS)]
+    return rows[columns]
+
+
+# The sides tried first for each family's labels. The lines fall from upper left to lower right:
+# above right of a point stays off its own line. A white halo under each label keeps it legible
+# where another family's line passes behind it.
+PREFERRED_SIDES = {
+    "window, per head": ("above right", "left", "below left"),
+    "window, one w": ("above", "below", "above right"),
+    "random blocks": ("above right", "right", "left"),
+}
+HALO = {"color": "white", "stroke": "white", "strokeWidth": 4, "strokeJoin": "round"}
 
 
 # Error labels at decades only (0.01, 0.1, 1: one notation); the time and key axes span about one
@@ -57,12 +96,13 @@ def verdict_layout(font_size: int = FONT_SIZE, panel_width: int = 270, height: i
         x = alt.X(f"{field}:Q", scale=log, axis=alt.Axis(format="~g", values=TICKS), title=title)
         base = alt.Chart(alt.NamedData("verdict")).encode(x=x, y=y, color=color, tooltip=tooltip, order="order:Q")
         lines = base.mark_line(point=alt.OverlayMarkDef(size=70), strokeWidth=2.5)
-        labels = (
-            base.transform_filter(alt.datum.family == "random blocks")
-            .mark_text(align="left", dx=6, dy=-8, fontSize=max(12, font_size - 6))
-            .encode(text="setting:N")
-        )
-        panels.append((lines + labels).properties(width=panel_width, height=height))
+        halos, labels = [], []
+        for side, (align, baseline, dx, dy) in ANCHORS.items():
+            points = base.transform_filter(alt.datum[f"side_{field}"] == side)
+            place = {"align": align, "baseline": baseline, "dx": dx, "dy": dy, "fontSize": label_size(font_size)}
+            halos.append(points.mark_text(**place, **HALO).encode(text="setting:N", color=alt.value("white")))
+            labels.append(points.mark_text(**place).encode(text="setting:N"))
+        panels.append(alt.layer(lines, *halos, *labels).properties(width=panel_width, height=height))
     return style(alt.hconcat(*panels), font_size, legend_orient="right")
 
 

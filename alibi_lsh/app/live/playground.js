@@ -3,19 +3,26 @@
 // browser on the playground's own small example. Appended to blocks.js and estimator.js (one ES
 // module); the Python wrapper and the formulas the test checks are in playground.py.
 //
-// The expensive part (the error curves over every w and every R = 1, 2, 4, ... for the crossover)
+// The expensive part (the error curves over every w and every R = 1, 2, 4, ... for the crossings)
 // depends on n, m, the score scale and causality only; dragging w or R moves a marker and
 // recomputes one point, so both stay far above 30 frames per second.
 
 const HEAD_DIM = 8; // d = d_v of the example
-const EXAMPLE_SEED = 0; // seed and head index of the blocks (docs/blocks.md)
+const EXAMPLE_SEED = 0; // seed of the example's q, k, v; the blocks' seed is the page's (docs/blocks.md)
 const EXAMPLE_HEAD = 0;
 const EXAMPLE_STREAM = 7; // Philox counter word 0 of the example's q, k, v (not a block stream)
 const ERROR_FLOOR = 1e-8; // the chart's floor: smaller errors are drawn on it
 const ROUNDING = 1e-13; // an output error below this is float64 rounding (the method reads every key that counts)
 const COST_TITLES = { keys: "keys per query", macs: "multiply-adds per query" };
 const REFINE_MS = 150; // the curves are drawn in full this long after the last slider input
+const COARSE_MAX_SAMPLES = 256; // the blocks' curve stops here while a slider moves
 const COLOURS = { window: "#1f77b4", blocks: "#d62728", exact: "#555" };
+
+/** Whether two settings (of settings() or the server's data) put the sliders at the same place. */
+function sameSettings(a, b) {
+  return a.n === b.n && a.samples === b.samples && a.window === b.window && a.scoreStd === b.scoreStd &&
+    a.causal === b.causal && a.seed === b.seed && Math.abs(Math.log2(a.slope) - Math.log2(b.slope)) < 1e-9;
+}
 
 /** The slider's value (log2) as an integer >= 1. */
 function powerOfTwo(value) {
@@ -76,10 +83,14 @@ export function cutKernelMass(n, kernel, window, causal) {
   return total / n;
 }
 
-/** Window sizes of the error curve: 1, then half octaves (coarse: octaves) up to n, and n itself. */
+/**
+ * Window sizes of the error curve: 1, then every position of the w slider (eighths of an octave;
+ * coarse, while a slider moves: half octaves) up to n, and n itself, so that the slider's dot lies
+ * on the curve. One pass computes them all (windowOutputs): more sizes cost little.
+ */
 function windowSweep(n, coarse) {
   const sizes = new Set([1]);
-  for (let k = 1; 2 ** (k / 2) < n; k += coarse ? 2 : 1) sizes.add(Math.round(2 ** (k / 2)));
+  for (let k = 1; 2 ** (k / 8) < n; k += coarse ? 4 : 1) sizes.add(Math.round(2 ** (k / 8)));
   sizes.add(n);
   return [...sizes].sort((a, b) => a - b);
 }
@@ -180,8 +191,9 @@ function blockOutputs(example, bounds, checkpoints, scratch) {
     let lo = i;
     let hi = i + 1;
     let r = 0;
-    checkpoints.forEach((samples, c) => {
-      for (; r < samples; r++) {
+    // (a plain loop: a closure would keep r, lo and hi in a context object, slowing the sample loop)
+    for (let c = 0; c < checkpoints.length; c++) {
+      for (; r < checkpoints[c]; r++) {
         // binning: i's block is [floor((i + s) / W) W - s, + W), cut to 0 .. n
         const width = widths[r];
         const blockStart = Math.floor((i + shifts[r]) / width) * width - shifts[r];
@@ -200,7 +212,7 @@ function blockOutputs(example, bounds, checkpoints, scratch) {
       }
       keys[c] += top - lo;
       weighRow(example, i, lo, top, scratch.factor, outs[c]);
-    });
+    }
   }
   return { outs, keys: keys.map((total) => total / n) };
 }
@@ -228,10 +240,12 @@ export function errorAt(curve, costName, cost) {
 
 /**
  * Where the blocks' error curve crosses the window's at equal cost (log-log interpolation of the
- * window's curve at each blocks point). Returns null when one method is better over the whole
- * range both curves share, else { cost, error, samples, winnerBelow, winnerAbove }.
+ * window's curve at each blocks point), in order of cost: every crossing, since a curve of one draw
+ * of the blocks can cross the window's and cross back. Returns [] when one method is better over
+ * the whole range both curves share, else a list of { cost, error, samples, winnerAbove }.
  */
-export function crossover(windowCurve, blockCurve, costName) {
+export function crossings(windowCurve, blockCurve, costName) {
+  const found = [];
   let previous = null;
   for (const point of blockCurve) {
     const windowError = errorAt(windowCurve, costName, point[costName]);
@@ -242,11 +256,11 @@ export function crossover(windowCurve, blockCurve, costName) {
       const f = previous.gap / (previous.gap - gap);
       const cost = Math.exp(Math.log(previous.point[costName]) + f * (Math.log(point[costName]) - Math.log(previous.point[costName])));
       const error = Math.exp(logError(previous.point) + f * (logError(point) - logError(previous.point)));
-      return { cost, error, samples: [previous.point.samples, point.samples], winnerAbove: gap < 0 ? "blocks" : "window" };
+      found.push({ cost, error, samples: [previous.point.samples, point.samples], winnerAbove: gap < 0 ? "blocks" : "window" });
     }
     previous = { point, gap };
   }
-  return null;
+  return found;
 }
 
 function formatNumber(x) {
@@ -293,13 +307,22 @@ class CostChart {
     const bottom = 2.8 * font;
     const name = this.costName;
     const points = [...model.windowCurve, ...model.blockCurve];
-    const costs = points.map((p) => p[name]).concat([model.exact[name]]);
-    const xMin = Math.log10(Math.min(...costs));
-    const xMax = Math.log10(Math.max(...costs));
-    const yMin = Math.floor(Math.log10(ERROR_FLOOR));
-    const yMax = Math.max(0, Math.ceil(Math.log10(Math.max(...points.map((p) => p.error)))));
+    // Zoomed on the race: from half the blocks' cheapest cost to exact's (or the blocks' dearest),
+    // down to a hundredth of the blocks' smallest error. The window's curve runs on beyond: it is
+    // clipped at the sides, and errors under the bottom are drawn on it ("<=").
+    const blockCosts = model.blockCurve.map((p) => p[name]);
+    const allCosts = points.map((p) => p[name]);
+    const lowest = Math.min(Math.min(...blockCosts) / 2, model.current.window[name]); // the window's dot in view
+    const xMin = Math.log10(Math.max(Math.min(...allCosts), lowest));
+    const xMax = Math.log10(Math.max(model.exact[name], ...blockCosts));
+    const blockErrors = model.blockCurve.map((p) => Math.max(p.error, ERROR_FLOOR));
+    const yMin = Math.max(Math.floor(Math.log10(ERROR_FLOOR)), Math.floor(Math.log10(Math.min(...blockErrors))) - 2);
+    // (an error just above 1, a draw worse than no attention at all, does not add a decade)
+    const shown = points.filter((p) => Math.log10(p[name]) >= xMin - 1e-9);
+    const yMax = Math.max(0, Math.ceil(Math.log10(Math.max(...shown.map((p) => p.error))) - 0.2));
+    const floor = 10 ** yMin;
     const x = (cost) => left + ((Math.log10(cost) - xMin) / Math.max(xMax - xMin, 1e-9)) * (width - left - right);
-    const y = (error) => top + ((yMax - Math.log10(Math.max(error, ERROR_FLOOR))) / (yMax - yMin)) * (height - top - bottom);
+    const y = (error) => top + ((yMax - Math.log10(Math.max(error, floor))) / (yMax - yMin)) * (height - top - bottom);
     // axes and ticks (powers of ten)
     g.strokeStyle = "rgba(128,128,128,0.35)";
     g.fillStyle = ink;
@@ -311,16 +334,23 @@ class CostChart {
       g.moveTo(left, y(10 ** e));
       g.lineTo(width - right, y(10 ** e));
       g.stroke();
-      if ((e - yMin) % 2 === 0 || yMax - yMin < 6) g.fillText(`1e${e}`, left - 0.3 * font, y(10 ** e));
+      const below = e === yMin && yMin > Math.floor(Math.log10(ERROR_FLOOR)) ? "≤" : "";
+      if ((e - yMin) % 2 === 0 || yMax - yMin < 6) g.fillText(`${below}1e${e}`, left - 0.3 * font, y(10 ** e));
     }
     g.textAlign = "center";
     g.textBaseline = "top";
-    for (let e = Math.ceil(xMin); e <= Math.floor(xMax); e += 1) {
-      g.beginPath();
-      g.moveTo(x(10 ** e), top);
-      g.lineTo(x(10 ** e), height - bottom);
-      g.stroke();
-      g.fillText((10 ** e).toLocaleString("en-US"), x(10 ** e), height - bottom + 0.3 * font);
+    // x ticks: powers of ten, and 2 and 5 times them when the range spans under two decades
+    const steps = xMax - xMin < 2 ? [1, 2, 5] : [1];
+    for (let e = Math.floor(xMin); e <= Math.ceil(xMax); e += 1) {
+      for (const step of steps) {
+        const tick = step * 10 ** e;
+        if (Math.log10(tick) < xMin - 1e-9 || Math.log10(tick) > xMax + 1e-9) continue;
+        g.beginPath();
+        g.moveTo(x(tick), top);
+        g.lineTo(x(tick), height - bottom);
+        g.stroke();
+        g.fillText(tick.toLocaleString("en-US"), x(tick), height - bottom + 0.3 * font);
+      }
     }
     g.fillText(this.title, left + (width - left - right) / 2, height - bottom + 1.45 * font);
     g.textAlign = "left";
@@ -333,6 +363,10 @@ class CostChart {
     g.lineTo(x(model.exact[name]), height - bottom);
     g.stroke();
     g.setLineDash([]);
+    g.save();
+    g.beginPath();
+    g.rect(left, 0, width - left - right, height - bottom + 1);
+    g.clip();
     for (const [curve, colour] of [
       [model.windowCurve, COLOURS.window],
       [model.blockCurve, COLOURS.blocks],
@@ -352,14 +386,14 @@ class CostChart {
       g.arc(x(point[name]), y(point.error), 0.42 * font, 0, 2 * Math.PI);
       g.fill();
     }
-    const crossing = model.crossings[name];
-    if (crossing) {
-      g.strokeStyle = ink;
-      g.lineWidth = 2;
+    g.strokeStyle = ink;
+    g.lineWidth = 2;
+    for (const crossing of model.crossings[name]) {
       g.beginPath();
       g.arc(x(crossing.cost), y(crossing.error), 0.8 * font, 0, 2 * Math.PI);
       g.stroke();
     }
+    g.restore();
   }
 }
 
@@ -383,17 +417,28 @@ export class CostPlayground {
     this.frame = 0;
     this.cache = {};
     this.lastInput = -Infinity;
+    this.reported = []; // the settings reported since the server last sent new ones
+    this.reportCount = 0;
     for (const control of Object.values(this.ui.controls)) {
       control.addEventListener("input", () => {
         this.lastInput = performance.now();
         this.request();
       });
+      // A slider let go, a score std chosen, causal switched: the page puts the settings in its URL.
+      control.addEventListener("change", () => this.report());
     }
+    // "draw again": the next seed of the blocks (another draw; q, k, v stay).
+    root.querySelector("[data-action='redraw']").addEventListener("click", () => {
+      this.seed = String(BigInt(this.seed) + 1n);
+      this.request();
+      this.report();
+    });
     this.resizer = new ResizeObserver(() => this.request());
     this.resizer.observe(root);
   }
 
-  receive(data) {
+  receive(data, setStateValue) {
+    this.setStateValue = setStateValue;
     this.options = data;
     this.root.style.setProperty("--alibi-pg-font-scale", data.lecture ? "1.3" : "1");
     const c = this.ui.controls;
@@ -403,25 +448,28 @@ export class CostPlayground {
     c.slope.min = String(data.min_log2_slope);
     c.slope.max = String(data.max_log2_slope);
     if (data.basis !== this.basis) {
+      // New settings from the server: the page took a report over (keep what is on screen; if the
+      // reader has moved on since, report that again), or something else changed them (draw them).
+      const incoming = { n: data.n, slope: data.slope, samples: data.samples, window: data.window, scoreStd: data.score_std, causal: data.causal, seed: data.seed };
+      const followed = this.basis !== undefined && this.reported.some((sent) => sameSettings(sent, incoming));
       this.basis = data.basis;
-      c.n.value = String(Math.log2(data.n));
-      c.slope.value = String(Math.log2(data.slope));
-      c.samples.value = String(Math.log2(data.samples));
-      c.window.max = String(Math.log2(data.n));
-      c.window.value = String(Math.log2(data.window));
-      c.scale.value = String(data.score_std);
-      c.causal.checked = data.causal;
+      this.reported = [];
+      if (!followed) {
+        c.n.value = String(Math.log2(data.n));
+        c.slope.value = String(Math.log2(data.slope));
+        c.samples.value = String(Math.log2(data.samples));
+        c.window.max = String(Math.log2(data.n));
+        c.window.value = String(Math.log2(data.window));
+        c.scale.value = String(data.score_std);
+        c.causal.checked = data.causal;
+        this.seed = data.seed;
+      } else if (!sameSettings(this.settings(), incoming)) {
+        this.report();
+      }
     }
     if (!this.example || this.example.maxN !== data.max_n) {
       const [q, k, v] = exampleTensors(data.max_n, HEAD_DIM);
       this.example = { maxN: data.max_n, q, k, v };
-      this.points = new Float64Array(2 * data.max_samples);
-      const key = seedKey(EXAMPLE_SEED);
-      for (let r = 0; r < data.max_samples; r++) {
-        const [u1, u2] = binningPoint(key, EXAMPLE_HEAD, r);
-        this.points[2 * r] = u1;
-        this.points[2 * r + 1] = u2;
-      }
     }
     this.request();
   }
@@ -438,24 +486,59 @@ export class CostPlayground {
       window: Math.min(powerOfTwo(c.window.value), n),
       scoreStd: Number(c.scale.value),
       causal: c.causal.checked,
+      seed: this.seed,
     };
+  }
+
+  /** The random points of the blocks' first max_samples samples for ``seed`` (kept until it changes). */
+  blockPoints(seed) {
+    if (this.pointsSeed !== seed || this.points.length !== 2 * this.options.max_samples) {
+      this.points = new Float64Array(2 * this.options.max_samples);
+      const key = seedKey(seed);
+      for (let r = 0; r < this.options.max_samples; r++) {
+        const [u1, u2] = binningPoint(key, EXAMPLE_HEAD, r);
+        this.points[2 * r] = u1;
+        this.points[2 * r + 1] = u2;
+      }
+      this.pointsSeed = seed;
+    }
+    return this.points;
+  }
+
+  /** Send the sliders' settings to the page (which writes them into its URL). */
+  report() {
+    if (!this.setStateValue || !this.options) return;
+    const s = this.settings();
+    this.reported.push(s);
+    this.reportCount += 1;
+    this.setStateValue("settings", {
+      n: s.n,
+      slope: s.slope,
+      samples: s.samples,
+      window: s.window,
+      score_std: s.scoreStd,
+      causal: s.causal,
+      seed: s.seed,
+      report: this.reportCount, // the same settings reported twice are still a change
+    });
   }
 
   request() {
     if (!this.frame && this.options) this.frame = requestAnimationFrame(() => this.render());
   }
 
-  /** Widths and shifts of the first `samples` binning samples for the slope m (from the stored points). */
-  bounds(slope, samples) {
+  /** Widths and shifts of the first `samples` binning samples of `seed` for the slope m. */
+  bounds(slope, samples, seed) {
+    const points = this.blockPoints(seed);
     const widths = new Float64Array(samples);
     const shifts = new Float64Array(samples);
-    for (let r = 0; r < samples; r++) [widths[r], shifts[r]] = widthAndShift(slope, this.points[2 * r], this.points[2 * r + 1]);
+    for (let r = 0; r < samples; r++) [widths[r], shifts[r]] = widthAndShift(slope, points[2 * r], points[2 * r + 1]);
     return { widths, shifts };
   }
 
-  /** The error curves and the crossovers: only when n, m, the score scale or causality change. */
+  /** The error curves and the crossings: only when n, m, the score scale, causality or the seed change. */
   curves(s, coarse) {
-    const basis = `${s.n} ${s.slope} ${s.scoreStd} ${s.causal}`;
+    const basis = `${s.n} ${s.slope} ${s.scoreStd} ${s.causal} ${s.seed}`;
     if (this.cache.basis === basis && (coarse || !this.cache.coarse)) return this.cache;
     const n = s.n;
     const d = HEAD_DIM;
@@ -481,8 +564,11 @@ export class CostPlayground {
       return { window, keys, macs: multiplyAdds(keys, d, d), error: relativeError(windowOuts[c], exactOut) };
     });
     const checkpoints = [];
-    for (let r = 1; r <= this.options.max_samples; r *= coarse ? 4 : 2) checkpoints.push(r);
-    const bounds = this.bounds(s.slope, this.options.max_samples);
+    // While a slider moves: R = 1, 4, 16, ..., COARSE_MAX_SAMPLES (the largest R cost most: about half
+    // the redraw of an m drag at n = 256); at rest, every power of two up to max_samples.
+    const largest = coarse ? Math.min(COARSE_MAX_SAMPLES, this.options.max_samples) : this.options.max_samples;
+    for (let r = 1; r <= largest; r *= coarse ? 4 : 2) checkpoints.push(r);
+    const bounds = this.bounds(s.slope, this.options.max_samples, s.seed);
     const blocks = blockOutputs(example, bounds, checkpoints, scratch);
     const blockCurve = checkpoints.map((samples, c) => ({
       samples,
@@ -503,7 +589,7 @@ export class CostPlayground {
       windowCurve,
       blockCurve,
       exact: { keys: exactKeyCount, macs: multiplyAdds(exactKeyCount, d, d), error: 0 },
-      crossings: { keys: crossover(windowCurve, blockCurve, "keys"), macs: crossover(windowCurve, blockCurve, "macs") },
+      crossings: { keys: crossings(windowCurve, blockCurve, "keys"), macs: crossings(windowCurve, blockCurve, "macs") },
     };
     return this.cache;
   }
@@ -512,8 +598,8 @@ export class CostPlayground {
     this.frame = 0;
     const started = performance.now();
     const s = this.settings();
-    // While a slider moves (an input in the last REFINE_MS), the curves take every other point;
-    // once it rests, one more frame draws them in full.
+    // While a slider moves (an input in the last REFINE_MS), the curves take every other point and
+    // the blocks' stops at COARSE_MAX_SAMPLES; once it rests, one more frame draws them in full.
     const coarse = started - this.lastInput < REFINE_MS;
     const model = this.curves(s, coarse);
     clearTimeout(this.refineTimer);
@@ -546,6 +632,7 @@ export class CostPlayground {
     out.slope.textContent = formatSlopeValue(s.slope);
     out.samples.textContent = String(s.samples);
     out.window.textContent = String(s.window);
+    out.seed.textContent = s.seed;
     out["exact-keys"].textContent = formatNumber(model.exact.keys);
     out["exact-macs"].textContent = formatNumber(model.exact.macs);
     out["window-keys"].textContent = formatNumber(w.keys);
@@ -565,8 +652,8 @@ export class CostPlayground {
   verdict(s, model) {
     const { window: w, blocks: b } = model.current;
     const range = (name, unit) => {
-      const crossing = model.crossings[name];
-      if (!crossing) {
+      const found = model.crossings[name];
+      if (found.length === 0) {
         const compared = model.blockCurve.filter((p) => errorAt(model.windowCurve, name, p[name]) !== null);
         const gaps = compared.map((p) => logError(p) - Math.log(errorAt(model.windowCurve, name, p[name])));
         if (compared.length === 0) return `At equal ${unit}: no R of the sweep costs as little as a window of w <= n.`;
@@ -579,13 +666,24 @@ export class CostPlayground {
             : "the two tie at rounding level";
         return `At equal ${unit}: ${who} everywhere; crossover: none in this range (${span}).`;
       }
-      const overtake = crossing.winnerAbove === "blocks" ? "the blocks overtake the window" : "the window overtakes the blocks";
-      return `At equal ${unit}: ${overtake} at about ${formatNumber(crossing.cost)} ${unit} (between R = ${crossing.samples[0]} and ${crossing.samples[1]}, error ${crossing.error.toExponential(1)}; circled).`;
+      if (found.length > 2) {
+        const costs = found.map((crossing) => formatNumber(crossing.cost));
+        return `At equal ${unit}: the curves cross ${found.length} times, at about ${costs.slice(0, -1).join(", ")} and ${costs.at(-1)} ${unit} (circled): this draw of the blocks is ahead in places, behind in others.`;
+      }
+      const each = found.map((crossing, t) => {
+        const overtake = crossing.winnerAbove === "blocks" ? "the blocks overtake the window" : "the window overtakes the blocks";
+        const back = t > 0 ? " back" : "";
+        return `${overtake}${back} at about ${formatNumber(crossing.cost)} ${unit} (between R = ${crossing.samples[0]} and ${crossing.samples[1]}, error ${crossing.error.toExponential(1)})`;
+      });
+      return `At equal ${unit}: ${each.join(", then ")}; circled.`;
     };
     const closer = w.error < b.error ? "the window is closer" : w.error > b.error ? "the blocks are closer" : "both are as close";
+    const sides = s.causal ? "causal" : "both sides";
     return [
       `Now: the window (w = ${s.window}) reads ${formatNumber(w.keys)} keys per query for an error of ${formatError(w.error)}; ` +
         `the blocks (R = ${s.samples}) read ${formatNumber(b.keys)} for ${formatError(b.error)}: ${closer} to exact.`,
+      `The curves: on this example only (n = ${s.n}, m = ${formatSlopeValue(s.slope)}, score std ${s.scoreStd}, ${sides}; ` +
+        `one draw of q, k, v and one of the blocks, seed ${s.seed}).`,
       range("keys", "keys per query"),
       range("macs", "multiply-adds"),
     ].join(" ");
@@ -621,7 +719,7 @@ export class CostPlayground {
 const playgrounds = new WeakMap();
 
 /** Streamlit's entry point: called on mount and again whenever the data from Python changes. */
-export default function mountCostPlayground({ data, parentElement }) {
+export default function mountCostPlayground({ data, parentElement, setStateValue }) {
   const root = parentElement.querySelector(".alibi-pg");
   let playground = playgrounds.get(root);
   if (!playground) {
@@ -629,7 +727,7 @@ export default function mountCostPlayground({ data, parentElement }) {
     playgrounds.set(root, playground);
     root.playground = playground; // a handle for the browser test
   }
-  playground.receive(data);
+  playground.receive(data, setStateValue);
   return () => {
     playground.dispose();
     playgrounds.delete(root);

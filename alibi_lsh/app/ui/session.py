@@ -48,7 +48,9 @@ MESSAGES_KEY = "control_messages"
 LECTURE_SWITCH = "lecture_switch"  # the keyed container of lecture mode's own switch in the top bar
 SIDEBAR = "w"  # widget-key prefix of the sidebar's controls ("w_n", "w_samples", ...)
 ON_PAGE = "p"  # widget-key prefix of the same controls drawn on a page in lecture mode
-PAGE_PARAMS = ("step",)  # URL parameters owned by one page (the tour), kept when the controls sync
+# URL parameters owned by one page (the tour's step; the playground's window, score std and causal
+# switch), kept when the controls sync.
+PAGE_PARAMS = ("step", "w", "std", "causal")
 # Values offered by the compact controls on a page: powers of two read well on a projector.
 R_CHOICES = tuple(2**k for k in range(11))
 N_CHOICES = (32, 64, 128, 256, 512, 1024)
@@ -132,6 +134,12 @@ def follow_live_view(view: LiveView) -> None:
         followed = replace(followed, preset="custom")  # as for the sidebar's controls: a seed keeps the preset
     st.session_state[STATE_KEY] = followed
     st.session_state[MESSAGES_KEY] = notes
+
+
+def follow_controls(controls: Controls) -> None:
+    """Make ``controls`` the shared controls (a page's figure reported them); the messages clear."""
+    st.session_state[STATE_KEY] = controls
+    st.session_state[MESSAGES_KEY] = []
 
 
 def resample() -> None:

@@ -390,8 +390,9 @@ def _verdict(controls: Controls) -> None:
     _show_panels(cache.verdict_spec(run.frame, FONT), "tour_verdict", run.frame, height=388)
     if prediction.is_revealed("race"):
         st.markdown(" ".join(verdict.verdict_sentences(run)))
-    st.caption(f"Stored run: {run.machine}, {run.created}; `{run.command}`.")
-    st.page_link("pages/playground.py", label="Find the crossover yourself: cost playground", icon=":material/tune:")
+    st.caption(f"{verdict.LABELS_NOTE} Stored run: {run.machine}, {run.created}; `{run.command}`.")
+    # (a page link does not wrap: short enough for a phone's line)
+    st.page_link("pages/playground.py", label="Try other inputs: the cost playground", icon=":material/tune:")
 
 
 def race_answer(run: verdict.VerdictRun) -> prediction.Answer:
