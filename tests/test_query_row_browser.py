@@ -51,9 +51,9 @@ LOAD_MODULE = """async (source) => {
     window.qr = await import(url);
 }"""
 
-# The module's queryRow on its example (queryExample) and the head's blocks, as plain arrays.
+# The module's queryRow on its example (exampleTensors) and the head's blocks, as plain arrays.
 RUN_ROW = """(a) => {
-    const [q, k, v] = qr.queryExample(a.n, a.d);
+    const [q, k, v] = qr.exampleTensors(a.n, a.d);
     const bounds = qr.sampleBounds(qr.drawBlocks(a.n, a.slope, a.samples, a.scheme, a.seed, a.headIndex), a.n);
     const r = qr.queryRow({q, k, v, n: a.n, d: a.d, slope: a.slope, scale: a.scale, causal: a.causal, bounds,
                            samples: a.samples, window: a.window, query: a.query});
@@ -174,7 +174,7 @@ def test_the_module_row_equals_the_library_on_shared_blocks(
 def test_the_example_is_seeded_standard_normals(js):
     """q, k, v: 3 x 128 x 8 values from the seeded stream, the same at any n (n only slices), with the
     moments of standard normals (mean within 4 sigma = 4 / sqrt(3072) of 0, variance within 10 %)."""
-    small, large = js("() => [qr.queryExample(16, 8), qr.queryExample(128, 8)].map(t => t.map(x => Array.from(x)))")
+    small, large = js("() => [qr.exampleTensors(16, 8), qr.exampleTensors(128, 8)].map(t => t.map(x => Array.from(x)))")
     for a, b in zip(small, large):
         assert a == b[: len(a)]
     values = np.concatenate(large)
@@ -191,7 +191,7 @@ def test_the_example_is_seeded_standard_normals(js):
     ids=["default", "causal", "scale0"],
 )
 def test_the_python_twins_equal_the_browser(js, start):
-    """example_tensors (the answer's example) equals the browser's queryExample to the last bits of
+    """example_tensors (the answer's example) equals the browser's exampleTensors to the last bits of
     log, cos and sin; row_errors and union_keys equal the row the browser computes."""
     slope = float(alibi_slopes(start.heads)[start.head - 1])
     shown = js(

@@ -169,3 +169,30 @@ export function relativeError(a, b) {
   }
   return Math.sqrt(difference / norm);
 }
+
+// The example of the cost playground and the one-query figure: its own Philox stream (counter
+// word 0), apart from the block streams of docs/blocks.md.
+const EXAMPLE_STREAM = 7;
+
+/**
+ * Example q, k, v: standard normals from Philox (Box-Muller), `rows` rows of d each, in order, so
+ * that a smaller n only slices a larger one. query_row.example_tensors is the Python twin.
+ */
+export function exampleTensors(rows, d, seed = 0) {
+  const key = seedKey(seed);
+  const words = new Uint32Array(4);
+  const tensors = [];
+  for (let t = 0; t < 3; t++) {
+    const values = new Float64Array(rows * d);
+    for (let index = 0; index < values.length; index += 2) {
+      philox4x32(EXAMPLE_STREAM, t, index / 2, 0, key[0], key[1], words);
+      const u1 = 1 - uniform53(words[0], words[1]); // in (0, 1]
+      const u2 = uniform53(words[2], words[3]);
+      const radius = Math.sqrt(-2 * Math.log(u1));
+      values[index] = radius * Math.cos(2 * Math.PI * u2);
+      if (index + 1 < values.length) values[index + 1] = radius * Math.sin(2 * Math.PI * u2);
+    }
+    tensors.push(values);
+  }
+  return tensors;
+}

@@ -8,9 +8,7 @@
 // recomputes one point, so both stay far above 30 frames per second.
 
 const HEAD_DIM = 8; // d = d_v of the example
-const EXAMPLE_SEED = 0; // seed of the example's q, k, v; the blocks' seed is the page's (docs/blocks.md)
 const EXAMPLE_HEAD = 0;
-const EXAMPLE_STREAM = 7; // Philox counter word 0 of the example's q, k, v (not a block stream)
 const ERROR_FLOOR = 1e-8; // the chart's floor: smaller errors are drawn on it
 const ROUNDING = 1e-13; // an output error below this is float64 rounding (the method reads every key that counts)
 const COST_TITLES = { keys: "keys per query", macs: "multiply-adds per query" };
@@ -27,26 +25,6 @@ function sameSettings(a, b) {
 /** The slider's value (log2) as an integer >= 1. */
 function powerOfTwo(value) {
   return Math.max(1, Math.round(2 ** Number(value)));
-}
-
-/** Example q, k, v: standard normals from Philox (Box-Muller), rows 0..maxN-1, so n only slices. */
-export function exampleTensors(maxN, d, seed = EXAMPLE_SEED) {
-  const key = seedKey(seed);
-  const words = new Uint32Array(4);
-  const tensors = [];
-  for (let t = 0; t < 3; t++) {
-    const values = new Float64Array(maxN * d);
-    for (let index = 0; index < values.length; index += 2) {
-      philox4x32(EXAMPLE_STREAM, t, index / 2, 0, key[0], key[1], words);
-      const u1 = 1 - uniform53(words[0], words[1]); // in (0, 1]
-      const u2 = uniform53(words[2], words[3]);
-      const radius = Math.sqrt(-2 * Math.log(u1));
-      values[index] = radius * Math.cos(2 * Math.PI * u2);
-      if (index + 1 < values.length) values[index + 1] = radius * Math.sin(2 * Math.PI * u2);
-    }
-    tensors.push(values);
-  }
-  return tensors;
 }
 
 /** Keys per query of exact attention: n, or (n + 1) / 2 on average when causal. */

@@ -8,8 +8,6 @@
 // at most n keys, far below a frame's time.
 
 const HEAD_DIM = 8; // d = d_v of the example
-const EXAMPLE_SEED = 0; // the example's q, k, v: the cost playground's, from the same Philox stream
-const EXAMPLE_STREAM = 7; // Philox counter word 0 of the example (not a block stream)
 const QR_SCHEME = "binning";
 const LOG_DECADES = 9; // the log axis shows at most this many decades below the largest weight
 const QR_COLOURS = {
@@ -22,29 +20,6 @@ const QR_COLOURS = {
   hidden: "rgba(128, 128, 128, 0.16)",
   grid: "rgba(128, 128, 128, 0.35)",
 };
-
-/**
- * The example's q, k, v: standard normals from Philox (Box-Muller), n rows of d each; row t of
- * any n is the same (the values come in order), so n only slices. The cost playground's example.
- */
-export function queryExample(n, d, seed = EXAMPLE_SEED) {
-  const key = seedKey(seed);
-  const words = new Uint32Array(4);
-  const tensors = [];
-  for (let t = 0; t < 3; t++) {
-    const values = new Float64Array(n * d);
-    for (let index = 0; index < values.length; index += 2) {
-      philox4x32(EXAMPLE_STREAM, t, index / 2, 0, key[0], key[1], words);
-      const u1 = 1 - uniform53(words[0], words[1]); // in (0, 1]
-      const u2 = uniform53(words[2], words[3]);
-      const radius = Math.sqrt(-2 * Math.log(u1));
-      values[index] = radius * Math.cos(2 * Math.PI * u2);
-      if (index + 1 < values.length) values[index + 1] = radius * Math.sin(2 * Math.PI * u2);
-    }
-    tensors.push(values);
-  }
-  return tensors;
-}
 
 /**
  * Query row i of one head for the three methods, on the blocks `bounds` (sampleBounds of the
@@ -391,7 +366,7 @@ export class QueryRowFigure {
       c.window.value = String(data.window);
       c.head.value = String(data.head);
       c.causal.checked = data.causal;
-      const [q, k, v] = queryExample(data.n, HEAD_DIM);
+      const [q, k, v] = exampleTensors(data.n, HEAD_DIM);
       this.example = { q, k, v };
       this.blocks = {};
     }

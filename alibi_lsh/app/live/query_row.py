@@ -39,7 +39,7 @@ from .component import compact_script
 COMPONENT_NAME = "alibi_lsh_query_row"
 ASSETS = ("blocks.js", "estimator.js", "query_row.js")
 HEAD_DIM = 8  # d = d_v of the example (HEAD_DIM in query_row.js)
-EXAMPLE_SEED = 0  # the example's seed and Philox stream (query_row.js: the cost playground's example)
+EXAMPLE_SEED = 0  # the example's seed and Philox stream (exampleTensors in estimator.js)
 EXAMPLE_STREAM = 7
 SCHEME = "binning"  # the blocks' scheme in the browser
 # n is small: one row's three softmaxes are cheap at any n, but every key must stay a few pixels
@@ -89,7 +89,7 @@ def checked_start(start: QueryRowStart) -> QueryRowStart:
 
 
 def example_tensors(n: int, head_dim: int = HEAD_DIM) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The browser's example q, k, v (queryExample in query_row.js), float64 (n, head_dim) each.
+    """The browser's example q, k, v (exampleTensors in estimator.js), float64 (n, head_dim) each.
 
     Standard normals by Box-Muller from Philox counters (EXAMPLE_STREAM, tensor, pair, 0) under
     EXAMPLE_SEED, in the browser's order of operations (so equal up to the last bit of log, cos
