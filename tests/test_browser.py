@@ -157,6 +157,9 @@ LECTURE_PAGES = [  # (url path with lecture mode on, screenshot name, main chart
 PROJECTORS = [(1280, 720), (1024, 768)]
 # Pages whose main figure is at least MIN_CHART_HEIGHT tall at 1280 x 720 (as a tour step's), and
 # every other chart at least MIN_SECONDARY_HEIGHT on both projectors.
+# Pages whose main figure's plot area (heatmaps, or the inside of its axes) is at least
+# MIN_CHART_HEIGHT tall at 1280 x 720, not just its box with titles, axes and legend.
+TALL_PLOT_PAGES = {"lecture_mode_masks"}
 TALL_PAGES = {
     "lecture_mode_masks",
     "lecture_mode_theory",
@@ -184,6 +187,54 @@ FIGURE_BOX = """
           height: boxes[0].height, live};
 }
 """
+# The plot areas of the main figure (the first chart of the page): plotly's drag rectangles (one per
+# subplot: the heatmap or the axes' inside) or Vega-Lite's data rectangles (read from the chart's
+# vega View: Streamlit draws on a canvas, so they are not in the DOM), without titles, axes,
+# legends or colour bars. A live figure reports its visible panels' canvases.
+PLOT_AREAS = """
+() => {
+  const chart = [...document.querySelectorAll(
+    "[data-testid='stPlotlyChart'], [data-testid='stVegaLiteChart'], .alibi-live")].find(e =>
+    e.getBoundingClientRect().height > 0);
+  if (!chart) return [];
+  const box = r => ({top: r.top, bottom: r.top + r.height, width: r.width, height: r.height});
+  if (chart.classList.contains("alibi-live"))
+    return [...chart.querySelectorAll("[data-panel]:not([hidden]) canvas")].map(c => box(c.getBoundingClientRect()));
+  if (chart.querySelector(".js-plotly-plot"))
+    return [...chart.querySelectorAll(".nsewdrag")].map(r => box(r.getBoundingClientRect()));
+  const isView = v => v && typeof v === "object" && typeof v.origin === "function" && typeof v.scenegraph === "function";
+  let view = null;  // the vega View, kept in a hook of the chart's React component
+  for (const node of [chart, ...chart.querySelectorAll("*")]) {
+    const key = Object.keys(node).find(k => k.startsWith("__reactFiber"));
+    for (let fiber = key && node[key], up = 0; fiber && up < 8 && !view; up++, fiber = fiber.return)
+      for (let hook = fiber.memoizedState, h = 0; hook && h < 50 && !view; h++, hook = hook.next) {
+        const state = hook.memoizedState;
+        view = isView(state) ? state : (state && isView(state.current) ? state.current : null);
+      }
+    if (view) break;
+  }
+  if (!view) return null;
+  const canvas = (chart.querySelector("canvas") || chart).getBoundingClientRect();
+  const [x0, y0] = view.origin();
+  const cells = [];
+  const walk = (group, x, y) => {  // the cells of a concatenation (its "scope" groups), nested or not
+    let nested = false;
+    for (const mark of group.items || []) {
+      if (mark.marktype !== "group" || mark.role !== "scope") continue;
+      for (const item of mark.items || []) {
+        nested = true;
+        const [ix, iy] = [x + (item.x || 0), y + (item.y || 0)];
+        if (!walk(item, ix, iy) && !cells.some(c => c.x === ix && c.y === iy))  // a layer's views share a cell
+          cells.push({x: ix, y: iy, ...box({top: canvas.top + iy, height: item.height, width: item.width})});
+      }
+    }
+    return nested;
+  };
+  if (!walk(view.scenegraph().root.items[0], x0, y0))
+    cells.push(box({top: canvas.top + y0, height: view.height(), width: view.width()}));
+  return cells;
+}
+"""
 MIN_CHART_HEIGHT = 380  # a main figure on a 1280 x 720 projector
 MIN_SECONDARY_HEIGHT = 240  # any other chart on a projector, read from the back of a room
 CHART_HEIGHTS = """
@@ -194,10 +245,13 @@ CHART_HEIGHTS = """
 """
 
 
-def check_figure_whole(page, where: str, selector: str | None = None, tall: bool = False) -> dict:
+def check_figure_whole(
+    page, where: str, selector: str | None = None, tall: bool = False, tall_plot: bool = False
+) -> dict:
     """Assert the main figure (box with axes, titles, colour bars and legend) ends in the first
     screen, spans at least half its width and, for a tour step (or a ``tall`` page) at 1280 x 720,
-    is at least 380 px tall."""
+    is at least 380 px tall; for a ``tall_plot`` page, so is each of its plot areas (heatmaps, the
+    inside of the axes). A page's plot areas are printed."""
     box = page.evaluate(FIGURE_BOX, selector)
     width, height = page.viewport_size["width"], page.viewport_size["height"]
     assert box is not None, f"{where}: no main figure"
@@ -209,7 +263,15 @@ def check_figure_whole(page, where: str, selector: str | None = None, tall: bool
     )
     if (width, height) == (1280, 720) and (selector or tall):  # a tour step, or a page in TALL_PAGES
         assert box["height"] >= MIN_CHART_HEIGHT, f"{where}: the main figure is {box['height']:.0f} px tall"
-    print(f"{where}: main figure {box['top']:.0f}..{box['bottom']:.0f} px (screen {height})")
+    areas = "" if selector else page.evaluate(PLOT_AREAS)
+    assert areas or not tall_plot, f"{where}: the main figure's plot areas were not found"
+    if areas:
+        assert all(area["bottom"] <= height for area in areas), f"{where}: plot areas {areas}"
+        if (width, height) == (1280, 720) and tall_plot:
+            low = [round(area["height"]) for area in areas if area["height"] < MIN_CHART_HEIGHT]
+            assert not low, f"{where}: plot areas {low} px tall (at least {MIN_CHART_HEIGHT})"
+        areas = ", plot areas " + " ".join(f"{a['width']:.0f}x{a['height']:.0f}" for a in areas) + " px"
+    print(f"{where}: main figure {box['top']:.0f}..{box['bottom']:.0f} px (screen {height}){areas or ''}")
     return box
 
 
@@ -259,7 +321,9 @@ def test_projector_layout_in_lecture_mode(server, browser):
             page.set_viewport_size({"width": width, "height": height})
             page.wait_for_timeout(1000)  # plotly and vega redraw at the new width
             facts = check_projector_layout(page, f"/{path} at {width} x {height}")
-            check_figure_whole(page, f"/{path} at {width} x {height}", tall=name in TALL_PAGES)
+            check_figure_whole(
+                page, f"/{path} at {width} x {height}", tall=name in TALL_PAGES, tall_plot=name in TALL_PLOT_PAGES
+            )
             if name in TALL_PAGES:  # the charts under the main one, too, readable from the back of a room
                 low = [(what, round(h)) for what, h in page.evaluate(CHART_HEIGHTS) if h < MIN_SECONDARY_HEIGHT]
                 assert not low, f"/{path} at {width} x {height}: charts under {MIN_SECONDARY_HEIGHT} px: {low}"

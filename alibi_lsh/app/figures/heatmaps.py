@@ -204,6 +204,7 @@ def mask_grid(
     max_outlined_blocks: int = 128,
     titles: list[str] | None = None,
     panel_height: int = 300,
+    compact: bool = False,
 ) -> go.Figure:
     """Sampled block masks in a grid, drawn exactly from their block starts (positions 0..n-1).
 
@@ -211,6 +212,10 @@ def mask_grid(
     diagonal, outlined in orange for masks with at most ``max_outlined_blocks`` blocks (beyond
     that the outlines would merge into a line). Drawn from the starts rather than as an n x n
     raster: exact at every n (no averaged grey edges) and a few bytes per block instead of n^2.
+
+    ``compact`` (a row on a projector): tick labels on the first panel only (every panel spans the
+    same positions) and narrow gaps, so that the squares take the width: three of them are about
+    385 px on a 1280-pixel screen instead of 340.
     """
     count = len(starts)
     cols = min(cols, count)
@@ -238,17 +243,23 @@ def mask_grid(
     # Between rows: the tick labels of one panel and the title of the next, in pixels (a fraction
     # of the figure's height would shrink to nothing with the eight rows of a phone's column).
     gap = (2 * font_size + 40) / (rows * panel_height) if rows > 1 else 0
-    layout = grid(rows, cols, titles, font_size, horizontal_spacing=0.06, vertical_spacing=gap)
+    spacing = 0.01 if compact else 0.06
+    layout = grid(rows, cols, titles, font_size, horizontal_spacing=spacing, vertical_spacing=gap)
     layout.update(square_axes(layout, rows, cols, font_size, titles=False))
     for index in range(1, count + 1):  # scatter traces need the matrix's extent set by hand
         suffix = "" if index == 1 else str(index)
         layout[f"xaxis{suffix}"].update(range=[-0.5, n - 0.5], autorange=False, showgrid=False, zeroline=False)
         layout[f"yaxis{suffix}"].update(range=[n - 0.5, -0.5], autorange=False, showgrid=False, zeroline=False)
+        if compact:  # a thin frame shows each matrix's extent across the narrow gaps
+            frame = dict(showline=True, linecolor="#bdbdbd", linewidth=1, mirror=True)
+            layout[f"xaxis{suffix}"].update(frame, showticklabels=index == 1)
+            layout[f"yaxis{suffix}"].update(frame, showticklabels=index == 1)  # labels clear of a neighbour's
+    # One column is a phone's (or the tour's): narrow side margins leave the panel the width.
+    left, right = (48, 4) if compact else ((55, 20) if cols > 1 else (45, 8))
     layout.update(
         height=panel_height * rows + 70,
         font=dict(size=font_size),
-        # One column is a phone's (or the tour's): narrow side margins leave the panel the width.
-        margin=dict(l=55 if cols > 1 else 45, r=20 if cols > 1 else 8, t=45, b=25),
+        margin=dict(l=left, r=right, t=45, b=25),
         plot_bgcolor="#ffffff",
     )
     return plain_figure(data, layout)
