@@ -127,6 +127,7 @@ def heatmap_row_spec(
     height: int,
     error_range: float | None,
     coded: bool = False,
+    narrow: bool = False,
 ) -> tuple[list[dict], dict]:
     """Traces and layout of :func:`heatmap_row` (plain dicts, for builders that add to them)."""
     ranges = _ranges(panels, error_range)
@@ -136,6 +137,14 @@ def heatmap_row_spec(
     ]
     layout = grid(1, len(panels), [p[0] for p in panels], font_size, horizontal_spacing=0.08, vertical_spacing=0)
     layout.update(square_axes(layout, rows=1, cols=len(panels), font_size=font_size))
+    if narrow:  # a phone's column: the bar above the title, no y title, the square the column's width
+        layout["yaxis"].pop("title", None)
+        bar_px, plot_px = 2 * font_size + 34, height - 130 - 55
+        colours = colour_axes(ranges, font_size, coded=coded, horizontal=True, bar_y=1 + bar_px / plot_px)
+        for axis in colours.values():  # the bar's title above it, clear of its end labels
+            axis["colorbar"]["title"]["side"] = "top"
+        layout.update(height=height, font=dict(size=font_size), margin=dict(l=42, r=8, t=130, b=55), **colours)
+        return data, layout
     layout.update(
         height=height,
         font=dict(size=font_size),
@@ -152,15 +161,17 @@ def heatmap_row(
     height: int = 420,
     error_range: float | None = None,
     coded: bool = False,
+    narrow: bool = False,
 ) -> go.Figure:
     """Square heatmaps side by side: ``panels`` are (title, z (p, p), kind), kind 'unit', 'error' or 'bias'.
 
     ``factor`` is the number of positions per pixel (axes are labelled in positions either way).
     The error colour bar spans +-``error_range`` (default: the largest |error| shown). ``coded``
     sends 8-bit colour codes instead of float32 values (a quarter of the data; see
-    :func:`~alibi_lsh.app.figures.grid.colour_levels`).
+    :func:`~alibi_lsh.app.figures.grid.colour_levels`). ``narrow`` (one panel on a phone): the colour
+    bar above the panel and narrow margins, so that the square takes the column's width.
     """
-    return plain_figure(*heatmap_row_spec(panels, factor, font_size, height, error_range, coded))
+    return plain_figure(*heatmap_row_spec(panels, factor, font_size, height, error_range, coded, narrow))
 
 
 def bias_kernel_figure(bias: np.ndarray, kernel: np.ndarray, factor: int = 1, font_size: int = FONT_SIZE) -> go.Figure:
@@ -175,13 +186,21 @@ def bias_kernel_figure(bias: np.ndarray, kernel: np.ndarray, factor: int = 1, fo
 
 
 def bias_kernel_panels(
-    bias: np.ndarray, kernel: np.ndarray, factor: int = 1, font_size: int = FONT_SIZE, height: int = 440
+    bias: np.ndarray,
+    kernel: np.ndarray,
+    factor: int = 1,
+    font_size: int = FONT_SIZE,
+    height: int = 440,
+    narrow: bool = False,
 ) -> tuple[go.Figure, go.Figure]:
     """:func:`bias_kernel_figure` as two figures, each with its colour bar: two columns of a page
-    put them side by side on a wide screen and one under the other on a phone."""
+    put them side by side on a wide screen and one under the other on a phone (``narrow``: each
+    with its bar above it, as wide as a phone's column)."""
     return (
-        heatmap_row([("ALiBi bias -m|i-j|", bias, "bias")], factor, font_size, height, coded=True),
-        heatmap_row([("its exponential exp(-m|i-j|)", kernel, "unit")], factor, font_size, height, coded=True),
+        heatmap_row([("ALiBi bias -m|i-j|", bias, "bias")], factor, font_size, height, coded=True, narrow=narrow),
+        heatmap_row(
+            [("its exponential exp(-m|i-j|)", kernel, "unit")], factor, font_size, height, coded=True, narrow=narrow
+        ),
     )
 
 
