@@ -14,6 +14,7 @@ import streamlit as st
 
 from alibi_lsh.app import figures
 from alibi_lsh.app.data import lm_cache
+from alibi_lsh.app.figures.narrow import stack_plotly_row
 from alibi_lsh.app.ui import display, session
 from alibi_lsh.lm.data import sample_text
 from alibi_lsh.lm.figures import perplexity_chart
@@ -137,10 +138,14 @@ def text_section(n_layer: int, n_head: int, slopes: list[float]) -> None:
     )
     exact_maps, approx_maps = lm_cache.text_attention(text, layer - 1, scheme, samples, seed)
     figure = lm_cache.attention_figure(text, layer, head, scheme, samples, seed, font)
-    display.show_plotly(
-        figure,
+    display.by_screen(  # a phone: the two maps one under the other, each the screen's width
         "lm_attention_maps",
+        lambda: display.show_plotly(figure, "lm_attention_maps"),
+        lambda: display.show_plotly(stack_plotly_row(figure), "lm_attention_maps_phone"),
+    )
+    display.csv_download(
         lambda: display.matrix_table(exact=exact_maps[head - 1], approximate=approx_maps[head - 1]),
+        "lm_attention_maps",
     )
     st.caption(
         "Row i: the weights query i puts on keys j <= i. The approximate weights are those the LSH "

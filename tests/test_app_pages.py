@@ -255,10 +255,12 @@ def test_scaling_page(monkeypatch, tmp_path):
         assert "alibi_lsh.bench is not available" in at.error[0].value
         return
     assert "Press **Run**" in texts(at.info)
-    # The page opens with the stored results, drawn at once, and says where they come from.
-    assert len(altair(at)) == 1 and "Stored results (cpu): measured on" in texts(at.caption)
-    stored = json.loads(altair(at)[0].proto.spec)
+    # The page opens with the stored results, drawn at once, and says where they come from; each
+    # chart comes twice, one shown by the screen's width: side by side, and stacked for a phone.
+    assert len(altair(at)) == 2 and "Stored results (cpu): measured on" in texts(at.caption)
+    stored, phone = (json.loads(chart.proto.spec) for chart in altair(at))
     assert stored["hconcat"][0]["title"] == "time" and stored["hconcat"][1]["title"] == "error against exact (float64)"
+    assert [row["hconcat"][0]["title"] for row in phone["vconcat"]] == ["time", "error against exact (float64)"]
     at.multiselect(key="scale_cases_cpu").set_value(["dense"]).run()
     at.multiselect(key="scale_cases_cpu").set_value([]).run()
     assert "Pick at least one method to draw." in texts(at.info) and not altair(at)
@@ -269,7 +271,7 @@ def test_scaling_page(monkeypatch, tmp_path):
     at.select_slider(key="scale_repeat").set_value(1).run()
     at.button(key="scale_run").click().run()
     assert not at.exception, at.exception
-    assert len(altair(at)) == 2 and len(at.dataframe) == 2  # the stored results and this run
+    assert len(altair(at)) == 4 and len(at.dataframe) == 2  # the stored results and this run, each twice
 
 
 def test_scaling_run_is_capped_and_one_at_a_time_for_students(monkeypatch, tmp_path):
@@ -290,7 +292,7 @@ def test_scaling_run_is_capped_and_one_at_a_time_for_students(monkeypatch, tmp_p
         assert "Busy: another visitor's measurement is running" in texts(at.info)
         at.button(key="scale_run").click().run()
         assert "Busy: another visitor's measurement is running on this server" in texts(at.warning)
-        assert len(altair(at)) == 1 and not at.exception  # the stored results stay
+        assert len(altair(at)) == 2 and not at.exception  # the stored results stay (wide and for a phone)
 
 
 def test_scaling_in_instructor_mode_has_no_caps(monkeypatch):
