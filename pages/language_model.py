@@ -7,6 +7,7 @@ The numbers come from ``alibi_lsh.lm`` through the cached wrappers of ``alibi_ls
 
 from __future__ import annotations
 
+import functools
 import math
 
 import pandas as pd
@@ -123,7 +124,13 @@ def text_section(n_layer: int, n_head: int, slopes: list[float]) -> None:
     cols[2].metric("Perplexity ratio", f"{math.exp(mean_approx - mean_exact):.3f}")
     predicted = [chr(b) if 32 <= b < 127 else repr(bytes([b]))[2:-1] for b in text.encode("utf-8")[1:]]
     losses = pd.DataFrame({"position": range(1, len(predicted) + 1), "byte": predicted, "exact": exact, label: approx})
-    display.show_altair(lm_cache.token_loss_spec(text, scheme, samples, seed, font), "lm_token_losses", losses)
+    spec = lm_cache.token_loss_spec(text, scheme, samples, seed, font)
+    display.by_screen(  # a phone: the legend under the plot, which then takes the column's width
+        "lm_token_losses",
+        functools.partial(display.show_altair, spec, "lm_token_losses"),
+        functools.partial(display.show_altair, figures.legends_under(spec), "lm_token_losses_phone"),
+    )
+    display.csv_download(lambda: losses, "lm_token_losses")
 
     cols = st.columns(2)
     layer = cols[0].selectbox("Layer", list(range(1, n_layer + 1)), key="lm_layer")

@@ -223,23 +223,40 @@ def test_convergence_page_bad_url():
     assert "showing the first 16" in texts(at.warning)  # the per-head view's own cap
 
 
+def without_legends(node):
+    """A Vega-Lite dict without its legends, config and sizes (what a phone's copy may change)."""
+    if isinstance(node, dict):
+        dropped = {"legend", "config", "width", "height", "autosize", "datasets"}
+        return {key: without_legends(value) for key, value in node.items() if key not in dropped}
+    if isinstance(node, list):
+        return [without_legends(item) for item in node]
+    return node
+
+
 def test_attention_page():
     at = open_page("pages/attention.py", **SMALL)
     assert at.title[0].value == "Attention: exact, approximate, window"
-    assert len(altair(at)) == 3  # the row's weights, every head's error, how the blocks compute the row
+    # The row's weights, every head's error, how the blocks compute the row (twice: legends at the
+    # right, and under the panels for a phone; the screen's width shows one).
+    assert len(altair(at)) == 4
+    wide, phone = (json.loads(chart.proto.spec) for chart in altair(at)[2:])
+    assert without_legends(phone) == without_legends(wide)  # the same panels, data and encodings
+    channels = [e for p in phone["vconcat"] for e in p["encoding"].values() if isinstance(e, dict)]
+    legends = [channel["legend"] for channel in channels if channel.get("legend")]
+    assert len(legends) == 2 and all(legend["orient"] == "bottom" for legend in legends)
     at.slider(key="att_scale").set_value(3.0).run()
     at.toggle(key="att_causal").set_value(False).run()
     at.selectbox(key="att_head").set_value(7).run()
     assert "Head 7 (m = 0.0078" in at.subheader[0].value
     at.button(key="att_check").click().run()
     assert "differs from the bars' dense mean-of-masks computation by at most" in at.success[0].value
-    assert not at.exception and len(altair(at)) == 3
+    assert not at.exception and len(altair(at)) == 4
 
 
 def test_attention_page_bad_url():
     at = open_page("pages/attention.py", n="48", R="4", heads="40")
     assert "this page uses H = 16" in texts(at.warning)
-    assert len(altair(at)) == 3
+    assert len(altair(at)) == 4
 
 
 def test_scaling_page(monkeypatch, tmp_path):

@@ -594,7 +594,7 @@ PHONE_LIVE = {"", "masks", "convergence"}
 # Pages whose explanation is folded on a phone, so that the first figure comes first.
 PHONE_FIGURE_FIRST = {"", "masks", "convergence"}
 # Pages whose every panel is at least 300 px wide on a phone (the others' narrow panels are printed).
-PHONE_WIDE_PANELS = {"", "masks", "convergence", "scaling", "theory"}
+PHONE_WIDE_PANELS = {"", "masks", "convergence", "attention", "scaling", "theory"}
 # The menus that pick the one panel of a grid shown on a phone: the per-head grid, the Masks grid.
 PHONE_MENUS = {"convergence": "Head shown", "masks": "Mask shown (of 8)"}
 # Widths of every panel on the page: plotly subplots (their drag rectangles), Vega-Lite charts and

@@ -96,6 +96,28 @@ def legend_below(panel: dict, plot_height: int = 260) -> dict:
     return view
 
 
+def legends_under(spec: dict) -> dict:
+    """A copy of any Vega-Lite dict with every legend under its plot, one entry a row (the config's
+    and each encoding's own): for a phone, where a legend at the right takes half of each plot."""
+    view = copy.deepcopy(spec)
+
+    def move(node) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "legend" and isinstance(value, dict):
+                    value.update(orient="bottom", direction="vertical", columns=1)
+                else:
+                    move(value)
+        elif isinstance(node, list):
+            for item in node:
+                move(item)
+
+    move({key: value for key, value in view.items() if key != "datasets"})
+    config = view.setdefault("config", {})
+    config["legend"] = {**config.get("legend", {}), "orient": "bottom", "direction": "vertical", "columns": 1}
+    return view
+
+
 def style(chart: alt.TopLevelMixin, font_size: int = FONT_SIZE, legend_orient: str | None = None) -> alt.TopLevelMixin:
     """Projector-friendly fonts on any altair chart (ticks >= 14 px, >= 18 px in lecture mode);
     optionally move every legend (``"bottom"``: a horizontal legend under the chart)."""
