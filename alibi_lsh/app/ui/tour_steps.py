@@ -284,8 +284,8 @@ def _scaling(controls: Controls) -> None:
     if errors:  # the numbers to say out loud, above the chart: in the first screen of a projector
         with st.container(key=SCALING_NUMBERS):  # after the chart on a phone (page_setup.PAGE_CSS)
             st.markdown(errors + " " + window_against_blocks(results.frame))
-    # 380 px with titles and axes (a slide's chart at least): under the two paragraphs it ends at
-    # about 713 px, above a 720 px fold; the sentences are read out, the chart is what must be whole.
+    # 380 px with titles and axes (a slide's chart at least): under the two paragraphs, half a gap
+    # below the numbers (page_setup.PAGE_CSS), it ends at 704 px, 16 px above a 720 px fold.
     spec = cache.scaling_spec(results.frame, cases, FONT)
     _show_panels(spec, "tour_scaling", results.frame, height=380)
     st.caption(f"Stored run: {results.machine}, torch {results.torch}, {results.created}.")
