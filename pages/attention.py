@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+
 import streamlit as st
 
 from alibi_lsh import alibi_attention, lsh_alibi_attention, window_alibi_attention
+from alibi_lsh.app import figures
 from alibi_lsh.app.data import attention_data, cache, verdict_bench
 from alibi_lsh.app.ui import display, session
 from alibi_lsh.app.ui.controls import Controls
@@ -120,9 +123,13 @@ else:
     )
     mechanism = attention_data.query_mechanism(setup, head - 1, query, int(window), controls.samples)
     row_errors = attention_data.row_output_errors(setup, mechanism, head - 1)
-    display.show_altair(
-        cache.mechanism_spec(mechanism, controls.samples, int(window), font), "attention_mechanism", mechanism
+    spec = cache.mechanism_spec(mechanism, controls.samples, int(window), font)
+    display.by_screen(  # a phone: the legends under the panels, which then take the column's width
+        "attention_mechanism",
+        functools.partial(display.show_altair, spec, "attention_mechanism"),
+        functools.partial(display.show_altair, figures.legends_under(spec), "attention_mechanism_phone"),
     )
+    display.csv_download(lambda: mechanism, "attention_mechanism")
     st.caption(
         f"Output error of this query against exact ALiBi: blocks {row_errors['blocks']:.4f}, window w = {window} "
         f"{row_errors['window']:.4f} (relative, ||o - o_exact|| / ||o_exact||)."

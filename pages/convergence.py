@@ -19,6 +19,7 @@ LIVE_KEY = "convergence_live"
 session.ensure_entry_point()
 controls = session.current()
 font = display.figure_font(controls.lecture)
+phone = live_panel.narrow(LIVE_KEY)  # reported by the live figure: a phone's first screen is the figure's
 
 at_hand = display.page_head(
     "Convergence: averaging more masks",
@@ -27,10 +28,14 @@ at_hand = display.page_head(
     "for every R on log-log axes, where 'shrinks like 1/sqrt(R)' is a straight line of slope -1/2.",
     controls.lecture,
     beside=True,  # on a projector n shares the folded explanation's row: the figure starts higher
+    folded=phone,
 )
 session.page_controls("n", container=at_hand)  # R and the head: the live figure's own, in step with the shared ones
 
-display.figure_heading("Live in your browser: drag R and watch the mean of the first R masks fill in", controls.lecture)
+if not phone:  # on a phone the folded explanation says it
+    display.figure_heading(
+        "Live in your browser: drag R and watch the mean of the first R masks fill in", controls.lecture
+    )
 # On a projector the figure's controls stand beside its panels: the whole figure in the first screen.
 live_panel.show_with_numbers(controls, key=LIVE_KEY, controls_beside=controls.lecture)
 

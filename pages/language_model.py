@@ -7,6 +7,7 @@ The numbers come from ``alibi_lsh.lm`` through the cached wrappers of ``alibi_ls
 
 from __future__ import annotations
 
+import functools
 import math
 
 import pandas as pd
@@ -14,6 +15,7 @@ import streamlit as st
 
 from alibi_lsh.app import figures
 from alibi_lsh.app.data import lm_cache
+from alibi_lsh.app.figures.narrow import stack_plotly_row
 from alibi_lsh.app.ui import display, session
 from alibi_lsh.lm.data import sample_text
 from alibi_lsh.lm.figures import perplexity_chart
@@ -122,7 +124,13 @@ def text_section(n_layer: int, n_head: int, slopes: list[float]) -> None:
     cols[2].metric("Perplexity ratio", f"{math.exp(mean_approx - mean_exact):.3f}")
     predicted = [chr(b) if 32 <= b < 127 else repr(bytes([b]))[2:-1] for b in text.encode("utf-8")[1:]]
     losses = pd.DataFrame({"position": range(1, len(predicted) + 1), "byte": predicted, "exact": exact, label: approx})
-    display.show_altair(lm_cache.token_loss_spec(text, scheme, samples, seed, font), "lm_token_losses", losses)
+    spec = lm_cache.token_loss_spec(text, scheme, samples, seed, font)
+    display.by_screen(  # a phone: the legend under the plot, which then takes the column's width
+        "lm_token_losses",
+        functools.partial(display.show_altair, spec, "lm_token_losses"),
+        functools.partial(display.show_altair, figures.legends_under(spec), "lm_token_losses_phone"),
+    )
+    display.csv_download(lambda: losses, "lm_token_losses")
 
     cols = st.columns(2)
     layer = cols[0].selectbox("Layer", list(range(1, n_layer + 1)), key="lm_layer")
@@ -137,10 +145,14 @@ def text_section(n_layer: int, n_head: int, slopes: list[float]) -> None:
     )
     exact_maps, approx_maps = lm_cache.text_attention(text, layer - 1, scheme, samples, seed)
     figure = lm_cache.attention_figure(text, layer, head, scheme, samples, seed, font)
-    display.show_plotly(
-        figure,
+    display.by_screen(  # a phone: the two maps one under the other, each the screen's width
         "lm_attention_maps",
+        lambda: display.show_plotly(figure, "lm_attention_maps"),
+        lambda: display.show_plotly(stack_plotly_row(figure), "lm_attention_maps_phone"),
+    )
+    display.csv_download(
         lambda: display.matrix_table(exact=exact_maps[head - 1], approximate=approx_maps[head - 1]),
+        "lm_attention_maps",
     )
     st.caption(
         "Row i: the weights query i puts on keys j <= i. The approximate weights are those the LSH "

@@ -14,7 +14,7 @@ from alibi_lsh.samplers import BinningSampler, CutsSampler
 LIVE_KEY = "masks_live"
 COUNTS = (4, 8, 12)
 LECTURE_COUNTS = (3, 6, 12)
-LECTURE_PANEL_PX = 380  # one row of three square masks on a 1280 x 720 projector
+LECTURE_PANEL_PX = 392  # one row of three square masks (about 385 px wide each) on a 1280 x 720 projector
 
 session.ensure_entry_point()
 controls = session.current()
@@ -33,7 +33,7 @@ at_hand = display.page_head(
 # A phone sees a mask first and the controls under it; a projector the controls, then the grid.
 grid_area = st.container() if phone else None
 left, mid, right = at_hand.columns([2, 2, 3], vertical_alignment="bottom")
-# Lecture mode: one row of three masks, each about 370 px on a 1280 x 720 projector (four would be 290).
+# Lecture mode: one row of three masks, each about 385 px on a 1280 x 720 projector (four would be 290).
 choices = LECTURE_COUNTS if controls.lecture else COUNTS
 if st.session_state.get("masks_count", choices[0]) not in choices:  # kept from the other layout
     del st.session_state["masks_count"]
@@ -76,7 +76,13 @@ else:
         elif controls.lecture:
             titles = [f"{k}: {short}" for k, short in zip(sampled.table["sample"], sampled.table["short"])]
             figure = figures.mask_grid(
-                sampled.starts, controls.n, cols=3, font_size=font, titles=titles, panel_height=LECTURE_PANEL_PX
+                sampled.starts,
+                controls.n,
+                cols=3,
+                font_size=font,
+                titles=titles,
+                panel_height=LECTURE_PANEL_PX,
+                compact=True,
             )
         else:
             figure = cache.mask_grid(

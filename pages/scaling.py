@@ -9,6 +9,7 @@ import streamlit as st
 import torch
 
 from alibi_lsh.app.data import cache, stored_bench
+from alibi_lsh.app.figures.narrow import stack_panels
 from alibi_lsh.app.ui import display, session
 from alibi_lsh.classroom import bench_gate
 
@@ -44,7 +45,12 @@ def show_results(frame, name: str, cases: list[str]) -> None:
     if not cases:
         st.info("Pick at least one method to draw.")
         return
-    display.show_altair(cache.scaling_spec(frame, tuple(cases), font), name, frame)
+    display.by_screen(  # a phone gets the two panels one under the other, the legend under them
+        name,
+        lambda: display.show_altair(cache.scaling_spec(frame, tuple(cases), font), name),
+        lambda: display.show_altair(stack_panels(cache.scaling_spec(frame, tuple(cases), font)), f"{name}_phone"),
+    )
+    display.csv_download(lambda: frame, name)
 
 
 # --- the stored measurement, drawn at once ---------------------------------------------------

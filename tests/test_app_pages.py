@@ -223,23 +223,40 @@ def test_convergence_page_bad_url():
     assert "showing the first 16" in texts(at.warning)  # the per-head view's own cap
 
 
+def without_legends(node):
+    """A Vega-Lite dict without its legends, config and sizes (what a phone's copy may change)."""
+    if isinstance(node, dict):
+        dropped = {"legend", "config", "width", "height", "autosize", "datasets"}
+        return {key: without_legends(value) for key, value in node.items() if key not in dropped}
+    if isinstance(node, list):
+        return [without_legends(item) for item in node]
+    return node
+
+
 def test_attention_page():
     at = open_page("pages/attention.py", **SMALL)
     assert at.title[0].value == "Attention: exact, approximate, window"
-    assert len(altair(at)) == 3  # the row's weights, every head's error, how the blocks compute the row
+    # The row's weights, every head's error, how the blocks compute the row (twice: legends at the
+    # right, and under the panels for a phone; the screen's width shows one).
+    assert len(altair(at)) == 4
+    wide, phone = (json.loads(chart.proto.spec) for chart in altair(at)[2:])
+    assert without_legends(phone) == without_legends(wide)  # the same panels, data and encodings
+    channels = [e for p in phone["vconcat"] for e in p["encoding"].values() if isinstance(e, dict)]
+    legends = [channel["legend"] for channel in channels if channel.get("legend")]
+    assert len(legends) == 2 and all(legend["orient"] == "bottom" for legend in legends)
     at.slider(key="att_scale").set_value(3.0).run()
     at.toggle(key="att_causal").set_value(False).run()
     at.selectbox(key="att_head").set_value(7).run()
     assert "Head 7 (m = 0.0078" in at.subheader[0].value
     at.button(key="att_check").click().run()
     assert "differs from the bars' dense mean-of-masks computation by at most" in at.success[0].value
-    assert not at.exception and len(altair(at)) == 3
+    assert not at.exception and len(altair(at)) == 4
 
 
 def test_attention_page_bad_url():
     at = open_page("pages/attention.py", n="48", R="4", heads="40")
     assert "this page uses H = 16" in texts(at.warning)
-    assert len(altair(at)) == 3
+    assert len(altair(at)) == 4
 
 
 def test_scaling_page(monkeypatch, tmp_path):
@@ -255,10 +272,12 @@ def test_scaling_page(monkeypatch, tmp_path):
         assert "alibi_lsh.bench is not available" in at.error[0].value
         return
     assert "Press **Run**" in texts(at.info)
-    # The page opens with the stored results, drawn at once, and says where they come from.
-    assert len(altair(at)) == 1 and "Stored results (cpu): measured on" in texts(at.caption)
-    stored = json.loads(altair(at)[0].proto.spec)
+    # The page opens with the stored results, drawn at once, and says where they come from; each
+    # chart comes twice, one shown by the screen's width: side by side, and stacked for a phone.
+    assert len(altair(at)) == 2 and "Stored results (cpu): measured on" in texts(at.caption)
+    stored, phone = (json.loads(chart.proto.spec) for chart in altair(at))
     assert stored["hconcat"][0]["title"] == "time" and stored["hconcat"][1]["title"] == "error against exact (float64)"
+    assert [row["hconcat"][0]["title"] for row in phone["vconcat"]] == ["time", "error against exact (float64)"]
     at.multiselect(key="scale_cases_cpu").set_value(["dense"]).run()
     at.multiselect(key="scale_cases_cpu").set_value([]).run()
     assert "Pick at least one method to draw." in texts(at.info) and not altair(at)
@@ -269,7 +288,7 @@ def test_scaling_page(monkeypatch, tmp_path):
     at.select_slider(key="scale_repeat").set_value(1).run()
     at.button(key="scale_run").click().run()
     assert not at.exception, at.exception
-    assert len(altair(at)) == 2 and len(at.dataframe) == 2  # the stored results and this run
+    assert len(altair(at)) == 4 and len(at.dataframe) == 2  # the stored results and this run, each twice
 
 
 def test_scaling_run_is_capped_and_one_at_a_time_for_students(monkeypatch, tmp_path):
@@ -290,7 +309,7 @@ def test_scaling_run_is_capped_and_one_at_a_time_for_students(monkeypatch, tmp_p
         assert "Busy: another visitor's measurement is running" in texts(at.info)
         at.button(key="scale_run").click().run()
         assert "Busy: another visitor's measurement is running on this server" in texts(at.warning)
-        assert len(altair(at)) == 1 and not at.exception  # the stored results stay
+        assert len(altair(at)) == 2 and not at.exception  # the stored results stay (wide and for a phone)
 
 
 def test_scaling_in_instructor_mode_has_no_caps(monkeypatch):

@@ -98,7 +98,7 @@ LAYOUT_FACTS = """
   const box = e => { const r = e.getBoundingClientRect();
     return {left: r.left, top: r.top, right: r.right, bottom: r.bottom, width: r.width, height: r.height}; };
   const charts = [...document.querySelectorAll(
-    "[data-testid='stPlotlyChart'], [data-testid='stVegaLiteChart'], .alibi-live")].filter(visible);
+    "[data-testid='stPlotlyChart'], [data-testid='stVegaLiteChart'], .alibi-live, .alibi-pg")].filter(visible);
   const overlaps = [];
   let smallestFont = Infinity;
   for (const plot of document.querySelectorAll(".js-plotly-plot")) {
@@ -153,10 +153,16 @@ LECTURE_PAGES = [  # (url path with lecture mode on, screenshot name, main chart
     ("scaling?lecture=1", "lecture_mode_scaling", 1),
     ("theory?lecture=1", "lecture_mode_theory", 2),
     ("language_model?lecture=1", "lecture_mode_language_model", 3),
+    ("playground?lecture=1", "lecture_mode_playground", 0),  # drawn in the browser (PLAYGROUND_DRAWN)
 ]
+# The cost playground draws its table and chart in the browser: drawn once it counts a frame.
+PLAYGROUND_DRAWN = "document.querySelector('.alibi-pg')?.playground?.stats.frames > 0"
 PROJECTORS = [(1280, 720), (1024, 768)]
 # Pages whose main figure is at least MIN_CHART_HEIGHT tall at 1280 x 720 (as a tour step's), and
 # every other chart at least MIN_SECONDARY_HEIGHT on both projectors.
+# Pages whose main figure's plot area (heatmaps, or the inside of its axes) is at least
+# MIN_CHART_HEIGHT tall at 1280 x 720, not just its box with titles, axes and legend.
+TALL_PLOT_PAGES = {"lecture_mode_masks"}
 TALL_PAGES = {
     "lecture_mode_masks",
     "lecture_mode_theory",
@@ -164,6 +170,8 @@ TALL_PAGES = {
     "lecture_mode_overview",
     "lecture_mode_convergence",
     "lecture_mode_attention",
+    "lecture_mode_scaling",
+    "lecture_mode_playground",
 }
 
 
@@ -174,7 +182,7 @@ FIGURE_BOX = """
   const scope = selector ? document.querySelector(selector) : document;
   if (!scope) return null;
   const charts = [...scope.querySelectorAll(
-    "[data-testid='stPlotlyChart'], [data-testid='stVegaLiteChart'], .alibi-live")].filter(e =>
+    "[data-testid='stPlotlyChart'], [data-testid='stVegaLiteChart'], .alibi-live, .alibi-pg")].filter(e =>
     e.getBoundingClientRect().height > 0);
   const live = charts.length && charts[0].classList.contains("alibi-live");  // a step's chart under it is secondary
   const boxes = (selector && !live ? charts : charts.slice(0, 1)).map(e => e.getBoundingClientRect());
@@ -184,20 +192,85 @@ FIGURE_BOX = """
           height: boxes[0].height, live};
 }
 """
+# The data rectangles of a Vega-Lite chart in the viewport ({left, top, width, height}, one per
+# panel of a concatenation; a layer's views share one), read from the chart's vega View: Streamlit
+# draws on a canvas, so they are not in the DOM; the View is kept in a hook of the chart's React
+# component. Null where no View is found.
+VEGA_CELLS = """
+chart => {
+  const isView = v => v && typeof v === "object" && typeof v.origin === "function"
+    && typeof v.scenegraph === "function";
+  let view = null;  // the vega View, kept in a hook of the chart's React component
+  for (const node of [chart, ...chart.querySelectorAll("*")]) {
+    const key = Object.keys(node).find(k => k.startsWith("__reactFiber"));
+    for (let fiber = key && node[key], up = 0; fiber && up < 8 && !view; up++, fiber = fiber.return)
+      for (let hook = fiber.memoizedState, h = 0; hook && h < 50 && !view; h++, hook = hook.next) {
+        const state = hook.memoizedState;
+        view = isView(state) ? state : (state && isView(state.current) ? state.current : null);
+      }
+    if (view) break;
+  }
+  if (!view) return null;
+  const canvas = (chart.querySelector("canvas") || chart).getBoundingClientRect();
+  const [x0, y0] = view.origin();
+  const cells = [];
+  const walk = (group, x, y) => {  // the cells of a concatenation (its "scope" groups), nested or not
+    let nested = false;
+    for (const mark of group.items || []) {
+      if (mark.marktype !== "group" || mark.role !== "scope") continue;
+      for (const item of mark.items || []) {
+        nested = true;
+        const [ix, iy] = [x + (item.x || 0), y + (item.y || 0)];
+        if (!walk(item, ix, iy) && !cells.some(c => c.x === ix && c.y === iy))  // a layer's views share a cell
+          cells.push({x: ix, y: iy, left: canvas.left + ix, top: canvas.top + iy,
+                      width: item.width, height: item.height});
+      }
+    }
+    return nested;
+  };
+  if (!walk(view.scenegraph().root.items[0], x0, y0))
+    cells.push({left: canvas.left + x0, top: canvas.top + y0, width: view.width(), height: view.height()});
+  return cells;
+}
+"""
+# The plot areas of the main figure (the first chart of the page): plotly's drag rectangles (one per
+# subplot: the heatmap or the axes' inside) or Vega-Lite's data rectangles (read from the chart's
+# vega View: Streamlit draws on a canvas, so they are not in the DOM), without titles, axes,
+# legends or colour bars. A live figure reports its visible panels' canvases.
+PLOT_AREAS = """
+() => {
+  const vegaCells = VEGA_CELLS;
+  const chart = [...document.querySelectorAll(
+    "[data-testid='stPlotlyChart'], [data-testid='stVegaLiteChart'], .alibi-live, .alibi-pg")].find(e =>
+    e.getBoundingClientRect().height > 0);
+  if (!chart) return [];
+  const box = r => ({top: r.top, bottom: r.top + r.height, width: r.width, height: r.height});
+  if (chart.classList.contains("alibi-live"))
+    return [...chart.querySelectorAll("[data-panel]:not([hidden]) canvas")].map(c => box(c.getBoundingClientRect()));
+  if (chart.classList.contains("alibi-pg"))  // the playground: its chart's canvas, axes included
+    return [...chart.querySelectorAll("canvas[data-chart]")].map(c => box(c.getBoundingClientRect()));
+  if (chart.querySelector(".js-plotly-plot"))
+    return [...chart.querySelectorAll(".nsewdrag")].map(r => box(r.getBoundingClientRect()));
+  return vegaCells(chart).map(c => ({top: c.top, bottom: c.top + c.height, width: c.width, height: c.height}));
+}
+""".replace("VEGA_CELLS", VEGA_CELLS)
 MIN_CHART_HEIGHT = 380  # a main figure on a 1280 x 720 projector
 MIN_SECONDARY_HEIGHT = 240  # any other chart on a projector, read from the back of a room
 CHART_HEIGHTS = """
 () => [...document.querySelectorAll(
-  "[data-testid='stPlotlyChart'], [data-testid='stVegaLiteChart'], .alibi-live")].filter(e =>
+  "[data-testid='stPlotlyChart'], [data-testid='stVegaLiteChart'], .alibi-live, .alibi-pg")].filter(e =>
   e.getBoundingClientRect().height > 0).map(e => [e.getAttribute("data-testid") || "live figure",
   e.getBoundingClientRect().height])
 """
 
 
-def check_figure_whole(page, where: str, selector: str | None = None, tall: bool = False) -> dict:
+def check_figure_whole(
+    page, where: str, selector: str | None = None, tall: bool = False, tall_plot: bool = False
+) -> dict:
     """Assert the main figure (box with axes, titles, colour bars and legend) ends in the first
     screen, spans at least half its width and, for a tour step (or a ``tall`` page) at 1280 x 720,
-    is at least 380 px tall."""
+    is at least 380 px tall; for a ``tall_plot`` page, so is each of its plot areas (heatmaps, the
+    inside of the axes). A page's plot areas are printed."""
     box = page.evaluate(FIGURE_BOX, selector)
     width, height = page.viewport_size["width"], page.viewport_size["height"]
     assert box is not None, f"{where}: no main figure"
@@ -209,7 +282,15 @@ def check_figure_whole(page, where: str, selector: str | None = None, tall: bool
     )
     if (width, height) == (1280, 720) and (selector or tall):  # a tour step, or a page in TALL_PAGES
         assert box["height"] >= MIN_CHART_HEIGHT, f"{where}: the main figure is {box['height']:.0f} px tall"
-    print(f"{where}: main figure {box['top']:.0f}..{box['bottom']:.0f} px (screen {height})")
+    areas = "" if selector else page.evaluate(PLOT_AREAS)
+    assert areas or not tall_plot, f"{where}: the main figure's plot areas were not found"
+    if areas:
+        assert all(area["bottom"] <= height for area in areas), f"{where}: plot areas {areas}"
+        if (width, height) == (1280, 720) and tall_plot:
+            low = [round(area["height"]) for area in areas if area["height"] < MIN_CHART_HEIGHT]
+            assert not low, f"{where}: plot areas {low} px tall (at least {MIN_CHART_HEIGHT})"
+        areas = ", plot areas " + " ".join(f"{a['width']:.0f}x{a['height']:.0f}" for a in areas) + " px"
+    print(f"{where}: main figure {box['top']:.0f}..{box['bottom']:.0f} px (screen {height}){areas or ''}")
     return box
 
 
@@ -253,13 +334,17 @@ def test_projector_layout_in_lecture_mode(server, browser):
         page.goto(f"{server}/{path}", wait_until="domcontentloaded")
         wait_until_idle(page)
         wait_for_charts(page, charts)
+        if path.startswith("playground"):
+            page.wait_for_function(PLAYGROUND_DRAWN, timeout=90_000)
         assert page.locator("[data-testid='stException']").count() == 0, f"exception box on /{path}"
         page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
         for width, height in PROJECTORS:
             page.set_viewport_size({"width": width, "height": height})
             page.wait_for_timeout(1000)  # plotly and vega redraw at the new width
             facts = check_projector_layout(page, f"/{path} at {width} x {height}")
-            check_figure_whole(page, f"/{path} at {width} x {height}", tall=name in TALL_PAGES)
+            check_figure_whole(
+                page, f"/{path} at {width} x {height}", tall=name in TALL_PAGES, tall_plot=name in TALL_PLOT_PAGES
+            )
             if name in TALL_PAGES:  # the charts under the main one, too, readable from the back of a room
                 low = [(what, round(h)) for what, h in page.evaluate(CHART_HEIGHTS) if h < MIN_SECONDARY_HEIGHT]
                 assert not low, f"/{path} at {width} x {height}: charts under {MIN_SECONDARY_HEIGHT} px: {low}"
@@ -498,54 +583,82 @@ PHONE_PAGES = [  # (url path, screenshot name, server-drawn charts on the page)
     ("", "phone_overview", 1),
     ("masks", "phone_masks", 2),
     ("convergence", "phone_convergence", 3),  # the error curves, the per-head heatmaps and bars
+    ("attention", "phone_attention", 2),
+    ("scaling", "phone_scaling", 1),
+    ("theory", "phone_theory", 2),
+    ("language_model", "phone_language_model", 3),
+    ("playground", "phone_playground", 0),  # drawn in the browser
 ]
+# Pages with the live figure, which reports a phone's layout; the server then lays the page out for it.
+PHONE_LIVE = {"", "masks", "convergence"}
 # Pages whose explanation is folded on a phone, so that the first figure comes first.
-PHONE_FIGURE_FIRST = {"", "masks"}
+PHONE_FIGURE_FIRST = {"", "masks", "convergence"}
+# Pages whose every panel is at least 300 px wide on a phone (the others' narrow panels are printed).
+PHONE_WIDE_PANELS = {"", "masks", "convergence", "attention", "scaling", "theory"}
 # The menus that pick the one panel of a grid shown on a phone: the per-head grid, the Masks grid.
 PHONE_MENUS = {"convergence": "Head shown", "masks": "Mask shown (of 8)"}
 # Widths of every panel on the page: plotly subplots (their drag rectangles), Vega-Lite charts and
 # the live figure's visible canvases, with a name for the message.
 PANEL_WIDTHS = """
 () => {
+  const plotCells = VEGA_CELLS;
   const panels = [];
   for (const plot of document.querySelectorAll(".js-plotly-plot")) {
+    if (!plot.getBoundingClientRect().width) continue;  // hidden on this screen
     plot.querySelectorAll(".nsewdrag").forEach((rect, k) =>
       panels.push([`plotly panel ${k + 1}`, rect.getBoundingClientRect().width]));
   }
-  for (const chart of document.querySelectorAll("[data-testid='stVegaLiteChart'] canvas, "
-                                                 + "[data-testid='stVegaLiteChart'] svg.marks"))
-    panels.push(["vega-lite chart", chart.getBoundingClientRect().width]);
+  for (const chart of document.querySelectorAll("[data-testid='stVegaLiteChart']")) {
+    const drawn = chart.querySelector("canvas, svg.marks");
+    if (!drawn || !drawn.getBoundingClientRect().width) continue;  // not drawn, or hidden on this screen
+    // A panel with its own y axis, to the right end of its plot: a legend beside it does not count.
+    const left = drawn.getBoundingClientRect().left;
+    const cells = plotCells(chart);
+    if (cells) cells.forEach((cell, k) => panels.push([`vega-lite panel ${k + 1}`, cell.left + cell.width - left]));
+    else panels.push(["vega-lite chart", drawn.getBoundingClientRect().width]);
+  }
   for (const canvas of document.querySelectorAll(".alibi-live [data-panel]:not([hidden]) canvas"))
     panels.push(["live panel", canvas.getBoundingClientRect().width]);
+  for (const canvas of document.querySelectorAll(".alibi-pg canvas[data-chart]"))
+    panels.push(["playground chart", canvas.getBoundingClientRect().width]);
   return panels;
 }
-"""
+""".replace("VEGA_CELLS", VEGA_CELLS)
 
 
 def test_a_phone_gets_readable_figures(server, browser):
-    """At 390 x 844 every figure of Overview, Masks and Convergence (the per-head grid included) has
-    panels at least 300 px wide and no overlapping plotly text, and the page does not scroll sideways;
-    the Masks grid and the per-head grid show one panel at a time, under 1.5 screens tall."""
+    """At 390 x 844 with touch, no page scrolls sideways, shows overlapping figure text, a chart cut
+    at its right or a keyboard hint; the figures of the pages in PHONE_WIDE_PANELS (the per-head grid
+    included) have panels at least 300 px wide; the first screen of Overview, Masks and Convergence
+    shows at least half of the first figure; the Masks grid and the per-head grid show one panel at
+    a time, under 1.5 screens tall."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     context = browser.new_context(**PHONE)
     page = context.new_page()
     for path, name, charts in PHONE_PAGES:
         page.goto(f"{server}/{path}?n=256&R=64", wait_until="domcontentloaded")
-        # The live figure reports a phone's layout; the server then lays its own figures out in one column.
-        page.wait_for_function("document.querySelector('.alibi-live')?.dataset.layout === 'single'", timeout=90_000)
+        if path in PHONE_LIVE:
+            # The live figure reports a phone's layout; the server then lays its own figures out in one column.
+            page.wait_for_function("document.querySelector('.alibi-live')?.dataset.layout === 'single'", timeout=90_000)
         wait_until_idle(page)
         wait_for_charts(page, charts)
+        if path == "playground":
+            page.wait_for_function(PLAYGROUND_DRAWN, timeout=90_000)
         wait_until_idle(page)
         page.wait_for_timeout(1000)
         assert page.locator("[data-testid='stException']").count() == 0, f"exception box on /{path}"
         facts = page.evaluate(LAYOUT_FACTS)
         assert not facts["overlaps"], f"/{path} on a phone: overlapping figure text: {facts['overlaps'][:6]}"
         assert facts["pageWidth"] <= facts["viewportWidth"] + 1, f"/{path} on a phone scrolls sideways"
-        assert not facts["wide"], f"/{path} on a phone: charts wider than their place: {facts['wide']}"
+        assert not facts["wide"], f"/{path} on a phone: charts wider than their place (cut): {facts['wide']}"
+        assert not page.locator(".st-key-tour_keys_hint").is_visible(), f"/{path}: a keyboard hint on a touch screen"
         widths = page.evaluate(PANEL_WIDTHS)
-        assert len(widths) >= charts + 1, widths
+        assert len(widths) >= charts + (path in PHONE_LIVE), widths
         narrow = [(what, round(width)) for what, width in widths if width < 300]
-        assert not narrow, f"/{path} on a phone: panels under 300 px wide: {narrow}"
+        if path in PHONE_WIDE_PANELS:
+            assert not narrow, f"/{path} on a phone: panels under 300 px wide: {narrow}"
+        elif narrow:
+            print(f"/{path} on a phone: panels under 300 px wide: {narrow}")
         if path in PHONE_MENUS:  # grids one panel at a time on a phone (a menu picks it), not a long column
             tallest = page.evaluate(
                 "Math.max(0, ...[...document.querySelectorAll('.js-plotly-plot')]"
@@ -564,6 +677,8 @@ def test_a_phone_gets_readable_figures(server, browser):
         # The screen at each figure (the page scrolls inside Streamlit's container, not the document).
         figures = page.locator(".alibi-live, [data-testid='stPlotlyChart'], [data-testid='stVegaLiteChart']")
         for k in range(figures.count()):
+            if not figures.nth(k).is_visible():  # the wide twin of a chart drawn for a phone
+                continue
             figures.nth(k).evaluate("e => e.scrollIntoView({block: 'start'})")
             page.wait_for_timeout(300)
             page.screenshot(path=str(SCREENSHOTS / f"{name}_figure_{k + 1}.png"))
@@ -573,7 +688,8 @@ def test_a_phone_gets_readable_figures(server, browser):
 def test_a_phone_sees_each_tour_step_figure_first(server, browser):
     """At 390 x 844 with touch, the first screen of every tour step shows at least half of its
     figure (the sentences come after it), without overlapping figure text, sideways scrolling or a
-    keyboard hint; Previous and Next stay on one row with the step's title."""
+    keyboard hint, every panel at least 300 px wide with its y axis (a legend beside it does not
+    count); Previous and Next stay on one row with the step's title."""
     from alibi_lsh.app.ui.tour import STEPS
 
     context = browser.new_context(**PHONE)
@@ -596,6 +712,9 @@ def test_a_phone_sees_each_tour_step_figure_first(server, browser):
         assert facts["pageWidth"] <= facts["viewportWidth"] + 1, f"{where}: the page scrolls sideways"
         assert not facts["wide"], f"{where}: a chart wider than its place (cut): {facts['wide']}"
         assert not page.locator(".st-key-tour_keys_hint").is_visible(), f"{where}: a keyboard hint on a touch screen"
+        # Every panel of the step's figure as wide as a phone's column allows (a legend goes under its plot).
+        narrow = [(what, round(width)) for what, width in page.evaluate(PANEL_WIDTHS) if width < 300]
+        assert not narrow, f"{where}: panels under 300 px wide: {narrow}"
         buttons = [page.locator(f".st-key-tour_{move} button").bounding_box() for move in ("previous", "next")]
         assert abs(buttons[0]["y"] - buttons[1]["y"]) < 2, f"{where}: Previous and Next on two rows: {buttons}"
         page.screenshot(path=str(SCREENSHOTS / f"phone_step_{index}.png"))

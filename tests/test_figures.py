@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 import re
 
 import numpy as np
@@ -245,10 +246,15 @@ def _plotly_figures() -> dict[str, go.Figure]:
         "heads": figures.per_head_figure(heads.kernels, heads.means, slopes, R),
         "heads, narrow": figures.per_head_figure(heads.kernels, heads.means, slopes, R, narrow=True),
         "bias": figures.bias_kernel_figure(bias.bias, bias.kernel, bias.factor),
+        "masks, compact row": figures.mask_grid(sampled.starts[:3], N, cols=3, compact=True),
+        "bias, narrow": figures.bias_kernel_panels(bias.bias, bias.kernel, bias.factor, narrow=True)[0],
     }
 
 
-@pytest.mark.parametrize("name", ["masks", "masks, one column", "heads", "heads, narrow", "bias"])
+PLOTLY_NAMES = ["masks", "masks, one column", "heads", "heads, narrow", "bias", "masks, compact row", "bias, narrow"]
+
+
+@pytest.mark.parametrize("name", PLOTLY_NAMES)
 def test_plotly_figures_pass_plotly_validation(name):
     """The builders skip plotly's validation for speed; here every property is validated once."""
     figure = _plotly_figures()[name]
@@ -368,3 +374,68 @@ def test_perplexity_chart_names_every_line_and_takes_its_place_width():
     ratio = data.set_index(["method", "scheme", "length"]).ratio
     assert ratio[("exact", "", 128)] == ratio[("exact", "", 512)] == 1.0
     assert ratio[("lsh", "binning", 512)] == pytest.approx(2.0) and ratio[("window", "", 128)] == pytest.approx(1.1)
+
+
+def test_a_compact_mask_row_labels_the_first_panel_and_frames_each():
+    """Three masks in a projector's row: ticks on the first panel only (all span 0..n-1), every
+    matrix framed, the gaps 1 % of the width, and the masks themselves the same as a plain grid."""
+    sampled = mask_data.mask_samples(N, M, 3, "binning", 0)
+    compact = figures.mask_grid(sampled.starts, N, cols=3, compact=True).to_dict()
+    plain = figures.mask_grid(sampled.starts, N, cols=3).to_dict()
+    layout = compact["layout"]
+    assert [layout[f"xaxis{s}"]["showticklabels"] for s in ("", "2", "3")] == [True, False, False]
+    assert all(layout[f"yaxis{s}"]["mirror"] and layout[f"yaxis{s}"]["showline"] for s in ("", "2", "3"))
+    assert layout["xaxis2"]["domain"][0] - layout["xaxis"]["domain"][1] == pytest.approx(0.01)
+    for ours, theirs in zip(compact["data"], plain["data"]):
+        np.testing.assert_array_equal(figures.decode(ours["x"]), figures.decode(theirs["x"]))
+
+
+def test_a_narrow_heatmap_puts_its_colour_bar_above_the_square():
+    """On a phone the bar stands above the panel (horizontal, its title on top), the margins leave
+    the square the column's width, and the picture is the same as the wide one's."""
+    bias = mask_data.bias_kernel(N, M)
+    wide, narrow = (
+        figures.bias_kernel_panels(bias.bias, bias.kernel, bias.factor, narrow=flag)[1].to_dict() for flag in (0, 1)
+    )
+    bar = narrow["layout"]["coloraxis"]["colorbar"]
+    assert bar["orientation"] == "h" and bar["y"] > 1 and bar["title"]["side"] == "top"
+    assert narrow["layout"]["margin"]["l"] + narrow["layout"]["margin"]["r"] <= 50
+    assert "orientation" not in wide["layout"]["coloraxis"]["colorbar"]
+    np.testing.assert_array_equal(figures.decode(wide["data"][0]["z"]), figures.decode(narrow["data"][0]["z"]))
+
+
+def test_legend_below_keeps_the_panel_and_moves_only_its_legend():
+    """A phone's copy of a panel: the legend under the plot, one entry a row; the data, the
+    encodings and the original panel unchanged."""
+    curves = mask_data.error_curves(N, M, 8, ("binning", "cuts"), (0, 1), spectral=False)
+    summary = mask_data.summarize_errors(curves)
+    refs = mask_data.reference_lines(N, M, 8, "binning", summary)
+    spec = figures.error_curves_chart(summary, refs, ("max-norm", "relative Frobenius")).to_dict()
+    panel = figures.side_by_side_panels(spec)[-1]
+    before = json.dumps(panel, sort_keys=True, default=str)
+    phone = figures.legend_below(panel, plot_height=240)
+    assert json.dumps(panel, sort_keys=True, default=str) == before  # a copy: the projector's panel is intact
+    assert phone["config"]["legend"]["orient"] == "bottom" and phone["config"]["legend"]["columns"] == 1
+    assert phone["height"] == 240 and phone["autosize"]["type"] == "fit-x"
+    assert {k: v for k, v in phone.items() if k not in ("config", "height", "autosize")} == {
+        k: v for k, v in panel.items() if k not in ("config", "height", "autosize")
+    }
+
+
+def test_a_plotly_row_restacked_for_a_phone_keeps_its_panels():
+    """Two heatmaps side by side become one column: the same traces, full-width x domains, the
+    second panel under the first, each subplot title above its panel and the title broken into lines."""
+    from alibi_lsh.app.figures.narrow import stack_plotly_row
+
+    bias = mask_data.bias_kernel(N, M)
+    row = figures.heatmap_row([("a", bias.kernel, "unit"), ("b", bias.kernel, "unit")])
+    row.update_layout(title=dict(text="Layer 1, head 8: attention weights on the exact model's q and k"))
+    stacked = stack_plotly_row(row)
+    layout = stacked.layout
+    assert len(stacked.data) == 2 and list(layout.xaxis.domain) == [0, 1] and list(layout.xaxis2.domain) == [0, 1]
+    assert layout.yaxis2.domain[1] < layout.yaxis.domain[0]  # the second panel under the first
+    titles = {a.text: a.y for a in layout.annotations}
+    assert titles == {"a": layout.yaxis.domain[1], "b": layout.yaxis2.domain[1]}
+    assert all(len(line) <= 30 for line in layout.title.text.split("<br>")) and "<br>" in layout.title.text
+    assert row.layout.xaxis.domain[1] < 1  # the wide figure is left as it was
+    go.Figure(stacked.to_dict())  # valid plotly

@@ -38,7 +38,9 @@ def test_default_view_shows_results_losses_and_heatmaps(app):
     assert not app.error
     labels = [m.label for m in app.metric]
     assert "Loss, exact (nats/byte)" in labels and "Loss, LSH binning R=8" in labels
-    assert len(app.get("plotly_chart")) == 1  # the exact vs approximate heatmaps
+    # The exact vs approximate heatmaps, twice (one shown by the screen's width): side by side, and
+    # one under the other for a phone.
+    assert [chart.key for chart in app.get("plotly_chart")] == ["fig_lm_attention_maps", "fig_lm_attention_maps_phone"]
     assert len(app.get("vega_lite_chart")) >= 2  # perplexity chart + per-byte loss chart
     # Every figure has its CSV: perplexity, per-layer error (folded), per-byte losses, attention maps.
     downloads = [b.proto.label for b in app.get("download_button")]

@@ -83,6 +83,41 @@ def side_by_side_panels(spec: dict) -> list[dict]:
     return panels
 
 
+def legend_below(panel: dict, plot_height: int = 260) -> dict:
+    """A copy of a single-view Vega-Lite dict (a panel of :func:`side_by_side_panels`) with its
+    legends under the plot, one entry a row: on a phone's 360-pixel column a legend at the right
+    would leave the plot a third of the width. The plot is ``plot_height`` pixels tall."""
+    view = copy.deepcopy(panel)
+    config = view.setdefault("config", {})
+    config["legend"] = {**config.get("legend", {}), "orient": "bottom", "direction": "vertical", "columns": 1}
+    # The plot keeps its own height and the chart grows by the legend's, however many entries it has.
+    view["autosize"] = {"type": "fit-x", "contains": "padding"}  # the width is still the column's
+    view["height"] = plot_height
+    return view
+
+
+def legends_under(spec: dict) -> dict:
+    """A copy of any Vega-Lite dict with every legend under its plot, one entry a row (the config's
+    and each encoding's own): for a phone, where a legend at the right takes half of each plot."""
+    view = copy.deepcopy(spec)
+
+    def move(node) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "legend" and isinstance(value, dict):
+                    value.update(orient="bottom", direction="vertical", columns=1)
+                else:
+                    move(value)
+        elif isinstance(node, list):
+            for item in node:
+                move(item)
+
+    move({key: value for key, value in view.items() if key != "datasets"})
+    config = view.setdefault("config", {})
+    config["legend"] = {**config.get("legend", {}), "orient": "bottom", "direction": "vertical", "columns": 1}
+    return view
+
+
 def style(chart: alt.TopLevelMixin, font_size: int = FONT_SIZE, legend_orient: str | None = None) -> alt.TopLevelMixin:
     """Projector-friendly fonts on any altair chart (ticks >= 14 px, >= 18 px in lecture mode);
     optionally move every legend (``"bottom"``: a horizontal legend under the chart)."""

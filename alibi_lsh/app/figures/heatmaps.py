@@ -127,6 +127,7 @@ def heatmap_row_spec(
     height: int,
     error_range: float | None,
     coded: bool = False,
+    narrow: bool = False,
 ) -> tuple[list[dict], dict]:
     """Traces and layout of :func:`heatmap_row` (plain dicts, for builders that add to them)."""
     ranges = _ranges(panels, error_range)
@@ -136,6 +137,14 @@ def heatmap_row_spec(
     ]
     layout = grid(1, len(panels), [p[0] for p in panels], font_size, horizontal_spacing=0.08, vertical_spacing=0)
     layout.update(square_axes(layout, rows=1, cols=len(panels), font_size=font_size))
+    if narrow:  # a phone's column: the bar above the title, no y title, the square the column's width
+        layout["yaxis"].pop("title", None)
+        bar_px, plot_px = 2 * font_size + 34, height - 130 - 55
+        colours = colour_axes(ranges, font_size, coded=coded, horizontal=True, bar_y=1 + bar_px / plot_px)
+        for axis in colours.values():  # the bar's title above it, clear of its end labels
+            axis["colorbar"]["title"]["side"] = "top"
+        layout.update(height=height, font=dict(size=font_size), margin=dict(l=42, r=8, t=130, b=55), **colours)
+        return data, layout
     layout.update(
         height=height,
         font=dict(size=font_size),
@@ -152,15 +161,17 @@ def heatmap_row(
     height: int = 420,
     error_range: float | None = None,
     coded: bool = False,
+    narrow: bool = False,
 ) -> go.Figure:
     """Square heatmaps side by side: ``panels`` are (title, z (p, p), kind), kind 'unit', 'error' or 'bias'.
 
     ``factor`` is the number of positions per pixel (axes are labelled in positions either way).
     The error colour bar spans +-``error_range`` (default: the largest |error| shown). ``coded``
     sends 8-bit colour codes instead of float32 values (a quarter of the data; see
-    :func:`~alibi_lsh.app.figures.grid.colour_levels`).
+    :func:`~alibi_lsh.app.figures.grid.colour_levels`). ``narrow`` (one panel on a phone): the colour
+    bar above the panel and narrow margins, so that the square takes the column's width.
     """
-    return plain_figure(*heatmap_row_spec(panels, factor, font_size, height, error_range, coded))
+    return plain_figure(*heatmap_row_spec(panels, factor, font_size, height, error_range, coded, narrow))
 
 
 def bias_kernel_figure(bias: np.ndarray, kernel: np.ndarray, factor: int = 1, font_size: int = FONT_SIZE) -> go.Figure:
@@ -175,13 +186,21 @@ def bias_kernel_figure(bias: np.ndarray, kernel: np.ndarray, factor: int = 1, fo
 
 
 def bias_kernel_panels(
-    bias: np.ndarray, kernel: np.ndarray, factor: int = 1, font_size: int = FONT_SIZE, height: int = 440
+    bias: np.ndarray,
+    kernel: np.ndarray,
+    factor: int = 1,
+    font_size: int = FONT_SIZE,
+    height: int = 440,
+    narrow: bool = False,
 ) -> tuple[go.Figure, go.Figure]:
     """:func:`bias_kernel_figure` as two figures, each with its colour bar: two columns of a page
-    put them side by side on a wide screen and one under the other on a phone."""
+    put them side by side on a wide screen and one under the other on a phone (``narrow``: each
+    with its bar above it, as wide as a phone's column)."""
     return (
-        heatmap_row([("ALiBi bias -m|i-j|", bias, "bias")], factor, font_size, height, coded=True),
-        heatmap_row([("its exponential exp(-m|i-j|)", kernel, "unit")], factor, font_size, height, coded=True),
+        heatmap_row([("ALiBi bias -m|i-j|", bias, "bias")], factor, font_size, height, coded=True, narrow=narrow),
+        heatmap_row(
+            [("its exponential exp(-m|i-j|)", kernel, "unit")], factor, font_size, height, coded=True, narrow=narrow
+        ),
     )
 
 
@@ -204,6 +223,7 @@ def mask_grid(
     max_outlined_blocks: int = 128,
     titles: list[str] | None = None,
     panel_height: int = 300,
+    compact: bool = False,
 ) -> go.Figure:
     """Sampled block masks in a grid, drawn exactly from their block starts (positions 0..n-1).
 
@@ -211,6 +231,10 @@ def mask_grid(
     diagonal, outlined in orange for masks with at most ``max_outlined_blocks`` blocks (beyond
     that the outlines would merge into a line). Drawn from the starts rather than as an n x n
     raster: exact at every n (no averaged grey edges) and a few bytes per block instead of n^2.
+
+    ``compact`` (a row on a projector): tick labels on the first panel only (every panel spans the
+    same positions) and narrow gaps, so that the squares take the width: three of them are about
+    385 px on a 1280-pixel screen instead of 340.
     """
     count = len(starts)
     cols = min(cols, count)
@@ -238,17 +262,23 @@ def mask_grid(
     # Between rows: the tick labels of one panel and the title of the next, in pixels (a fraction
     # of the figure's height would shrink to nothing with the eight rows of a phone's column).
     gap = (2 * font_size + 40) / (rows * panel_height) if rows > 1 else 0
-    layout = grid(rows, cols, titles, font_size, horizontal_spacing=0.06, vertical_spacing=gap)
+    spacing = 0.01 if compact else 0.06
+    layout = grid(rows, cols, titles, font_size, horizontal_spacing=spacing, vertical_spacing=gap)
     layout.update(square_axes(layout, rows, cols, font_size, titles=False))
     for index in range(1, count + 1):  # scatter traces need the matrix's extent set by hand
         suffix = "" if index == 1 else str(index)
         layout[f"xaxis{suffix}"].update(range=[-0.5, n - 0.5], autorange=False, showgrid=False, zeroline=False)
         layout[f"yaxis{suffix}"].update(range=[n - 0.5, -0.5], autorange=False, showgrid=False, zeroline=False)
+        if compact:  # a thin frame shows each matrix's extent across the narrow gaps
+            frame = dict(showline=True, linecolor="#bdbdbd", linewidth=1, mirror=True)
+            layout[f"xaxis{suffix}"].update(frame, showticklabels=index == 1)
+            layout[f"yaxis{suffix}"].update(frame, showticklabels=index == 1)  # labels clear of a neighbour's
+    # One column is a phone's (or the tour's): narrow side margins leave the panel the width.
+    left, right = (48, 4) if compact else ((55, 20) if cols > 1 else (45, 8))
     layout.update(
         height=panel_height * rows + 70,
         font=dict(size=font_size),
-        # One column is a phone's (or the tour's): narrow side margins leave the panel the width.
-        margin=dict(l=55 if cols > 1 else 45, r=20 if cols > 1 else 8, t=45, b=25),
+        margin=dict(l=left, r=right, t=45, b=25),
         plot_bgcolor="#ffffff",
     )
     return plain_figure(data, layout)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 import pandas as pd
 import streamlit as st
 
+from .. import figures
 from ..figures.style import FONT_SIZE, LECTURE_FONT_SIZE
 
 PLOTLY_CONFIG = {
@@ -119,6 +120,44 @@ def show_altair(chart, name: str, data: pd.DataFrame | None = None, height: int 
         st.altair_chart(chart, width="stretch", height=height or "content", key=f"chart_{name}")
     if data is not None:
         csv_download(lambda: data, name)  # the CSV is written when the button is pressed, not on every run
+
+
+def by_screen(key: str, wide: Callable[[], None], narrow: Callable[[], None]) -> None:
+    """Draw ``wide`` for a projector or a laptop and ``narrow`` for a phone, and let the screen's
+    width show one of them (page_setup.PAGE_CSS, at the width where Streamlit stacks columns).
+
+    The server does not know the screen, and a chart cannot move its legend or restack its panels
+    with the width; a page that has no live figure to report a phone's layout draws both. Use it
+    for the few charts a phone would otherwise cut or squeeze: each is sent twice.
+    """
+    with st.container(key=f"{WIDE_SCREEN}{key}"):
+        wide()
+    with st.container(key=f"{NARROW_SCREEN}{key}"):
+        narrow()
+
+
+WIDE_SCREEN, NARROW_SCREEN = "wide_screen_", "narrow_screen_"  # container keys' prefixes, for the CSS
+
+
+def show_panels(spec: dict, name: str, data: pd.DataFrame, height: int, phone_plot_height: int = 260) -> None:
+    """A side-by-side (``hconcat``) Vega-Lite dict's panels in columns of their own: in a row on a
+    projector, one under the other on a phone, each as wide as its place and ``height`` pixels tall
+    with its axes and title. The last column, with the legend, is wider; on a phone its legend goes
+    under its plot (``phone_plot_height`` pixels), where at the right it would leave the plot a third
+    of the column. The CSV of ``data`` comes once, after the panels."""
+    panels = figures.side_by_side_panels(spec)
+    columns = st.columns([1.0] * (len(panels) - 1) + [1.5 if len(panels) > 1 else 1.0])
+    for index, (column, panel) in enumerate(zip(columns, panels), 1):
+        with column:
+            if index < len(panels) or len(panels) == 1:
+                show_altair(panel, f"{name}_{index}", data if index == len(panels) else None, height=height)
+                continue
+            by_screen(
+                name,
+                functools.partial(show_altair, panel, f"{name}_{index}", height=height),
+                functools.partial(show_altair, figures.legend_below(panel, phone_plot_height), f"{name}_{index}_phone"),
+            )
+            csv_download(lambda: data, f"{name}_{index}")
 
 
 def show_code(*functions: Callable, lecture: bool = False) -> None:

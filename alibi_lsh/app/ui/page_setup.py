@@ -66,7 +66,16 @@ PAGE_CSS = """
   .st-key-tour_nav button p { display: none; }
   [data-testid="stVerticalBlock"] > :has(> .st-key-tour_nav), .st-key-tour_nav { order: -2; }
   [data-testid="stVerticalBlock"] > :has(> [class*="st-key-tour_wide_"]), [class*="st-key-tour_wide_"] { order: -1; }
+  /* The scaling step's numbers, above its chart on a projector, after it on a phone. */
+  [data-testid="stVerticalBlock"] > :has(> .st-key-tour_scaling_numbers), .st-key-tour_scaling_numbers { order: 1; }
 }
+/* The scaling step: its numbers stand close to the chart they describe (half the usual gap), so
+   that the chart ends 16 px above a 1280 x 720 projector's fold rather than 7. */
+.st-key-tour_figure_scaling { gap: 0.5rem; }
+/* A chart drawn twice (display.by_screen): the wide one where Streamlit lays columns out in a row,
+   the narrow one (legends under the plots, panels stacked) where it stacks them, under 640 px. */
+@media (max-width: 640px) { [class*="st-key-wide_screen_"] { display: none; } }
+@media (min-width: 641px) { [class*="st-key-narrow_screen_"] { display: none; } }
 </style>
 """
 

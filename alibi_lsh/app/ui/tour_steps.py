@@ -42,6 +42,7 @@ WIDE_FIGURES = frozenset({"bias", "convergence", "error", "one_query", "scaling"
 HEIGHT = 480
 WIDE_HEIGHT = 450
 SECOND_HEIGHT = 260  # the chart under the live figure
+PHONE_HEIGHT = 540  # a heatmap on a phone: its bar and title above a square as wide as the column
 ATTENTION_WINDOW = 32  # the attention step's one window for every head (its question is about it)
 SHRINK_CHOICES = {"it stays the same": 1.0, "about 2x smaller": 2.0, "about 4x smaller": 4.0, "about 16x smaller": 16.0}
 RACE_CHOICES = ("the window", "the blocks", "a tie")
@@ -142,12 +143,17 @@ def _controls_row(step: Step, stacked: bool = False) -> None:
 def _bias(controls: Controls) -> None:
     """Bias and kernel in two columns: side by side on a projector, one under the other on a phone."""
     data = cache.bias_kernel(controls.n, controls.slope)
-    panels = figures.bias_kernel_panels(data.bias, data.kernel, data.factor, FONT, WIDE_HEIGHT)
+    wide = figures.bias_kernel_panels(data.bias, data.kernel, data.factor, FONT, WIDE_HEIGHT)
+    # A phone: each square the column's width, its colour bar above it instead of beside it.
+    phone = figures.bias_kernel_panels(data.bias, data.kernel, data.factor, FONT, PHONE_HEIGHT, narrow=True)
     left, right = st.columns(2)
-    with left:
-        display.show_plotly(panels[0], "tour_bias", height=WIDE_HEIGHT)
-    with right:
-        display.show_plotly(panels[1], "tour_kernel", height=WIDE_HEIGHT)
+    for column, index, name in ((left, 0, "tour_bias"), (right, 1, "tour_kernel")):
+        with column:
+            display.by_screen(
+                name,
+                functools.partial(display.show_plotly, wide[index], name, height=WIDE_HEIGHT),
+                functools.partial(display.show_plotly, phone[index], f"{name}_phone", height=PHONE_HEIGHT),
+            )
     display.csv_download(lambda: display.matrix_table(bias=data.bias, kernel=data.kernel), "tour_bias")
 
 
@@ -168,25 +174,26 @@ def _triangles(controls: Controls) -> None:
 
 
 def _convergence(controls: Controls) -> None:
-    """The live figure (R dragged in the browser), then the error of its very masks against r."""
+    """The live figure (R dragged in the browser), then the question how much 4x the masks shrink
+    the error; once revealed, the error of these very masks against r answers it (drawn before the
+    guess, its slope of -1/2 would give the answer away)."""
     view = live_panel.show(controls, key="tour_live", lecture=True, controls_beside=True)
+    base = _shrink_base(view.samples)
+    prediction.ask(
+        "shrink",
+        f"from R = {base} to R = {4 * base} masks, how much will the error of the mean shrink?",
+        tuple(SHRINK_CHOICES),
+        lambda: shrink_answer(view.n, view.slope, base, view.scheme, view.head),
+    )
+    if not prediction.is_revealed("shrink"):
+        return
     summary, references = cache.error_summary(
         view.n, view.slope, view.samples, (view.scheme,), (view.seed,), False, view.head
     )
     summary = summary[summary["metric"] == "max-norm"]
     references = references[references["metric"] == "max-norm"]
     spec = cache.error_curves_spec(summary, references, view.samples, (view.scheme,), FONT)
-    # The question beside the chart that answers it: a short scroll shows both under the figure.
-    chart, question = st.columns([3, 2], vertical_alignment="center")
-    with chart:
-        display.show_altair(spec, "tour_convergence", summary, height=SECOND_HEIGHT)
-    with question:
-        prediction.ask(
-            "shrink",
-            f"from R = {_shrink_base(view.samples)} to 4x as many masks, how much will the error of the mean shrink?",
-            tuple(SHRINK_CHOICES),
-            lambda: shrink_answer(view.n, view.slope, _shrink_base(view.samples), view.scheme, view.head),
-        )
+    display.show_altair(spec, "tour_convergence", summary, height=SECOND_HEIGHT)
 
 
 def _shrink_base(samples: int) -> int:
@@ -211,14 +218,9 @@ def shrink_answer(n: int, slope: float, samples: int, scheme: str, head: int) ->
 
 
 def _show_panels(spec: dict, name: str, data: pd.DataFrame, height: int) -> None:
-    """A side-by-side chart's panels in columns of their own: in a row on a projector, one under
-    the other on a phone, each as wide as its place and ``height`` pixels tall with its axes and
-    title. The last column, with the legend, is wider."""
-    panels = figures.side_by_side_panels(spec)
-    columns = st.columns([1.0] * (len(panels) - 1) + [1.5 if len(panels) > 1 else 1.0])
-    for index, (column, panel) in enumerate(zip(columns, panels), 1):
-        with column:
-            display.show_altair(panel, f"{name}_{index}", data if index == len(panels) else None, height=height)
+    """A side-by-side chart's panels in columns (display.show_panels): in a row on a projector, one
+    under the other on a phone with the legend under its plot, each ``height`` pixels tall."""
+    display.show_panels(spec, name, data, height)
 
 
 def _error(controls: Controls) -> None:
@@ -314,6 +316,9 @@ def equal_keys_answer(start: query_row.QueryRowStart, window: int) -> prediction
     )
 
 
+SCALING_NUMBERS = "tour_scaling_numbers"
+
+
 def _scaling(controls: Controls) -> None:
     results = cache.stored_results("cpu")
     if results is None:
@@ -323,10 +328,12 @@ def _scaling(controls: Controls) -> None:
     cases = tuple(case for case in stored_bench.DEFAULT_CASES if case in labels)
     errors = block_errors(results.frame, cases)
     if errors:  # the numbers to say out loud, above the chart: in the first screen of a projector
-        st.markdown(errors + " " + window_against_blocks(results.frame))
-    # 384 px with titles and axes: under the two paragraphs, the chart ends above a 720 px fold.
+        with st.container(key=SCALING_NUMBERS):  # after the chart on a phone (page_setup.PAGE_CSS)
+            st.markdown(errors + " " + window_against_blocks(results.frame))
+    # 380 px with titles and axes (a slide's chart at least): under the two paragraphs, half a gap
+    # below the numbers (page_setup.PAGE_CSS), it ends at 704 px, 16 px above a 720 px fold.
     spec = cache.scaling_spec(results.frame, cases, FONT)
-    _show_panels(spec, "tour_scaling", results.frame, height=384)
+    _show_panels(spec, "tour_scaling", results.frame, height=380)
     st.caption(f"Stored run: {results.machine}, torch {results.torch}, {results.created}.")
 
 
