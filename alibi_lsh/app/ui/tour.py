@@ -66,8 +66,8 @@ STEPS = (
         "convergence",
         "The mean of R masks converges to the kernel",
         "Drag **R** in the figure, or press **R × 2**: the mean of the first R masks fills in towards the kernel "
-        "and the error fades. Each entry of the mean is an average of R coin flips, so it is off by about "
-        "1/sqrt(R), as the chart of these very masks shows.",
+        "and the error fades. Each entry of the mean is an average of R coin flips: how fast does its error fade? "
+        "Guess under the figure, then reveal the chart of these very masks.",
         ("double_samples",),  # R itself is the live figure's slider (the shared R): one R control on the slide
         "pages/convergence.py",
     ),
