@@ -275,7 +275,7 @@ class CostChart {
     const g = canvas.getContext("2d");
     g.setTransform(ratio, 0, 0, ratio, 0, 0);
     g.clearRect(0, 0, width, height);
-    const font = Math.round(12 * fontScale);
+    const font = Math.round(13 * fontScale); // 17 px in lecture mode: read from the back of a room
     g.font = `${font}px sans-serif`;
     const style = getComputedStyle(canvas);
     const ink = style.color || "#31333f";
