@@ -202,23 +202,39 @@ def compact_script(source: str) -> str:
     return "\n".join(kept)
 
 
+def script_source(scripts: tuple[str, ...]) -> str:
+    """The package's JavaScript files ``scripts``, in order, as one ES module (:func:`compact_script`)."""
+    files = resources.files(__package__)
+    return compact_script("\n".join(files.joinpath(name).read_text(encoding="utf-8") for name in scripts))
+
+
+def bundle(stem: str, scripts: tuple[str, ...]) -> dict[str, str]:
+    """A live component's sources: ``<stem>.html``, ``<stem>.css`` and ``scripts`` as one module."""
+    files = resources.files(__package__)
+    return {
+        "html": files.joinpath(f"{stem}.html").read_text(encoding="utf-8"),
+        "css": files.joinpath(f"{stem}.css").read_text(encoding="utf-8"),
+        "js": script_source(scripts),
+    }
+
+
+def register(name: str, source: dict[str, str]):
+    """Register a components-v2 component without style isolation (its CSS is scoped by class)."""
+    import streamlit as st
+
+    return st.components.v2.component(name, **source, isolate_styles=False)
+
+
 @cache
 def component_source() -> dict[str, str]:
     """The component's HTML, CSS and JavaScript (blocks.js and live_masks.js as one ES module,
     comments left out: :func:`compact_script`)."""
-    files = resources.files(__package__)
-    return {
-        "html": files.joinpath("live_masks.html").read_text(encoding="utf-8"),
-        "css": files.joinpath("live_masks.css").read_text(encoding="utf-8"),
-        "js": compact_script("\n".join(files.joinpath(name).read_text(encoding="utf-8") for name in ASSETS)),
-    }
+    return bundle("live_masks", ASSETS)
 
 
 @cache
 def _mount():
-    import streamlit as st
-
-    return st.components.v2.component(COMPONENT_NAME, **component_source(), isolate_styles=False)
+    return register(COMPONENT_NAME, component_source())
 
 
 def live_masks(

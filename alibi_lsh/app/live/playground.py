@@ -18,7 +18,6 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from functools import cache
-from importlib import resources
 from typing import Any
 
 import torch
@@ -26,7 +25,7 @@ import torch
 from ..._checks import check_int, check_number
 from ...masks import sample_partitions
 from ..ui.controls import SEED_MAX, Controls
-from .component import compact_script
+from .component import bundle, register, script_source
 
 COMPONENT_NAME = "alibi_lsh_cost_playground"
 ESTIMATOR_ASSETS = ("blocks.js", "estimator.js")
@@ -290,33 +289,21 @@ def component_data(start: PlaygroundStart, lecture: bool) -> dict:
     return data
 
 
-def _source(names: tuple[str, ...]) -> str:
-    files = resources.files(__package__)
-    return compact_script("\n".join(files.joinpath(name).read_text(encoding="utf-8") for name in names))
-
-
 @cache
 def estimator_source() -> str:
     """blocks.js and estimator.js as one ES module (comments left out)."""
-    return _source(ESTIMATOR_ASSETS)
+    return script_source(ESTIMATOR_ASSETS)
 
 
 @cache
 def component_source() -> dict[str, str]:
     """The playground's HTML, CSS and JavaScript (blocks.js, estimator.js, playground.js as one module)."""
-    files = resources.files(__package__)
-    return {
-        "html": files.joinpath("playground.html").read_text(encoding="utf-8"),
-        "css": files.joinpath("playground.css").read_text(encoding="utf-8"),
-        "js": _source(ASSETS),
-    }
+    return bundle("playground", ASSETS)
 
 
 @cache
 def _mount():
-    import streamlit as st
-
-    return st.components.v2.component(COMPONENT_NAME, **component_source(), isolate_styles=False)
+    return register(COMPONENT_NAME, component_source())
 
 
 def cost_playground(

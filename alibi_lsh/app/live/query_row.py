@@ -22,7 +22,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 
 import numpy as np
 import torch
@@ -34,7 +33,7 @@ from ...attention.window import window_alibi_attention
 from ...masks import sample_partitions
 from ...philox import MAX_SEED, counters, philox4x32, seed_key, uniform53
 from ...slopes import alibi_slopes
-from .component import compact_script
+from .component import bundle, register
 
 COMPONENT_NAME = "alibi_lsh_query_row"
 ASSETS = ("blocks.js", "estimator.js", "query_row.js")
@@ -201,19 +200,12 @@ def component_data(start: QueryRowStart, lecture: bool) -> dict:
 def component_source() -> dict[str, str]:
     """The figure's HTML, CSS and JavaScript (blocks.js, estimator.js and query_row.js as one ES
     module, whole-line comments left out)."""
-    files = resources.files(__package__)
-    return {
-        "html": files.joinpath("query_row.html").read_text(encoding="utf-8"),
-        "css": files.joinpath("query_row.css").read_text(encoding="utf-8"),
-        "js": compact_script("\n".join(files.joinpath(name).read_text(encoding="utf-8") for name in ASSETS)),
-    }
+    return bundle("query_row", ASSETS)
 
 
 @cache
 def _mount():
-    import streamlit as st
-
-    return st.components.v2.component(COMPONENT_NAME, **component_source(), isolate_styles=False)
+    return register(COMPONENT_NAME, component_source())
 
 
 def query_row(start: QueryRowStart, *, key: str, lecture: bool = False) -> None:
