@@ -185,11 +185,15 @@ FIGURE_BOX = """
     "[data-testid='stPlotlyChart'], [data-testid='stVegaLiteChart'], .alibi-live, .alibi-pg")].filter(e =>
     e.getBoundingClientRect().height > 0);
   const live = charts.length && charts[0].classList.contains("alibi-live");  // a step's chart under it is secondary
-  const boxes = (selector && !live ? charts : charts.slice(0, 1)).map(e => e.getBoundingClientRect());
+  // The playground's figure is its sliders, table and chart with the legend; the sentences under
+  // the table are prose read after a drag, as a page's text under its figure.
+  const parts = e => e.classList.contains("alibi-pg")
+    ? [...e.querySelectorAll(".alibi-pg__controls, .alibi-pg__table, .alibi-pg__chart")] : [e];
+  const boxes = (selector && !live ? charts : charts.slice(0, 1)).flatMap(parts).map(e => e.getBoundingClientRect());
   if (!boxes.length) return null;
-  return {top: Math.min(...boxes.map(b => b.top)), bottom: Math.max(...boxes.map(b => b.bottom)),
-          left: Math.min(...boxes.map(b => b.left)), right: Math.max(...boxes.map(b => b.right)),
-          height: boxes[0].height, live};
+  const top = Math.min(...boxes.map(b => b.top)), bottom = Math.max(...boxes.map(b => b.bottom));
+  return {top, bottom, left: Math.min(...boxes.map(b => b.left)), right: Math.max(...boxes.map(b => b.right)),
+          height: charts[0].classList.contains("alibi-pg") ? bottom - top : boxes[0].height, live};
 }
 """
 # The data rectangles of a Vega-Lite chart in the viewport ({left, top, width, height}, one per
