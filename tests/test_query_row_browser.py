@@ -298,6 +298,30 @@ def test_at_score_scale_0_exact_weights_are_the_normalised_kernel(step):
     assert all(score == 0 for score in shown["scores"])
 
 
+# SET, failing after 10 s instead of waiting forever for a redraw that an error stopped.
+SET_WITHIN_10_S = f"""(values) => Promise.race([({SET})(values),
+    new Promise((_, fail) => setTimeout(() => fail(new Error("no redraw within 10 s")), 10000))])"""
+
+
+def test_one_key_read_draws_on_a_log_axis(step):
+    """Causal query 0 reads one key: every method's weight is 1. The log axis still spans a decade
+    (a range of zero once looped forever) and the legend counts "1 key"."""
+    errors = []
+
+    def record(error) -> None:
+        errors.append(error)
+
+    step.on("pageerror", record)
+    shown = step.evaluate(
+        SET_WITHIN_10_S, {"query": 0, "scale": 1, "samples": 3, "window": 8, "head": "4", "causal": True, "log": True}
+    )
+    step.remove_listener("pageerror", record)
+    assert not errors, errors
+    assert shown["weights"]["exact"][0] == shown["weights"]["blocks"][0] == shown["weights"]["window"][0] == 1
+    assert "(1 key)" in " | ".join(shown["legend"])
+    step.evaluate(SET, {"causal": False, "log": False})  # back to the module's other tests' settings
+
+
 def drag(page, control: str, fractions: list[float]) -> tuple[int, float]:
     """Drag a slider's thumb with the mouse through ``fractions`` of its width; (redraws, seconds)."""
     slider = page.locator(f"{ROOT} [data-control='{control}']")

@@ -273,9 +273,10 @@ class RowCharts {
     if (logScale) {
       const smallest = Math.min(...all.filter((w) => w > 0));
       const high = Math.ceil(Math.log10(largest));
-      const low = Math.max(Math.floor(Math.log10(smallest)), high - LOG_DECADES);
-      y = (w) => top + ((high - Math.log10(Math.max(w, 10 ** low))) / Math.max(high - low, 1)) * (bottom - top);
-      const every = Math.ceil((high - low) / 4);
+      // At least one decade: with one key read (causal, query 0) every weight is 1.
+      const low = Math.min(high - 1, Math.max(Math.floor(Math.log10(smallest)), high - LOG_DECADES));
+      y = (w) => top + ((high - Math.log10(Math.max(w, 10 ** low))) / (high - low)) * (bottom - top);
+      const every = Math.max(1, Math.ceil((high - low) / 4));
       ticks = [];
       for (let e = high; e >= low; e -= every) ticks.push(10 ** e);
       label = (t) => `1e${Math.round(Math.log10(t))}`;
@@ -303,18 +304,26 @@ class RowCharts {
       g.lineWidth = width;
       g.setLineDash(dash);
       g.beginPath();
-      let drawing = false;
-      for (let j = 0; j < end; j++) {
-        const inside = j >= lo && j < hi && (!logScale || values[j] > 0);
+      const alone = []; // keys with no neighbour on the line (one key read): drawn as dots
+      let run = 0;
+      for (let j = 0; j <= end; j++) {
+        const inside = j < end && j >= lo && j < hi && (!logScale || values[j] > 0);
         if (!inside) {
-          drawing = false;
+          if (run === 1) alone.push(j - 1);
+          run = 0;
           continue;
         }
-        if (drawing) g.lineTo(x(j + 0.5), y(values[j]));
+        if (run > 0) g.lineTo(x(j + 0.5), y(values[j]));
         else g.moveTo(x(j + 0.5), y(values[j]));
-        drawing = true;
+        run += 1;
       }
       g.stroke();
+      g.fillStyle = colour;
+      for (const j of alone) {
+        g.beginPath();
+        g.arc(x(j + 0.5), y(values[j]), width + 2, 0, 2 * Math.PI);
+        g.fill();
+      }
     };
     // On a linear axis a key a method does not read has weight 0 (drawn on the axis); on a log
     // axis it has none, so its line stops where the method stops reading.
@@ -442,9 +451,10 @@ export class QueryRowFigure {
     out["window-legend"].textContent = String(s.window);
     out["blocks-error"].textContent = formatError(r.errors.blocks);
     out["window-error"].textContent = formatError(r.errors.window);
-    out["exact-keys"].textContent = `(${r.keys.exact} keys)`;
-    out["blocks-keys"].textContent = `(${r.keys.blocks} keys)`;
-    out["window-keys"].textContent = `(${r.keys.window} keys)`;
+    const keys = (count) => `(${count} ${count === 1 ? "key" : "keys"})`;
+    out["exact-keys"].textContent = keys(r.keys.exact);
+    out["blocks-keys"].textContent = keys(r.keys.blocks);
+    out["window-keys"].textContent = keys(r.keys.window);
   }
 
   /** What is on screen, for the browser test. */
