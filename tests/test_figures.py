@@ -340,6 +340,9 @@ def test_log_axes_span_decades_labelled_in_one_notation():
         y = panel["encoding"]["y"]
         assert y["scale"] == {"type": "log", "nice": True}
         assert y["axis"]["labelExpr"] == figures.charts.DECADE_LABELS
+        # On its decade, not flush inside the plot (Streamlit's theme default): a 10^0 moved down
+        # beside a line at 0.57 reads as that line's value.
+        assert y["axis"]["labelFlush"] is False
     written = re.findall(r"'([^']*)'", figures.charts.DECADE_LABELS)
     assert {"10\u207b\u2077", "10\u2070", "10\u00b3"} <= set(written)
     assert all(re.fullmatch("10\u207b?[\u2070\u00b9\u00b2\u00b3\u2074-\u2079]+", label) for label in written if label)

@@ -39,7 +39,8 @@ def attention_log_layout(query: int, window: int, font_size: int = FONT_SIZE, he
             y=alt.Y(
                 "weight:Q",
                 scale=alt.Scale(type="log"),
-                axis=alt.Axis(format=".0e", tickCount=6),
+                # Streamlit's theme sets labelFlush, which moves the end labels inward, off their ticks.
+                axis=alt.Axis(format=".0e", tickCount=6, labelFlush=False),
                 title=f"weight, query {query}",
             ),
             color=alt.Color(

@@ -41,7 +41,9 @@ def decade_log_y(field: str, title: str | None = None) -> alt.Y:
         field,
         title=title if title is not None else alt.Undefined,
         scale=alt.Scale(type="log", nice=True),
-        axis=alt.Axis(labelExpr=DECADE_LABELS, tickCount=20, gridOpacity=0.6),
+        # Streamlit's theme sets labelFlush: the end labels would move inward, off their decades,
+        # and read as the value of a line drawn there.
+        axis=alt.Axis(labelExpr=DECADE_LABELS, tickCount=20, gridOpacity=0.6, labelFlush=False),
     )
 
 
