@@ -159,3 +159,19 @@ def test_bench_refuses_what_it_would_not_store_or_cannot_hold(tmp_path, capsys, 
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and message in err and "\n" not in err, err
     assert not out.exists() and not (tmp_path / "charts").exists()
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        ("python -m alibi_lsh bench --n 2048 --threads 1", 2.0),  # the bench's default
+        ("python -m alibi_lsh bench --n 2048 --score-std 0.5", 0.5),
+        ("python -m alibi_lsh.app.data.stored_bench run --score-std=3", 3.0),
+        ("python -m alibi_lsh bench --qkv lm", None),  # scores from a model: no spread to name
+        ("python -m alibi_lsh bench --score-std x", None),
+        ("python -m alibi_lsh bench 'unclosed", None),
+    ],
+)
+def test_score_std_is_read_from_the_command(command, expected):
+    stored = StoredBench("cpu", "machine", "2.13.0", command, "2026-12-06", "", pd.DataFrame())
+    assert stored_bench.score_std(stored) == expected

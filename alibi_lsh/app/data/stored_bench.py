@@ -66,6 +66,26 @@ class StoredBench:
     frame: pd.DataFrame
 
 
+def score_std(stored: StoredBench) -> float | None:
+    """The standard deviation of the random scores of a stored run, read from its command: the value
+    of ``--score-std``, else the benchmark's default; None where the command names ``--qkv`` other
+    than random (the scores then come from a model) or does not parse."""
+    from ...bench.command import FORWARD_DEFAULTS
+
+    try:
+        words = shlex.split(stored.command)
+    except ValueError:
+        return None
+    words = [part for word in words for part in (word.split("=", 1) if word.startswith("--") else [word])]
+    options = dict(zip(words, words[1:]))
+    if options.get("--qkv", "random") != "random":
+        return None
+    try:
+        return float(options.get("--score-std", FORWARD_DEFAULTS["score_std"]))
+    except ValueError:
+        return None
+
+
 def shipped_path(device: str) -> Path:
     """The shipped results file of ``device`` ("cpu" or "cuda")."""
     if device not in DEVICES:

@@ -86,7 +86,7 @@ STEPS = (
         "With the scores switched off (scale 0), one query's weights are the positional kernel alone: exact ALiBi, "
         "the mean of R block masks (what R ordinary attentions in short blocks compute together) and a window of "
         "w = 32 keys, on a log axis. The window keeps the kernel exactly up to its cut and drops the tail; the "
-        "blocks reach the tail, with noise.",
+        "blocks reach further, as far as the query's blocks do, with noise.",
         ("head", "samples"),
         "pages/attention.py",
     ),
@@ -104,9 +104,8 @@ STEPS = (
         "scaling",
         "Time as n grows: both linear, the window far more accurate",
         "Exact attention with a dense bias takes time like n^2 (slope 2 on log-log axes); the window and the random "
-        "blocks take time like n. The sentence above the chart reads the stored run: at every n the window, sized "
-        "per head, is more accurate than the blocks at their largest R, and faster. Timings come from a shared "
-        "2-core CPU; the scores have standard deviation 2.",
+        "blocks take time like n. The sentences with the chart read the stored run's errors and times; where "
+        "and on what scores it was measured is under the chart.",
         (),
         "pages/scaling.py",
     ),
@@ -114,7 +113,7 @@ STEPS = (
         "language_model",
         "Perplexity: a window of 64 keeps it, the blocks do not",
         "A small byte-level ALiBi model, trained on Python sources, run with exact attention, with a window and "
-        "with R random block partitions per head. The perplexity gaps above the chart are read from its stored "
+        "with R random block partitions per head. The perplexity gaps with the chart are read from its stored "
         "evaluation, at the training length and at 4x and 8x of it.",
         (),
         "pages/language_model.py",

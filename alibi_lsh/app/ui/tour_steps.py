@@ -334,7 +334,9 @@ def _scaling(controls: Controls) -> None:
     # below the numbers (page_setup.PAGE_CSS), it ends at 704 px, 16 px above a 720 px fold.
     spec = cache.scaling_spec(results.frame, cases, FONT)
     _show_panels(spec, "tour_scaling", results.frame, height=380)
-    st.caption(f"Stored run: {results.machine}, torch {results.torch}, {results.created}.")
+    std = stored_bench.score_std(results)
+    scores = f"; random scores with standard deviation {std:g}" if std is not None else ""
+    st.caption(f"Stored run: {results.machine}, torch {results.torch}, {results.created}{scores}.")
 
 
 def block_errors(frame: pd.DataFrame, cases: tuple[str, ...]) -> str:
