@@ -616,7 +616,8 @@ export class CostPlayground {
     out["window-keys"].textContent = formatNumber(w.keys);
     out["window-macs"].textContent = formatNumber(w.macs);
     out["window-error"].textContent = formatError(w.error);
-    out["window-cut"].textContent = `kernel mass cut off: ${w.cutMass.toExponential(2)}`;
+    // A non-breaking hyphen keeps the exponent on the number's line in a narrow column.
+    out["window-cut"].textContent = `kernel mass cut off: ${w.cutMass.toExponential(2).replace("-", "\u2011")}`;
     out["blocks-keys"].textContent = formatNumber(b.keys);
     out["blocks-macs"].textContent = formatNumber(b.macs);
     out["blocks-error"].textContent = formatError(b.error);
