@@ -67,7 +67,7 @@ def _ask(key: str, question: str, options: Sequence[str], answer: Callable[[], A
         args=(key,),
         disabled=guess is None,
         icon=":material/visibility:",
-        help="Choose a guess first; the answer is computed from the numbers drawn here.",
+        help="Choose a guess first; the answer is then computed from this step's own data.",
         width="stretch",
     )
     if is_revealed(key):
