@@ -96,7 +96,7 @@ STEPS = (
         "Query i's weights are the softmax of its **scores** (top) plus a **bias** (middle): ALiBi's -m|i-j|, or "
         "the blocks' log(c_ij/R), where c_ij counts the R blocks holding i that also hold j; keys outside their "
         "union are not read. Below, the weights of exact ALiBi, the blocks and a window, with each one's output "
-        "error. Drag R from 1 to 8, or the score scale to 0 (positions alone).",
+        "error. Predict first, then drag w until the window reads as many keys as the blocks.",
         (),
         "pages/attention.py",
     ),
