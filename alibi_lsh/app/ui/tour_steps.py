@@ -217,18 +217,12 @@ def shrink_answer(n: int, slope: float, samples: int, scheme: str, head: int) ->
     )
 
 
-def _show_panels(spec: dict, name: str, data: pd.DataFrame, height: int) -> None:
-    """A side-by-side chart's panels in columns (display.show_panels): in a row on a projector, one
-    under the other on a phone with the legend under its plot, each ``height`` pixels tall."""
-    display.show_panels(spec, name, data, height)
-
-
 def _error(controls: Controls) -> None:
     summary, references = cache.error_summary(
         controls.n, controls.slope, controls.samples, SCHEMES, ERROR_SEEDS, False, controls.head_index
     )
     spec = cache.error_curves_spec(summary, references, controls.samples, SCHEMES, FONT)
-    _show_panels(spec, "tour_error", summary, height=HEIGHT - 40)
+    display.show_panels(spec, "tour_error", summary, height=HEIGHT - 40)
 
 
 def _attention(controls: Controls, aside=None) -> None:
@@ -333,7 +327,7 @@ def _scaling(controls: Controls) -> None:
     # 380 px with titles and axes (a slide's chart at least): under the two paragraphs, half a gap
     # below the numbers (page_setup.PAGE_CSS), it ends at 704 px, 16 px above a 720 px fold.
     spec = cache.scaling_spec(results.frame, cases, FONT)
-    _show_panels(spec, "tour_scaling", results.frame, height=380)
+    display.show_panels(spec, "tour_scaling", results.frame, height=380)
     std = stored_bench.score_std(results)
     scores = f"; random scores with standard deviation {std:g}" if std is not None else ""
     st.caption(f"Stored run: {results.machine}, torch {results.torch}, {results.created}{scores}.")
@@ -396,7 +390,7 @@ def _verdict(controls: Controls) -> None:
         st.info("No verdict run ships with this installation (`python -m alibi_lsh.app.data.verdict_bench` writes it).")
         return
     prediction.ask("race", "at equal time, which has the lower error?", RACE_CHOICES, lambda: race_answer(run))
-    _show_panels(cache.verdict_spec(run.frame, FONT), "tour_verdict", run.frame, height=388)
+    display.show_panels(cache.verdict_spec(run.frame, FONT), "tour_verdict", run.frame, height=388)
     if prediction.is_revealed("race"):
         st.markdown(" ".join(verdict.verdict_sentences(run)))
     st.caption(f"{verdict.LABELS_NOTE} Stored run: {run.machine}, {run.created}; `{run.command}`.")
