@@ -113,7 +113,7 @@ def test_the_assets_ship_as_package_data_and_form_one_module():
     patterns = package_data["alibi_lsh.app.live"]
     assets = [p.name for p in (ROOT / "alibi_lsh" / "app" / "live").iterdir() if p.suffix in {".js", ".css", ".html"}]
     assert sorted(assets) == [
-        "blocks.js", "estimator.js", "live_masks.css", "live_masks.html", "live_masks.js",
+        "blocks.js", "canvas.js", "estimator.js", "live_masks.css", "live_masks.html", "live_masks.js",
         "playground.css", "playground.html", "playground.js",
         "query_row.css", "query_row.html", "query_row.js",
     ]  # fmt: skip

@@ -41,7 +41,7 @@ SLIDER_STEPS_PER_OCTAVE = 64
 # The difference panel's default colour range: fixed (not the largest error shown), so that the
 # picture visibly fades as R grows; at 0.25 the error of R = 64 masks at n = 256 is still clear.
 ERROR_RANGE = 0.25
-ASSETS = ("blocks.js", "live_masks.js")
+ASSETS = ("blocks.js", "canvas.js", "live_masks.js")
 # The figure's layouts by width: four panels in a row, two by two, one at a time (a phone).
 LAYOUTS = ("wide", "grid", "single")
 
@@ -227,7 +227,7 @@ def register(name: str, source: dict[str, str]):
 
 @cache
 def component_source() -> dict[str, str]:
-    """The component's HTML, CSS and JavaScript (blocks.js and live_masks.js as one ES module,
+    """The component's HTML, CSS and JavaScript (blocks.js, canvas.js and live_masks.js as one ES module,
     comments left out: :func:`compact_script`)."""
     return bundle("live_masks", ASSETS)
 

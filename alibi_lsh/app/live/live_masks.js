@@ -628,15 +628,9 @@ export class LiveMasks {
       `entry (i, j) = (${i}, ${j}): share of the first r masks (r on a log axis) in which i and j share a block, now ${last.toFixed(3)} ` +
       `at r = ${samples}; dashed: exp(−m·${Math.abs(i - j)}) = ${kernel.toFixed(3)}; band: ± 2 sd = 2·sqrt(k(1−k)/r)`;
     const canvas = figure.querySelector("canvas");
-    const ratio = window.devicePixelRatio || 1;
-    const width = canvas.clientWidth;
-    const height = canvas.clientHeight;
-    if (!width || !height) return;
-    canvas.width = Math.round(width * ratio);
-    canvas.height = Math.round(height * ratio);
-    const g = canvas.getContext("2d");
-    g.setTransform(ratio, 0, 0, ratio, 0, 0);
-    g.clearRect(0, 0, width, height);
+    const fitted = fitCanvas(canvas);
+    if (!fitted) return;
+    const { g, width, height } = fitted;
     const font = 13 * Number(getComputedStyle(this.root).getPropertyValue("--alibi-live-font-scale") || 1);
     const left = 3 * font;
     const right = width - font;

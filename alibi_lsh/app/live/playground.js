@@ -266,15 +266,9 @@ class CostChart {
 
   draw(model, fontScale) {
     const { canvas } = this;
-    const ratio = window.devicePixelRatio || 1;
-    const width = canvas.clientWidth;
-    const height = canvas.clientHeight;
-    if (!width || !height) return;
-    canvas.width = Math.round(width * ratio);
-    canvas.height = Math.round(height * ratio);
-    const g = canvas.getContext("2d");
-    g.setTransform(ratio, 0, 0, ratio, 0, 0);
-    g.clearRect(0, 0, width, height);
+    const fitted = fitCanvas(canvas);
+    if (!fitted) return;
+    const { g, width, height } = fitted;
     const font = Math.round(13 * fontScale); // 17 px in lecture mode: read from the back of a room
     g.font = `${font}px sans-serif`;
     const style = getComputedStyle(canvas);

@@ -29,7 +29,7 @@ from .component import bundle, register, script_source
 
 COMPONENT_NAME = "alibi_lsh_cost_playground"
 ESTIMATOR_ASSETS = ("blocks.js", "estimator.js")
-ASSETS = (*ESTIMATOR_ASSETS, "playground.js")
+ASSETS = (*ESTIMATOR_ASSETS, "canvas.js", "playground.js")
 HEAD_DIM = 8  # d = d_v of the browser's example (HEAD_DIM in playground.js)
 EXAMPLE_SEED = 0  # the seed of q, k, v and the blocks' first seed in the browser ("draw again": the next)
 EXAMPLE_HEAD = 0  # the blocks' head index
@@ -297,7 +297,7 @@ def estimator_source() -> str:
 
 @cache
 def component_source() -> dict[str, str]:
-    """The playground's HTML, CSS and JavaScript (blocks.js, estimator.js, playground.js as one module)."""
+    """The playground's HTML, CSS and JavaScript (:data:`ASSETS` as one module)."""
     return bundle("playground", ASSETS)
 
 

@@ -95,20 +95,6 @@ function formatSlope(m) {
   return m >= 0.01 ? String(Number(m.toPrecision(3))) : m.toExponential(2);
 }
 
-/** A canvas sized for the device's pixels; its 2-D context in CSS pixels, and its size. */
-function prepare(canvas) {
-  const ratio = window.devicePixelRatio || 1;
-  const width = canvas.clientWidth;
-  const height = canvas.clientHeight;
-  if (!width || !height) return null;
-  canvas.width = Math.round(width * ratio);
-  canvas.height = Math.round(height * ratio);
-  const g = canvas.getContext("2d");
-  g.setTransform(ratio, 0, 0, ratio, 0, 0);
-  g.clearRect(0, 0, width, height);
-  return { g, width, height };
-}
-
 /** The three panels: keys j on a shared x axis (the same left margin, so that a key lines up). */
 class RowCharts {
   constructor(canvases) {
@@ -182,7 +168,7 @@ class RowCharts {
   }
 
   scores(f) {
-    const c = prepare(this.canvases.scores);
+    const c = fitCanvas(this.canvases.scores);
     if (!c) return;
     const { g } = c;
     const top = 0.6 * f.font;
@@ -211,7 +197,7 @@ class RowCharts {
   }
 
   bias(f) {
-    const c = prepare(this.canvases.bias);
+    const c = fitCanvas(this.canvases.bias);
     if (!c) return;
     const { g } = c;
     const { r, s } = f;
@@ -259,7 +245,7 @@ class RowCharts {
   }
 
   weights(f, logScale) {
-    const c = prepare(this.canvases.weights);
+    const c = fitCanvas(this.canvases.weights);
     if (!c) return;
     const { g } = c;
     const { r, s } = f;

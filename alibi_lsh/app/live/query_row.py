@@ -36,7 +36,7 @@ from ...slopes import alibi_slopes
 from .component import bundle, register
 
 COMPONENT_NAME = "alibi_lsh_query_row"
-ASSETS = ("blocks.js", "estimator.js", "query_row.js")
+ASSETS = ("blocks.js", "estimator.js", "canvas.js", "query_row.js")
 HEAD_DIM = 8  # d = d_v of the example (HEAD_DIM in query_row.js)
 EXAMPLE_SEED = 0  # the example's seed and Philox stream (exampleTensors in estimator.js)
 EXAMPLE_STREAM = 7
@@ -198,7 +198,7 @@ def component_data(start: QueryRowStart, lecture: bool) -> dict:
 
 @cache
 def component_source() -> dict[str, str]:
-    """The figure's HTML, CSS and JavaScript (blocks.js, estimator.js and query_row.js as one ES
+    """The figure's HTML, CSS and JavaScript (:data:`ASSETS`, blocks.js to query_row.js, as one ES
     module, whole-line comments left out)."""
     return bundle("query_row", ASSETS)
 
